@@ -1,0 +1,102 @@
+package config
+
+import "time"
+
+// Config is the whole configuration of jwt-authz, as read from YAML. Field
+// names follow the YAML keys of SPEC.md; every key is listed in
+// CONFIGURATION.md with its default.
+type Config struct {
+	GRPCAddr            string        `yaml:"grpc_addr"`
+	HTTPAddr            string        `yaml:"http_addr"`
+	AdminAddr           string        `yaml:"admin_addr"`
+	AdminTokenFile      string        `yaml:"admin_token_file"`
+	DataDir             string        `yaml:"data_dir"`
+	LogLevel            string        `yaml:"log_level"`  // debug | info | warn | error (default info)
+	LogFormat           string        `yaml:"log_format"` // json | text (default json)
+	ShutdownDelay       time.Duration `yaml:"shutdown_delay"`
+	MaxTokenBytes       int           `yaml:"max_token_bytes"` // default 8192
+	Providers           []Provider    `yaml:"providers"`
+	DryRun              bool          `yaml:"dry_run"`
+	BypassCORSPreflight bool          `yaml:"bypass_cors_preflight"`
+	TokenSources        []TokenSource `yaml:"token_sources"`
+	Rules               []Rule        `yaml:"rules"`
+	TokenCache          TokenCache    `yaml:"token_cache"`
+	Revocation          Revocation    `yaml:"revocation"`
+	Issuer              Issuer        `yaml:"issuer"`
+}
+
+// Provider is one trusted token issuer.
+type Provider struct {
+	Name                   string            `yaml:"name"`
+	Issuer                 string            `yaml:"issuer"`
+	Audiences              []string          `yaml:"audiences"`
+	JWKSURI                string            `yaml:"jwks_uri"`
+	Discovery              bool              `yaml:"discovery"`
+	JWKSFile               string            `yaml:"jwks_file"`
+	Algorithms             []string          `yaml:"algorithms"`
+	ClockSkew              time.Duration     `yaml:"clock_skew"`
+	RequireExp             *bool             `yaml:"require_exp"` // nil = default true
+	MaxLifetime            time.Duration     `yaml:"max_lifetime"`
+	Typ                    string            `yaml:"typ"`
+	JWKSRefreshInterval    time.Duration     `yaml:"jwks_refresh_interval"`
+	JWKSMinRefreshInterval time.Duration     `yaml:"jwks_min_refresh_interval"`
+	JWKSMaxStale           time.Duration     `yaml:"jwks_max_stale"`
+	AllowHTTP              bool              `yaml:"allow_http"`
+	ForwardClaims          map[string]string `yaml:"forward_claims"`
+	ForwardPayloadHeader   string            `yaml:"forward_payload_header"`
+	KeepAuthorization      *bool             `yaml:"keep_authorization"` // nil = default true
+}
+
+// TokenSource names one place a token is looked for; exactly one field is set.
+type TokenSource struct {
+	Header string `yaml:"header"`
+	Cookie string `yaml:"cookie"`
+	Query  string `yaml:"query"`
+}
+
+// Rule is one authorization rule; the first rule whose Match fits applies.
+type Rule struct {
+	Match          Match             `yaml:"match"`
+	AllowAnonymous bool              `yaml:"allow_anonymous"`
+	DryRun         bool              `yaml:"dry_run"`
+	Providers      []string          `yaml:"providers"`
+	RequireScopes  []string          `yaml:"require_scopes"`
+	RequireClaims  map[string]string `yaml:"require_claims"`
+}
+
+// Match selects the requests a Rule applies to; empty fields match anything.
+type Match struct {
+	PathPrefix string   `yaml:"path_prefix"`
+	Methods    []string `yaml:"methods"`
+	Host       string   `yaml:"host"`
+}
+
+// TokenCache configures the verified-token cache.
+type TokenCache struct {
+	MaxEntries *int `yaml:"max_entries"` // nil = default 100000; 0 disables
+}
+
+// Revocation configures the revocation store.
+type Revocation struct {
+	Store        string        `yaml:"store"` // memory | bolt | redis
+	BoltPath     string        `yaml:"bolt_path"`
+	RedisURL     string        `yaml:"redis_url"`
+	MaxStaleness time.Duration `yaml:"max_staleness"`
+	SyncInterval time.Duration `yaml:"sync_interval"` // redis: full resync period (default 30s)
+}
+
+// Issuer configures the built-in token issuer and token endpoint.
+type Issuer struct {
+	Enabled            *bool         `yaml:"enabled"` // nil = default true
+	Issuer             string        `yaml:"issuer"`
+	Audiences          []string      `yaml:"audiences"`
+	Algorithm          string        `yaml:"algorithm"`
+	SigningKeyFile     string        `yaml:"signing_key_file"`
+	PreviousKeyFiles   []string      `yaml:"previous_key_files"`
+	AccessTokenTTL     time.Duration `yaml:"access_token_ttl"`
+	RefreshTokenTTL    time.Duration `yaml:"refresh_token_ttl"`
+	RefreshReuseGrace  time.Duration `yaml:"refresh_reuse_grace"`
+	SessionMaxLifetime time.Duration `yaml:"session_max_lifetime"`
+	ExchangeProviders  []string      `yaml:"exchange_providers"`
+	ExchangeClaims     []string      `yaml:"exchange_claims"` // claims carried over on token exchange (default sub scope email)
+}

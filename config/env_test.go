@@ -1,0 +1,137 @@
+package config
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestApplyEnv(t *testing.T) {
+	tests := map[string]struct {
+		env     map[string]string
+		check   func(t *testing.T, c *Config)
+		wantErr string
+	}{
+		"every variable": {
+			env: map[string]string{
+				"JWT_AUTHZ_GRPC_ADDR":             "127.0.0.1:1",
+				"JWT_AUTHZ_HTTP_ADDR":             "127.0.0.1:2",
+				"JWT_AUTHZ_ADMIN_ADDR":            "127.0.0.1:3",
+				"JWT_AUTHZ_ADMIN_TOKEN_FILE":      "/run/secrets/admin",
+				"JWT_AUTHZ_DATA_DIR":              "/data",
+				"JWT_AUTHZ_LOG_LEVEL":             "debug",
+				"JWT_AUTHZ_LOG_FORMAT":            "text",
+				"JWT_AUTHZ_DRY_RUN":               "true",
+				"JWT_AUTHZ_BYPASS_CORS_PREFLIGHT": "1",
+				"JWT_AUTHZ_SHUTDOWN_DELAY":        "5s",
+				"JWT_AUTHZ_MAX_TOKEN_BYTES":       " 4096 ",
+			},
+			check: func(t *testing.T, c *Config) {
+				want := Config{
+					GRPCAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2", AdminAddr: "127.0.0.1:3",
+					AdminTokenFile: "/run/secrets/admin", DataDir: "/data", LogLevel: "debug", LogFormat: "text",
+					DryRun: true, BypassCORSPreflight: true, ShutdownDelay: 5 * time.Second, MaxTokenBytes: 4096,
+				}
+				got := Config{
+					GRPCAddr: c.GRPCAddr, HTTPAddr: c.HTTPAddr, AdminAddr: c.AdminAddr,
+					AdminTokenFile: c.AdminTokenFile, DataDir: c.DataDir, LogLevel: c.LogLevel, LogFormat: c.LogFormat,
+					DryRun: c.DryRun, BypassCORSPreflight: c.BypassCORSPreflight, ShutdownDelay: c.ShutdownDelay, MaxTokenBytes: c.MaxTokenBytes,
+				}
+				if got.GRPCAddr != want.GRPCAddr || got.HTTPAddr != want.HTTPAddr || got.AdminAddr != want.AdminAddr ||
+					got.AdminTokenFile != want.AdminTokenFile || got.DataDir != want.DataDir || got.LogLevel != want.LogLevel ||
+					got.LogFormat != want.LogFormat || got.DryRun != want.DryRun || got.BypassCORSPreflight != want.BypassCORSPreflight ||
+					got.ShutdownDelay != want.ShutdownDelay || got.MaxTokenBytes != want.MaxTokenBytes {
+					t.Errorf("after ApplyEnv:\n%+v\nwant\n%+v", got, want)
+				}
+			},
+		},
+		"empty values change nothing": {
+			env: map[string]string{"JWT_AUTHZ_GRPC_ADDR": "", "JWT_AUTHZ_DRY_RUN": ""},
+			check: func(t *testing.T, c *Config) {
+				if c.GRPCAddr != "127.0.0.1:9999" || !c.DryRun {
+					t.Errorf("grpc_addr = %q, dry_run = %v, want the file values", c.GRPCAddr, c.DryRun)
+				}
+			},
+		},
+		"false overrides true": {
+			env: map[string]string{"JWT_AUTHZ_DRY_RUN": "false"},
+			check: func(t *testing.T, c *Config) {
+				if c.DryRun {
+					t.Error("dry_run still true")
+				}
+			},
+		},
+		"bad boolean": {
+			env:     map[string]string{"JWT_AUTHZ_BYPASS_CORS_PREFLIGHT": "sure"},
+			wantErr: `JWT_AUTHZ_BYPASS_CORS_PREFLIGHT: must be true or false, not "sure"`,
+		},
+		"bad duration": {
+			env:     map[string]string{"JWT_AUTHZ_SHUTDOWN_DELAY": "5"},
+			wantErr: `JWT_AUTHZ_SHUTDOWN_DELAY: invalid duration "5": missing unit (for example 30s, 5m or 24h)`,
+		},
+		"bad integer, other variables still applied": {
+			env:     map[string]string{"JWT_AUTHZ_MAX_TOKEN_BYTES": "8KiB", "JWT_AUTHZ_LOG_LEVEL": "warn"},
+			wantErr: `JWT_AUTHZ_MAX_TOKEN_BYTES: must be an integer, not "8KiB"`,
+			check: func(t *testing.T, c *Config) {
+				if c.LogLevel != "warn" {
+					t.Errorf("log_level = %q, want warn", c.LogLevel)
+				}
+				if c.MaxTokenBytes != 100 {
+					t.Errorf("max_token_bytes = %d, want it unchanged", c.MaxTokenBytes)
+				}
+			},
+		},
+		"several bad values": {
+			env:     map[string]string{"JWT_AUTHZ_DRY_RUN": "x", "JWT_AUTHZ_MAX_TOKEN_BYTES": "y"},
+			wantErr: "JWT_AUTHZ_DRY_RUN: must be true or false, not \"x\"\nJWT_AUTHZ_MAX_TOKEN_BYTES: must be an integer, not \"y\"",
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := &Config{GRPCAddr: "127.0.0.1:9999", DryRun: true, MaxTokenBytes: 100}
+			err := c.ApplyEnv(func(k string) (string, bool) {
+				v, ok := tt.env[k]
+				return v, ok
+			})
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("ApplyEnv: %v", err)
+			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
+				t.Fatalf("ApplyEnv error = %v, want %q", err, tt.wantErr)
+			}
+			if err != nil {
+				var fe *FieldError
+				if !errors.As(err, &fe) {
+					t.Errorf("error %v is not a *FieldError", err)
+				}
+			}
+			if tt.check != nil {
+				tt.check(t, c)
+			}
+		})
+	}
+}
+
+func TestApplyEnvNilLookup(t *testing.T) {
+	c := &Config{GRPCAddr: "x"}
+	if err := c.ApplyEnv(nil); err != nil || c.GRPCAddr != "x" {
+		t.Errorf("ApplyEnv(nil) = %v, grpc_addr %q", err, c.GRPCAddr)
+	}
+}
+
+func TestEnvVars(t *testing.T) {
+	vars := EnvVars()
+	if len(vars) != 11 {
+		t.Errorf("EnvVars() has %d names, want 11: %v", len(vars), vars)
+	}
+	if got := EnvVar("grpc_addr"); got != "JWT_AUTHZ_GRPC_ADDR" {
+		t.Errorf("EnvVar(grpc_addr) = %q", got)
+	}
+	// Every variable must map to a top-level key that exists.
+	_, index := yamlFields(typeOfConfig())
+	for _, key := range envKeys {
+		if _, ok := index[key]; !ok {
+			t.Errorf("env key %q is not a top-level config key", key)
+		}
+	}
+}

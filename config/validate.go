@@ -1,0 +1,252 @@
+package config
+
+import (
+	"maps"
+	"slices"
+	"strings"
+)
+
+// maxMaxTokenBytes caps max_token_bytes: a larger limit would only let a
+// client make the service parse megabytes of base64 per request.
+const maxMaxTokenBytes = 1 << 20
+
+// Validate checks a configuration whose defaults have been applied (see
+// ApplyDefaults; Load and Parse do both). It returns nil, or every problem as
+// a *FieldError joined with errors.Join, in the order of the keys; it does
+// not stop at the first.
+func (c *Config) Validate() error {
+	return c.validate().err()
+}
+
+func (c *Config) validate() problems {
+	var p problems
+	validateListeners(&p, []listener{
+		{"grpc_addr", c.GRPCAddr},
+		{"http_addr", c.HTTPAddr},
+		{"admin_addr", c.AdminAddr},
+	})
+	if c.DataDir == "" {
+		p.add("data_dir", "must not be empty")
+	}
+	oneOf(&p, "log_level", c.LogLevel, "debug", "info", "warn", "error")
+	oneOf(&p, "log_format", c.LogFormat, "json", "text")
+	if c.ShutdownDelay < 0 {
+		p.add("shutdown_delay", "must not be negative")
+	}
+	if c.MaxTokenBytes < 1 || c.MaxTokenBytes > maxMaxTokenBytes {
+		p.add("max_token_bytes", "must be between 1 and %d", maxMaxTokenBytes)
+	}
+	known := c.validateProviders(&p)
+	c.validateTokenSources(&p)
+	c.validateRules(&p, known)
+	if c.TokenCache.MaxEntries != nil && *c.TokenCache.MaxEntries < 0 {
+		p.add("token_cache.max_entries", "must not be negative (0 disables the cache)")
+	}
+	c.validateRevocation(&p)
+	if c.IssuerEnabled() {
+		c.validateIssuer(&p, known)
+	}
+	if len(c.Providers) == 0 && !c.IssuerEnabled() {
+		p.add("providers", "at least one provider is needed (or enable issuer)")
+	}
+	return p
+}
+
+// oneOf reports a value outside the allowed set.
+func oneOf(p *problems, path, val string, allowed ...string) {
+	if slices.Contains(allowed, val) {
+		return
+	}
+	p.add(path, "must be %s, not %s%s", orList(allowed), quote(val), didYouMean(val, allowed))
+}
+
+// orList renders ["a","b","c"] as "one of a, b or c" (or just "a").
+func orList(words []string) string {
+	if len(words) == 1 {
+		return words[0]
+	}
+	return "one of " + strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+// andList renders ["a","b","c"] as "a, b and c".
+func andList(words []string) string {
+	if len(words) == 1 {
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}
+
+func (c *Config) validateTokenSources(p *problems) {
+	if c.TokenSources != nil && len(c.TokenSources) == 0 {
+		p.add("token_sources", "must list at least one source (leave it out for the default, header authorization)")
+		return
+	}
+	first := make(map[string]int, len(c.TokenSources))
+	for i, ts := range c.TokenSources {
+		path := indexPath("token_sources", i)
+		var kinds []string
+		for _, k := range []struct{ kind, name string }{{"header", ts.Header}, {"cookie", ts.Cookie}, {"query", ts.Query}} {
+			if k.name != "" {
+				kinds = append(kinds, k.kind)
+			}
+		}
+		if len(kinds) != 1 {
+			p.add(path, "set exactly one of header, cookie or query")
+			continue
+		}
+		var id string
+		switch {
+		case ts.Header != "":
+			id = "header " + ts.Header
+			if msg := headerNameProblem(ts.Header); msg != "" {
+				p.add(path+".header", "%s", msg)
+				continue
+			}
+		case ts.Cookie != "":
+			id = "cookie " + ts.Cookie
+			if !isToken(ts.Cookie) {
+				p.add(path+".cookie", "%s is not a valid cookie name", quote(ts.Cookie))
+				continue
+			}
+		default:
+			id = "query " + ts.Query
+			if strings.ContainsAny(ts.Query, " \t\r\n&=#?") {
+				p.add(path+".query", "%s is not a valid query parameter name", quote(ts.Query))
+				continue
+			}
+		}
+		if j, dup := first[id]; dup {
+			p.add(path, "repeats token_sources[%d]", j)
+			continue
+		}
+		first[id] = i
+	}
+}
+
+// httpMethods are the methods a rule may match: those of RFC 9110, PATCH and
+// the WebDAV methods. A typo such as "GTE" would otherwise make a rule
+// silently match nothing.
+var httpMethods = []string{
+	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
+}
+
+func (c *Config) validateRules(p *problems, known map[string]bool) {
+	for i, r := range c.Rules {
+		path := indexPath("rules", i)
+		if pp := r.Match.PathPrefix; pp != "" && !strings.HasPrefix(pp, "/") {
+			p.add(path+".match.path_prefix", "must start with \"/\"")
+		}
+		for j, m := range r.Match.Methods {
+			mp := indexPath(path+".match.methods", j)
+			switch {
+			case slices.Contains(httpMethods, m):
+			case slices.Contains(httpMethods, strings.ToUpper(m)):
+				p.add(mp, "must be upper case (%s)", strings.ToUpper(m))
+			default:
+				p.add(mp, "unknown HTTP method %s%s", quote(m), didYouMean(m, httpMethods))
+			}
+		}
+		if h := r.Match.Host; h != "" && (strings.Contains(h, "/") || strings.ContainsAny(h, " \t\r\n")) {
+			p.add(path+".match.host", "must be a host name such as api.example.com, not %s", quote(h))
+		}
+		if r.Providers != nil && len(r.Providers) == 0 {
+			p.add(path+".providers", "must name at least one provider (leave it out to accept every provider)")
+		}
+		for j, name := range r.Providers {
+			checkProviderRef(p, indexPath(path+".providers", j), name, known)
+		}
+		for j, s := range r.RequireScopes {
+			sp := indexPath(path+".require_scopes", j)
+			switch {
+			case s == "":
+				p.add(sp, "must not be empty")
+			case strings.ContainsAny(s, " \t\r\n"):
+				p.add(sp, "must be a single scope without spaces; list each scope separately")
+			}
+		}
+		for _, claim := range slices.Sorted(maps.Keys(r.RequireClaims)) {
+			if strings.TrimSpace(claim) == "" {
+				p.add(childPath(path+".require_claims", claim), "claim name must not be empty")
+			}
+		}
+		if r.AllowAnonymous && (len(r.RequireScopes) > 0 || len(r.RequireClaims) > 0) {
+			p.add(path, "allow_anonymous contradicts require_scopes and require_claims: an anonymous request has neither")
+		}
+	}
+}
+
+// checkProviderRef reports a reference to a provider that does not exist.
+func checkProviderRef(p *problems, path, name string, known map[string]bool) {
+	if known[name] {
+		return
+	}
+	if name == SelfProvider {
+		p.add(path, "provider %q exists only while issuer.enabled is true", SelfProvider)
+		return
+	}
+	names := slices.Sorted(maps.Keys(known))
+	p.add(path, "unknown provider %s%s", quote(name), didYouMean(name, names))
+}
+
+func (c *Config) validateRevocation(p *problems) {
+	r := &c.Revocation
+	oneOf(p, "revocation.store", r.Store, StoreMemory, StoreBolt, StoreRedis)
+	if r.Store == StoreRedis {
+		if r.RedisURL == "" {
+			p.add("revocation.redis_url", "is required with store: redis")
+		} else if msg := redisURLProblem(r.RedisURL); msg != "" {
+			p.add("revocation.redis_url", "%s", msg)
+		}
+	}
+	if r.MaxStaleness <= 0 {
+		p.add("revocation.max_staleness", "must be greater than 0")
+	}
+	if r.SyncInterval <= 0 {
+		p.add("revocation.sync_interval", "must be greater than 0")
+	}
+}
+
+func (c *Config) validateIssuer(p *problems, known map[string]bool) {
+	is := &c.Issuer
+	if strings.HasPrefix(strings.ToUpper(is.Algorithm), "HS") || strings.EqualFold(is.Algorithm, "none") {
+		p.add("issuer.algorithm", "%s is never used: the issuer publishes its keys, so it signs only with EdDSA, ES256 or RS256", quote(is.Algorithm))
+	} else {
+		oneOf(p, "issuer.algorithm", is.Algorithm, IssuerAlgorithms()...)
+	}
+	// An issuer URL derived from a bad http_addr repeats the http_addr
+	// problem; report it once.
+	_, _, addrProblem := splitAddr(c.HTTPAddr)
+	derived := is.Issuer == issuerURLFromAddr(c.HTTPAddr) && addrProblem != ""
+	if msg := issuerURLProblem(is.Issuer); msg != "" && !derived {
+		p.add("issuer.issuer", "%s", msg)
+	}
+	if len(is.Audiences) == 0 {
+		p.add("issuer.audiences", "must list at least one audience")
+	}
+	nonEmptyItems(p, "issuer.audiences", is.Audiences)
+	positive(p, "issuer.access_token_ttl", is.AccessTokenTTL)
+	positive(p, "issuer.refresh_token_ttl", is.RefreshTokenTTL)
+	positive(p, "issuer.session_max_lifetime", is.SessionMaxLifetime)
+	switch {
+	case is.RefreshReuseGrace < 0:
+		p.add("issuer.refresh_reuse_grace", "must not be negative")
+	case is.AccessTokenTTL > 0 && is.RefreshReuseGrace >= is.AccessTokenTTL:
+		// A retry window as long as an access token lives would let a stolen,
+		// already rotated refresh token mint fresh pairs undetected.
+		p.add("issuer.refresh_reuse_grace", "must be shorter than access_token_ttl (%s)", is.AccessTokenTTL)
+	}
+	nonEmptyItems(p, "issuer.previous_key_files", is.PreviousKeyFiles)
+	for j, name := range is.ExchangeProviders {
+		checkProviderRef(p, indexPath("issuer.exchange_providers", j), name, known)
+	}
+	nonEmptyItems(p, "issuer.exchange_claims", is.ExchangeClaims)
+}
+
+func nonEmptyItems(p *problems, path string, items []string) {
+	for i, s := range items {
+		if strings.TrimSpace(s) == "" {
+			p.add(indexPath(path, i), "must not be empty")
+		}
+	}
+}

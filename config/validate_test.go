@@ -1,0 +1,331 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// validConfig returns a defaulted config with one provider, to which each
+// test case applies one change.
+func validConfig() *Config {
+	c := &Config{
+		Providers: []Provider{{
+			Name:    "corp",
+			Issuer:  "https://idp.example.com/",
+			JWKSURI: "https://idp.example.com/jwks.json",
+		}},
+	}
+	c.ApplyDefaults()
+	return c
+}
+
+func TestValidate(t *testing.T) {
+	off := false
+	tests := map[string]struct {
+		edit func(c *Config)
+		want []string // each problem, in order; empty means valid
+	}{
+		"valid": {
+			edit: func(*Config) {},
+		},
+		"default config is valid": {
+			edit: func(c *Config) { *c = *Default() },
+		},
+		"listeners on port 0 may repeat": {
+			edit: func(c *Config) { c.GRPCAddr, c.HTTPAddr, c.AdminAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0" },
+		},
+		"same port on different hosts": {
+			edit: func(c *Config) { c.GRPCAddr, c.HTTPAddr = "127.0.0.1:8080", "127.0.0.2:8080" },
+		},
+		"wildcard conflicts with any host": {
+			edit: func(c *Config) { c.GRPCAddr, c.AdminAddr = "[::]:9090", "127.0.0.1:9090" },
+			want: []string{`admin_addr: "127.0.0.1:9090" is already used by grpc_addr`},
+		},
+		"empty host is every interface": {
+			edit: func(c *Config) { c.GRPCAddr, c.HTTPAddr = ":8080", "localhost:8080" },
+			want: []string{`http_addr: "localhost:8080" is already used by grpc_addr`},
+		},
+		"ipv6 and host names": {
+			edit: func(c *Config) { c.GRPCAddr, c.HTTPAddr = "[::1]:9001", "jwt-authz.default.svc:8080" },
+		},
+		"port out of range": {
+			edit: func(c *Config) { c.GRPCAddr = "127.0.0.1:65536" },
+			want: []string{`grpc_addr: port must be a number from 0 to 65535, not "65536"`},
+		},
+		"http jwks on loopback": {
+			edit: func(c *Config) { c.Providers[0].JWKSURI = "http://127.0.0.1:5556/keys" },
+		},
+		"http jwks on localhost": {
+			edit: func(c *Config) { c.Providers[0].JWKSURI = "http://localhost:5556/keys" },
+		},
+		"http jwks on ipv6 loopback": {
+			edit: func(c *Config) { c.Providers[0].JWKSURI = "http://[::1]:5556/keys" },
+		},
+		"http jwks elsewhere with allow_http": {
+			edit: func(c *Config) {
+				c.Providers[0].JWKSURI = "http://idp.internal/keys"
+				c.Providers[0].AllowHTTP = true
+			},
+		},
+		"http jwks elsewhere": {
+			edit: func(c *Config) { c.Providers[0].JWKSURI = "http://idp.internal/keys" },
+			want: []string{"providers[0].jwks_uri: must be https: http is allowed only for loopback hosts unless allow_http is true"},
+		},
+		"jwks uri with another scheme": {
+			edit: func(c *Config) { c.Providers[0].JWKSURI = "ftp://idp.example.com/keys" },
+			want: []string{"providers[0].jwks_uri: must be an absolute https URL"},
+		},
+		"self allowed while the issuer is disabled": {
+			edit: func(c *Config) {
+				c.Issuer.Enabled = &off
+				c.Providers[0].Name = SelfProvider
+				c.Rules = []Rule{{Providers: []string{SelfProvider}}}
+			},
+		},
+		"rules may name self while the issuer is enabled": {
+			edit: func(c *Config) {
+				c.Rules = []Rule{{Providers: []string{"corp", SelfProvider}}}
+				c.Issuer.ExchangeProviders = []string{"corp"}
+			},
+		},
+		"provider name too long": {
+			edit: func(c *Config) { c.Providers[0].Name = strings.Repeat("a", 64) },
+			want: []string{"providers[0].name: must be at most 63 characters"},
+		},
+		"negative durations": {
+			edit: func(c *Config) {
+				c.Providers[0].ClockSkew = -time.Second
+				c.Providers[0].MaxLifetime = -time.Second
+				c.Providers[0].JWKSMaxStale = -time.Second
+			},
+			want: []string{
+				"providers[0].clock_skew: must not be negative",
+				"providers[0].max_lifetime: must not be negative",
+				"providers[0].jwks_max_stale: must not be negative",
+			},
+		},
+		"zero clock skew and max stale are valid": {
+			edit: func(c *Config) {
+				c.Providers[0].ClockSkew = 0
+				c.Providers[0].JWKSMaxStale = 0
+			},
+		},
+		"forward claims": {
+			edit: func(c *Config) {
+				c.Providers[0].ForwardClaims = map[string]string{"sub": "x-jwt-sub", "realm_access.roles": "x-jwt-roles"}
+				c.Providers[0].ForwardPayloadHeader = "x-jwt-payload"
+			},
+		},
+		"hop-by-hop header": {
+			edit: func(c *Config) { c.Providers[0].ForwardPayloadHeader = "transfer-encoding" },
+			want: []string{`providers[0].forward_payload_header: "transfer-encoding" cannot be set from a token`},
+		},
+		"rule methods and scopes": {
+			edit: func(c *Config) {
+				c.Rules = []Rule{{Match: Match{PathPrefix: "/", Methods: []string{"GET", "PROPFIND"}}, RequireScopes: []string{"read"}}}
+			},
+		},
+		"anonymous rule with claims": {
+			edit: func(c *Config) {
+				c.Rules = []Rule{{AllowAnonymous: true, RequireClaims: map[string]string{"tenant": "acme"}}}
+			},
+			want: []string{"rules[0]: allow_anonymous contradicts require_scopes and require_claims: an anonymous request has neither"},
+		},
+		"unknown provider suggestion": {
+			edit: func(c *Config) { c.Rules = []Rule{{Providers: []string{"crop"}}} },
+			want: []string{`rules[0].providers[0]: unknown provider "crop" (did you mean corp?)`},
+		},
+		"memory and bolt stores need no url": {
+			edit: func(c *Config) { c.Revocation.Store = StoreMemory },
+		},
+		"redis urls": {
+			edit: func(c *Config) {
+				c.Revocation.Store = StoreRedis
+				c.Revocation.RedisURL = "redis://:pw@redis:6379/0"
+			},
+		},
+		"redis without host": {
+			edit: func(c *Config) {
+				c.Revocation.Store = StoreRedis
+				c.Revocation.RedisURL = "redis:///0"
+			},
+			want: []string{"revocation.redis_url: must name a host, such as redis://host:6379/0"},
+		},
+		"redis port out of range": {
+			edit: func(c *Config) {
+				c.Revocation.Store = StoreRedis
+				c.Revocation.RedisURL = "rediss://redis:99999"
+			},
+			want: []string{"revocation.redis_url: port must be a number from 1 to 65535"},
+		},
+		"issuer disabled skips issuer checks": {
+			edit: func(c *Config) {
+				c.Issuer.Enabled = &off
+				c.Issuer.Algorithm = "HS256"
+				c.Issuer.ExchangeProviders = []string{"nobody"}
+			},
+		},
+		"exchange may name self": {
+			edit: func(c *Config) { c.Issuer.ExchangeProviders = []string{SelfProvider} },
+		},
+		"issuer url with query": {
+			edit: func(c *Config) { c.Issuer.Issuer = "https://jwt-authz.example.com/?a=b" },
+			want: []string{"issuer.issuer: must not contain credentials, a query or a fragment"},
+		},
+		"reuse grace within the access ttl": {
+			edit: func(c *Config) { c.Issuer.RefreshReuseGrace = 2 * time.Second },
+		},
+		"negative reuse grace": {
+			edit: func(c *Config) { c.Issuer.RefreshReuseGrace = -time.Second },
+			want: []string{"issuer.refresh_reuse_grace: must not be negative"},
+		},
+		"no provider at all": {
+			edit: func(c *Config) {
+				c.Providers = nil
+				c.Issuer.Enabled = &off
+			},
+			want: []string{"providers: at least one provider is needed (or enable issuer)"},
+		},
+		"negative shutdown delay": {
+			edit: func(c *Config) { c.ShutdownDelay = -time.Second },
+			want: []string{"shutdown_delay: must not be negative"},
+		},
+		"token too large a limit": {
+			edit: func(c *Config) { c.MaxTokenBytes = 1<<20 + 1 },
+			want: []string{"max_token_bytes: must be between 1 and 1048576"},
+		},
+		"query and cookie sources": {
+			edit: func(c *Config) {
+				c.TokenSources = []TokenSource{{Cookie: "__Host-token"}, {Query: "access_token"}, {Header: "x-token"}}
+			},
+		},
+		"every problem reported": {
+			edit: func(c *Config) {
+				c.LogLevel = "verbose"
+				c.Providers[0].JWKSURI = ""
+				c.Revocation.Store = "etcd"
+			},
+			want: []string{
+				`log_level: must be one of debug, info, warn or error, not "verbose"`,
+				"providers[0]: needs one of jwks_uri, discovery or jwks_file",
+				`revocation.store: must be one of memory, bolt or redis, not "etcd"`,
+			},
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := validConfig()
+			tt.edit(c)
+			err := c.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate succeeded, want %q", tt.want)
+			}
+			if got, want := err.Error(), strings.Join(tt.want, "\n"); got != want {
+				t.Errorf("Validate errors:\n%s\nwant:\n%s", got, want)
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Errorf("errors.As(*FieldError) failed on %v", err)
+			}
+		})
+	}
+}
+
+func TestValidateDoesNotMutate(t *testing.T) {
+	c := validConfig()
+	c.Providers[0].Algorithms = []string{"ES256", "RS256"}
+	before := ProviderFingerprint(c.Providers[0])
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Providers[0].Algorithms[0] != "ES256" || ProviderFingerprint(c.Providers[0]) != before {
+		t.Error("Validate changed the config")
+	}
+}
+
+func TestFieldErrorError(t *testing.T) {
+	tests := map[string]struct {
+		fe   FieldError
+		want string
+	}{
+		"path":      {FieldError{Path: "providers[1].jwks_uri", Msg: "must be an absolute https URL"}, "providers[1].jwks_uri: must be an absolute https URL"},
+		"with line": {FieldError{Path: "grpc_adr", Msg: "unknown key", Line: 3}, "grpc_adr: unknown key (line 3)"},
+		"document":  {FieldError{Msg: "the top level must be a mapping of keys", Line: 1}, "the top level must be a mapping of keys (line 1)"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := tt.fe.Error(); got != tt.want {
+				t.Errorf("Error() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	keys := []string{"jwks_uri", "jwks_file", "path_prefix", "access_token_ttl", "refresh_token_ttl", "algorithms"}
+	tests := map[string]string{
+		"jwks_url":  "jwks_uri",
+		"JWKS_URI":  "jwks_uri",
+		"algorithm": "algorithms",
+		"path":      "path_prefix",
+		"ttl":       "",
+		"x":         "",
+		"":          "",
+		"zzzzzzzz":  "",
+	}
+	for word, want := range tests {
+		t.Run(word, func(t *testing.T) {
+			if got := suggest(word, keys); got != want {
+				t.Errorf("suggest(%q) = %q, want %q", word, got, want)
+			}
+		})
+	}
+}
+
+func TestPaths(t *testing.T) {
+	tests := map[string]struct{ got, want string }{
+		"top":          {childPath("", "grpc_addr"), "grpc_addr"},
+		"nested":       {childPath("issuer", "issuer"), "issuer.issuer"},
+		"index":        {indexPath("providers", 2), "providers[2]"},
+		"dotted key":   {childPath("providers[0].forward_claims", "realm_access.roles"), `providers[0].forward_claims["realm_access.roles"]`},
+		"empty key":    {childPath("rules[0].require_claims", ""), `rules[0].require_claims[""]`},
+		"long key cut": {childPath("", strings.Repeat("k", 70)), "[\"" + strings.Repeat("k", 64) + "…\"]"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("path = %q, want %q", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"", "", 0},
+		{"abc", "", 3},
+		{"", "abc", 3},
+		{"jwks_url", "jwks_uri", 1},
+		{"crop", "corp", 1},
+		{"kitten", "sitting", 3},
+		{"algorithm", "algorithms", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.a+"/"+tt.b, func(t *testing.T) {
+			if got := editDistance(tt.a, tt.b); got != tt.want {
+				t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,242 @@
+package extauthz
+
+import (
+	"context"
+	"fmt"
+	"net/textproto"
+	"sort"
+	"strings"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/jwt-authz/jwt-authz/token"
+)
+
+// Verifier verifies and validates a raw token; *token.Verifier satisfies it.
+type Verifier interface {
+	// Verify returns the verified result, or an error wrapping one of the
+	// token package's sentinel errors. The Result names the provider
+	// whenever the issuer was recognised, even on error.
+	Verify(ctx context.Context, raw string) (token.Result, error)
+	// MaxTokenBytes is the size limit applied before any parsing.
+	MaxTokenBytes() int
+}
+
+// Provider is a trusted issuer as Check sees it: its token rules plus what
+// an allowed request carries upstream. A reload that leaves a provider's
+// configuration unchanged should pass the same *Provider again, so that
+// tokens cached under it stay cached; a new pointer invalidates them.
+type Provider struct {
+	Token                *token.Provider
+	ForwardClaims        map[string]string // claim path -> request header
+	ForwardPayloadHeader string
+	KeepAuthorization    bool
+}
+
+// Name is the provider's configured name.
+func (p *Provider) Name() string { return p.Token.Name }
+
+// Source is one place a token is looked for; exactly one field is set.
+type Source struct {
+	Header string // "authorization" expects "Bearer <jwt>"; other headers hold the bare token
+	Cookie string
+	Query  string
+}
+
+// Rule decides which requests need what; the first matching rule applies.
+type Rule struct {
+	PathPrefix     string
+	Methods        []string
+	Host           string
+	AllowAnonymous bool
+	DryRun         bool
+	Providers      []string
+	RequireScopes  []string
+	RequireClaims  map[string]string
+}
+
+// PolicyOptions are the inputs of a Policy.
+type PolicyOptions struct {
+	Verifier            Verifier
+	Providers           []*Provider
+	Sources             []Source // default: the authorization header
+	Rules               []Rule
+	DryRun              bool
+	BypassCORSPreflight bool
+}
+
+// Policy is an immutable, precompiled set of providers, rules and
+// responses. Build it with NewPolicy and install it with Server.SetPolicy.
+type Policy struct {
+	verifier   Verifier
+	providers  map[*Provider]*providerState
+	byName     map[string]*Provider
+	sources    []Source
+	rules      []*rule
+	defaultRl  *rule
+	dryRun     bool
+	bypassCORS bool
+	forwarded  []string // every forwarded header name of every provider, for spoofing protection
+
+	anonymous *authv3.CheckResponse // allow without a token
+	none      *providerState        // counters and denials when no provider is known
+}
+
+type providerState struct {
+	p       *Provider
+	denials [reasonCount]*authv3.CheckResponse
+	counts  counters
+}
+
+type rule struct {
+	Rule
+	index     int
+	methods   map[string]bool
+	providers map[*Provider]bool // nil: any provider
+	// forbidden is the 403 answer of this rule, per provider.
+	forbidden map[*Provider][2]*authv3.CheckResponse // [insufficient_scope, claim_mismatch]
+}
+
+// NewPolicy checks and compiles the options. m must be the Metrics of the
+// Server the policy is installed on.
+func NewPolicy(opts PolicyOptions, m *Metrics) (*Policy, error) {
+	if opts.Verifier == nil {
+		return nil, fmt.Errorf("extauthz: policy needs a verifier")
+	}
+	pol := &Policy{
+		verifier:   opts.Verifier,
+		providers:  make(map[*Provider]*providerState, len(opts.Providers)),
+		byName:     make(map[string]*Provider, len(opts.Providers)),
+		sources:    opts.Sources,
+		dryRun:     opts.DryRun,
+		bypassCORS: opts.BypassCORSPreflight,
+	}
+	if len(pol.sources) == 0 {
+		pol.sources = []Source{{Header: "authorization"}}
+	}
+	for i, s := range pol.sources {
+		n := 0
+		for _, v := range []string{s.Header, s.Cookie, s.Query} {
+			if v != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			return nil, fmt.Errorf("extauthz: token_sources[%d] needs exactly one of header, cookie, query", i)
+		}
+		pol.sources[i].Header = strings.ToLower(s.Header)
+	}
+	seen := map[string]bool{}
+	for _, p := range opts.Providers {
+		if p == nil || p.Token == nil {
+			return nil, fmt.Errorf("extauthz: provider without token rules")
+		}
+		if _, dup := pol.byName[p.Name()]; dup {
+			return nil, fmt.Errorf("extauthz: provider %s listed twice", p.Name())
+		}
+		pol.byName[p.Name()] = p
+		for _, h := range p.ForwardClaims {
+			h = strings.ToLower(h)
+			if !seen[h] {
+				seen[h] = true
+				pol.forwarded = append(pol.forwarded, h)
+			}
+		}
+		if h := strings.ToLower(p.ForwardPayloadHeader); h != "" && !seen[h] {
+			seen[h] = true
+			pol.forwarded = append(pol.forwarded, h)
+		}
+	}
+	sort.Strings(pol.forwarded)
+	for _, p := range opts.Providers {
+		pol.providers[p] = newProviderState(p, p.Name(), m)
+	}
+	pol.none = newProviderState(nil, "none", m)
+	pol.anonymous = okResponse(nil, pol.forwarded, nil)
+	for i, r := range opts.Rules {
+		cr, err := pol.compileRule(i, r)
+		if err != nil {
+			return nil, err
+		}
+		pol.rules = append(pol.rules, cr)
+	}
+	pol.defaultRl, _ = pol.compileRule(-1, Rule{})
+	return pol, nil
+}
+
+func newProviderState(p *Provider, name string, m *Metrics) *providerState {
+	st := &providerState{p: p, counts: m.counters(name)}
+	for r := ReasonMissing; r < reasonCount; r++ {
+		if r.kind() != kindForbidden {
+			st.denials[r] = denyResponse(r, name, nil)
+		}
+	}
+	return st
+}
+
+func (pol *Policy) compileRule(i int, r Rule) (*rule, error) {
+	cr := &rule{Rule: r, index: i}
+	if len(r.Methods) > 0 {
+		cr.methods = make(map[string]bool, len(r.Methods))
+		for _, m := range r.Methods {
+			cr.methods[strings.ToUpper(m)] = true
+		}
+	}
+	if len(r.Providers) > 0 {
+		cr.providers = make(map[*Provider]bool, len(r.Providers))
+		for _, n := range r.Providers {
+			p, ok := pol.byName[n]
+			if !ok {
+				return nil, fmt.Errorf("extauthz: rules[%d].providers: unknown provider %q", i, n)
+			}
+			cr.providers[p] = true
+		}
+	}
+	cr.forbidden = make(map[*Provider][2]*authv3.CheckResponse, len(pol.providers)+1)
+	for p, st := range pol.providers {
+		cr.forbidden[p] = forbiddenPair(r.RequireScopes, p.Name())
+		_ = st
+	}
+	cr.forbidden[nil] = forbiddenPair(r.RequireScopes, "none")
+	return cr, nil
+}
+
+func forbiddenPair(scopes []string, provider string) [2]*authv3.CheckResponse {
+	return [2]*authv3.CheckResponse{
+		denyResponse(ReasonInsufficientScope, provider, scopes),
+		denyResponse(ReasonClaimMismatch, provider, scopes),
+	}
+}
+
+// match returns the first rule that fits the request, or the default rule
+// (any provider, a valid token required).
+func (pol *Policy) match(method, path, host string) *rule {
+	for _, r := range pol.rules {
+		if r.PathPrefix != "" && !strings.HasPrefix(path, r.PathPrefix) {
+			continue
+		}
+		if r.methods != nil && !r.methods[method] {
+			continue
+		}
+		if r.Host != "" && !hostMatches(host, r.Host) {
+			continue
+		}
+		return r
+	}
+	return pol.defaultRl
+}
+
+// hostMatches compares hosts case-insensitively, ignoring a port on the
+// request's host when the rule names none.
+func hostMatches(host, want string) bool {
+	if strings.EqualFold(host, want) {
+		return true
+	}
+	if i := strings.LastIndexByte(host, ':'); i > 0 && !strings.Contains(want, ":") && !strings.HasSuffix(host, "]") {
+		return strings.EqualFold(host[:i], want)
+	}
+	return false
+}
+
+// canonicalHeader is the HTTP/1 form of a lower-case header name.
+func canonicalHeader(h string) string { return textproto.CanonicalMIMEHeaderKey(h) }

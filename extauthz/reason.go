@@ -1,0 +1,102 @@
+package extauthz
+
+import (
+	"errors"
+
+	"github.com/jwt-authz/jwt-authz/revocation"
+	"github.com/jwt-authz/jwt-authz/token"
+)
+
+// Reason is the closed set of outcomes of a Check, used in metrics, logs,
+// the WWW-Authenticate header and dynamic metadata.
+type Reason uint8
+
+// The reasons of SPEC.md, in validation order. ReasonOK is an allow.
+const (
+	ReasonOK Reason = iota
+	ReasonMissing
+	ReasonTooLarge
+	ReasonMalformed
+	ReasonUnsupportedAlg
+	ReasonUnknownIssuer
+	ReasonUnknownKID
+	ReasonBadSignature
+	ReasonKeysUnavailable
+	ReasonStoreUnavailable
+	ReasonExpired
+	ReasonNotYetValid
+	ReasonLifetimeExceeded
+	ReasonBadAudience
+	ReasonBadTyp
+	ReasonRevoked
+	ReasonInsufficientScope
+	ReasonClaimMismatch
+	reasonCount
+)
+
+var reasonNames = [reasonCount]string{
+	"ok", "missing", "too_large", "malformed", "unsupported_alg", "unknown_issuer", "unknown_kid",
+	"bad_signature", "keys_unavailable", "store_unavailable", "expired", "not_yet_valid",
+	"lifetime_exceeded", "bad_audience", "bad_typ", "revoked", "insufficient_scope", "claim_mismatch",
+}
+
+// String is the reason's name as SPEC.md spells it.
+func (r Reason) String() string { return reasonNames[r] }
+
+// kind says how a denial is answered.
+type kind uint8
+
+const (
+	kindUnauthenticated kind = iota // 401, invalid_token
+	kindForbidden                   // 403, insufficient_scope
+	kindUnavailable                 // 503, temporarily_unavailable
+)
+
+func (r Reason) kind() kind {
+	switch r {
+	case ReasonInsufficientScope, ReasonClaimMismatch:
+		return kindForbidden
+	case ReasonKeysUnavailable, ReasonStoreUnavailable:
+		return kindUnavailable
+	}
+	return kindUnauthenticated
+}
+
+// reasonFor maps a verification, validation or revocation error to its
+// reason. It is the only place that does so.
+func reasonFor(err error) Reason {
+	switch {
+	case err == nil:
+		return ReasonOK
+	case errors.Is(err, token.ErrTooLarge):
+		return ReasonTooLarge
+	case errors.Is(err, token.ErrMalformed):
+		return ReasonMalformed
+	case errors.Is(err, token.ErrUnsupportedAlg):
+		return ReasonUnsupportedAlg
+	case errors.Is(err, token.ErrUnknownIssuer):
+		return ReasonUnknownIssuer
+	case errors.Is(err, token.ErrUnknownKey):
+		return ReasonUnknownKID
+	case errors.Is(err, token.ErrSignature):
+		return ReasonBadSignature
+	case errors.Is(err, token.ErrKeysUnavailable):
+		return ReasonKeysUnavailable
+	case errors.Is(err, revocation.ErrUnavailable):
+		return ReasonStoreUnavailable
+	case errors.Is(err, token.ErrExpired):
+		return ReasonExpired
+	case errors.Is(err, token.ErrNotYetValid):
+		return ReasonNotYetValid
+	case errors.Is(err, token.ErrLifetimeExceeded):
+		return ReasonLifetimeExceeded
+	case errors.Is(err, token.ErrAudience):
+		return ReasonBadAudience
+	case errors.Is(err, token.ErrType):
+		return ReasonBadTyp
+	case errors.Is(err, revocation.ErrRevoked):
+		return ReasonRevoked
+	}
+	// An error nobody classified is still a denial: fail closed.
+	return ReasonMalformed
+}

@@ -1,0 +1,263 @@
+package extauthz
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/genproto/googleapis/rpc/code"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/jwt-authz/jwt-authz/token"
+)
+
+// Realm is the realm of every WWW-Authenticate challenge.
+const Realm = "jwt-authz"
+
+// RetryAfterSeconds is the Retry-After of a 503 answer.
+const RetryAfterSeconds = 5
+
+// header is one response or upstream header.
+type header struct{ name, value string }
+
+// okResponse builds the allowed response for a verified token (claims and
+// payload non-nil) or for an anonymous request (both nil). Every forwarded
+// header the token does not set is removed, so a client cannot smuggle its
+// own x-jwt-sub past the filter.
+func okResponse(p *Provider, forwarded []string, res *verifiedToken) *authv3.CheckResponse {
+	set := upstreamHeaders(p, res)
+	ok := &authv3.OkHttpResponse{}
+	isSet := map[string]bool{}
+	for _, h := range set {
+		isSet[h.name] = true
+		ok.Headers = append(ok.Headers, &corev3.HeaderValueOption{
+			Header:       &corev3.HeaderValue{Key: h.name, Value: h.value},
+			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+		})
+	}
+	for _, h := range forwarded {
+		if !isSet[h] {
+			ok.HeadersToRemove = append(ok.HeadersToRemove, h)
+		}
+	}
+	if p != nil && !p.KeepAuthorization {
+		ok.HeadersToRemove = append(ok.HeadersToRemove, "authorization")
+	}
+	resp := &authv3.CheckResponse{
+		Status:       &rpcstatus.Status{Code: int32(code.Code_OK)},
+		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: ok},
+	}
+	if p != nil && res != nil {
+		resp.DynamicMetadata = metadata(map[string]any{"provider": p.Name(), "payload": structValue(res.payload)})
+	}
+	return resp
+}
+
+// upstreamHeaders lists the headers an allowed request carries upstream.
+func upstreamHeaders(p *Provider, res *verifiedToken) []header {
+	if p == nil || res == nil {
+		return nil
+	}
+	var out []header
+	for claim, name := range p.ForwardClaims {
+		v, ok := token.Lookup(res.payload, claim)
+		if !ok {
+			continue
+		}
+		if s, ok := headerValue(v); ok {
+			out = append(out, header{strings.ToLower(name), s})
+		}
+	}
+	if p.ForwardPayloadHeader != "" {
+		out = append(out, header{strings.ToLower(p.ForwardPayloadHeader), res.payload64})
+	}
+	sortHeaders(out)
+	return out
+}
+
+// headerValue renders a claim as a header value: strings as they are,
+// numbers and booleans in JSON form, arrays comma-joined, objects as JSON.
+// Control characters are dropped so a claim cannot split a header.
+func headerValue(v any) (string, bool) {
+	var s string
+	switch x := v.(type) {
+	case nil:
+		return "", false
+	case string:
+		s = x
+	case json.Number:
+		s = x.String()
+	case bool:
+		s = strconv.FormatBool(x)
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, e := range x {
+			if es, ok := headerValue(e); ok {
+				parts = append(parts, es)
+			}
+		}
+		s = strings.Join(parts, ",")
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return "", false
+		}
+		s = string(b)
+	}
+	return stripControl(s), true
+}
+
+func stripControl(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func sortHeaders(h []header) {
+	for i := 1; i < len(h); i++ {
+		for j := i; j > 0 && h[j].name < h[j-1].name; j-- {
+			h[j], h[j-1] = h[j-1], h[j]
+		}
+	}
+}
+
+// denial is the transport-neutral form of a denial.
+type denial struct {
+	status  int
+	headers []header
+	body    string
+}
+
+// denialFor renders the HTTP answer of a reason. scopes are the rule's
+// required scopes (only for 403 answers).
+func denialFor(r Reason, scopes []string) denial {
+	switch r.kind() {
+	case kindUnavailable:
+		return denial{
+			status: 503,
+			headers: []header{
+				{"retry-after", strconv.Itoa(RetryAfterSeconds)},
+				{"content-type", "application/json"},
+				{"cache-control", "no-store"},
+			},
+			body: jsonBody("temporarily_unavailable", r.String()),
+		}
+	case kindForbidden:
+		challenge := `Bearer realm="` + Realm + `", error="insufficient_scope"`
+		if len(scopes) > 0 {
+			challenge += `, scope="` + strings.Join(scopes, " ") + `"`
+		}
+		return denial{
+			status:  403,
+			headers: []header{{"www-authenticate", challenge}, {"content-type", "application/json"}, {"cache-control", "no-store"}},
+			body:    jsonBody("insufficient_scope", r.String()),
+		}
+	}
+	challenge := `Bearer realm="` + Realm + `"`
+	if r != ReasonMissing {
+		// RFC 6750 §3.1: no error code when the request had no token at all.
+		challenge += `, error="invalid_token", error_description="` + r.String() + `"`
+	}
+	return denial{
+		status:  401,
+		headers: []header{{"www-authenticate", challenge}, {"content-type", "application/json"}, {"cache-control", "no-store"}},
+		body:    jsonBody("invalid_token", r.String()),
+	}
+}
+
+func jsonBody(errCode, desc string) string {
+	b, _ := json.Marshal(map[string]string{"error": errCode, "error_description": desc})
+	return string(b)
+}
+
+// denyResponse builds the CheckResponse of a denial.
+func denyResponse(r Reason, provider string, scopes []string) *authv3.CheckResponse {
+	d := denialFor(r, scopes)
+	grpcCode := code.Code_UNAUTHENTICATED
+	switch r.kind() {
+	case kindForbidden:
+		grpcCode = code.Code_PERMISSION_DENIED
+	case kindUnavailable:
+		grpcCode = code.Code_UNAVAILABLE
+	}
+	denied := &authv3.DeniedHttpResponse{
+		Status: &typev3.HttpStatus{Code: typev3.StatusCode(d.status)},
+		Body:   d.body,
+	}
+	for _, h := range d.headers {
+		denied.Headers = append(denied.Headers, &corev3.HeaderValueOption{
+			Header:       &corev3.HeaderValue{Key: h.name, Value: h.value},
+			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+		})
+	}
+	return &authv3.CheckResponse{
+		Status:          &rpcstatus.Status{Code: int32(grpcCode), Message: r.String()},
+		HttpResponse:    &authv3.CheckResponse_DeniedResponse{DeniedResponse: denied},
+		DynamicMetadata: metadata(map[string]any{"reason": r.String(), "provider": provider}),
+	}
+}
+
+// metadata wraps fields under the "jwt_authz" namespace.
+func metadata(fields map[string]any) *structpb.Struct {
+	inner := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+	for k, v := range fields {
+		switch x := v.(type) {
+		case string:
+			inner.Fields[k] = structpb.NewStringValue(x)
+		case *structpb.Value:
+			inner.Fields[k] = x
+		}
+	}
+	return &structpb.Struct{Fields: map[string]*structpb.Value{"jwt_authz": structpb.NewStructValue(inner)}}
+}
+
+// structValue converts a decoded JSON value into a protobuf Value; numbers
+// become doubles, as protobuf Struct has no integers.
+func structValue(v any) *structpb.Value {
+	switch x := v.(type) {
+	case nil:
+		return structpb.NewNullValue()
+	case string:
+		return structpb.NewStringValue(x)
+	case bool:
+		return structpb.NewBoolValue(x)
+	case json.Number:
+		f, err := x.Float64()
+		if err != nil {
+			return structpb.NewStringValue(x.String())
+		}
+		return structpb.NewNumberValue(f)
+	case float64:
+		return structpb.NewNumberValue(x)
+	case []any:
+		list := &structpb.ListValue{Values: make([]*structpb.Value, 0, len(x))}
+		for _, e := range x {
+			list.Values = append(list.Values, structValue(e))
+		}
+		return structpb.NewListValue(list)
+	case map[string]any:
+		s := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(x))}
+		for k, e := range x {
+			s.Fields[k] = structValue(e)
+		}
+		return structpb.NewStructValue(s)
+	}
+	return structpb.NewNullValue()
+}

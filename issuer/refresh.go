@@ -1,0 +1,142 @@
+package issuer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/jwt-authz/jwt-authz/session"
+)
+
+// revokeTimeout bounds recording a session revocation after reuse; it runs
+// detached from the request so a client hanging up cannot skip it.
+const revokeTimeout = 10 * time.Second
+
+// refreshGrant handles grant_type=refresh_token (RFC 6749 §6).
+func (i *Issuer) refreshGrant(r *http.Request, form url.Values) (*TokenResponse, *failure) {
+	raw := form.Get("refresh_token")
+	if raw == "" {
+		return nil, invalidRequest("missing refresh_token")
+	}
+	scope, scopeGiven := form.Get("scope"), form.Has("scope")
+	return i.refresh(r.Context(), raw, scope, scopeGiven, clientAddr(r))
+}
+
+// refresh rotates the refresh token raw. Verification, the session checks
+// and minting happen before the store's compare-and-swap, which alone
+// decides: rotate, replay the pair of a rotation within the grace window,
+// or (for any other jti) revoke the whole session.
+func (i *Issuer) refresh(ctx context.Context, raw, scope string, scopeGiven bool, addr string) (*TokenResponse, *failure) {
+	now := i.now()
+	tok, err := i.verifyOwn(raw, typRefresh, now, false)
+	if errors.Is(err, errTokenExpired) {
+		return nil, invalidGrant("refresh token has expired")
+	}
+	if err != nil {
+		return nil, invalidGrant("refresh token is invalid")
+	}
+	s, err := i.sessions.Get(ctx, tok.SessionID)
+	switch {
+	case errors.Is(err, session.ErrNotFound):
+		return nil, invalidGrant("refresh token is invalid")
+	case err != nil:
+		return nil, i.storeFailure(ctx, "get session", err)
+	case s.Subject != tok.Subject:
+		i.log.WarnContext(ctx, "refresh token subject does not match its session", "sid", s.ID)
+		return nil, invalidGrant("refresh token is invalid")
+	case s.Revoked:
+		return nil, invalidGrant("session is revoked")
+	case !now.Before(s.ExpiresAt):
+		return nil, invalidGrant("session has reached its maximum lifetime")
+	}
+	accessScope := s.Scope
+	if scopeGiven {
+		if !validScope(scope) || !scopeSubset(scope, s.Scope) {
+			return nil, invalidScope("requested scope exceeds the granted scope")
+		}
+		accessScope = scope
+	}
+
+	// A jti that is not current now can never become current again, so its
+	// outcome (replay, reuse, revoked) needs no new pair: the store is told
+	// to rotate to a jti that is never issued.
+	next := session.Rotation{JTI: randomID()}
+	var p pair
+	if tok.ID == s.RefreshJTI {
+		if p, err = i.mintPair(s, accessScope, now); err != nil {
+			i.log.ErrorContext(ctx, "mint token pair", "err", err)
+			return nil, serverError()
+		}
+		next = session.Rotation{JTI: p.refreshJTI, RetainUntil: p.refreshExp}
+		if i.opts.RefreshReuseGrace > 0 {
+			sealed, err := i.keys.sealReplay(s.ID, tok.ID, p.resp, p.accessExp)
+			if err != nil {
+				i.log.ErrorContext(ctx, "seal refresh replay", "err", err)
+				return nil, serverError()
+			}
+			next.GraceUntil, next.Replay = now.Add(i.opts.RefreshReuseGrace), sealed
+		}
+	}
+	out, err := i.sessions.Rotate(ctx, s.ID, tok.ID, next, now)
+	if err != nil {
+		return nil, i.storeFailure(ctx, "rotate session", err)
+	}
+	switch out.Result {
+	case session.Rotated:
+		if p.resp == nil {
+			// Only reachable with a store that breaks its contract.
+			i.log.ErrorContext(ctx, "session store rotated a jti that was not current", "sid", s.ID)
+			return nil, serverError()
+		}
+		i.audit(ctx, slog.LevelInfo, eventRefreshed, grantRefresh, s.Subject, s.ID, p.refreshJTI, addr)
+		return p.resp, nil
+	case session.Replayed:
+		resp, err := i.keys.openReplay(s.ID, tok.ID, out.Replay, now)
+		if err != nil {
+			i.log.WarnContext(ctx, "open refresh replay", "err", err, "sid", s.ID)
+			return nil, invalidGrant("refresh token was already used")
+		}
+		i.audit(ctx, slog.LevelInfo, eventReplayed, grantRefresh, s.Subject, s.ID, tok.ID, addr)
+		return resp, nil
+	case session.Reused:
+		i.metrics.reuse.Inc()
+		i.audit(ctx, slog.LevelWarn, eventReuse, grantRefresh, s.Subject, s.ID, tok.ID, addr)
+		i.revokeSession(ctx, s.ID)
+		return nil, invalidGrant("refresh token was already used; the session is revoked")
+	case session.Revoked:
+		return nil, invalidGrant("session is revoked")
+	case session.Expired:
+		return nil, invalidGrant("session has reached its maximum lifetime")
+	default:
+		return nil, invalidGrant("refresh token is invalid")
+	}
+}
+
+// revokeSession records the revocation of sid for the authorization check
+// after the store has revoked the session itself. A failure is logged for
+// the operator: the session can no longer be refreshed, but its access
+// tokens stay valid until they expire.
+func (i *Issuer) revokeSession(ctx context.Context, sid string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), revokeTimeout)
+	defer cancel()
+	if err := i.revoker.RevokeSession(ctx, sid); err != nil {
+		i.log.ErrorContext(ctx, "record session revocation after refresh token reuse; its access tokens stay valid until they expire",
+			"err", err, "sid", sid)
+	}
+}
+
+// storeFailure maps a session store error to an answer.
+func (i *Issuer) storeFailure(ctx context.Context, op string, err error) *failure {
+	if errors.Is(err, session.ErrUnavailable) {
+		i.log.WarnContext(ctx, op, "err", err, "backend_error", true)
+		return unavailable("session store unavailable")
+	}
+	if ctx.Err() != nil {
+		return unavailable("request canceled")
+	}
+	i.log.ErrorContext(ctx, op, "err", err)
+	return serverError()
+}

@@ -1,0 +1,28 @@
+// Package jwks keeps each token provider's verification keys: it fetches a
+// provider's JSON Web Key Set (from a URL, through OpenID Connect discovery,
+// or from a local file), refreshes it in the background, and serves the last
+// good set while the provider's endpoint fails, for at most a configured
+// maximum staleness.
+//
+// A Source serves one fetched provider; a Static serves keys held in memory,
+// such as the built-in issuer's own. Both answer Key(ctx, kid) on the request
+// path: a key found in the current set is returned without locking or
+// allocating, from an immutable snapshot behind an atomic pointer. A kid not
+// in the set triggers at most one refetch per minimum refresh interval,
+// shared by every concurrent caller, so a flood of made-up kids cannot turn
+// into a flood of fetches.
+//
+// A Key keeps its pointer identity across refreshes while its kid, algorithm
+// and RFC 7638 thumbprint stay the same, and is marked removed once it leaves
+// the set, so results cached per key can be dropped.
+//
+// Only signature keys are kept: RSA of 2048 bits or more, ECDSA on P-256,
+// P-384 or P-521, and Ed25519. Keys for encryption, symmetric keys and keys
+// with unsupported types are skipped with a warning. The "x5u" member is
+// never fetched and "x5c" never confers trust. Plain http:// URLs are refused
+// unless their host is loopback or AllowHTTP is set.
+//
+// The package knows nothing about tokens, Envoy or gRPC; its only network
+// access is through the injected *http.Client. Source, Static and Metrics are
+// safe for concurrent use.
+package jwks

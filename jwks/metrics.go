@@ -1,0 +1,93 @@
+package jwks
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Fetch results, the values of the "result" label of
+// jwt_authz_jwks_fetch_total.
+const (
+	resultSuccess     = "success"
+	resultError       = "error"
+	resultNotModified = "not_modified"
+)
+
+// Metrics holds the JWKS collectors. One Metrics is shared by every Source
+// and Static of a process; each labels its series with its provider name.
+type Metrics struct {
+	fetches     *prometheus.CounterVec
+	keys        *prometheus.GaugeVec
+	lastSuccess *prometheus.GaugeVec
+}
+
+// NewMetrics creates the JWKS collectors and registers them with reg when it
+// is not nil:
+//
+//	jwt_authz_jwks_fetch_total{provider,result}           counter: fetches by result (success, error, not_modified)
+//	jwt_authz_jwks_keys{provider}                         gauge:   usable keys in the current set
+//	jwt_authz_jwks_last_success_timestamp_seconds{provider} gauge: last successful or not-modified fetch
+//
+// Calling it again with the same registry reuses the registered collectors.
+// It does not panic: a collector that reg refuses for another reason keeps
+// working, unregistered.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jwt_authz_jwks_fetch_total",
+			Help: "JWKS fetches by provider and result (success, error, not_modified).",
+		}, []string{"provider", "result"}),
+		keys: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "jwt_authz_jwks_keys",
+			Help: "Usable verification keys in the provider's current JWKS.",
+		}, []string{"provider"}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "jwt_authz_jwks_last_success_timestamp_seconds",
+			Help: "Unix time of the provider's last successful (or not modified) JWKS fetch.",
+		}, []string{"provider"}),
+	}
+	if reg != nil {
+		m.fetches = register(reg, m.fetches)
+		m.keys = register(reg, m.keys)
+		m.lastSuccess = register(reg, m.lastSuccess)
+	}
+	return m
+}
+
+// register registers c, or returns the collector already registered under
+// its name.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	return c
+}
+
+// Forget deletes the series of a provider that is no longer configured.
+func (m *Metrics) Forget(provider string) {
+	for _, r := range []string{resultSuccess, resultError, resultNotModified} {
+		m.fetches.DeleteLabelValues(provider, r)
+	}
+	m.keys.DeleteLabelValues(provider)
+	m.lastSuccess.DeleteLabelValues(provider)
+}
+
+// observe records one fetch.
+func (m *Metrics) observe(provider, result string) {
+	m.fetches.WithLabelValues(provider, result).Inc()
+}
+
+// setKeys records the size of the provider's current set.
+func (m *Metrics) setKeys(provider string, n int) {
+	m.keys.WithLabelValues(provider).Set(float64(n))
+}
+
+// setLastSuccess records the time of a successful fetch, in Unix seconds.
+func (m *Metrics) setLastSuccess(provider string, unixSeconds float64) {
+	m.lastSuccess.WithLabelValues(provider).Set(unixSeconds)
+}

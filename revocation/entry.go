@@ -1,0 +1,109 @@
+package revocation
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+)
+
+// Kind names what an Entry revokes. Its values are used as metric labels
+// and in the admin API, so they never change.
+type Kind string
+
+// The kinds of revocation.
+const (
+	// KindJTI revokes one token by its "jti" claim.
+	KindJTI Kind = "jti"
+	// KindSID revokes every token of one session by its "sid" claim.
+	KindSID Kind = "sid"
+	// KindSub revokes every token of one subject ("sub") whose "iat" is
+	// before Entry.Before.
+	KindSub Kind = "sub"
+)
+
+// Kinds lists every Kind, in a stable order.
+var Kinds = []Kind{KindJTI, KindSID, KindSub}
+
+// Valid reports whether k is one of the defined kinds.
+func (k Kind) Valid() bool {
+	return k == KindJTI || k == KindSID || k == KindSub
+}
+
+// MaxValueBytes is the longest identifier (jti, sid or sub) an Entry may
+// hold. Real identifiers are far shorter; the bound keeps stores and the
+// write-back copy small and rejects junk early.
+const MaxValueBytes = 256
+
+// Entry is one revocation.
+//
+// Two entries with the same Kind and Value are the same revocation; when
+// both are recorded, the stored result is their merge (see Merge).
+type Entry struct {
+	Kind  Kind
+	Value string
+	// Before is the cut-off of a KindSub entry, in unix seconds: a token of
+	// the subject whose iat is earlier than Before is revoked (a token
+	// without iat counts as iat 0, so it is revoked too). Zero for the other
+	// kinds.
+	Before int64
+	// ExpiresAt is when the entry stops mattering, in unix seconds: for a
+	// jti, the token's exp plus the clock skew; for sid and sub, the refresh
+	// token lifetime after the revocation. Stores drop the entry after it.
+	ExpiresAt int64
+	// CreatedAt is when the revocation was made, in unix milliseconds. It
+	// feeds the sync-lag metric on the replicas that apply it later.
+	CreatedAt int64
+}
+
+// Validate reports why e cannot be recorded, or nil. It does not look at
+// the clock; Service.Revoke also rejects entries that already expired.
+func (e Entry) Validate() error {
+	switch {
+	case !e.Kind.Valid():
+		return fmt.Errorf("%w: unknown kind %q", ErrInvalidEntry, e.Kind)
+	case e.Value == "":
+		return fmt.Errorf("%w: empty %s", ErrInvalidEntry, e.Kind)
+	case len(e.Value) > MaxValueBytes:
+		return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalidEntry, e.Kind, MaxValueBytes)
+	case e.ExpiresAt <= 0:
+		return fmt.Errorf("%w: expiry missing", ErrInvalidEntry)
+	case e.CreatedAt < 0:
+		return fmt.Errorf("%w: negative creation time", ErrInvalidEntry)
+	case e.Kind == KindSub && e.Before <= 0:
+		return fmt.Errorf("%w: sub revocation needs a positive cut-off (before)", ErrInvalidEntry)
+	case e.Kind != KindSub && e.Before != 0:
+		return fmt.Errorf("%w: cut-off (before) only applies to sub", ErrInvalidEntry)
+	}
+	return nil
+}
+
+// Merge combines two records of the same revocation (same Kind and Value)
+// and reports whether the result differs from e. The merge keeps the later
+// expiry and the later cut-off, so it never revokes less than either
+// input; CreatedAt follows the input that changed something. Every store
+// applies this rule, which makes recording an entry twice, in any order, on
+// any replica, give the same result.
+func (e Entry) Merge(other Entry) (Entry, bool) {
+	merged := e
+	changed := false
+	if other.ExpiresAt > merged.ExpiresAt {
+		merged.ExpiresAt = other.ExpiresAt
+		changed = true
+	}
+	if other.Before > merged.Before {
+		merged.Before = other.Before
+		changed = true
+	}
+	if changed {
+		merged.CreatedAt = other.CreatedAt
+	}
+	return merged, changed
+}
+
+// IDHash returns a short, stable digest of an identifier for logs: the
+// first 16 hex digits of its SHA-256. Audit lines carry it instead of the
+// identifier, and an operator holding a jti can compute it to find the line.
+func IDHash(value string) string {
+	sum := sha256.Sum256([]byte(value))
+	return hex.EncodeToString(sum[:8])
+}

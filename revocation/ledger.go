@@ -1,0 +1,162 @@
+package revocation
+
+import (
+	"encoding/binary"
+	"sync"
+)
+
+// ledger keeps the full entries a replica holds, so that it can write them
+// back into a shared store that lost its data; the Index keeps hashes only.
+// Records are packed back to back into large chunks (kind, value and
+// varint-encoded numbers, about 50 bytes for a UUID jti) instead of one
+// heap object per entry, which keeps a million entries small and cheap to
+// scan for the garbage collector.
+//
+// It is append-only: a record superseded by a later one, or expired, stays
+// until compact rewrites the chunks. Readers take a snapshot of the chunk
+// list and decode it without holding the lock, because a chunk's bytes are
+// never modified once written.
+type ledger struct {
+	mu     sync.Mutex
+	chunks [][]byte
+	n      int // records written since the last compaction
+}
+
+// ledgerChunkBytes is the size of one chunk. Large enough that per-chunk
+// overhead is nil, small enough that the unused tail of the last one is.
+const ledgerChunkBytes = 256 << 10
+
+// kindCodes maps kinds to the byte stored in a record and back.
+var kindCodes = map[Kind]byte{KindJTI: 1, KindSID: 2, KindSub: 3}
+
+func kindOfCode(c byte) (Kind, bool) {
+	switch c {
+	case 1:
+		return KindJTI, true
+	case 2:
+		return KindSID, true
+	case 3:
+		return KindSub, true
+	}
+	return "", false
+}
+
+// appendRecord encodes e after dst.
+func appendRecord(dst []byte, e Entry) []byte {
+	dst = append(dst, kindCodes[e.Kind])
+	dst = binary.AppendUvarint(dst, uint64(len(e.Value)))
+	dst = append(dst, e.Value...)
+	dst = binary.AppendVarint(dst, e.ExpiresAt)
+	dst = binary.AppendVarint(dst, e.Before)
+	return binary.AppendVarint(dst, e.CreatedAt)
+}
+
+// decodeRecord decodes the record at the start of b and returns it and the
+// bytes after it. ok is false for a truncated or corrupt record, which
+// cannot happen for bytes written by appendRecord.
+func decodeRecord(b []byte) (e Entry, rest []byte, ok bool) {
+	if len(b) == 0 {
+		return e, nil, false
+	}
+	kind, ok := kindOfCode(b[0])
+	if !ok {
+		return e, nil, false
+	}
+	b = b[1:]
+	l, n := binary.Uvarint(b)
+	if n <= 0 || uint64(len(b)-n) < l {
+		return e, nil, false
+	}
+	e.Kind = kind
+	e.Value = string(b[n : n+int(l)])
+	b = b[n+int(l):]
+	for _, dst := range []*int64{&e.ExpiresAt, &e.Before, &e.CreatedAt} {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			return e, nil, false
+		}
+		*dst = v
+		b = b[n:]
+	}
+	return e, b, true
+}
+
+// add appends e.
+func (l *ledger) add(e Entry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.appendLocked(e)
+}
+
+func (l *ledger) appendLocked(e Entry) {
+	need := 1 + binary.MaxVarintLen64*4 + len(e.Value)
+	last := len(l.chunks) - 1
+	if last < 0 || cap(l.chunks[last])-len(l.chunks[last]) < need {
+		l.chunks = append(l.chunks, make([]byte, 0, max(ledgerChunkBytes, need)))
+		last++
+	}
+	l.chunks[last] = appendRecord(l.chunks[last], e)
+	l.n++
+}
+
+// snapshot returns the chunks written so far. The caller may read them
+// without the lock.
+func (l *ledger) snapshot() [][]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([][]byte, len(l.chunks))
+	copy(out, l.chunks)
+	return out
+}
+
+// each calls fn for every record in chunks, stopping at fn's first error.
+func each(chunks [][]byte, fn func(Entry) error) error {
+	for _, c := range chunks {
+		for len(c) > 0 {
+			e, rest, ok := decodeRecord(c)
+			if !ok {
+				break
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+			c = rest
+		}
+	}
+	return nil
+}
+
+// records returns how many records the ledger holds, live or not.
+func (l *ledger) records() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n
+}
+
+// compact rewrites the ledger keeping only the records for which keep
+// returns true. Records added while it runs are kept.
+func (l *ledger) compact(keep func(Entry) bool) (kept int) {
+	l.mu.Lock()
+	old := l.chunks
+	l.mu.Unlock()
+
+	fresh := &ledger{}
+	_ = each(old, func(e Entry) error {
+		if keep(e) {
+			fresh.appendLocked(e)
+		}
+		return nil
+	})
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Carry over what was appended after the snapshot: the chunk that was
+	// last at snapshot time may have grown, and new chunks may follow it.
+	if len(old) > 0 {
+		tail := l.chunks[len(old)-1][len(old[len(old)-1]):]
+		_ = each([][]byte{tail}, func(e Entry) error { fresh.appendLocked(e); return nil })
+	}
+	_ = each(l.chunks[max(len(old), 0):], func(e Entry) error { fresh.appendLocked(e); return nil })
+	l.chunks, l.n = fresh.chunks, fresh.n
+	return l.n
+}

@@ -1,0 +1,149 @@
+package revocation
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics holds the revocation metrics. A nil *Metrics records nothing, so
+// tests and tools can leave Options.Metrics unset.
+type Metrics struct {
+	revocations *prometheus.CounterVec
+	entries     *prometheus.GaugeVec
+	storeUp     prometheus.Gauge
+	syncLag     prometheus.Histogram
+	syncs       *prometheus.CounterVec
+	restored    prometheus.Counter
+	lastSync    prometheus.Gauge
+}
+
+// NewMetrics creates the revocation metrics and registers them with reg
+// (nil: not registered). When reg already holds a metric of the same name
+// and shape, for example because a second Service shares the registry, that
+// one is reused. A registration that fails for another reason leaves the
+// metric working but unexported; it cannot happen with the fixed names
+// used here.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jwt_authz_revocations_total",
+			Help: "Revocations recorded through this replica, by kind.",
+		}, []string{"kind"}),
+		entries: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "jwt_authz_revoked_entries",
+			Help: "Revocation entries held in this replica's index, by kind.",
+		}, []string{"kind"}),
+		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "jwt_authz_revocation_store_up",
+			Help: "1 when the last operation on the revocation store succeeded, else 0.",
+		}),
+		syncLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "jwt_authz_revocation_sync_lag_seconds",
+			Help:    "Time from a revocation's creation on any replica to its application on this one.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+		}),
+		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jwt_authz_revocation_syncs_total",
+			Help: "Synchronisations with the shared revocation store, by mode (incremental, full, restore) and result (success, error).",
+		}, []string{"mode", "result"}),
+		restored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jwt_authz_revocation_restored_entries_total",
+			Help: "Entries this replica wrote back into a shared store that had lost them.",
+		}),
+		lastSync: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "jwt_authz_revocation_last_sync_timestamp_seconds",
+			Help: "When this replica last synchronised with the revocation store.",
+		}),
+	}
+	m.revocations = register(reg, m.revocations)
+	m.entries = register(reg, m.entries)
+	m.storeUp = register(reg, m.storeUp)
+	m.syncLag = register(reg, m.syncLag)
+	m.syncs = register(reg, m.syncs)
+	m.restored = register(reg, m.restored)
+	m.lastSync = register(reg, m.lastSync)
+	for _, k := range Kinds {
+		m.revocations.WithLabelValues(string(k))
+		m.entries.WithLabelValues(string(k))
+	}
+	for _, mode := range []string{syncIncremental, syncFull, syncRestore} {
+		for _, result := range []string{"success", "error"} {
+			m.syncs.WithLabelValues(mode, result)
+		}
+	}
+	return m
+}
+
+// register registers c with reg and returns the collector to use: c, or
+// the equal one already registered.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}
+
+// Synchronisation modes, used as the "mode" label.
+const (
+	syncIncremental = "incremental"
+	syncFull        = "full"
+	syncRestore     = "restore"
+)
+
+func (m *Metrics) revoked(k Kind) {
+	if m != nil {
+		m.revocations.WithLabelValues(string(k)).Inc()
+	}
+}
+
+func (m *Metrics) setEntries(ix *Index) {
+	if m != nil {
+		for _, k := range Kinds {
+			m.entries.WithLabelValues(string(k)).Set(float64(ix.Len(k)))
+		}
+	}
+}
+
+func (m *Metrics) setStoreUp(up bool) {
+	if m != nil {
+		v := 0.0
+		if up {
+			v = 1
+		}
+		m.storeUp.Set(v)
+	}
+}
+
+func (m *Metrics) observeLag(d time.Duration) {
+	if m != nil {
+		m.syncLag.Observe(max(d, 0).Seconds())
+	}
+}
+
+func (m *Metrics) synced(mode string, err error, now time.Time) {
+	if m == nil {
+		return
+	}
+	if err != nil {
+		m.syncs.WithLabelValues(mode, "error").Inc()
+		return
+	}
+	m.syncs.WithLabelValues(mode, "success").Inc()
+	m.lastSync.Set(float64(now.UnixMilli()) / 1000)
+}
+
+func (m *Metrics) restoredEntries(n int) {
+	if m != nil {
+		m.restored.Add(float64(n))
+	}
+}

@@ -1,0 +1,220 @@
+package revocation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Service keeps an Index in step with a Store: it is what the server wires
+// between the admin API, the token issuer (which revokes sessions) and the
+// ext_authz Check path (which reads Index).
+type Service struct {
+	store   Store
+	shared  Shared  // store, when several replicas share it; else nil
+	ledger  *ledger // full entries for write-back; only with a shared store
+	index   *Index
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+	opts    Options
+
+	// resync asks Run for a full pull: the subscription was (re)established
+	// and may have missed writes.
+	resync   chan struct{}
+	running  atomic.Bool
+	isClosed atomic.Bool
+	closed   sync.Once
+	err      error // from Close
+
+	mu             sync.Mutex
+	cursor         Cursor    // position in the shared store's writes
+	synced         bool      // a pull succeeded at least once
+	lastContact    time.Time // end of the last successful pull
+	lastErr        error     // of the last failed pull
+	restorePending bool      // the shared store lost data; write back what we hold
+}
+
+// NewService builds a Service on store and loads every unexpired entry into
+// its index.
+//
+// With a local store (memory, bolt) a failed load is an error. With a
+// shared store an unreachable server is not: the Service starts failing
+// closed (Check returns ErrUnavailable, Ready says why) and Run keeps
+// trying, so a replica can start while Redis is briefly away.
+func NewService(store Store, opts Options) (*Service, error) {
+	if store == nil {
+		return nil, errors.New("revocation: nil store")
+	}
+	opts = opts.withDefaults()
+	s := &Service{
+		store:   store,
+		index:   newIndex(),
+		log:     opts.Logger,
+		metrics: opts.Metrics,
+		now:     opts.Clock,
+		opts:    opts,
+		resync:  make(chan struct{}, 1),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+
+	if sh, ok := store.(Shared); ok {
+		s.shared = sh
+		s.ledger = &ledger{}
+		if err := s.pull(ctx, syncFull); err != nil {
+			s.log.Warn("revocation store unreachable at start; denying until it answers",
+				"err", err, "max_staleness", opts.MaxStaleness)
+		}
+		s.log.Info("revocation index loaded", "shared", true,
+			"jti", s.index.Len(KindJTI), "sid", s.index.Len(KindSID), "sub", s.index.Len(KindSub))
+		return s, nil
+	}
+
+	now := s.now()
+	if err := store.List(ctx, now, func(e Entry) error {
+		s.apply(e, now, false)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("load revocations: %w", err)
+	}
+	s.metrics.setEntries(s.index)
+	s.metrics.setStoreUp(true)
+	s.log.Info("revocation index loaded", "shared", false,
+		"jti", s.index.Len(KindJTI), "sid", s.index.Len(KindSID), "sub", s.index.Len(KindSub))
+	return s, nil
+}
+
+// Index returns the index that Check reads. It stays the same for the
+// Service's life.
+func (s *Service) Index() *Index { return s.index }
+
+// Revoke records e durably in the store, then applies it to the local index;
+// with a shared store, the store announces it to the other replicas in the
+// same atomic write, so a stored revocation is never left unannounced. When
+// Revoke returns nil the revocation is durable and enforced here.
+//
+// A zero CreatedAt is set to now. Errors: ErrInvalidEntry for an entry that
+// fails Validate or has already expired; ErrUnavailable (wrapping the
+// store's error) when the store could not record it; ctx's error when ctx
+// ended first. Each revocation is audit-logged with its actor (see
+// WithActor), kind and IDHash, never the identifier itself.
+func (s *Service) Revoke(ctx context.Context, e Entry) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	now := s.now()
+	if e.ExpiresAt <= now.Unix() {
+		return fmt.Errorf("%w: already expired", ErrInvalidEntry)
+	}
+	if e.CreatedAt == 0 {
+		e.CreatedAt = now.UnixMilli()
+	}
+	if err := s.store.Put(ctx, e); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("record %s revocation: %w", e.Kind, ctxErr)
+		}
+		s.metrics.setStoreUp(false)
+		s.log.Error("revocation not recorded", "kind", e.Kind, "id_hash", IDHash(e.Value), "err", err)
+		return fmt.Errorf("record %s revocation: %w: %w", e.Kind, ErrUnavailable, err)
+	}
+	if s.shared == nil {
+		s.metrics.setStoreUp(true)
+	}
+	s.apply(e, now, false)
+	s.metrics.setEntries(s.index)
+	s.metrics.revoked(e.Kind)
+
+	actor, _ := ActorFrom(ctx)
+	attrs := []any{
+		"audit", "revocation",
+		"actor", actor.Name,
+		"remote_addr", actor.RemoteAddr,
+		"kind", e.Kind,
+		"id_hash", IDHash(e.Value),
+		"expires_at", time.Unix(e.ExpiresAt, 0).UTC(),
+	}
+	if e.Kind == KindSub {
+		attrs = append(attrs, "before", time.Unix(e.Before, 0).UTC())
+	}
+	s.log.Info("revocation recorded", attrs...)
+	return nil
+}
+
+// Lookup returns the unexpired entry of kind for value from the store. The
+// boolean is false when there is none. It fails with ErrInvalidEntry for a
+// malformed query and ErrUnavailable when the store cannot answer.
+func (s *Service) Lookup(ctx context.Context, kind Kind, value string) (Entry, bool, error) {
+	if !kind.Valid() || value == "" || len(value) > MaxValueBytes {
+		return Entry{}, false, fmt.Errorf("%w: bad lookup", ErrInvalidEntry)
+	}
+	e, ok, err := s.store.Get(ctx, kind, value)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return Entry{}, false, fmt.Errorf("look up %s revocation: %w", kind, ctxErr)
+		}
+		return Entry{}, false, fmt.Errorf("look up %s revocation: %w: %w", kind, ErrUnavailable, err)
+	}
+	if !ok || e.ExpiresAt <= s.now().Unix() {
+		return Entry{}, false, nil
+	}
+	return e, true, nil
+}
+
+// Ready returns nil when the revocation state can be trusted, or an error
+// wrapping ErrUnavailable that says why not (for /readyz): a shared store
+// never reached since start, or unreachable for longer than MaxStaleness.
+// A local store is always ready.
+func (s *Service) Ready() error {
+	if s.shared == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.staleLocked(s.now())
+}
+
+// staleLocked reports why the index cannot be trusted at now, or nil.
+func (s *Service) staleLocked(now time.Time) error {
+	if !s.synced {
+		return fmt.Errorf("%w: shared store not reached since start: %v", ErrUnavailable, s.lastErr)
+	}
+	if age := now.Sub(s.lastContact); age > s.opts.MaxStaleness {
+		return fmt.Errorf("%w: shared store unreachable for %s (max_staleness %s): %v",
+			ErrUnavailable, age.Truncate(time.Second), s.opts.MaxStaleness, s.lastErr)
+	}
+	return nil
+}
+
+// Close closes the store. Cancel Run's context first. Close is idempotent.
+func (s *Service) Close() error {
+	s.closed.Do(func() {
+		s.isClosed.Store(true)
+		s.index.setUnavailable(true)
+		s.err = s.store.Close()
+	})
+	return s.err
+}
+
+// apply adds e to the index (and the write-back ledger) unless it expired
+// at now or is malformed. observeLag records the time since its creation,
+// for entries arriving from other replicas.
+func (s *Service) apply(e Entry, now time.Time, observeLag bool) {
+	if e.ExpiresAt <= now.Unix() || e.Validate() != nil {
+		return
+	}
+	merged, changed := s.index.add(e)
+	if !changed {
+		return
+	}
+	if s.ledger != nil {
+		s.ledger.add(merged)
+	}
+	if observeLag && e.CreatedAt > 0 {
+		s.metrics.observeLag(now.Sub(time.UnixMilli(e.CreatedAt)))
+	}
+}

@@ -1,0 +1,348 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jwt-authz/jwt-authz/revocation"
+)
+
+// NewStore returns a fresh, empty store for one subtest. It registers its
+// own cleanup.
+type NewStore func(t *testing.T) revocation.Store
+
+// Run runs the Store contract tests against stores made by newStore.
+func Run(t *testing.T, newStore NewStore) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s revocation.Store)
+	}{
+		{"PutGet", testPutGet},
+		{"GetMissing", testGetMissing},
+		{"Merge", testMerge},
+		{"OddValues", testOddValues},
+		{"ListUnexpired", testListUnexpired},
+		{"ListStopsOnError", testListStopsOnError},
+		{"DeleteExpired", testDeleteExpired},
+		{"ConcurrentPuts", testConcurrentPuts},
+		{"CanceledContext", testCanceledContext},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, newStore(t))
+		})
+	}
+}
+
+// future returns a unix time d from now; stores with real TTLs (Redis)
+// need expiries that have not passed yet.
+func future(d time.Duration) int64 { return time.Now().Add(d).Unix() }
+
+func mustPut(t *testing.T, s revocation.Store, e revocation.Entry) {
+	t.Helper()
+	if err := s.Put(t.Context(), e); err != nil {
+		t.Fatalf("Put(%s %q): %v", e.Kind, e.Value, err)
+	}
+}
+
+func mustGet(t *testing.T, s revocation.Store, kind revocation.Kind, value string) (revocation.Entry, bool) {
+	t.Helper()
+	e, ok, err := s.Get(t.Context(), kind, value)
+	if err != nil {
+		t.Fatalf("Get(%s %q): %v", kind, value, err)
+	}
+	return e, ok
+}
+
+func listAll(t *testing.T, s revocation.Store, now time.Time) []revocation.Entry {
+	t.Helper()
+	var out []revocation.Entry
+	if err := s.List(t.Context(), now, func(e revocation.Entry) error {
+		out = append(out, e)
+		return nil
+	}); err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	sortEntries(out)
+	return out
+}
+
+func sortEntries(es []revocation.Entry) {
+	sort.Slice(es, func(i, j int) bool {
+		if es[i].Kind != es[j].Kind {
+			return es[i].Kind < es[j].Kind
+		}
+		return es[i].Value < es[j].Value
+	})
+}
+
+func testPutGet(t *testing.T, s revocation.Store) {
+	exp := future(time.Hour)
+	tests := map[string]revocation.Entry{
+		"jti": {Kind: revocation.KindJTI, Value: "7f1c2a9e-5d1b-4c8e-9a6f-0b3e2d1c4a5b", ExpiresAt: exp, CreatedAt: 1_767_225_600_123},
+		"sid": {Kind: revocation.KindSID, Value: "session-42", ExpiresAt: exp + 10, CreatedAt: 1_767_225_600_456},
+		"sub": {Kind: revocation.KindSub, Value: "user@example.com", Before: 1_767_225_000, ExpiresAt: exp + 20, CreatedAt: 1_767_225_600_789},
+	}
+	for name, want := range tests {
+		t.Run(name, func(t *testing.T) {
+			mustPut(t, s, want)
+			got, ok := mustGet(t, s, want.Kind, want.Value)
+			if !ok {
+				t.Fatal("Get after Put: not found")
+			}
+			if got != want {
+				t.Fatalf("Get = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func testGetMissing(t *testing.T, s revocation.Store) {
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindJTI, Value: "shared-value", ExpiresAt: future(time.Hour)})
+	tests := map[string]struct {
+		kind  revocation.Kind
+		value string
+	}{
+		"never stored":           {revocation.KindJTI, "absent"},
+		"same value, other kind": {revocation.KindSID, "shared-value"},
+		"prefix of stored value": {revocation.KindJTI, "shared"},
+		"stored value plus more": {revocation.KindJTI, "shared-value-2"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if e, ok := mustGet(t, s, tc.kind, tc.value); ok {
+				t.Fatalf("Get(%s %q) = %+v, want not found", tc.kind, tc.value, e)
+			}
+		})
+	}
+}
+
+func testMerge(t *testing.T, s revocation.Store) {
+	exp := future(time.Hour)
+	tests := map[string]struct {
+		puts []revocation.Entry
+		want revocation.Entry
+	}{
+		"same entry twice is a no-op": {
+			puts: []revocation.Entry{
+				{Kind: revocation.KindJTI, Value: "a", ExpiresAt: exp, CreatedAt: 1},
+				{Kind: revocation.KindJTI, Value: "a", ExpiresAt: exp, CreatedAt: 2},
+			},
+			want: revocation.Entry{Kind: revocation.KindJTI, Value: "a", ExpiresAt: exp, CreatedAt: 1},
+		},
+		"later expiry wins": {
+			puts: []revocation.Entry{
+				{Kind: revocation.KindSID, Value: "b", ExpiresAt: exp, CreatedAt: 1},
+				{Kind: revocation.KindSID, Value: "b", ExpiresAt: exp + 60, CreatedAt: 2},
+			},
+			want: revocation.Entry{Kind: revocation.KindSID, Value: "b", ExpiresAt: exp + 60, CreatedAt: 2},
+		},
+		"earlier expiry does not shorten": {
+			puts: []revocation.Entry{
+				{Kind: revocation.KindJTI, Value: "c", ExpiresAt: exp + 60, CreatedAt: 1},
+				{Kind: revocation.KindJTI, Value: "c", ExpiresAt: exp, CreatedAt: 2},
+			},
+			want: revocation.Entry{Kind: revocation.KindJTI, Value: "c", ExpiresAt: exp + 60, CreatedAt: 1},
+		},
+		"later cut-off wins, expiry kept": {
+			puts: []revocation.Entry{
+				{Kind: revocation.KindSub, Value: "d", Before: 100, ExpiresAt: exp + 60, CreatedAt: 1},
+				{Kind: revocation.KindSub, Value: "d", Before: 200, ExpiresAt: exp, CreatedAt: 2},
+			},
+			want: revocation.Entry{Kind: revocation.KindSub, Value: "d", Before: 200, ExpiresAt: exp + 60, CreatedAt: 2},
+		},
+		"earlier cut-off does not narrow": {
+			puts: []revocation.Entry{
+				{Kind: revocation.KindSub, Value: "e", Before: 200, ExpiresAt: exp, CreatedAt: 1},
+				{Kind: revocation.KindSub, Value: "e", Before: 100, ExpiresAt: exp, CreatedAt: 2},
+			},
+			want: revocation.Entry{Kind: revocation.KindSub, Value: "e", Before: 200, ExpiresAt: exp, CreatedAt: 1},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			for _, e := range tc.puts {
+				mustPut(t, s, e)
+			}
+			got, ok := mustGet(t, s, tc.want.Kind, tc.want.Value)
+			if !ok || got != tc.want {
+				t.Fatalf("Get = %+v (found %v), want %+v", got, ok, tc.want)
+			}
+		})
+	}
+}
+
+func testOddValues(t *testing.T, s revocation.Store) {
+	exp := future(time.Hour)
+	tests := map[string]string{
+		"colons":         "a:b:c:1:2:3",
+		"newline":        "line1\nline2",
+		"nul byte":       "a\x00b",
+		"glob chars":     "*?[]{}\\",
+		"unicode":        "Łódź-東京-🔑",
+		"spaces":         " padded ",
+		"longest":        strings.Repeat("x", revocation.MaxValueBytes),
+		"looks numeric":  "12345",
+		"kind-like text": "sub:jti",
+	}
+	for name, v := range tests {
+		t.Run(name, func(t *testing.T) {
+			for _, k := range revocation.Kinds {
+				want := revocation.Entry{Kind: k, Value: v, ExpiresAt: exp, CreatedAt: 7}
+				if k == revocation.KindSub {
+					want.Before = 99
+				}
+				mustPut(t, s, want)
+				if got, ok := mustGet(t, s, k, v); !ok || got != want {
+					t.Fatalf("Get(%s %q) = %+v (found %v), want %+v", k, v, got, ok, want)
+				}
+			}
+		})
+	}
+	got := listAll(t, s, time.Now())
+	if len(got) != len(tests)*len(revocation.Kinds) {
+		t.Fatalf("List returned %d entries, want %d", len(got), len(tests)*len(revocation.Kinds))
+	}
+}
+
+func testListUnexpired(t *testing.T, s revocation.Store) {
+	base := time.Now().Add(time.Hour).Truncate(time.Second)
+	entries := []revocation.Entry{
+		{Kind: revocation.KindJTI, Value: "exp-10", ExpiresAt: base.Unix() + 10},
+		{Kind: revocation.KindJTI, Value: "exp-20", ExpiresAt: base.Unix() + 20},
+		{Kind: revocation.KindSID, Value: "exp-30", ExpiresAt: base.Unix() + 30},
+		{Kind: revocation.KindSub, Value: "exp-40", Before: 5, ExpiresAt: base.Unix() + 40},
+	}
+	for _, e := range entries {
+		mustPut(t, s, e)
+	}
+	tests := map[string]struct {
+		now  time.Time
+		want []revocation.Entry
+	}{
+		"before all expire": {base, entries},
+		"at an expiry":      {base.Add(10 * time.Second), entries[1:]},
+		"between expiries":  {base.Add(25 * time.Second), entries[2:]},
+		"after all expire":  {base.Add(time.Minute), nil},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			want := append([]revocation.Entry(nil), tc.want...)
+			sortEntries(want)
+			got := listAll(t, s, tc.now)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("List(now=%d) = %+v, want %+v", tc.now.Unix(), got, want)
+			}
+		})
+	}
+}
+
+func testListStopsOnError(t *testing.T, s revocation.Store) {
+	for i := range 5 {
+		mustPut(t, s, revocation.Entry{Kind: revocation.KindJTI, Value: fmt.Sprint("j", i), ExpiresAt: future(time.Hour)})
+	}
+	stop := errors.New("stop here")
+	calls := 0
+	err := s.List(t.Context(), time.Now(), func(revocation.Entry) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) {
+		t.Fatalf("List error = %v, want the callback's error", err)
+	}
+	if calls != 1 {
+		t.Fatalf("callback called %d times after returning an error, want 1", calls)
+	}
+}
+
+func testDeleteExpired(t *testing.T, s revocation.Store) {
+	base := time.Now().Add(time.Hour).Truncate(time.Second)
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindJTI, Value: "old", ExpiresAt: base.Unix() + 10})
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindSub, Value: "old", Before: 1, ExpiresAt: base.Unix() + 10})
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindJTI, Value: "extended", ExpiresAt: base.Unix() + 10})
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindJTI, Value: "extended", ExpiresAt: base.Unix() + 100})
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindSID, Value: "young", ExpiresAt: base.Unix() + 100})
+
+	n, err := s.DeleteExpired(t.Context(), base.Add(50*time.Second))
+	if err != nil {
+		t.Fatalf("DeleteExpired: %v", err)
+	}
+	if n != 2 {
+		t.Fatalf("DeleteExpired removed %d, want 2", n)
+	}
+	tests := map[string]struct {
+		kind  revocation.Kind
+		value string
+		found bool
+	}{
+		"expired jti":        {revocation.KindJTI, "old", false},
+		"expired sub":        {revocation.KindSub, "old", false},
+		"extended by re-put": {revocation.KindJTI, "extended", true},
+		"not yet expired":    {revocation.KindSID, "young", true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if _, ok := mustGet(t, s, tc.kind, tc.value); ok != tc.found {
+				t.Fatalf("Get(%s %q) found = %v, want %v", tc.kind, tc.value, ok, tc.found)
+			}
+		})
+	}
+	if got := listAll(t, s, base); len(got) != 2 {
+		t.Fatalf("List after DeleteExpired = %+v, want the 2 unexpired entries", got)
+	}
+	if n, err := s.DeleteExpired(t.Context(), base.Add(50*time.Second)); err != nil || n != 0 {
+		t.Fatalf("second DeleteExpired = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func testConcurrentPuts(t *testing.T, s revocation.Store) {
+	const workers, each = 8, 25
+	exp := future(time.Hour)
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				e := revocation.Entry{Kind: revocation.KindJTI, Value: fmt.Sprintf("w%d-%d", w, i), ExpiresAt: exp}
+				if err := s.Put(t.Context(), e); err != nil {
+					errs <- err
+				}
+				// Everyone also writes the same key, to exercise merging under contention.
+				shared := revocation.Entry{Kind: revocation.KindSID, Value: "contended", ExpiresAt: exp + int64(w)}
+				if err := s.Put(t.Context(), shared); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent Put: %v", err)
+	}
+	if got := listAll(t, s, time.Now()); len(got) != workers*each+1 {
+		t.Fatalf("List returned %d entries, want %d", len(got), workers*each+1)
+	}
+	if e, ok := mustGet(t, s, revocation.KindSID, "contended"); !ok || e.ExpiresAt != exp+workers-1 {
+		t.Fatalf("contended entry = %+v (found %v), want expiry %d", e, ok, exp+workers-1)
+	}
+}
+
+func testCanceledContext(t *testing.T, s revocation.Store) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	e := revocation.Entry{Kind: revocation.KindJTI, Value: "never", ExpiresAt: future(time.Hour)}
+	if err := s.Put(ctx, e); err == nil {
+		t.Fatal("Put with a canceled context succeeded")
+	}
+	if _, ok := mustGet(t, s, e.Kind, e.Value); ok {
+		t.Fatal("Put with a canceled context stored the entry")
+	}
+}

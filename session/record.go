@@ -1,0 +1,56 @@
+package session
+
+import "time"
+
+// Record is what a backend keeps per session: the Session and the state of
+// its last rotation. Backends that run Go code inside their transaction
+// (memory, bolt) store a Record and decide with Apply, so that they agree
+// with each other by construction; the redis backend mirrors Apply in Lua.
+type Record struct {
+	Session
+	// PreviousJTI is the jti replaced by the last rotation.
+	PreviousJTI string
+	// GraceUntil ends the window in which PreviousJTI receives Replay.
+	GraceUntil time.Time
+	// Replay is returned to PreviousJTI inside the grace window.
+	Replay []byte
+}
+
+// Live reports whether the record may still be presented at now: its
+// newest refresh token has not expired.
+func (r *Record) Live(now time.Time) bool {
+	return now.Before(r.RetainUntil)
+}
+
+// Apply decides a Rotate on r at now, as documented on Store.Rotate, and
+// updates r in place. changed reports whether r must be written back.
+func (r *Record) Apply(presentedJTI string, next Rotation, now time.Time) (out Outcome, changed bool) {
+	switch {
+	case !r.Live(now):
+		return Outcome{Result: NotFound}, false
+	case r.Revoked:
+		return Outcome{Result: Revoked}, false
+	case !now.Before(r.ExpiresAt):
+		return Outcome{Result: Expired}, false
+	case presentedJTI == r.RefreshJTI:
+		r.PreviousJTI = presentedJTI
+		r.RefreshJTI = next.JTI
+		r.RetainUntil = next.RetainUntil
+		r.GraceUntil = next.GraceUntil
+		r.Replay = append([]byte(nil), next.Replay...)
+		return Outcome{Result: Rotated}, true
+	case presentedJTI == r.PreviousJTI && len(r.Replay) > 0 && now.Before(r.GraceUntil):
+		return Outcome{Result: Replayed, Replay: append([]byte(nil), r.Replay...)}, false
+	default:
+		r.Revoke()
+		return Outcome{Result: Reused}, true
+	}
+}
+
+// Revoke marks r revoked and drops its replay, which must not outlive the
+// session.
+func (r *Record) Revoke() {
+	r.Revoked = true
+	r.Replay = nil
+	r.GraceUntil = time.Time{}
+}

@@ -1,0 +1,8 @@
+// Package redis is the session.Store shared by several replicas, kept in
+// Redis under keys "jwt-authz:session:<sid>" (one hash per session) that
+// expire with the session's newest refresh token. Create, Rotate and Revoke
+// are Lua scripts, so each is one atomic step on the server: of concurrent
+// rotations presenting the same jti, from any number of replicas, exactly
+// one rotates. Every backend error wraps session.ErrUnavailable. Safe for
+// concurrent use.
+package redis

@@ -1,0 +1,63 @@
+package redis
+
+import goredis "github.com/redis/go-redis/v9"
+
+// Hash fields of a session key. Times are Unix milliseconds.
+const (
+	fieldSubject  = "sub"
+	fieldScope    = "scope"
+	fieldClaims   = "claims"
+	fieldCreated  = "created"
+	fieldExpires  = "expires"
+	fieldJTI      = "jti"
+	fieldRetain   = "retain"
+	fieldRevoked  = "revoked"
+	fieldPrevious = "prev"
+	fieldGrace    = "grace"
+	fieldReplay   = "replay"
+)
+
+// createScript stores a new session unless the key exists.
+// KEYS[1] session key; ARGV sub, scope, claims, created, expires, jti, retain.
+// Returns 1 when created, 0 when the key exists.
+var createScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1],
+  'sub', ARGV[1], 'scope', ARGV[2], 'claims', ARGV[3], 'created', ARGV[4],
+  'expires', ARGV[5], 'jti', ARGV[6], 'retain', ARGV[7], 'revoked', '0',
+  'prev', '', 'grace', '0', 'replay', '')
+redis.call('PEXPIREAT', KEYS[1], ARGV[7])
+return 1
+`)
+
+// rotateScript mirrors session.Record.Apply.
+// KEYS[1] session key; ARGV presented jti, now, next jti, next retain,
+// grace until, replay. Returns {result} or {"replayed", replay}.
+var rotateScript = goredis.NewScript(`
+local h = redis.call('HMGET', KEYS[1], 'jti', 'prev', 'grace', 'revoked', 'expires', 'retain')
+if not h[1] then return {'not_found'} end
+local now = tonumber(ARGV[2])
+if now >= (tonumber(h[6]) or 0) then return {'not_found'} end
+if h[4] == '1' then return {'revoked'} end
+if now >= (tonumber(h[5]) or 0) then return {'expired'} end
+if h[1] == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'jti', ARGV[3], 'prev', ARGV[1], 'retain', ARGV[4],
+    'grace', ARGV[5], 'replay', ARGV[6])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+  return {'rotated'}
+end
+if h[2] == ARGV[1] and now < (tonumber(h[3]) or 0) then
+  local replay = redis.call('HGET', KEYS[1], 'replay')
+  if replay and replay ~= '' then return {'replayed', replay} end
+end
+redis.call('HSET', KEYS[1], 'revoked', '1', 'replay', '', 'grace', '0')
+return {'reused'}
+`)
+
+// revokeScript marks an existing session revoked.
+// KEYS[1] session key. Returns 1 when the session exists.
+var revokeScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'revoked', '1', 'replay', '', 'grace', '0')
+return 1
+`)

@@ -1,0 +1,30 @@
+package token_test
+
+import (
+	"testing"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
+)
+
+// FuzzVerify feeds arbitrary strings to Verify: it must never panic and
+// never accept anything but a token signed by a known key.
+func FuzzVerify(f *testing.F) {
+	fx := newFixture(f, nil)
+	valid := testkit.Sign(f, fx.keys["ES256"], testkit.Claims(iss, "alice", "orders-api"), nil)
+	f.Add(valid)
+	f.Add("")
+	f.Add("a.b.c")
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	for _, u := range testkit.Unsigned(f, testkit.Claims(iss, "a", "orders-api")) {
+		f.Add(u)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		res, err := fx.v.Verify(t.Context(), raw)
+		if err == nil && raw != valid {
+			// Only re-encodings of the valid token may pass.
+			if res.Claims.Subject != "alice" || res.Key == nil {
+				t.Fatalf("accepted %q", raw)
+			}
+		}
+	})
+}
