@@ -25,7 +25,7 @@ type decoder struct {
 	// bad holds the paths of values that could not be decoded. Their fields
 	// keep the default, so validation problems at or below them are
 	// follow-on noise and are dropped.
-	bad []string
+	bad map[string]bool
 	// merging holds the mappings whose "<<" merge is being expanded, to stop
 	// a mapping that merges itself.
 	merging   map[*yaml.Node]bool
@@ -34,13 +34,13 @@ type decoder struct {
 }
 
 func newDecoder() *decoder {
-	return &decoder{lines: make(map[string]int), merging: make(map[*yaml.Node]bool)}
+	return &decoder{lines: make(map[string]int), bad: make(map[string]bool), merging: make(map[*yaml.Node]bool)}
 }
 
 // fail records a value that could not be decoded.
 func (d *decoder) fail(path string, n *yaml.Node, format string, args ...any) {
 	d.problems.addLine(path, n.Line, format, args...)
-	d.bad = append(d.bad, path)
+	d.bad[path] = true
 }
 
 // step counts one visited node and reports whether the budget allows more.
@@ -169,7 +169,7 @@ func (d *decoder) list(path string, n *yaml.Node, v reflect.Value) bool {
 				line = en.Line
 			}
 			d.problems.addLine(ep, line, "%s, not null", expectation(t.Elem()))
-			d.bad = append(d.bad, ep)
+			d.bad[ep] = true
 			ok = false
 		default:
 			d.lines[ep] = en.Line

@@ -61,3 +61,20 @@ func TestConfigurationMDComplete(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigurationMDExamples parses every yaml block of CONFIGURATION.md.
+func TestConfigurationMDExamples(t *testing.T) {
+	data, err := os.ReadFile("../CONFIGURATION.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(data), -1)
+	if len(blocks) == 0 {
+		t.Fatal("CONFIGURATION.md has no yaml example")
+	}
+	for i, b := range blocks {
+		if _, err := Parse([]byte(b[1])); err != nil {
+			t.Errorf("example %d does not parse:\n%v", i, err)
+		}
+	}
+}

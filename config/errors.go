@@ -112,12 +112,3 @@ func isPlainKey(key string) bool {
 	}
 	return true
 }
-
-// within reports whether path is p itself or a value nested inside it.
-func within(path, p string) bool {
-	if !strings.HasPrefix(path, p) {
-		return false
-	}
-	rest := path[len(p):]
-	return rest == "" || rest[0] == '.' || rest[0] == '['
-}

@@ -16,6 +16,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// maxProblems bounds the problems one Load or Parse reports; a file that is
+// wrong everywhere is better fixed from the top than listed in full.
+const maxProblems = 100
+
 // MaxConfigBytes is the largest configuration Load and Parse accept: the
 // size limit of a Kubernetes ConfigMap.
 const MaxConfigBytes = 1 << 20
@@ -81,6 +85,10 @@ func parse(data []byte, lookup func(string) (string, bool)) (*Config, error) {
 		slices.SortStableFunc(all, func(a, b *FieldError) int {
 			return cmp.Compare(sortLine(a.Line), sortLine(b.Line))
 		})
+		if len(all) > maxProblems {
+			more := len(all) - maxProblems
+			all = append(all[:maxProblems], &FieldError{Msg: fmt.Sprintf("and %d more problems", more)})
+		}
 		return nil, all.err()
 	}
 	return c, nil
@@ -151,11 +159,16 @@ func yamlProblem(err error) *FieldError {
 
 // isFollowOn reports whether a validation problem at path lies at or below a
 // value that failed to decode (and so kept its default).
-func isFollowOn(path string, bad []string) bool {
-	for _, b := range bad {
-		if within(path, b) {
+func isFollowOn(path string, bad map[string]bool) bool {
+	for path != "" {
+		if bad[path] {
 			return true
 		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return false
+		}
+		path = path[:i]
 	}
 	return false
 }

@@ -489,3 +489,28 @@ func TestLoadTooLarge(t *testing.T) {
 		t.Fatalf("Load error = %v, want a size error", err)
 	}
 }
+
+// TestParseManyProblems feeds a file that is wrong everywhere: the work must
+// stay linear and the report bounded.
+func TestParseManyProblems(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("providers:\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "  - null\n  - {name: p%d}\n", i)
+	}
+	b.WriteString("rules:\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "  - providers: [q%d]\n", i)
+	}
+	_, err := Parse([]byte(b.String()))
+	if err == nil {
+		t.Fatal("Parse succeeded")
+	}
+	problems := err.(interface{ Unwrap() []error }).Unwrap()
+	if len(problems) != maxProblems+1 {
+		t.Fatalf("%d problems reported, want %d and a summary", len(problems), maxProblems)
+	}
+	if last := problems[maxProblems].Error(); !strings.HasPrefix(last, "and ") || !strings.HasSuffix(last, " more problems") {
+		t.Errorf("last problem = %q, want a count of the rest", last)
+	}
+}

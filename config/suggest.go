@@ -2,6 +2,10 @@ package config
 
 import "strings"
 
+// maxSuggestCandidates bounds the candidate lists worth searching for a
+// suggestion.
+const maxSuggestCandidates = 256
+
 // suggest returns the candidate closest to word, or "" when none is close
 // enough to be a plausible typo. Closeness is the edit distance, compared
 // case-insensitively; at most a third of the word may differ (and at least

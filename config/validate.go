@@ -185,8 +185,13 @@ func checkProviderRef(p *problems, path, name string, known map[string]bool) {
 		p.add(path, "provider %q exists only while issuer.enabled is true", SelfProvider)
 		return
 	}
-	names := slices.Sorted(maps.Keys(known))
-	p.add(path, "unknown provider %s%s", quote(name), didYouMean(name, names))
+	hint := ""
+	// Suggestions cost an edit distance per known name; skip them for
+	// configurations large enough to make that quadratic.
+	if len(known) <= maxSuggestCandidates {
+		hint = didYouMean(name, slices.Sorted(maps.Keys(known)))
+	}
+	p.add(path, "unknown provider %s%s", quote(name), hint)
 }
 
 func (c *Config) validateRevocation(p *problems) {

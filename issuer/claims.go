@@ -3,6 +3,7 @@ package issuer
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -82,17 +83,24 @@ func encodeExtraClaims(claims map[string]any) ([]byte, error) {
 }
 
 // appendClaims returns the JSON object registered with the members of extra
-// (a JSON object encoded by encodeExtraClaims) appended. Both are objects
-// with disjoint member names, so splicing them is exact.
-func appendClaims(registered, extra []byte) []byte {
+// (a JSON object encoded by encodeExtraClaims and kept in the session) added.
+// Both are objects with disjoint member names, so splicing them is exact;
+// extra is checked again because it comes back from the session store.
+func appendClaims(registered, extra []byte) ([]byte, error) {
 	extra = bytes.TrimSpace(extra)
-	if len(extra) <= 2 || extra[0] != '{' || extra[len(extra)-1] != '}' {
-		return registered
+	if len(extra) == 0 {
+		return registered, nil
+	}
+	if extra[0] != '{' || extra[len(extra)-1] != '}' || !json.Valid(extra) {
+		return nil, errors.New("stored session claims are not a JSON object")
+	}
+	if len(extra) == 2 {
+		return registered, nil
 	}
 	out := make([]byte, 0, len(registered)+len(extra))
 	out = append(out, registered[:len(registered)-1]...)
 	out = append(out, ',')
-	return append(out, extra[1:]...)
+	return append(out, extra[1:]...), nil
 }
 
 // validScope reports whether s is a space-separated list of RFC 6749 §3.3

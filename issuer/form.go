@@ -51,7 +51,8 @@ var multiValued = map[string]bool{"audience": true, "resource": true}
 
 // readForm checks method, content type and size, and parses the
 // application/x-www-form-urlencoded body. Parameters in the URL query are
-// ignored: credentials never travel there.
+// ignored: credentials never travel there. On a repeated parameter the
+// parsed form is returned with the failure, for metric labels.
 func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *failure) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -75,7 +76,7 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *failure) {
 	}
 	for name, values := range form {
 		if len(values) > 1 && !multiValued[name] {
-			return nil, invalidRequest("parameter " + quoteParam(name) + " is repeated")
+			return form, invalidRequest("parameter " + quoteParam(name) + " is repeated")
 		}
 	}
 	return form, nil

@@ -64,7 +64,8 @@ func New(keys *Keys, sessions session.Store, revoker SessionRevoker, opts Option
 	}
 	i.log.Info("token issuer ready",
 		"issuer", opts.Issuer, "alg", keys.Algorithm(), "kid", keys.SigningKeyID(),
-		"published_keys", len(keys.public), "exchange_providers", opts.ExchangeProviders)
+		"published_keys", len(keys.public), "signing_key_file", opts.SigningKeyFile,
+		"previous_key_files", opts.PreviousKeyFiles, "exchange_providers", opts.ExchangeProviders)
 	return i, nil
 }
 

@@ -122,12 +122,16 @@ func (i *Issuer) mintPair(s session.Session, scope string, now time.Time) (pair,
 	if err != nil {
 		return pair{}, fmt.Errorf("encode access token claims: %w", err)
 	}
-	access, err := i.sign(typAccess, appendClaims(registered, s.Claims))
+	payload, err := appendClaims(registered, s.Claims)
+	if err != nil {
+		return pair{}, fmt.Errorf("session %s: %w", s.ID, err)
+	}
+	access, err := i.sign(typAccess, payload)
 	if err != nil {
 		return pair{}, err
 	}
 	refreshJTI := randomID()
-	payload, err := json.Marshal(refreshClaims{
+	payload, err = json.Marshal(refreshClaims{
 		Issuer:   i.opts.Issuer,
 		Subject:  s.Subject,
 		Audience: i.opts.Issuer,

@@ -31,9 +31,7 @@ func (i *Issuer) TokenHandler(ex ExchangeValidator) http.Handler {
 			f.write(w)
 			return
 		}
-		var (
-			resp *TokenResponse
-		)
+		var resp *TokenResponse
 		switch gt := form.Get("grant_type"); {
 		case gt == "refresh_token" || (refreshOnly && gt == ""):
 			resp, f = i.refreshGrant(r, form)

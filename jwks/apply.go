@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -53,6 +54,10 @@ func (s *Source) apply(res fetchResult) error {
 		}
 		parsed, err = parseSet(res.body)
 		if err != nil {
+			if sum == s.rejectedHash {
+				parsed.notes = nil // logged when this document first came
+			}
+			s.rejectedHash = sum
 			break
 		}
 		var next *keySet
@@ -70,6 +75,10 @@ func (s *Source) apply(res fetchResult) error {
 	}
 	if res.body != nil {
 		s.file.applyErr = err
+	}
+	if err != nil && s.opts.Discovery {
+		// The JWKS URL may have moved: look it up again next time.
+		s.remote.jwksURL = nil
 	}
 	if err == nil {
 		if !changed {
@@ -156,7 +165,7 @@ func (s *Source) logFailure(err error, now time.Time, retry time.Duration, repea
 	if p := s.lastSuccess.Load(); p != nil {
 		attrs = append(attrs, "stale_for", now.Sub(*p).Round(time.Second).String())
 	}
-	if !s.fresh(now) || s.set.Load() == nil {
+	if !s.fresh() || s.set.Load() == nil {
 		level = slog.LevelError
 		msg = "jwks fetch failed; no usable keys"
 	}
@@ -179,11 +188,18 @@ func (s *Source) logNotes(notes []keyNote) {
 	}
 }
 
+// maxLoggedKIDs bounds the kids listed in one log line.
+const maxLoggedKIDs = 20
+
 // kids lists the ids of keys for a log line.
 func kids(keys []*Key) []string {
-	out := make([]string, len(keys))
+	out := make([]string, 0, min(len(keys), maxLoggedKIDs+1))
 	for i, k := range keys {
-		out[i] = k.ID
+		if i == maxLoggedKIDs {
+			out = append(out, fmt.Sprintf("... %d more", len(keys)-i))
+			break
+		}
+		out = append(out, clip(k.ID))
 	}
 	return out
 }

@@ -49,7 +49,7 @@ func (s *Source) discover(ctx context.Context) (*url.URL, error) {
 		return fail(fmt.Errorf("parse document: %w", err))
 	}
 	if doc.Issuer != s.opts.Issuer {
-		return fail(fmt.Errorf("document issuer %q does not match the configured issuer %q", doc.Issuer, s.opts.Issuer))
+		return fail(fmt.Errorf("document issuer %q does not match the configured issuer %q", clip(doc.Issuer), s.opts.Issuer))
 	}
 	if doc.JWKSURI == "" {
 		return fail(errors.New("document has no jwks_uri"))

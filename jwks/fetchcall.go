@@ -39,13 +39,12 @@ func (s *Source) begin(m mode) (c *fetchCall, started bool) {
 	if s.stopped {
 		return nil, false
 	}
-	if c := s.inflight.Load(); c != nil {
-		return c, false
+	if cur := s.inflight.Load(); cur != nil {
+		return cur, false
 	}
-	now := s.opts.Clock()
 	switch m {
 	case modeMiss:
-		if s.withinFloor(now) {
+		if s.withinFloor() {
 			return nil, false
 		}
 	case modeLoop:
@@ -53,6 +52,7 @@ func (s *Source) begin(m mode) (c *fetchCall, started bool) {
 			return nil, false
 		}
 	}
+	now := s.opts.Clock()
 	c = &fetchCall{done: make(chan struct{}), force: m == modeForce}
 	// inflight before lastAttempt: see refetchFor.
 	s.inflight.Store(c)
@@ -75,7 +75,13 @@ func (s *Source) run(c *fetchCall) {
 	} else {
 		res = s.fetchRemote(ctx, c.force)
 	}
-	c.err = s.apply(res)
+	if res.err != nil && s.base.Err() != nil {
+		// Aborted by Stop: not a failure of the endpoint, so neither
+		// logged nor counted.
+		c.err = fmt.Errorf("%w: %w", errStopped, res.err)
+	} else {
+		c.err = s.apply(res)
+	}
 
 	s.mu.Lock()
 	s.inflight.Store(nil)

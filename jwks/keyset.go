@@ -44,6 +44,14 @@ func (ks *keySet) lookup(kid string) *Key {
 	return ks.byID[kid]
 }
 
+// lookupErr is lookup reporting a miss as ErrUnknownKey.
+func (ks *keySet) lookupErr(kid string) (*Key, error) {
+	if k := ks.lookup(kid); k != nil {
+		return k, nil
+	}
+	return nil, ErrUnknownKey
+}
+
 // ids lists the key ids in document order ("" for a key without one).
 func (ks *keySet) ids() []string {
 	if ks == nil {

@@ -42,9 +42,9 @@ func TestKeySetLookup(t *testing.T) {
 func TestMerge(t *testing.T) {
 	a := testKey(t, "a", "a", "ES256")
 	b := testKey(t, "b", "b", "ES256")
-	bAgain := testKey(t, "b", "b", "ES256")       // same identity, new pointer
-	bRekeyed := testKey(t, "a", "b", "ES256")     // same kid, other key material
-	bNoAlg := testKey(t, "b", "b", "")            // same material, alg dropped
+	bAgain := testKey(t, "b", "b", "ES256")   // same identity, new pointer
+	bRekeyed := testKey(t, "a", "b", "ES256") // same kid, other key material
+	bNoAlg := testKey(t, "b", "b", "")        // same material, alg dropped
 	c := testKey(t, "c", "c", "ES256")
 
 	tests := []struct {

@@ -22,8 +22,9 @@ func (s *Source) Start(ctx context.Context) {
 	go s.loop()
 }
 
-// Stop ends the refresh loop, cancels a fetch in flight and waits for both.
-// It is safe to call more than once, and without Start.
+// Stop ends the refresh loop, cancels a fetch in flight and waits for both;
+// callers waiting for that fetch get an error. It is safe to call more than
+// once, and without Start.
 func (s *Source) Stop() {
 	s.shutdown()
 	s.mu.Lock()
@@ -33,6 +34,9 @@ func (s *Source) Stop() {
 		stopAfter()
 	}
 	s.wg.Wait()
+	if s.ownClient {
+		s.client.CloseIdleConnections()
+	}
 }
 
 // shutdown marks the source stopped, so no fetch starts any more, and

@@ -32,6 +32,22 @@ type keyNote struct {
 	skipped bool // false for a warning about a key that is still used
 }
 
+func newNote(index int, kid, message string, skipped bool) keyNote {
+	return keyNote{index: index, kid: clip(kid), message: clip(message), skipped: skipped}
+}
+
+// maxShown bounds strings taken from a fetched document before they are
+// logged or put into an error.
+const maxShown = 200
+
+// clip shortens s to maxShown bytes.
+func clip(s string) string {
+	if len(s) <= maxShown {
+		return s
+	}
+	return s[:maxShown] + "..."
+}
+
 // parsedSet is the outcome of parsing a JWKS document.
 type parsedSet struct {
 	keys  []*Key
@@ -75,19 +91,19 @@ func parseSet(data []byte) (parsedSet, error) {
 	for i, raw := range doc.Keys {
 		k, warning, err := parseKey(raw)
 		if err != nil {
-			ps.notes = append(ps.notes, keyNote{index: i, kid: rawKID(raw), message: err.Error(), skipped: true})
+			ps.notes = append(ps.notes, newNote(i, rawKID(raw), err.Error(), true))
 			continue
 		}
 		switch {
 		case k.ID != "" && seenID[k.ID]:
-			ps.notes = append(ps.notes, keyNote{index: i, kid: k.ID, message: "duplicate kid; the first key with it is used", skipped: true})
+			ps.notes = append(ps.notes, newNote(i, k.ID, "duplicate kid; the first key with it is used", true))
 			continue
 		case seenKey[identityOf(k)]:
-			ps.notes = append(ps.notes, keyNote{index: i, kid: k.ID, message: "duplicate key", skipped: true})
+			ps.notes = append(ps.notes, newNote(i, k.ID, "duplicate key", true))
 			continue
 		}
 		if warning != "" {
-			ps.notes = append(ps.notes, keyNote{index: i, kid: k.ID, message: warning})
+			ps.notes = append(ps.notes, newNote(i, k.ID, warning, false))
 		}
 		if k.ID != "" {
 			seenID[k.ID] = true
@@ -125,7 +141,7 @@ func parseKey(raw json.RawMessage) (k *Key, warning string, err error) {
 		// Never parsed: a shared secret must not verify tokens from a JWKS.
 		return nil, "", errors.New("symmetric (oct) key")
 	default:
-		return nil, "", fmt.Errorf("unsupported kty %q", kty)
+		return nil, "", fmt.Errorf("unsupported kty %q", clip(kty))
 	}
 	for _, f := range trustFields {
 		delete(fields, f)

@@ -302,3 +302,15 @@ func FuzzParseSet(f *testing.F) {
 		}
 	})
 }
+
+func TestNotesAreClipped(t *testing.T) {
+	long := strings.Repeat("k", 10*maxShown)
+	ps, err := parseSet(setJSON(t, map[string]any{"kty": long, "kid": long}, ecJWK(t, "clip", "ok")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := ps.notes[0]
+	if len(n.kid) > maxShown+3 || len(n.message) > maxShown+3 {
+		t.Fatalf("note of %d and %d bytes", len(n.kid), len(n.message))
+	}
+}

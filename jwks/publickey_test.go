@@ -1,11 +1,14 @@
 package jwks
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"math/big"
 	"testing"
 )
@@ -94,7 +97,7 @@ func TestFromPublicKeyMatchesParseSet(t *testing.T) {
 			if parsed[0].Thumbprint != built.Thumbprint {
 				t.Fatalf("thumbprints differ: %s vs %s", parsed[0].Thumbprint, built.Thumbprint)
 			}
-			type equaler interface{ Equal(x any) bool }
+			type equaler interface{ Equal(x crypto.PublicKey) bool }
 			if !built.Public.(equaler).Equal(parsed[0].Public) {
 				t.Fatal("public keys differ")
 			}
@@ -112,5 +115,33 @@ func TestFromPublicKeyCopiesTheKey(t *testing.T) {
 	pub.N.SetInt64(3)
 	if k.Public.(*rsa.PublicKey).N.Cmp(orig.N) != 0 {
 		t.Fatal("Key shares the caller's modulus")
+	}
+}
+
+// The thumbprint follows RFC 7638 section 3: SHA-256 over the required
+// members in lexicographic order, without whitespace.
+func TestThumbprintByHand(t *testing.T) {
+	b64 := base64.RawURLEncoding.EncodeToString
+	ec := ecKey(t, "thumbprint")
+	ed := edKey().Public().(ed25519.PublicKey)
+	tests := map[string]struct {
+		pub       any
+		canonical string
+	}{
+		"ed25519": {pub: ed, canonical: `{"crv":"Ed25519","kty":"OKP","x":"` + b64(ed) + `"}`},
+		"p256": {pub: &ec.PublicKey, canonical: `{"crv":"P-256","kty":"EC","x":"` + b64(ec.X.FillBytes(make([]byte, 32))) +
+			`","y":"` + b64(ec.Y.FillBytes(make([]byte, 32))) + `"}`},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			k, err := FromPublicKey("", "", tt.pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256([]byte(tt.canonical))
+			if want := b64(sum[:]); k.Thumbprint != want {
+				t.Fatalf("thumbprint %s, want %s", k.Thumbprint, want)
+			}
+		})
 	}
 }

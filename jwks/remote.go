@@ -20,8 +20,8 @@ type remoteState struct {
 }
 
 // fetchRemote fetches the JWKS over HTTP(S). With discovery, the JWKS URL
-// is looked up on the first fetch, after a failed fetch, and on an explicit
-// Refresh.
+// is looked up on the first fetch, after a failed fetch (apply forgets it),
+// and on an explicit Refresh.
 func (s *Source) fetchRemote(ctx context.Context, force bool) fetchResult {
 	if s.opts.Discovery && (s.remote.jwksURL == nil || force) {
 		u, err := s.discover(ctx)
@@ -34,11 +34,7 @@ func (s *Source) fetchRemote(ctx context.Context, force bool) fetchResult {
 		}
 		s.remote.jwksURL = u
 	}
-	res := s.getJWKS(ctx, s.remote.jwksURL)
-	if res.err != nil && s.opts.Discovery {
-		s.remote.jwksURL = nil
-	}
-	return res
+	return s.getJWKS(ctx, s.remote.jwksURL)
 }
 
 // getJWKS makes one conditional GET for the JWKS document.

@@ -15,10 +15,12 @@ import (
 // found through discovery, or read from a file. Create it with New, load it
 // with Refresh or Start, and release it with Stop.
 type Source struct {
-	opts     Options // defaulted and validated
-	log      *slog.Logger
-	client   *http.Client
-	location string
+	opts      Options // defaulted and validated
+	realClock bool    // Options.Clock was not set: ages come from the monotonic clock
+	ownClient bool    // Options.HTTPClient was not set: Stop closes its connections
+	log       *slog.Logger
+	client    *http.Client
+	location  string
 
 	// Read on every request without locking. lastSuccess is stored before
 	// the set it vouches for, so a reader that sees a set also sees its
@@ -49,9 +51,10 @@ type Source struct {
 
 	// Owned by the single running fetch: fetches never overlap, and each
 	// starts under mu after the previous one released it.
-	remote      remoteState
-	file        fileState
-	appliedHash [32]byte // SHA-256 of the document behind the current set
+	remote       remoteState
+	file         fileState
+	appliedHash  [32]byte // SHA-256 of the document behind the current set
+	rejectedHash [32]byte // SHA-256 of the last document that failed to apply
 }
 
 // New validates opts and returns a Source that holds no keys yet: until the
@@ -64,6 +67,8 @@ func New(opts Options) (*Source, error) {
 	base, cancel := context.WithCancel(context.Background())
 	s := &Source{
 		opts:         o,
+		realClock:    opts.Clock == nil,
+		ownClient:    opts.HTTPClient == nil,
 		log:          o.Logger.With("provider", o.Provider),
 		client:       prepareClient(o.HTTPClient, o.AllowHTTP),
 		location:     o.location(),
@@ -93,10 +98,9 @@ func New(opts Options) (*Source, error) {
 // is then started in the background. When ctx ends during the wait the error
 // wraps both ErrUnknownKey and the context's cause.
 func (s *Source) Key(ctx context.Context, kid string) (*Key, error) {
-	now := s.opts.Clock()
 	ks := s.set.Load()
-	if ks == nil || !s.fresh(now) {
-		s.startRecovery(now)
+	if ks == nil || !s.fresh() {
+		s.startRecovery()
 		return nil, ErrUnavailable
 	}
 	if k := ks.lookup(kid); k != nil {
@@ -106,18 +110,20 @@ func (s *Source) Key(ctx context.Context, kid string) (*Key, error) {
 		// A set of several keys does not become one key by refetching.
 		return nil, ErrUnknownKey
 	}
-	return s.refetchFor(ctx, kid, now)
+	return s.refetchFor(ctx, kid)
 }
 
 // refetchFor handles a kid missing from a fresh set.
-func (s *Source) refetchFor(ctx context.Context, kid string, now time.Time) (*Key, error) {
+func (s *Source) refetchFor(ctx context.Context, kid string) (*Key, error) {
 	c := s.inflight.Load()
 	if c == nil {
-		if s.withinFloor(now) {
+		if s.withinFloor() {
 			// The fetch that set lastAttempt published inflight first: if
-			// it is no longer in flight, its set is already visible.
+			// it is no longer in flight, its set is already visible. Sets
+			// are only replaced by fresher ones, so Key's freshness check
+			// still holds.
 			if c = s.inflight.Load(); c == nil {
-				return s.lookupAgain(kid)
+				return s.set.Load().lookupErr(kid)
 			}
 		} else if c, _ = s.begin(modeMiss); c == nil {
 			return s.lookupAgain(kid)
@@ -134,7 +140,7 @@ func (s *Source) refetchFor(ctx context.Context, kid string, now time.Time) (*Ke
 // lookupAgain looks kid up in the current set after a fetch.
 func (s *Source) lookupAgain(kid string) (*Key, error) {
 	ks := s.set.Load()
-	if ks == nil || !s.fresh(s.opts.Clock()) {
+	if ks == nil || !s.fresh() {
 		return nil, ErrUnavailable
 	}
 	if k := ks.lookup(kid); k != nil {
@@ -146,34 +152,44 @@ func (s *Source) lookupAgain(kid string) (*Key, error) {
 // startRecovery starts a background fetch, rate limited like an unknown-kid
 // refetch, when the keys are unavailable: recovery then does not wait for
 // the next scheduled retry, which may be a whole RefreshInterval away.
-func (s *Source) startRecovery(now time.Time) {
-	if s.inflight.Load() == nil && !s.withinFloor(now) {
+func (s *Source) startRecovery() {
+	if s.inflight.Load() == nil && !s.withinFloor() {
 		s.begin(modeMiss)
 	}
 }
 
 // fresh reports whether the last successful fetch is within MaxStale.
-func (s *Source) fresh(now time.Time) bool {
+func (s *Source) fresh() bool {
 	p := s.lastSuccess.Load()
-	return p != nil && now.Sub(*p) <= s.opts.MaxStale
+	return p != nil && s.since(*p) <= s.opts.MaxStale
+}
+
+// since is the time elapsed from t. With the real clock it reads only the
+// monotonic clock, which is cheaper than time.Now on the request path and
+// immune to wall-clock steps.
+func (s *Source) since(t time.Time) time.Duration {
+	if s.realClock {
+		return time.Since(t)
+	}
+	return s.opts.Clock().Sub(t)
 }
 
 // withinFloor reports whether the last fetch attempt started less than
 // MinRefreshInterval ago. A clock that went backwards does not block fetches
 // forever.
-func (s *Source) withinFloor(now time.Time) bool {
+func (s *Source) withinFloor() bool {
 	p := s.lastAttempt.Load()
 	if p == nil {
 		return false
 	}
-	d := now.Sub(*p)
+	d := s.since(*p)
 	return d >= 0 && d < s.opts.MinRefreshInterval
 }
 
 // Ready reports whether the source has keys within MaxStale.
 func (s *Source) Ready() bool {
 	ks := s.set.Load()
-	return ks != nil && len(ks.all) > 0 && s.fresh(s.opts.Clock())
+	return ks != nil && len(ks.all) > 0 && s.fresh()
 }
 
 // Keys returns the current set (nil before the first load), including keys

@@ -8,7 +8,8 @@ import (
 )
 
 // Static serves keys that are not fetched, such as the built-in issuer's own
-// public keys. It answers like a Source that never goes stale.
+// public keys. It answers like a Source that never goes stale. The zero
+// Static holds no keys.
 type Static struct {
 	provider string
 	set      atomic.Pointer[keySet]
@@ -27,7 +28,8 @@ func NewStatic(provider string, keys []*Key) *Static {
 // Replace swaps the set atomically. nil entries are ignored and, of keys
 // sharing a kid, the first wins. A key with the same kid, algorithm and
 // thumbprint as a current one keeps the current *Key; current keys missing
-// from keys are marked removed.
+// from keys are marked removed. A Key stays removed once marked: to publish
+// a key again, build a new one with FromPublicKey.
 func (s *Static) Replace(keys []*Key) {
 	unique := make([]*Key, 0, len(keys))
 	seenID := make(map[string]bool, len(keys))
@@ -56,7 +58,7 @@ func (s *Static) Replace(keys []*Key) {
 // ErrUnknownKey when no key matches. It never blocks or allocates.
 func (s *Static) Key(_ context.Context, kid string) (*Key, error) {
 	ks := s.set.Load()
-	if len(ks.all) == 0 {
+	if ks == nil || len(ks.all) == 0 {
 		return nil, ErrUnavailable
 	}
 	if k := ks.lookup(kid); k != nil {
@@ -67,7 +69,8 @@ func (s *Static) Key(_ context.Context, kid string) (*Key, error) {
 
 // Ready reports whether the set holds a key.
 func (s *Static) Ready() bool {
-	return len(s.set.Load().all) > 0
+	ks := s.set.Load()
+	return ks != nil && len(ks.all) > 0
 }
 
 // Keys returns the current set; the slice is the caller's.

@@ -24,7 +24,7 @@ func checkURL(raw string, allowHTTP bool) (*url.URL, error) {
 		return nil, fmt.Errorf("invalid URL: %w", err)
 	}
 	if u.Hostname() == "" {
-		return nil, fmt.Errorf("URL %s has no host", u.Redacted())
+		return nil, fmt.Errorf("URL %s has no host", clip(u.Redacted()))
 	}
 	switch u.Scheme {
 	case "https":
@@ -33,9 +33,9 @@ func checkURL(raw string, allowHTTP bool) (*url.URL, error) {
 		if allowHTTP || isLoopbackHost(u.Hostname()) {
 			return u, nil
 		}
-		return nil, fmt.Errorf("URL %s uses http:// for a host that is not loopback (set allow_http to permit it)", u.Redacted())
+		return nil, fmt.Errorf("URL %s uses http:// for a host that is not loopback (set allow_http to permit it)", clip(u.Redacted()))
 	default:
-		return nil, fmt.Errorf("URL %s: scheme must be https", u.Redacted())
+		return nil, fmt.Errorf("URL %s: scheme must be https", clip(u.Redacted()))
 	}
 }
 

@@ -16,150 +16,156 @@ const (
 
 func shardOf(h uint64) uint64 { return h >> (64 - shardBits) }
 
-// idTable maps a key hash to the expiry (unix seconds) of a jti or sid
-// entry.
-type idTable struct {
-	n      atomic.Int64
-	shards [shardCount]idShard
+// tableValue is what a table stores per key hash.
+type tableValue[V any] interface {
+	comparable
+	// merge returns the combination of the receiver (stored) and v (new),
+	// and whether it differs from the receiver.
+	merge(v V) (V, bool)
+	// expires returns the unix second after which the value is dropped.
+	expires() int64
 }
 
-type idShard struct {
+// expiry is the value of a jti or sid entry: when it expires.
+type expiry int64
+
+func (e expiry) merge(v expiry) (expiry, bool) { return max(e, v), v > e }
+func (e expiry) expires() int64                { return int64(e) }
+
+// cut is a subject cut-off: tokens with iat < before are revoked until
+// until.
+type cut struct {
+	before int64
+	until  int64
+}
+
+func (c cut) merge(v cut) (cut, bool) {
+	m := cut{before: max(c.before, v.before), until: max(c.until, v.until)}
+	return m, m != c
+}
+func (c cut) expires() int64 { return c.until }
+
+// table maps key hashes to values, behind a filter that answers most
+// lookups of absent keys without touching the maps or their locks.
+type table[V tableValue[V]] struct {
+	n      atomic.Int64
+	filter atomic.Pointer[filter]
+	// next is the filter being rebuilt, which writers fill too (see
+	// maintain).
+	next      atomic.Pointer[filter]
+	rebuildMu sync.Mutex
+	shards    [shardCount]shard[V]
+}
+
+type shard[V any] struct {
 	mu sync.RWMutex
-	m  map[uint64]int64
+	m  map[uint64]V
 	// Pad to a cache line so neighbouring shards' locks do not share one.
 	_ [40]byte
 }
 
-// has reports whether h is present. A present entry counts even if it has
-// expired but was not swept yet: its token has expired too, so the answer
-// is the same and Check needs no clock.
-func (t *idTable) has(h uint64) bool {
+func (t *table[V]) init() { t.filter.Store(newFilter(0)) }
+
+// get returns the value stored for h. It is lock-free when h is absent and
+// the filter knows it.
+func (t *table[V]) get(h uint64) (V, bool) {
+	var zero V
+	if t.n.Load() == 0 || !t.filter.Load().mayContain(h) {
+		return zero, false
+	}
 	s := &t.shards[shardOf(h)]
 	s.mu.RLock()
-	_, ok := s.m[h]
+	v, ok := s.m[h]
 	s.mu.RUnlock()
-	return ok
+	return v, ok
 }
 
-// get returns the expiry stored for h.
-func (t *idTable) get(h uint64) (int64, bool) {
+// put merges v into the value stored for h, and returns the result and
+// whether it changed anything.
+func (t *table[V]) put(h uint64, v V) (V, bool) {
 	s := &t.shards[shardOf(h)]
-	s.mu.RLock()
-	exp, ok := s.m[h]
-	s.mu.RUnlock()
-	return exp, ok
-}
-
-// put stores exp for h unless an equal or later expiry is stored, and
-// reports whether it changed anything.
-func (t *idTable) put(h uint64, exp int64) bool {
-	s := &t.shards[shardOf(h)]
-	// Most calls during a resync find the entry already there: check under
-	// the read lock first so they do not block Check.
+	// Most calls during a resync find the entry unchanged: check under the
+	// read lock first so they do not block readers.
 	s.mu.RLock()
 	cur, ok := s.m[h]
 	s.mu.RUnlock()
-	if ok && cur >= exp {
-		return false
+	if ok {
+		if _, changed := cur.merge(v); !changed {
+			return cur, false
+		}
 	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok = s.m[h]
-	if ok && cur >= exp {
+	if ok {
+		merged, changed := cur.merge(v)
+		if !changed {
+			return cur, false
+		}
+		s.m[h] = merged
+		return merged, true
+	}
+	if s.m == nil {
+		s.m = make(map[uint64]V)
+	}
+	s.m[h] = v
+	t.n.Add(1)
+	// Load next before filter: together with maintain storing next before
+	// it walks the shards and clearing it only after it swapped filter,
+	// this guarantees the key reaches whichever filter readers use once
+	// this call returns. (If next reads nil, either maintain has not
+	// started, and will find the key in the map, or it has finished, and
+	// filter is already the new one.)
+	if nf := t.next.Load(); nf != nil {
+		nf.add(h)
+	}
+	t.filter.Load().add(h)
+	return v, true
+}
+
+// sweep deletes entries that expired at or before now and returns how many
+// it deleted.
+func (t *table[V]) sweep(now int64) int {
+	removed := 0
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		for h, v := range s.m {
+			if v.expires() <= now {
+				delete(s.m, h)
+				removed++
+			}
+		}
+		s.mu.Unlock()
+	}
+	t.n.Add(int64(-removed))
+	return removed
+}
+
+// maintain rebuilds the filter when it has taken more keys than it was
+// sized for (its false-positive rate climbs) or when the table shrank to a
+// small fraction of it (deleted keys linger in it). It reports whether it
+// rebuilt. Lookups and writes go on meanwhile.
+func (t *table[V]) maintain() bool {
+	t.rebuildMu.Lock()
+	defer t.rebuildMu.Unlock()
+	f := t.filter.Load()
+	n := t.n.Load()
+	if f.added.Load() <= f.capacity && (n >= f.capacity/4 || f.capacity <= minFilterCapacity) {
 		return false
 	}
-	if s.m == nil {
-		s.m = make(map[uint64]int64)
+	nf := newFilter(n + n/4)
+	t.next.Store(nf)
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.RLock()
+		for h := range s.m {
+			nf.add(h)
+		}
+		s.mu.RUnlock()
 	}
-	s.m[h] = exp
-	if !ok {
-		t.n.Add(1)
-	}
+	t.filter.Store(nf)
+	t.next.Store(nil)
 	return true
-}
-
-// sweep deletes entries whose expiry is at or before now.
-func (t *idTable) sweep(now int64) int {
-	removed := 0
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.Lock()
-		for h, exp := range s.m {
-			if exp <= now {
-				delete(s.m, h)
-				removed++
-			}
-		}
-		s.mu.Unlock()
-	}
-	t.n.Add(int64(-removed))
-	return removed
-}
-
-// cut is a subject cut-off: tokens with iat < before are revoked until
-// expires.
-type cut struct {
-	before  int64
-	expires int64
-}
-
-// cutTable maps a subject hash to its cut-off.
-type cutTable struct {
-	n      atomic.Int64
-	shards [shardCount]cutShard
-}
-
-type cutShard struct {
-	mu sync.RWMutex
-	m  map[uint64]cut
-	_  [40]byte
-}
-
-func (t *cutTable) get(h uint64) (cut, bool) {
-	s := &t.shards[shardOf(h)]
-	s.mu.RLock()
-	c, ok := s.m[h]
-	s.mu.RUnlock()
-	return c, ok
-}
-
-// put merges c into the stored cut-off (later before, later expiry) and
-// returns the result and whether it changed anything.
-func (t *cutTable) put(h uint64, c cut) (cut, bool) {
-	s := &t.shards[shardOf(h)]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.m[h]
-	if ok && cur.before >= c.before && cur.expires >= c.expires {
-		return cur, false
-	}
-	if ok {
-		c.before = max(c.before, cur.before)
-		c.expires = max(c.expires, cur.expires)
-	}
-	if s.m == nil {
-		s.m = make(map[uint64]cut)
-	}
-	s.m[h] = c
-	if !ok {
-		t.n.Add(1)
-	}
-	return c, true
-}
-
-func (t *cutTable) sweep(now int64) int {
-	removed := 0
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.Lock()
-		for h, c := range s.m {
-			if c.expires <= now {
-				delete(s.m, h)
-				removed++
-			}
-		}
-		s.mu.Unlock()
-	}
-	t.n.Add(int64(-removed))
-	return removed
 }

@@ -134,11 +134,10 @@ func (l *ledger) records() int {
 }
 
 // compact rewrites the ledger keeping only the records for which keep
-// returns true. Records added while it runs are kept.
+// returns true. Records added while it runs are kept. Only one compact may
+// run at a time (the Service's Run loop calls it).
 func (l *ledger) compact(keep func(Entry) bool) (kept int) {
-	l.mu.Lock()
-	old := l.chunks
-	l.mu.Unlock()
+	old := l.snapshot()
 
 	fresh := &ledger{}
 	_ = each(old, func(e Entry) error {
@@ -156,7 +155,7 @@ func (l *ledger) compact(keep func(Entry) bool) (kept int) {
 		tail := l.chunks[len(old)-1][len(old[len(old)-1]):]
 		_ = each([][]byte{tail}, func(e Entry) error { fresh.appendLocked(e); return nil })
 	}
-	_ = each(l.chunks[max(len(old), 0):], func(e Entry) error { fresh.appendLocked(e); return nil })
+	_ = each(l.chunks[len(old):], func(e Entry) error { fresh.appendLocked(e); return nil })
 	l.chunks, l.n = fresh.chunks, fresh.n
 	return l.n
 }

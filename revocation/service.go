@@ -70,6 +70,7 @@ func NewService(store Store, opts Options) (*Service, error) {
 			s.log.Warn("revocation store unreachable at start; denying until it answers",
 				"err", err, "max_staleness", opts.MaxStaleness)
 		}
+		s.index.maintain()
 		s.log.Info("revocation index loaded", "shared", true,
 			"jti", s.index.Len(KindJTI), "sid", s.index.Len(KindSID), "sub", s.index.Len(KindSub))
 		return s, nil
@@ -82,6 +83,7 @@ func NewService(store Store, opts Options) (*Service, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("load revocations: %w", err)
 	}
+	s.index.maintain()
 	s.metrics.setEntries(s.index)
 	s.metrics.setStoreUp(true)
 	s.log.Info("revocation index loaded", "shared", false,

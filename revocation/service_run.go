@@ -15,6 +15,10 @@ const restoreBatch = 500
 // gave up.
 const subscribeRetry = time.Second
 
+// maintainInterval is how often the index's lookup filters are checked for
+// resizing (a cheap check unless they need it).
+const maintainInterval = time.Second
+
 // Run does the Service's background work until ctx is done: it drops
 // expired entries, and with a shared store it follows the other replicas'
 // revocations (subscription, incremental pull every ProbeInterval, full
@@ -31,6 +35,8 @@ func (s *Service) Run(ctx context.Context) {
 
 	sweep := time.NewTicker(s.opts.SweepInterval)
 	defer sweep.Stop()
+	maintain := time.NewTicker(maintainInterval)
+	defer maintain.Stop()
 	var probe, full <-chan time.Time
 	if s.shared != nil {
 		wg.Go(func() { s.follow(ctx) })
@@ -48,6 +54,8 @@ func (s *Service) Run(ctx context.Context) {
 			return
 		case <-sweep.C:
 			s.sweep(ctx)
+		case <-maintain.C:
+			s.index.maintain()
 		case <-probe:
 			_ = s.pull(ctx, syncIncremental)
 		case <-full:

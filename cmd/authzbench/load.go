@@ -68,6 +68,10 @@ func runLoadCmd(ctx context.Context, logger *slog.Logger, args []string, stdout,
 	if spec.Target == "" || tokensPath == "" {
 		return usageError{errors.New("load: --target and --tokens are required")}
 	}
+	// Refuse a remote target before touching anything else.
+	if err := checkLoopback(spec.Target); err != nil {
+		return usageError{fmt.Errorf("load: %w", err)}
+	}
 	switch tokenMode {
 	case "same":
 	case "each":
@@ -83,14 +87,14 @@ func runLoadCmd(ctx context.Context, logger *slog.Logger, args []string, stdout,
 	}
 	spec.Expect = expectation(expect)
 	spec.Label = tokensPath
-	if err := spec.validate(); err != nil {
-		return usageError{fmt.Errorf("load: %w", err)}
-	}
 	toks, err := readTokens(tokensPath)
 	if err != nil {
 		return err
 	}
 	spec.Tokens = toks
+	if err := spec.validate(); err != nil {
+		return usageError{fmt.Errorf("load: %w", err)}
+	}
 	res, err := runLoad(ctx, spec)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -106,12 +107,12 @@ type loadResult struct {
 // tally is one worker's share of a run; workers never share one, so the hot
 // path takes no lock.
 type tally struct {
-	lat, lag                        []time.Duration
-	allowed, denied, errors, wrong  int64
-	statusCodes                     map[int32]int64
-	errCodes                        map[codes.Code]int64
-	firstErr                        error
-	first, last                     time.Time
+	lat, lag                       []time.Duration
+	allowed, denied, errors, wrong int64
+	statusCodes                    map[int32]int64
+	errCodes                       map[codes.Code]int64
+	firstErr                       error
+	first, last                    time.Time
 }
 
 func (t *tally) observe(expect expectation, lat time.Duration, resp *authv3.CheckResponse, err error) {
@@ -209,7 +210,7 @@ func runLoad(ctx context.Context, spec loadSpec) (loadResult, error) {
 	}
 	clients := make([]authv3.AuthorizationClient, spec.Conns)
 	for i := range clients {
-		cc, err := grpc.NewClient(spec.Target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		cc, err := grpc.NewClient(spec.Target, grpcInsecure())
 		if err != nil {
 			return loadResult{}, fmt.Errorf("load: connect %s: %w", spec.Target, err)
 		}
@@ -278,6 +279,12 @@ func runLoad(ctx context.Context, spec loadSpec) (loadResult, error) {
 	return res, ctx.Err()
 }
 
+// grpcInsecure is the transport for loopback: plaintext, as between Envoy
+// and an ext_authz sidecar in the same pod.
+func grpcInsecure() grpc.DialOption {
+	return grpc.WithTransportCredentials(insecure.NewCredentials())
+}
+
 // call sends one Check with its own deadline.
 func call(ctx context.Context, cl authv3.AuthorizationClient, req *authv3.CheckRequest, timeout time.Duration) (*authv3.CheckResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -337,7 +344,7 @@ type job struct {
 // for a user. At most maxInFlight requests are outstanding; the rest wait
 // in a queue, still on the clock.
 func runOpen(ctx context.Context, clients []authv3.AuthorizationClient, src *requestSource, maxInFlight int, rate float64, d, timeout time.Duration, expect expectation) []tally {
-	total := int64(d.Seconds() * rate)
+	total := int64(math.Round(d.Seconds() * rate))
 	queue := make(chan job, min(total+1, 1<<16))
 	tallies := make([]tally, maxInFlight)
 	var wg sync.WaitGroup

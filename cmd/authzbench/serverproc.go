@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/backoff"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
@@ -93,7 +93,12 @@ func startProc(name string, argv []string, logPath string, wantAddr bool) (*serv
 // waitReady polls grpc.health.v1 on p.GRPCAddr until it answers SERVING,
 // the process exits, or timeout passes.
 func (p *serverProc) waitReady(ctx context.Context, timeout time.Duration) error {
-	cc, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// A server still starting refuses connections; retry those quickly
+	// rather than after grpc's default one-second backoff.
+	cc, err := grpc.NewClient(p.GRPCAddr, grpcInsecure(), grpc.WithConnectParams(grpc.ConnectParams{
+		Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+		MinConnectTimeout: time.Second,
+	}))
 	if err != nil {
 		return fmt.Errorf("wait for %s: %w", p.Name, err)
 	}

@@ -108,6 +108,9 @@ func runSuiteCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 			return errors.Join(err, fmt.Errorf("suite: write results: %w", jerr))
 		}
 		logger.Info("results written", "file", o.Out, "problems", len(res.Problems))
+		if err == nil && len(res.Problems) > 0 {
+			err = fmt.Errorf("suite: %d cases could not be measured fully; see the list at the end of the tables and %s", len(res.Problems), o.Out)
+		}
 	}
 	return err
 }
@@ -182,6 +185,17 @@ func parseFloats(s string) ([]float64, error) {
 	return out, nil
 }
 
+// serverBinary returns the program of a "PROGRAM serve ..." command line,
+// which answers "PROGRAM version" as jwt-authz does, or "" for any other
+// shape of command (such as "go run").
+func serverBinary(cmd string) string {
+	f := strings.Fields(cmd)
+	if len(f) >= 2 && f[1] == "serve" {
+		return f[0]
+	}
+	return ""
+}
+
 // suite is one run of the whole matrix.
 type suite struct {
 	o       suiteOptions
@@ -210,7 +224,7 @@ func runSuite(ctx context.Context, logger *slog.Logger, o suiteOptions) (*suiteR
 	s := &suite{o: o, log: logger, work: work, tokens: map[string][]string{}}
 	s.res = &suiteResults{
 		StartedAt: time.Now().UTC(),
-		Machine:   describeMachine(ctx, strings.Fields(o.ServerCmd)[0]),
+		Machine:   describeMachine(ctx, serverBinary(o.ServerCmd)),
 		Settings: suiteSettings{
 			ServerName: o.ServerName, ServerCmd: o.ServerCmd, Runs: o.Runs,
 			Duration: o.Duration.String(), Warmup: o.Warmup.String(), Conns: o.Conns,

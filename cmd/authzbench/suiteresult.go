@@ -127,15 +127,29 @@ func summarizeCase(runs []pairRun) caseSummary {
 		s.ServerRequests += v.Requests
 		s.TokensReused += v.TokensReused
 	}
-	s.FloorChecksPerCPU, s.ServerChecksPerCPU, s.CPURatio = median(fCPU), median(sCPU), median(cpuRatio)
-	s.FloorReqPerSec, s.ServerReqPerSec = median(fRate), median(sRate)
-	s.FloorP50MS, s.FloorP99MS, s.FloorP999MS = median(fP50), median(fP99), median(fP999)
-	s.ServerP50MS, s.ServerP99MS, s.ServerP999MS = median(sP50), median(sP99), median(sP999)
-	s.P99Ratio = median(p99Ratio)
-	if len(lag) > 0 {
-		s.ServerSendLagP99MS = median(lag)
-	}
+	s.FloorChecksPerCPU, s.ServerChecksPerCPU, s.CPURatio = medianOr0(fCPU), medianOr0(sCPU), medianOr0(cpuRatio)
+	s.FloorReqPerSec, s.ServerReqPerSec = medianOr0(fRate), medianOr0(sRate)
+	s.FloorP50MS, s.FloorP99MS, s.FloorP999MS = medianOr0(fP50), medianOr0(fP99), medianOr0(fP999)
+	s.ServerP50MS, s.ServerP99MS, s.ServerP999MS = medianOr0(sP50), medianOr0(sP99), medianOr0(sP999)
+	s.P99Ratio = medianOr0(p99Ratio)
+	s.ServerSendLagP99MS = medianOr0(lag)
 	return s
+}
+
+// medianOr0 is the median of the finite values of xs, or 0 ("not
+// measured": no real rate, ratio or latency is 0) when there are none. JSON
+// has no NaN.
+func medianOr0(xs []float64) float64 {
+	finite := xs[:0:0]
+	for _, x := range xs {
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			finite = append(finite, x)
+		}
+	}
+	if len(finite) == 0 {
+		return 0
+	}
+	return median(finite)
 }
 
 // ratio returns a/b, or NaN when b is 0.
@@ -149,17 +163,17 @@ func ratio(a, b float64) float64 {
 // memoryResult is the memory case: a fresh server idle, then holding
 // CachedTokens verified tokens.
 type memoryResult struct {
-	FloorIdleRSSBytes  uint64     `json:"floor_idle_rss_bytes"`
-	IdleRSSBytes       uint64     `json:"idle_rss_bytes"`
-	FilledRSSBytes     uint64     `json:"filled_rss_bytes"`
-	FilledHWMBytes     uint64     `json:"filled_hwm_bytes"`
-	TokensSent         int64      `json:"tokens_sent"`
-	TokensAllowed      int64      `json:"tokens_allowed"`
-	CacheEntries       float64    `json:"cache_entries"` // jwt_authz_token_cache_entries; -1 when unavailable
-	BytesPerCached     float64    `json:"rss_bytes_per_cached_token"`
-	IdleHeapInuse      float64    `json:"idle_go_heap_inuse_bytes,omitempty"`
-	FilledHeapInuse    float64    `json:"filled_go_heap_inuse_bytes,omitempty"`
-	Fill               loadResult `json:"fill"`
+	FloorIdleRSSBytes uint64     `json:"floor_idle_rss_bytes"`
+	IdleRSSBytes      uint64     `json:"idle_rss_bytes"`
+	FilledRSSBytes    uint64     `json:"filled_rss_bytes"`
+	FilledHWMBytes    uint64     `json:"filled_hwm_bytes"`
+	TokensSent        int64      `json:"tokens_sent"`
+	TokensAllowed     int64      `json:"tokens_allowed"`
+	CacheEntries      float64    `json:"cache_entries"` // jwt_authz_token_cache_entries; -1 when unavailable
+	BytesPerCached    float64    `json:"rss_bytes_per_cached_token"`
+	IdleHeapInuse     float64    `json:"idle_go_heap_inuse_bytes,omitempty"`
+	FilledHeapInuse   float64    `json:"filled_go_heap_inuse_bytes,omitempty"`
+	Fill              loadResult `json:"fill"`
 }
 
 // revokedResult is the revocation case: a fresh server loaded with Entries

@@ -42,8 +42,9 @@ func randomID(t *testing.T) string {
 	return hex.EncodeToString(b[:])
 }
 
-// newSession returns a session created at now that expires after an hour,
-// whose refresh token expires after 30 minutes.
+// newSession returns a session created at now that expires after 20
+// minutes and whose refresh token is retained for 30 (the issuer never
+// retains past expiry, but the contract does not depend on it).
 func newSession(t *testing.T, now time.Time) session.Session {
 	t.Helper()
 	return session.Session{
@@ -52,7 +53,7 @@ func newSession(t *testing.T, now time.Time) session.Session {
 		Scope:       "read write",
 		Claims:      []byte(`{"email":"a@example.com","tenant":"acme"}`),
 		CreatedAt:   now,
-		ExpiresAt:   now.Add(time.Hour),
+		ExpiresAt:   now.Add(20 * time.Minute),
 		RefreshJTI:  randomID(t),
 		RetainUntil: now.Add(30 * time.Minute),
 	}
@@ -198,8 +199,8 @@ func testRotateDecisions(t *testing.T, newStore func(t *testing.T) session.Store
 			{presented: "j0", at: time.Second, want: session.Revoked},
 		}},
 		"expired session": {steps: []step{
-			{presented: "j0", at: time.Hour, want: session.Expired},
-			{presented: "forged", at: time.Hour, want: session.Expired},
+			{presented: "j0", at: 20 * time.Minute, want: session.Expired},
+			{presented: "forged", at: 25 * time.Minute, want: session.Expired},
 		}},
 		"past retention is not found": {steps: []step{
 			{presented: "j0", at: 30 * time.Minute, want: session.NotFound},
@@ -357,12 +358,13 @@ func testConcurrentRotate(t *testing.T, newStore func(t *testing.T) session.Stor
 			if counts[session.Rotated] != 1 {
 				t.Fatalf("%d rotations succeeded, want exactly 1 (%v)", counts[session.Rotated], counts)
 			}
-			loser := session.Reused
-			if grace > 0 {
-				loser = session.Replayed
+			// Without grace the first loser revokes the session and later
+			// ones find it revoked; with grace every loser gets the replay.
+			if grace == 0 && (counts[session.Reused] < 1 || counts[session.Reused]+counts[session.Revoked] != workers-1) {
+				t.Fatalf("outcomes %v, want 1 rotated, the rest reused or revoked", counts)
 			}
-			if counts[loser] != workers-1 {
-				t.Fatalf("outcomes %v, want 1 rotated and %d %v", counts, workers-1, loser)
+			if grace > 0 && counts[session.Replayed] != workers-1 {
+				t.Fatalf("outcomes %v, want 1 rotated and %d replayed", counts, workers-1)
 			}
 			for w, out := range outcomes {
 				if out.Result == session.Replayed && !bytes.Equal(out.Replay, nexts[winner].Replay) {

@@ -241,6 +241,8 @@ optional NetworkPolicy decide who reaches them.
 {{- $_ := set $issuer "previous_key_files" $previous }}
 {{- end }}
 {{- end }}
+{{- else if not $issuer.issuer }}
+{{- $_ := unset $issuer "issuer" }}
 {{- end }}
 {{- $_ := set $cfg "issuer" $issuer }}
 {{- toYaml $cfg }}

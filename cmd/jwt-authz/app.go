@@ -1,0 +1,278 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/jwt-authz/jwt-authz/config"
+	"github.com/jwt-authz/jwt-authz/extauthz"
+	"github.com/jwt-authz/jwt-authz/health"
+	"github.com/jwt-authz/jwt-authz/issuer"
+	"github.com/jwt-authz/jwt-authz/jwks"
+	"github.com/jwt-authz/jwt-authz/revocation"
+	"github.com/jwt-authz/jwt-authz/token"
+)
+
+// app is one running jwt-authz: its components and the policy in force.
+type app struct {
+	cfgPath string
+	lookup  func(string) (string, bool)
+	log     *slog.Logger
+	reg     *prometheus.Registry
+
+	cfg        atomic.Pointer[config.Config]
+	verifier   atomic.Pointer[token.Verifier]
+	adminToken atomic.Pointer[[]byte]
+
+	st        *stores
+	rev       *revocation.Service
+	iss       *issuer.Issuer // nil when the built-in issuer is disabled
+	self      *jwks.Static
+	providers *providerSet
+	authz     *extauthz.Server
+	authzM    *extauthz.Metrics
+	health    *health.Checker
+	reloads   *prometheus.CounterVec
+
+	reloadMu sync.Mutex
+	bgWG     sync.WaitGroup
+}
+
+// newApp builds every component in dependency order: metrics registry,
+// stores, revocation, issuer keys, providers, policy, Check server. On
+// error, whatever was built is closed.
+func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func(string) (string, bool), log *slog.Logger) (_ *app, err error) {
+	a := &app{cfgPath: cfgPath, lookup: lookup, log: log, reg: prometheus.NewRegistry(), health: health.New()}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	a.cfg.Store(cfg)
+	a.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfo(),
+	)
+	a.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "jwt_authz_config_reload_total",
+		Help: "Configuration reloads by result (success, error).",
+	}, []string{"result"})
+	a.reg.MustRegister(a.reloads)
+	a.reloads.WithLabelValues("success")
+	a.reloads.WithLabelValues("error")
+
+	if err := a.loadAdminToken(cfg); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
+	}
+	if a.st, err = openStores(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	a.rev, err = revocation.NewService(a.st.revStore, revocation.Options{
+		MaxStaleness: cfg.Revocation.MaxStaleness,
+		SyncInterval: cfg.Revocation.SyncInterval,
+		Logger:       log,
+		Metrics:      revocation.NewMetrics(a.reg),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("revocation store: %w", err)
+	}
+	a.health.Set("revocation", a.rev.Ready)
+
+	if cfg.IssuerEnabled() {
+		if err := a.buildIssuer(cfg); err != nil {
+			return nil, err
+		}
+	}
+	a.providers = newProviderSet(ctx, log, jwks.NewMetrics(a.reg), a.self)
+	a.health.Set("jwks", a.providers.ready)
+
+	a.authzM = extauthz.NewMetrics(a.reg)
+	entries, commit, err := a.providers.build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pol, v, err := buildPolicy(cfg, entries, a.authzM)
+	if err != nil {
+		return nil, err
+	}
+	commit()
+	a.verifier.Store(v)
+	a.authz, err = extauthz.NewServer(pol, extauthz.Options{
+		Revocation:   a.rev.Index(),
+		CacheEntries: cfg.TokenCacheEntries(),
+		Metrics:      a.authzM,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *app) buildIssuer(cfg *config.Config) error {
+	keys, err := issuer.LoadKeys(cfg.SigningKeyPath(), cfg.Issuer.PreviousKeyFiles, cfg.Issuer.Algorithm)
+	if err != nil {
+		return fmt.Errorf("issuer signing key: %w", err)
+	}
+	var pub []*jwks.Key
+	for _, k := range keys.PublicKeys() {
+		jk, err := jwks.FromPublicKey(k.KID, k.Algorithm, k.Key)
+		if err != nil {
+			return fmt.Errorf("issuer public key %s: %w", k.KID, err)
+		}
+		pub = append(pub, jk)
+	}
+	a.self = jwks.NewStatic(config.SelfProvider, pub)
+	im, err := issuer.NewMetrics(a.reg)
+	if err != nil {
+		return err
+	}
+	a.iss, err = issuer.New(keys, a.st.sessions, sessionRevoker{a}, issuer.Options{
+		Issuer:             cfg.Issuer.Issuer,
+		Audiences:          cfg.Issuer.Audiences,
+		Algorithm:          cfg.Issuer.Algorithm,
+		SigningKeyFile:     cfg.SigningKeyPath(),
+		PreviousKeyFiles:   cfg.Issuer.PreviousKeyFiles,
+		AccessTokenTTL:     cfg.Issuer.AccessTokenTTL,
+		RefreshTokenTTL:    cfg.Issuer.RefreshTokenTTL,
+		RefreshReuseGrace:  cfg.Issuer.RefreshReuseGrace,
+		SessionMaxLifetime: cfg.Issuer.SessionMaxLifetime,
+		ExchangeProviders:  cfg.Issuer.ExchangeProviders,
+		ExchangeClaims:     cfg.Issuer.ExchangeClaims,
+		Metrics:            im,
+		Logger:             a.log,
+	})
+	if err != nil {
+		return fmt.Errorf("issuer: %w", err)
+	}
+	a.log.Info("built-in issuer ready", "issuer", cfg.Issuer.Issuer, "alg", keys.Algorithm(), "kid", keys.PublicKeys()[0].KID)
+	return nil
+}
+
+// loadAdminToken reads admin_token_file; an empty setting disables admin
+// authentication (the admin listener must then stay private).
+func (a *app) loadAdminToken(cfg *config.Config) error {
+	if cfg.AdminTokenFile == "" {
+		a.adminToken.Store(nil)
+		return nil
+	}
+	b, err := os.ReadFile(cfg.AdminTokenFile)
+	if err != nil {
+		return fmt.Errorf("admin_token_file: %w", err)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) < 16 {
+		return fmt.Errorf("admin_token_file: the token must be at least 16 bytes")
+	}
+	a.adminToken.Store(&b)
+	return nil
+}
+
+// run starts the background work: JWKS refresh is already running; this
+// adds the revocation sync, health updates and config watching.
+func (a *app) runBackground(ctx context.Context) {
+	a.bgWG.Add(2)
+	go func() { defer a.bgWG.Done(); a.rev.Run(ctx) }()
+	go func() { defer a.bgWG.Done(); a.health.Run(ctx, time.Second) }()
+	if a.cfgPath != "" {
+		a.bgWG.Add(1)
+		go func() { defer a.bgWG.Done(); a.watchConfig(ctx, 2*time.Second) }()
+	}
+}
+
+// close releases everything in reverse order of construction.
+func (a *app) close() {
+	if a.providers != nil {
+		a.providers.stopAll()
+	}
+	a.bgWG.Wait()
+	if a.rev != nil {
+		_ = a.rev.Close()
+	}
+	if a.st != nil {
+		a.st.close()
+	}
+}
+
+// sessionRevoker records a whole session's revocation for the issuer.
+type sessionRevoker struct{ a *app }
+
+func (s sessionRevoker) RevokeSession(ctx context.Context, sid string) error {
+	cfg := s.a.cfg.Load()
+	now := time.Now()
+	return s.a.rev.Revoke(ctx, revocation.Entry{
+		Kind:      revocation.KindSID,
+		Value:     sid,
+		ExpiresAt: now.Add(cfg.Issuer.RefreshTokenTTL).Unix(),
+		CreatedAt: now.UnixMilli(),
+	})
+}
+
+// validateToken is Check's decision outside Check: signature, claims and
+// revocation, for token exchange and introspection.
+func (a *app) validateToken(ctx context.Context, raw string) (token.Result, error) {
+	res, err := a.verifier.Load().Verify(ctx, raw)
+	if err != nil {
+		if errors.Is(err, token.ErrKeysUnavailable) {
+			return res, fmt.Errorf("%w: %w", issuer.ErrTemporarilyUnavailable, err)
+		}
+		return res, err
+	}
+	c := res.Claims
+	if err := a.rev.Index().Check(c.ID, c.SessionID, c.Subject, c.IssuedAt); err != nil {
+		if errors.Is(err, revocation.ErrUnavailable) {
+			return res, fmt.Errorf("%w: %w", issuer.ErrTemporarilyUnavailable, err)
+		}
+		return res, err
+	}
+	return res, nil
+}
+
+// ValidateExchange implements issuer.ExchangeValidator.
+func (a *app) ValidateExchange(ctx context.Context, raw string) (string, map[string]any, error) {
+	res, err := a.validateToken(ctx, raw)
+	if err != nil {
+		return "", nil, err
+	}
+	claims, err := res.Claims.Decode()
+	if err != nil {
+		return "", nil, err
+	}
+	return res.Provider.Name, claims, nil
+}
+
+// Introspect implements issuer.Introspector.
+func (a *app) Introspect(ctx context.Context, raw string) (map[string]any, error) {
+	res, err := a.validateToken(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	return res.Claims.Decode()
+}
+
+// Inspect verifies only the signature of a token to be revoked: a leaked
+// token is revoked even when it has expired or fails other checks.
+func (a *app) Inspect(ctx context.Context, raw string) (string, int64, error) {
+	res, err := a.verifier.Load().VerifySignature(ctx, raw)
+	if err != nil {
+		return "", 0, err
+	}
+	if res.Claims.ID == "" {
+		return "", 0, errors.New("token has no jti")
+	}
+	return res.Claims.ID, res.Claims.Expiry, nil
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/jwt-authz/jwt-authz/extauthz"
+	"github.com/jwt-authz/jwt-authz/health"
+	"github.com/jwt-authz/jwt-authz/issuer"
+	"github.com/jwt-authz/jwt-authz/revocation/adminapi"
+)
+
+// maxAdminBody bounds admin request bodies.
+const maxAdminBody = 64 << 10
+
+// writeJSON answers with a JSON document.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+// requireAdmin wraps h with the admin bearer token check when one is
+// configured. required forces a configured token (for admin functions
+// served on the public listener).
+func (a *app) requireAdmin(h http.Handler, required bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		want := a.adminToken.Load()
+		if want == nil {
+			if required {
+				writeError(w, http.StatusForbidden, "access_denied", "this endpoint needs admin_token_file to be configured")
+				return
+			}
+			h.ServeHTTP(w, r)
+			return
+		}
+		got, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok || subtle.ConstantTimeCompare([]byte(got), *want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="jwt-authz-admin"`)
+			writeError(w, http.StatusUnauthorized, "invalid_token", "admin token required")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func bearerToken(v string) (string, bool) {
+	const scheme = "bearer "
+	if len(v) <= len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) {
+		return "", false
+	}
+	return strings.TrimSpace(v[len(scheme):]), true
+}
+
+// adminMux serves /metrics and /admin/* on the admin listener.
+func (a *app) adminMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+	revAPI := adminapi.New(a.rev, a, a.log)
+	mux.Handle("/admin/revocations", a.requireAdmin(revAPI, false))
+	mux.Handle("/admin/revocations/", a.requireAdmin(revAPI, false))
+	mux.Handle("POST /admin/tokens", a.requireAdmin(http.HandlerFunc(a.handleMint), false))
+	mux.Handle("POST /admin/jwks/refresh", a.requireAdmin(http.HandlerFunc(a.handleJWKSRefresh), false))
+	mux.Handle("GET /admin/providers", a.requireAdmin(http.HandlerFunc(a.handleProviders), false))
+	mux.Handle("/admin/", a.requireAdmin(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such admin endpoint")
+	}), false))
+	if a.iss != nil {
+		mux.Handle("POST /oauth2/introspect", issuer.IntrospectHandler(a))
+	}
+	mux.Handle("GET /healthz", health.Healthz())
+	mux.Handle("GET /readyz", a.health.Readyz())
+	return mux
+}
+
+// httpMux serves the public listener: token endpoint, discovery, forward
+// auth and health.
+func (a *app) httpMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /healthz", health.Healthz())
+	mux.Handle("GET /readyz", a.health.Readyz())
+	mux.Handle(extauthz.ForwardAuthPrefix+"/", a.authz.ForwardAuthHandler())
+	mux.Handle(extauthz.ForwardAuthPrefix, a.authz.ForwardAuthHandler())
+	if a.iss != nil {
+		token := a.iss.TokenHandler(a)
+		mux.Handle("/oauth2/token", token)
+		mux.Handle("/token/refresh", token)
+		mux.Handle("/oauth2/revoke", a.iss.RevokeHandler())
+		mux.Handle("/oauth2/introspect", a.requireAdmin(issuer.IntrospectHandler(a), true))
+		mux.Handle("/.well-known/jwks.json", a.iss.JWKSHandler())
+		mux.Handle("/.well-known/openid-configuration", a.iss.DiscoveryHandler())
+	}
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+	}))
+	return mux
+}
+
+// mintRequest is the body of POST /admin/tokens.
+type mintRequest struct {
+	Sub    string         `json:"sub"`
+	Scope  string         `json:"scope"`
+	Claims map[string]any `json:"claims"`
+}
+
+func (a *app) handleMint(w http.ResponseWriter, r *http.Request) {
+	if a.iss == nil {
+		writeError(w, http.StatusNotFound, "not_found", "the built-in issuer is disabled")
+		return
+	}
+	var req mintRequest
+	if status, err := decodeJSONBody(w, r, &req); err != nil {
+		writeError(w, status, "invalid_request", err.Error())
+		return
+	}
+	if req.Sub == "" {
+		writeError(w, http.StatusBadRequest, "invalid_request", "sub is required")
+		return
+	}
+	resp, err := a.iss.Mint(r.Context(), issuer.MintRequest{Subject: req.Sub, Scope: req.Scope, Claims: req.Claims, ClientAddr: r.RemoteAddr})
+	switch {
+	case errors.Is(err, issuer.ErrInvalidRequest):
+		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	case errors.Is(err, issuer.ErrTemporarilyUnavailable):
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "session store unavailable")
+		return
+	case err != nil:
+		a.log.Error("mint tokens", "err", err)
+		writeError(w, http.StatusInternalServerError, "server_error", "could not mint tokens")
+		return
+	}
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// decodeJSONBody reads one JSON object, strictly, within maxAdminBody.
+func decodeJSONBody(w http.ResponseWriter, r *http.Request, v any) (int, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return http.StatusUnsupportedMediaType, errors.New("content type must be application/json")
+	}
+	body := http.MaxBytesReader(w, r.Body, maxAdminBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return http.StatusRequestEntityTooLarge, errors.New("body too large")
+		}
+		return http.StatusBadRequest, errors.New("body must be a JSON object with known fields")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return http.StatusBadRequest, errors.New("body must hold exactly one JSON object")
+	}
+	return 0, nil
+}
+
+// providerStatus is one provider in GET /admin/providers and the refresh
+// answer.
+type providerStatus struct {
+	Name        string    `json:"name"`
+	Source      string    `json:"source"`
+	KeyIDs      []string  `json:"key_ids"`
+	Ready       bool      `json:"ready"`
+	LastFetch   time.Time `json:"last_fetch,omitzero"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	NextRefresh time.Time `json:"next_refresh,omitzero"`
+}
+
+func statusOf(e *providerEntry) providerStatus {
+	st := e.source.Status()
+	ids := st.KeyIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	return providerStatus{
+		Name: e.authz.Name(), Source: st.Location, KeyIDs: ids, Ready: e.source.Ready(),
+		LastFetch: st.LastFetch, LastSuccess: st.LastSuccess, LastError: st.LastError, NextRefresh: st.NextRefresh,
+	}
+}
+
+func (a *app) handleProviders(w http.ResponseWriter, _ *http.Request) {
+	out := []providerStatus{}
+	for _, e := range a.providers.current() {
+		out = append(out, statusOf(e))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"providers": out})
+}
+
+func (a *app) handleJWKSRefresh(w http.ResponseWriter, r *http.Request) {
+	only := r.URL.Query().Get("provider")
+	type result struct {
+		providerStatus
+		Error string `json:"error,omitempty"`
+	}
+	out := []result{}
+	found := false
+	for _, e := range a.providers.current() {
+		if only != "" && e.authz.Name() != only {
+			continue
+		}
+		found = true
+		var errText string
+		if e.fetched != nil {
+			if err := e.fetched.Refresh(r.Context()); err != nil {
+				errText = err.Error()
+			}
+		}
+		out = append(out, result{providerStatus: statusOf(e), Error: errText})
+	}
+	if only != "" && !found {
+		writeError(w, http.StatusNotFound, "not_found", "no provider named "+only)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"providers": out})
+}

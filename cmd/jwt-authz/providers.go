@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/jwt-authz/jwt-authz/config"
+	"github.com/jwt-authz/jwt-authz/extauthz"
+	"github.com/jwt-authz/jwt-authz/jwks"
+	"github.com/jwt-authz/jwt-authz/token"
+)
+
+// keySource is what a provider's keys come from: a fetched JWKS or the
+// built-in issuer's own keys.
+type keySource interface {
+	token.KeySource
+	Ready() bool
+	Status() jwks.Status
+}
+
+// providerEntry is one provider as built from config. Entries are reused
+// across reloads while the provider's settings are unchanged, so its JWKS
+// is not refetched and tokens it verified stay cached.
+type providerEntry struct {
+	fingerprint string
+	source      keySource
+	fetched     *jwks.Source // nil for the built-in issuer
+	authz       *extauthz.Provider
+}
+
+// providerSet builds and keeps providers across reloads.
+type providerSet struct {
+	mu      sync.Mutex
+	log     *slog.Logger
+	metrics *jwks.Metrics
+	self    *jwks.Static // nil when the issuer is disabled
+	entries map[string]*providerEntry
+	ctx     context.Context
+}
+
+func newProviderSet(ctx context.Context, log *slog.Logger, m *jwks.Metrics, self *jwks.Static) *providerSet {
+	return &providerSet{ctx: ctx, log: log, metrics: m, self: self, entries: map[string]*providerEntry{}}
+}
+
+// build returns the providers of cfg in a stable order, reusing unchanged
+// ones and starting the JWKS refresh of new ones. It stops sources that are
+// no longer used only through commit, once the new policy is installed.
+func (ps *providerSet) build(cfg *config.Config) ([]*providerEntry, func(), error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	next := map[string]*providerEntry{}
+	var started []*jwks.Source
+	fail := func(err error) ([]*providerEntry, func(), error) {
+		for _, s := range started {
+			s.Stop()
+		}
+		return nil, nil, err
+	}
+	for i := range cfg.Providers {
+		p := cfg.Providers[i]
+		fp := config.ProviderFingerprint(p)
+		if old, ok := ps.entries[p.Name]; ok && old.fingerprint == fp {
+			next[p.Name] = old
+			continue
+		}
+		src, err := jwks.New(jwks.Options{
+			Provider:           p.Name,
+			Issuer:             p.Issuer,
+			JWKSURI:            p.JWKSURI,
+			Discovery:          p.Discovery,
+			File:               p.JWKSFile,
+			RefreshInterval:    p.JWKSRefreshInterval,
+			MinRefreshInterval: p.JWKSMinRefreshInterval,
+			MaxStale:           p.JWKSMaxStale,
+			AllowHTTP:          p.AllowHTTP,
+			Logger:             ps.log,
+			Metrics:            ps.metrics,
+		})
+		if err != nil {
+			return fail(fmt.Errorf("provider %s: %w", p.Name, err))
+		}
+		src.Start(ps.ctx)
+		started = append(started, src)
+		next[p.Name] = &providerEntry{
+			fingerprint: fp,
+			source:      src,
+			fetched:     src,
+			authz: &extauthz.Provider{
+				Token: &token.Provider{
+					Name:        p.Name,
+					Issuer:      p.Issuer,
+					Audiences:   p.Audiences,
+					Algorithms:  p.Algorithms,
+					ClockSkew:   p.ClockSkew,
+					RequireExp:  p.RequireExpOrDefault(),
+					MaxLifetime: p.MaxLifetime,
+					Typ:         p.Typ,
+					Keys:        src,
+				},
+				ForwardClaims:        p.ForwardClaims,
+				ForwardPayloadHeader: p.ForwardPayloadHeader,
+				KeepAuthorization:    p.KeepAuthorizationOrDefault(),
+			},
+		}
+	}
+	if cfg.IssuerEnabled() && ps.self != nil {
+		fp := "self|" + cfg.Issuer.Issuer + "|" + fmt.Sprint(cfg.Issuer.Audiences)
+		if old, ok := ps.entries[config.SelfProvider]; ok && old.fingerprint == fp {
+			next[config.SelfProvider] = old
+		} else {
+			next[config.SelfProvider] = &providerEntry{
+				fingerprint: fp,
+				source:      ps.self,
+				authz: &extauthz.Provider{
+					Token: &token.Provider{
+						Name:       config.SelfProvider,
+						Issuer:     cfg.Issuer.Issuer,
+						Audiences:  cfg.Issuer.Audiences,
+						Algorithms: []string{cfg.Issuer.Algorithm},
+						RequireExp: true,
+						ClockSkew:  selfClockSkew,
+						Typ:        "at+jwt",
+						Keys:       ps.self,
+					},
+					KeepAuthorization: true,
+				},
+			}
+		}
+	}
+	names := make([]string, 0, len(next))
+	for n := range next {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]*providerEntry, 0, len(names))
+	for _, n := range names {
+		out = append(out, next[n])
+	}
+	commit := func() {
+		ps.mu.Lock()
+		defer ps.mu.Unlock()
+		for name, old := range ps.entries {
+			if cur, ok := next[name]; !ok || cur != old {
+				if old.fetched != nil {
+					old.fetched.Stop()
+				}
+				if _, still := next[name]; !still {
+					ps.metrics.Forget(name)
+				}
+			}
+		}
+		ps.entries = next
+	}
+	return out, commit, nil
+}
+
+// current returns the providers in force, sorted by name.
+func (ps *providerSet) current() []*providerEntry {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	names := make([]string, 0, len(ps.entries))
+	for n := range ps.entries {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]*providerEntry, 0, len(names))
+	for _, n := range names {
+		out = append(out, ps.entries[n])
+	}
+	return out
+}
+
+// stopAll stops every JWKS refresh.
+func (ps *providerSet) stopAll() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, e := range ps.entries {
+		if e.fetched != nil {
+			e.fetched.Stop()
+		}
+	}
+}
+
+// ready reports the first provider without usable keys.
+func (ps *providerSet) ready() error {
+	for _, e := range ps.current() {
+		if !e.source.Ready() {
+			st := e.source.Status()
+			if st.LastError != "" {
+				return fmt.Errorf("provider %s has no usable keys: %s", e.authz.Name(), st.LastError)
+			}
+			return fmt.Errorf("provider %s has no usable keys yet", e.authz.Name())
+		}
+	}
+	return nil
+}

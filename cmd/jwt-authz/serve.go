@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/jwt-authz/jwt-authz/config"
+	"google.golang.org/grpc/keepalive"
+
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+// Timeouts of the shutdown sequence.
+const (
+	grpcDrainTimeout = 15 * time.Second
+	httpDrainTimeout = 10 * time.Second
+)
+
+// listeners are the three bound sockets of a running server.
+type listeners struct {
+	grpc, http, admin net.Listener
+}
+
+func (l *listeners) close() {
+	for _, ln := range []net.Listener{l.grpc, l.http, l.admin} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+}
+
+func listen(grpcAddr, httpAddr, adminAddr string) (*listeners, error) {
+	l := &listeners{}
+	var err error
+	if l.grpc, err = net.Listen("tcp", grpcAddr); err != nil {
+		return nil, fmt.Errorf("grpc_addr: %w", err)
+	}
+	if l.http, err = net.Listen("tcp", httpAddr); err != nil {
+		l.close()
+		return nil, fmt.Errorf("http_addr: %w", err)
+	}
+	if l.admin, err = net.Listen("tcp", adminAddr); err != nil {
+		l.close()
+		return nil, fmt.Errorf("admin_addr: %w", err)
+	}
+	return l, nil
+}
+
+func cmdServe(ctx context.Context, args []string, _, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sf := newServeFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := sf.load()
+	if err != nil {
+		fmt.Fprintln(stderr, "jwt-authz: the configuration is not valid:")
+		printProblems(stderr, err)
+		return 1
+	}
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	if err := serve(ctx, cfg, sf.configPath, sf.lookup, log, nil); err != nil {
+		log.Error("serve", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the server until ctx ends, then shuts down in order: not
+// ready, drain delay, gRPC graceful stop, HTTP shutdown, background work,
+// stores. bound, when set, receives the listeners' addresses once they
+// accept connections (tests listen on port 0).
+func serve(ctx context.Context, cfg *config.Config, cfgPath string, lookup func(string) (string, bool), log *slog.Logger, bound chan<- [3]string) error {
+	lns, err := listen(cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr)
+	if err != nil {
+		return err
+	}
+	defer lns.close()
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	a, err := newApp(bg, cfg, cfgPath, lookup, log)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	a.runBackground(bg)
+
+	gs := grpc.NewServer(
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+		grpc.MaxRecvMsgSize(4<<20),
+		grpc.ChainUnaryInterceptor(newGRPCMetrics(a.reg).unary),
+	)
+	a.authz.Register(gs)
+	healthpb.RegisterHealthServer(gs, a.health.GRPC())
+
+	httpSrv := &http.Server{Handler: a.httpMux(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 15 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	adminSrv := &http.Server{Handler: a.adminMux(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+
+	errc := make(chan error, 3)
+	go func() { errc <- gs.Serve(lns.grpc) }()
+	go func() { errc <- ignoreClosed(httpSrv.Serve(lns.http)) }()
+	go func() { errc <- ignoreClosed(adminSrv.Serve(lns.admin)) }()
+	log.Info("jwt-authz serving", "version", version, "grpc_addr", lns.grpc.Addr().String(), "http_addr", lns.http.Addr().String(), "admin_addr", lns.admin.Addr().String(), "providers", len(a.providers.current()), "store", cfg.Revocation.Store)
+	if bound != nil {
+		bound <- [3]string{lns.grpc.Addr().String(), lns.http.Addr().String(), lns.admin.Addr().String()}
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	log.Info("shutting down", "drain_delay", cfg.ShutdownDelay.String())
+	a.health.Shutdown()
+	if serveErr == nil && cfg.ShutdownDelay > 0 {
+		// Give Envoy and Kubernetes time to see the pod as not ready before
+		// connections are closed.
+		time.Sleep(cfg.ShutdownDelay)
+	}
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(grpcDrainTimeout):
+		log.Warn("gRPC drain timed out; closing remaining streams")
+		gs.Stop()
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpDrainTimeout)
+	defer cancel()
+	_ = httpSrv.Shutdown(sctx)
+	_ = adminSrv.Shutdown(sctx)
+	stopBG()
+	log.Info("stopped")
+	return serveErr
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}

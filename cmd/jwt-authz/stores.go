@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.etcd.io/bbolt"
+
+	"github.com/jwt-authz/jwt-authz/config"
+	"github.com/jwt-authz/jwt-authz/revocation"
+	revbolt "github.com/jwt-authz/jwt-authz/revocation/bolt"
+	revmemory "github.com/jwt-authz/jwt-authz/revocation/memory"
+	revredis "github.com/jwt-authz/jwt-authz/revocation/redis"
+	"github.com/jwt-authz/jwt-authz/session"
+	sessbolt "github.com/jwt-authz/jwt-authz/session/bolt"
+	sessmemory "github.com/jwt-authz/jwt-authz/session/memory"
+	sessredis "github.com/jwt-authz/jwt-authz/session/redis"
+)
+
+// stores are the durable parts: the revocation store and the session store
+// share one bbolt file or one Redis client.
+type stores struct {
+	backend  string
+	db       *bbolt.DB
+	redis    *goredis.Client
+	revStore revocation.Store
+	sessions session.Store
+}
+
+func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger) (*stores, error) {
+	st := &stores{backend: cfg.Revocation.Store}
+	switch cfg.Revocation.Store {
+	case "memory":
+		log.Warn("sessions are kept in memory and lost on restart; use bolt or redis in production", "backend", "memory")
+		st.revStore = revmemory.New(log)
+		st.sessions = sessmemory.New()
+	case "redis":
+		opts, err := goredis.ParseURL(cfg.Revocation.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("revocation.redis_url: %w", err)
+		}
+		opts.DialTimeout = 2 * time.Second
+		opts.ReadTimeout = 2 * time.Second
+		opts.WriteTimeout = 2 * time.Second
+		st.redis = goredis.NewClient(opts)
+		rs, err := revredis.New(st.redis, revredis.Options{Logger: log})
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		st.revStore = rs
+		ss, err := sessredis.New(st.redis)
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		st.sessions = ss
+		log.Info("revocation and session store", "backend", "redis", "addr", opts.Addr, "db", opts.DB)
+	default:
+		path := cfg.BoltPath()
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create data dir: %w", err)
+		}
+		db, err := revbolt.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		st.db = db
+		rs, err := revbolt.New(db)
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		st.revStore = rs
+		ss, err := sessbolt.New(db)
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		st.sessions = ss
+		log.Info("revocation and session store", "backend", "bolt", "path", path)
+	}
+	_ = ctx
+	return st, nil
+}
+
+func (st *stores) close() {
+	if st.redis != nil {
+		_ = st.redis.Close()
+	}
+	if st.db != nil {
+		_ = st.db.Close()
+	}
+}

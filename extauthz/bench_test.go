@@ -1,0 +1,118 @@
+package extauthz
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
+	"github.com/jwt-authz/jwt-authz/jwks"
+	"github.com/jwt-authz/jwt-authz/token"
+)
+
+type benchEnv struct {
+	srv  *Server
+	keys map[string]*testkit.Key
+}
+
+func newBenchEnv(b *testing.B, cacheEntries int, rev RevocationChecker) *benchEnv {
+	b.Helper()
+	be := &benchEnv{keys: map[string]*testkit.Key{}}
+	src := &keySource{keys: map[string]*jwks.Key{}}
+	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+		k := testkit.NewKey(b, alg, "k-"+alg)
+		be.keys[alg] = k
+		src.keys[k.KID] = &jwks.Key{ID: k.KID, Public: k.Public()}
+	}
+	prov := &Provider{
+		Token:             &token.Provider{Name: "corp", Issuer: iss, Audiences: []string{"orders-api"}, RequireExp: true, Keys: src},
+		ForwardClaims:     map[string]string{"sub": "x-jwt-sub"},
+		KeepAuthorization: true,
+	}
+	v, err := token.NewVerifier([]*token.Provider{prov.Token}, token.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := NewMetrics(prometheus.NewRegistry())
+	pol, err := NewPolicy(PolicyOptions{Verifier: v, Providers: []*Provider{prov}}, m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := NewServer(pol, Options{Revocation: rev, CacheEntries: cacheEntries, Metrics: m})
+	if err != nil {
+		b.Fatal(err)
+	}
+	be.srv = srv
+	return be
+}
+
+func (be *benchEnv) sign(b *testing.B, alg string, extra map[string]any) string {
+	c := testkit.Claims(iss, "alice", "orders-api")
+	c["scope"] = "read write"
+	return testkit.Sign(b, be.keys[alg], c, extra)
+}
+
+// BenchmarkCheck covers the Check path: cached, uncached per algorithm,
+// and the rejections that must stay cheap (garbage, oversize, unknown kid).
+func BenchmarkCheck(b *testing.B) {
+	rev := &revoked{jtis: map[string]bool{}}
+	cached := newBenchEnv(b, 100000, rev)
+	uncached := newBenchEnv(b, 0, rev)
+	cases := []struct {
+		name string
+		env  *benchEnv
+		tok  string
+	}{
+		{"cached", cached, cached.sign(b, "ES256", nil)},
+		{"uncached_RS256", uncached, uncached.sign(b, "RS256", nil)},
+		{"uncached_ES256", uncached, uncached.sign(b, "ES256", nil)},
+		{"uncached_EdDSA", uncached, uncached.sign(b, "EdDSA", nil)},
+		{"garbage", cached, "this-is-not-a-jwt"},
+		{"oversize", cached, strings.Repeat("x", 9000)},
+		{"unknown_kid", cached, cached.sign(b, "ES256", map[string]any{"kid": "nope"})},
+	}
+	for _, tc := range cases {
+		req := checkReq("GET", "/api/orders", map[string]string{"authorization": "Bearer " + tc.tok, "x-request-id": "r1"})
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			ctx := b.Context()
+			for b.Loop() {
+				if _, err := tc.env.srv.Check(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(tc.name+"_parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			ctx := b.Context()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := tc.env.srv.Check(ctx, req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkCheckCachedRevocation compares a cached Check with and without
+// a revocation checker.
+func BenchmarkCheckCachedRevocation(b *testing.B) {
+	for _, withRev := range []bool{false, true} {
+		var rev RevocationChecker
+		if withRev {
+			rev = &revoked{jtis: map[string]bool{}}
+		}
+		be := newBenchEnv(b, 1000, rev)
+		req := checkReq("GET", "/", map[string]string{"authorization": "Bearer " + be.sign(b, "ES256", nil)})
+		b.Run(fmt.Sprintf("revocation=%v", withRev), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = be.srv.Check(b.Context(), req)
+			}
+		})
+	}
+}

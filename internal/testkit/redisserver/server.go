@@ -1,0 +1,200 @@
+package redisserver
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// AddrEnv names the environment variable holding the address of an
+// externally managed Redis for Shared.
+const AddrEnv = "JWT_AUTHZ_REDIS_ADDR"
+
+// startTimeout bounds how long a starting server may take to answer PING.
+const startTimeout = 10 * time.Second
+
+// Server is a redis-server child process.
+type Server struct {
+	t      testing.TB
+	bin    string
+	dir    string
+	port   int
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// New starts a redis-server for the test and stops it in t.Cleanup. It
+// skips the test when redis-server is not installed, or fails it when the
+// CI environment variable is set.
+func New(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server not found in PATH (required in CI): %v", err)
+		}
+		t.Skipf("redis-server not found in PATH; install it (e.g. apt-get install redis-server) to run this test: %v", err)
+	}
+	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	t.Cleanup(s.Stop)
+	// A free port is picked by binding :0 and releasing it; another
+	// process may take it in between, so try a few.
+	var lastErr error
+	for range 5 {
+		s.port, lastErr = freePort()
+		if lastErr != nil {
+			continue
+		}
+		if lastErr = s.start(); lastErr == nil {
+			return s
+		}
+	}
+	t.Fatalf("start redis-server: %v", lastErr)
+	return nil
+}
+
+// Shared returns the address of the Redis named by JWT_AUTHZ_REDIS_ADDR,
+// or else starts a private server for the test (see New). A shared server
+// is used by other tests at the same time: never flush it; isolate by key
+// prefix instead.
+func Shared(t testing.TB) string {
+	t.Helper()
+	if addr := os.Getenv(AddrEnv); addr != "" {
+		return addr
+	}
+	return New(t).Addr()
+}
+
+// Addr returns the server's host:port.
+func (s *Server) Addr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+}
+
+// Start starts the server again on the same port, empty. It fails the test
+// if the server cannot start. Starting a running server does nothing.
+func (s *Server) Start() {
+	s.t.Helper()
+	if err := s.start(); err != nil {
+		s.t.Fatalf("restart redis-server on port %d: %v", s.port, err)
+	}
+}
+
+// Stop kills the server and waits for it to exit. Stopping a stopped
+// server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
+func (s *Server) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return nil
+	}
+	out := &lockedWriter{buf: &bytes.Buffer{}}
+	cmd := exec.Command(s.bin,
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", s.dir,
+		"--protected-mode", "no",
+		"--loglevel", "warning",
+	)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	if err := waitReady(s.Addr(), exited); err != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("%w; server output: %s", err, out.String())
+	}
+	s.cmd, s.exited = cmd, exited
+	return nil
+}
+
+// waitReady waits until the server at addr answers PING.
+func waitReady(addr string, exited <-chan struct{}) error {
+	deadline := time.Now().Add(startTimeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return fmt.Errorf("redis-server exited during start")
+		default:
+		}
+		if ping(addr) == nil {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("redis-server at %s not ready after %s", addr, startTimeout)
+}
+
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// lockedWriter collects the server's output for error messages.
+type lockedWriter struct {
+	mu  sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}

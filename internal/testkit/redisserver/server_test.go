@@ -1,0 +1,75 @@
+package redisserver
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// do sends one inline command and returns the first line of the reply.
+func do(addr, command string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := fmt.Fprintf(c, "%s\r\n", command); err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line), err
+}
+
+func TestStopStartEmptiesOnSamePort(t *testing.T) {
+	s := New(t)
+	addr := s.Addr()
+	steps := []struct {
+		name    string
+		action  func()
+		command string
+		want    string
+		wantErr bool
+	}{
+		{"write", nil, "SET k v", "+OK", false},
+		{"read back", nil, "GET k", "$1", false},
+		{"stopped", s.Stop, "PING", "", true},
+		{"stopped twice is fine", s.Stop, "PING", "", true},
+		{"restarted", s.Start, "PING", "+PONG", false},
+		{"restarted empty", nil, "GET k", "$-1", false},
+		{"start while running is a no-op", s.Start, "PING", "+PONG", false},
+	}
+	for _, st := range steps {
+		if st.action != nil {
+			st.action()
+		}
+		got, err := do(addr, st.command)
+		if (err != nil) != st.wantErr {
+			t.Fatalf("%s: %q → err %v, want error %v", st.name, st.command, err, st.wantErr)
+		}
+		if !st.wantErr && got != st.want {
+			t.Fatalf("%s: %q → %q, want %q", st.name, st.command, got, st.want)
+		}
+		if s.Addr() != addr {
+			t.Fatalf("%s: address changed from %s to %s", st.name, addr, s.Addr())
+		}
+	}
+}
+
+func TestSharedPrefersEnvironment(t *testing.T) {
+	t.Setenv(AddrEnv, "192.0.2.1:6379")
+	if got := Shared(t); got != "192.0.2.1:6379" {
+		t.Fatalf("Shared = %q, want the address from %s", got, AddrEnv)
+	}
+}
+
+func TestSharedStartsServerWithoutEnvironment(t *testing.T) {
+	t.Setenv(AddrEnv, "")
+	addr := Shared(t)
+	if got, err := do(addr, "PING"); err != nil || got != "+PONG" {
+		t.Fatalf("PING %s = %q, %v", addr, got, err)
+	}
+}

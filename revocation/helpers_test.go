@@ -1,0 +1,131 @@
+package revocation_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jwt-authz/jwt-authz/revocation"
+	"github.com/jwt-authz/jwt-authz/revocation/memory"
+)
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_767_225_600, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// logBuffer collects log output safely from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *logBuffer) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+var errInjected = errors.New("injected store failure")
+
+// flakyStore is a memory store whose operations can be made to fail.
+type flakyStore struct {
+	*memory.Store
+	mu      sync.Mutex
+	failing bool
+}
+
+func newFlakyStore() *flakyStore { return &flakyStore{Store: memory.New(nil)} }
+
+func (s *flakyStore) setFailing(v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failing = v
+}
+
+func (s *flakyStore) fail() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failing {
+		return errInjected
+	}
+	return nil
+}
+
+func (s *flakyStore) Put(ctx context.Context, e revocation.Entry) error {
+	if err := s.fail(); err != nil {
+		return err
+	}
+	return s.Store.Put(ctx, e)
+}
+
+func (s *flakyStore) Get(ctx context.Context, k revocation.Kind, v string) (revocation.Entry, bool, error) {
+	if err := s.fail(); err != nil {
+		return revocation.Entry{}, false, err
+	}
+	return s.Store.Get(ctx, k, v)
+}
+
+func (s *flakyStore) List(ctx context.Context, now time.Time, fn func(revocation.Entry) error) error {
+	if err := s.fail(); err != nil {
+		return err
+	}
+	return s.Store.List(ctx, now, fn)
+}
+
+// eventually polls cond until it holds, failing the test after a generous
+// bound. It checks liveness, not speed.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for: %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// runService runs s in the background until the test ends.
+func runService(t *testing.T, s *revocation.Service) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		s.Run(ctx)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}

@@ -1,0 +1,37 @@
+// Package redis is the revocation.Store for several replicas: they share
+// one Redis, and each follows the others through it. It implements
+// revocation.Shared, which the revocation.Service uses to keep every
+// replica's local index in step; the Check path never talks to Redis.
+//
+// Layout, under the key prefix (default "jwt-authz:revocation:"):
+//
+//	e:<kind>:<id>  the entry, "exp:before:created", expiring (EXAT) with it
+//	log            sorted set of "<kind>:<id>" by write sequence number
+//	exp            sorted set of "<kind>:<id>" by expiry, for the sweep
+//	seq            the write sequence counter
+//	epoch          a random marker naming the dataset
+//
+// Every write is one Lua script: merge with the stored entry (the later
+// expiry and cut-off win), write it with its TTL, give it the next sequence
+// number, and announce it on the channel (default "jwt-authz:revocations")
+// — all or nothing, so an entry is never stored unannounced. Replicas pull
+// "everything after sequence N" to catch up, and resync in full after
+// reconnecting.
+//
+// The epoch marker and the server's run_id make up a replica's view of the
+// dataset (revocation.Cursor.Generation). When Redis restarts without
+// persistence the marker is gone, when it restarts or fails over the run_id
+// changes, and when it lost recent writes the counter goes backwards: in
+// each case Pull reports a reset, and the Service writes back every entry
+// it holds. No revocation is lost while any replica or Redis holds it.
+//
+// Requirements: Redis 6.2 or later (SET EXAT), a single server or a
+// primary with replicas and Sentinel (not Redis Cluster: scripts touch
+// keys they compute), and maxmemory-policy noeviction, since every key has
+// a TTL and a volatile-* policy would evict revocations early. Durability
+// of an acknowledged write is what the server's persistence settings give;
+// the write-back covers a server that lost it.
+//
+// The client passed to New stays the caller's: Close does not close it. A
+// Store is safe for concurrent use.
+package redis

@@ -1,0 +1,227 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit/redisserver"
+	"github.com/jwt-authz/jwt-authz/revocation"
+)
+
+// startReplica runs one jwt-authz replica's revocation service, with its
+// own Redis client, until the test ends.
+func startReplica(t *testing.T, addr string, store Options, opts revocation.Options) *revocation.Service {
+	t.Helper()
+	s, err := New(newClient(t, addr), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Metrics = revocation.NewMetrics(prometheus.NewRegistry())
+	svc, err := revocation.NewService(s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { svc.Run(ctx) })
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		_ = svc.Close()
+	})
+	return svc
+}
+
+func startReplicas(t *testing.T, n int, addr string, store Options, opts revocation.Options) []*revocation.Service {
+	t.Helper()
+	out := make([]*revocation.Service, n)
+	for i := range out {
+		out[i] = startReplica(t, addr, store, opts)
+	}
+	return out
+}
+
+// eventually polls cond until it holds, failing after a generous bound; it
+// checks liveness, not speed.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for: %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func allEnforce(replicas []*revocation.Service, entries []revocation.Entry) bool {
+	for _, r := range replicas {
+		for _, e := range entries {
+			if !enforces(r, e) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func enforces(r *revocation.Service, e revocation.Entry) bool {
+	var err error
+	switch e.Kind {
+	case revocation.KindJTI:
+		err = r.Index().Check(e.Value, "", "", 0)
+	case revocation.KindSID:
+		err = r.Index().Check("", e.Value, "", 0)
+	case revocation.KindSub:
+		err = r.Index().Check("", "", e.Value, e.Before-1)
+	}
+	return err == revocation.ErrRevoked
+}
+
+func testEntries(prefix string, n int) []revocation.Entry {
+	now := time.Now().Unix()
+	out := make([]revocation.Entry, n)
+	for i := range out {
+		switch i % 3 {
+		case 0:
+			out[i] = revocation.Entry{Kind: revocation.KindJTI, Value: fmt.Sprintf("%s-jti-%d", prefix, i), ExpiresAt: now + 3600}
+		case 1:
+			out[i] = revocation.Entry{Kind: revocation.KindSID, Value: fmt.Sprintf("%s-sid-%d", prefix, i), ExpiresAt: now + 3600}
+		case 2:
+			out[i] = revocation.Entry{Kind: revocation.KindSub, Value: fmt.Sprintf("%s-sub-%d", prefix, i), Before: now, ExpiresAt: now + 3600}
+		}
+	}
+	return out
+}
+
+// TestReplicasPropagation revokes through each of three replicas in turn
+// and measures how long it takes until all three enforce the revocation.
+func TestReplicasPropagation(t *testing.T) {
+	addr := redisserver.Shared(t)
+	store := uniqueOptions(t)
+	replicas := startReplicas(t, 3, addr, store, revocation.Options{})
+
+	const n = 100
+	delays := make([]time.Duration, 0, n)
+	entries := testEntries("prop", n)
+	for i, e := range entries {
+		start := time.Now()
+		if err := replicas[i%3].Revoke(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+		for !allEnforce(replicas, []revocation.Entry{e}) {
+			if time.Since(start) > 20*time.Second {
+				t.Fatalf("revocation %d not enforced by every replica after 20s", i)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+		delays = append(delays, time.Since(start))
+	}
+	slices.Sort(delays)
+	p50, p99, worst := delays[n/2], delays[n*99/100-1], delays[n-1]
+	t.Logf("propagation to all 3 replicas over %d revocations: p50 %v, p99 %v, max %v (goal p99 < 1s)", n, p50, p99, worst)
+
+	// A replica that starts later loads everything from Redis.
+	late := startReplica(t, addr, store, revocation.Options{})
+	if !allEnforce([]*revocation.Service{late}, entries) {
+		t.Fatal("a replica started later does not enforce earlier revocations")
+	}
+}
+
+// TestReplicasSurviveRedisRestartWithoutPersistence restarts Redis empty
+// under running replicas: every earlier revocation stays enforced and is
+// written back into Redis.
+func TestReplicasSurviveRedisRestartWithoutPersistence(t *testing.T) {
+	srv := redisserver.New(t)
+	store := Options{} // the production key names
+	replicas := startReplicas(t, 3, srv.Addr(), store, revocation.Options{ProbeInterval: 100 * time.Millisecond})
+	entries := testEntries("restart", 30)
+	for i, e := range entries {
+		if err := replicas[i%3].Revoke(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "every replica enforces every revocation", func() bool { return allEnforce(replicas, entries) })
+
+	srv.Stop()
+	srv.Start()
+	probe := newStore(t, srv.Addr(), store)
+	inRedis := func() bool {
+		for _, e := range entries {
+			if _, ok, err := probe.Get(t.Context(), e.Kind, e.Value); err != nil || !ok {
+				return false
+			}
+		}
+		return true
+	}
+	eventually(t, "every earlier revocation is back in Redis", inRedis)
+	if !allEnforce(replicas, entries) {
+		t.Fatal("a replica stopped enforcing an earlier revocation")
+	}
+	for _, r := range replicas {
+		eventually(t, "replicas ready again", func() bool { return r.Ready() == nil })
+	}
+
+	// Revocations keep propagating after the restart.
+	after := revocation.Entry{Kind: revocation.KindJTI, Value: "after-restart", ExpiresAt: time.Now().Add(time.Hour).Unix()}
+	if err := replicas[1].Revoke(t.Context(), after); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a revocation after the restart reaches every replica", func() bool {
+		return allEnforce(replicas, []revocation.Entry{after})
+	})
+}
+
+// TestReplicasFailClosedPastMaxStaleness stops Redis for longer than
+// max_staleness: Check fails closed and Ready says why; when Redis is back,
+// everything recovers by itself.
+func TestReplicasFailClosedPastMaxStaleness(t *testing.T) {
+	srv := redisserver.New(t)
+	store := uniqueOptions(t)
+	replicas := startReplicas(t, 3, srv.Addr(), store, revocation.Options{MaxStaleness: time.Second})
+	entries := testEntries("stale", 6)
+	for i, e := range entries {
+		if err := replicas[i%3].Revoke(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "every replica enforces every revocation", func() bool { return allEnforce(replicas, entries) })
+
+	srv.Stop()
+	for i, r := range replicas {
+		eventually(t, fmt.Sprintf("replica %d fails closed", i), func() bool {
+			return errors.Is(r.Index().Check("not-revoked", "", "", 0), revocation.ErrUnavailable)
+		})
+		err := r.Ready()
+		if !errors.Is(err, revocation.ErrUnavailable) || !strings.Contains(err.Error(), "max_staleness") {
+			t.Fatalf("replica %d: Ready = %v, want the reason", i, err)
+		}
+	}
+
+	srv.Start()
+	for i, r := range replicas {
+		eventually(t, fmt.Sprintf("replica %d recovers", i), func() bool {
+			return r.Ready() == nil && r.Index().Check("not-revoked", "", "", 0) == nil
+		})
+	}
+	if !allEnforce(replicas, entries) {
+		t.Fatal("revocations lost across the outage")
+	}
+	probe := newStore(t, srv.Addr(), store)
+	eventually(t, "revocations written back into the restarted Redis", func() bool {
+		for _, e := range entries {
+			if _, ok, err := probe.Get(t.Context(), e.Kind, e.Value); err != nil || !ok {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -1,0 +1,180 @@
+package redis
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit/redisserver"
+	"github.com/jwt-authz/jwt-authz/revocation"
+	"github.com/jwt-authz/jwt-authz/revocation/storetest"
+)
+
+// uniqueOptions isolates one test's keys and channel on a shared server.
+func uniqueOptions(t testing.TB) Options {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	return Options{
+		KeyPrefix: DefaultKeyPrefix + "test-" + id + ":",
+		Channel:   DefaultChannel + ":test-" + id,
+	}
+}
+
+func newClient(t testing.TB, addr string) *goredis.Client {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func newStore(t testing.TB, addr string, opts Options) *Store {
+	t.Helper()
+	s, err := New(newClient(t, addr), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestContract(t *testing.T) {
+	addr := redisserver.Shared(t)
+	storetest.Run(t, func(t *testing.T) revocation.Store {
+		return newStore(t, addr, uniqueOptions(t))
+	})
+}
+
+func TestSharedContract(t *testing.T) {
+	addr := redisserver.Shared(t)
+	storetest.RunShared(t, func(t *testing.T) revocation.Shared {
+		return newStore(t, addr, uniqueOptions(t))
+	})
+}
+
+func TestKeysCarryTTLAndPrefix(t *testing.T) {
+	addr := redisserver.Shared(t)
+	opts := uniqueOptions(t)
+	s := newStore(t, addr, opts)
+	exp := time.Now().Add(time.Hour).Unix()
+	if err := s.Put(t.Context(), revocation.Entry{Kind: revocation.KindJTI, Value: "ttl", ExpiresAt: exp, CreatedAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, addr)
+	key := opts.KeyPrefix + "e:jti:ttl"
+	at, err := c.ExpireTime(t.Context(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at != time.Duration(exp)*time.Second {
+		t.Fatalf("EXPIRETIME %s = %v, want the entry's expiry %d", key, at, exp)
+	}
+	keys, err := c.Keys(t.Context(), opts.KeyPrefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) == 0 {
+		t.Fatal("no keys under the prefix")
+	}
+}
+
+func TestDefaultsUseSpecNames(t *testing.T) {
+	s, err := New(goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"}), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.prefix != "jwt-authz:revocation:" || s.channel != "jwt-authz:revocations" {
+		t.Fatalf("defaults = %q, %q", s.prefix, s.channel)
+	}
+	if _, err := New(nil, Options{}); err == nil {
+		t.Fatal("New(nil) succeeded")
+	}
+}
+
+func TestCodec(t *testing.T) {
+	tests := map[string]struct {
+		payload string
+		want    revocation.Entry
+		wantErr bool
+	}{
+		"jti":               {payload: "100:0:5:jti:abc", want: revocation.Entry{Kind: revocation.KindJTI, Value: "abc", ExpiresAt: 100, CreatedAt: 5}},
+		"value with colons": {payload: "100:0:5:sid:a:b:c", want: revocation.Entry{Kind: revocation.KindSID, Value: "a:b:c", ExpiresAt: 100, CreatedAt: 5}},
+		"sub with cut-off":  {payload: "100:42:5:sub:u", want: revocation.Entry{Kind: revocation.KindSub, Value: "u", Before: 42, ExpiresAt: 100, CreatedAt: 5}},
+		"unknown kind":      {payload: "100:0:5:xyz:abc", wantErr: true},
+		"missing value":     {payload: "100:0:5:jti:", wantErr: true},
+		"too few parts":     {payload: "100:0:jti", wantErr: true},
+		"not a number":      {payload: "1e9:0:5:jti:a", wantErr: true},
+		"negative":          {payload: "-1:0:5:jti:a", wantErr: true},
+		"overflow":          {payload: "99999999999999999999:0:5:jti:a", wantErr: true},
+		"empty":             {payload: "", wantErr: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := decodeMessage(tc.payload)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("decodeMessage(%q) error = %v, want error %v", tc.payload, err, tc.wantErr)
+			}
+			if !tc.wantErr && got != tc.want {
+				t.Fatalf("decodeMessage(%q) = %+v, want %+v", tc.payload, got, tc.want)
+			}
+			if !tc.wantErr {
+				if back := encodeValue(got) + ":" + member(got.Kind, got.Value); back != tc.payload {
+					t.Fatalf("re-encoded %q, want %q", back, tc.payload)
+				}
+			}
+		})
+	}
+}
+
+func FuzzDecodeMessage(f *testing.F) {
+	for _, s := range []string{"100:0:5:jti:abc", "1:2:3:sub:x:y", "", ":::", "1:1:1:sid:\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, payload string) {
+		e, err := decodeMessage(payload)
+		if err != nil {
+			return
+		}
+		if !e.Kind.Valid() || e.Value == "" || e.ExpiresAt < 0 || e.Before < 0 || e.CreatedAt < 0 {
+			t.Fatalf("decodeMessage(%q) accepted %+v", payload, e)
+		}
+	})
+}
+
+func BenchmarkRedisPut(b *testing.B) {
+	s := newStore(b, redisserver.Shared(b), uniqueOptions(b))
+	exp := time.Now().Add(time.Hour).Unix()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := s.Put(b.Context(), revocation.Entry{Kind: revocation.KindJTI, Value: fmt.Sprint("jti-", i), ExpiresAt: exp}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkRedisGet(b *testing.B) {
+	s := newStore(b, redisserver.Shared(b), uniqueOptions(b))
+	exp := time.Now().Add(time.Hour).Unix()
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = fmt.Sprint("jti-", i)
+		if err := s.Put(b.Context(), revocation.Entry{Kind: revocation.KindJTI, Value: keys[i], ExpiresAt: exp}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, ok, err := s.Get(b.Context(), revocation.KindJTI, keys[i&1023]); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		i++
+	}
+}

@@ -1,0 +1,89 @@
+package dockerfile
+
+import (
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// cmdExists reports whether ./cmd/jwt-authz has Go sources to build.
+func cmdExists(t *testing.T) bool {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(repoRoot(t), "cmd", "jwt-authz", "*.go"))
+	for _, f := range files {
+		if !strings.HasSuffix(f, "_test.go") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestBuildRuns runs the Dockerfile's own go build line in the repository,
+// as the builder stage would, and checks the binary it makes: static,
+// stripped, stamped with the version and commit, and accepting the config
+// file the image ships.
+func TestBuildRuns(t *testing.T) {
+	if !cmdExists(t) {
+		t.Skip("./cmd/jwt-authz has no Go sources yet")
+	}
+	if testing.Short() {
+		t.Skip("builds the whole binary; skipped with -short")
+	}
+	_, st := loadStages(t)
+	run := buildRun(t, st)
+	out := filepath.Join(t.TempDir(), "jwt-authz")
+	if !strings.Contains(run, "-o /out/jwt-authz ") {
+		t.Fatalf("go build line does not write -o /out/jwt-authz:\n%s", run)
+	}
+	run = strings.Replace(run, "-o /out/jwt-authz ", "-o "+out+" ", 1)
+
+	const version, commit = "v0.0.0-dockerfile-test", "0123456789abcdef"
+	cmd := exec.CommandContext(t.Context(), "sh", "-ec", run)
+	cmd.Dir = repoRoot(t)
+	cmd.Env = append(os.Environ(),
+		"VERSION="+version,
+		"COMMIT="+commit,
+		"TARGETOS="+runtime.GOOS,
+		"TARGETARCH="+runtime.GOARCH,
+		"GOTOOLCHAIN=local",
+	)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s\n%v\n%s", run, err, b)
+	}
+
+	f, err := elf.Open(out)
+	if err != nil {
+		t.Fatalf("open binary: %v", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("binary has an ELF interpreter: it is not static (CGO_ENABLED=0)")
+		}
+	}
+	if f.Section(".symtab") != nil {
+		t.Error("binary has a symbol table: -ldflags -s did not apply")
+	}
+
+	b, err := exec.CommandContext(t.Context(), out, "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("jwt-authz version: %v\n%s", err, b)
+	}
+	for _, want := range []string{version, commit} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("jwt-authz version = %q, want it to contain %s (-X main.version / main.commit)", b, want)
+		}
+	}
+
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(cfg, []byte(imageConfig(t)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.CommandContext(t.Context(), out, "config", "validate", "--config", cfg).CombinedOutput(); err != nil {
+		t.Errorf("jwt-authz config validate on the image's config: %v\n%s", err, b)
+	}
+}

@@ -1,0 +1,3 @@
+module github.com/jwt-authz/jwt-authz/test/dockerfile
+
+go 1.26.8
