@@ -207,6 +207,7 @@ func TestLoadKeysErrors(t *testing.T) {
 		"missing previous":  {edPath, []string{filepath.Join(dir, "absent.pem")}, AlgEdDSA, "previous key"},
 		"bad previous":      {edPath, []string{filepath.Join(dir, "p384.pem")}, AlgEdDSA, "P-384"},
 		"signing is a file": {filepath.Join(edPath, "sub", "key.pem"), nil, AlgEdDSA, "not a directory"},
+		"huge file":         {writePEM(t, dir, "huge.pem", &pem.Block{Type: "COMMENT", Bytes: make([]byte, maxKeyFileBytes)}), nil, AlgEdDSA, "larger than"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -12,7 +12,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
 )
 
 // adminClient calls the admin API of a running server, found from the
@@ -177,4 +176,3 @@ func printResponse(status int, body []byte, err error) func(stdout, stderr io.Wr
 		return 0
 	}
 }
-

@@ -125,7 +125,9 @@ func start(t *testing.T, yaml string, dataDir string) *instance {
 	in.cancel = cancel
 	bound := make(chan [3]string, 1)
 	log := slog.New(slog.NewJSONHandler(in.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	go func() { in.done <- serve(ctx, cfg, in.cfgPath, func(string) (string, bool) { return "", false }, log, bound) }()
+	go func() {
+		in.done <- serve(ctx, cfg, in.cfgPath, func(string) (string, bool) { return "", false }, log, bound)
+	}()
 	select {
 	case addrs := <-bound:
 		in.grpcAddr, in.httpAddr, in.adminAddr = addrs[0], addrs[1], addrs[2]

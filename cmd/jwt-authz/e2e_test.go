@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -320,5 +321,44 @@ func TestEndToEndBadConfigRefused(t *testing.T) {
 	stderr.Reset()
 	if code := run([]string{"serve", "--config", path}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "providers[1].algorithms") {
 		t.Fatalf("serve with bad config: exit %d\n%s", code, stderr.String())
+	}
+}
+
+func TestCLITokenIssueCheckRevoke(t *testing.T) {
+	in := start(t, "", "")
+	eventually(t, "ready", in.grpcServing)
+	cfgArgs := []string{"--config", in.cfgPath, "--admin-addr", in.adminAddr}
+	var out, errOut strings.Builder
+	if code := run(append([]string{"token", "issue", "--sub", "alice", "--scope", "read write"}, cfgArgs...), &out, &errOut); code != 0 {
+		t.Fatalf("token issue: exit %d: %s", code, errOut.String())
+	}
+	var pair struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		TokenType    string `json:"token_type"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &pair); err != nil || pair.AccessToken == "" || pair.TokenType != "Bearer" {
+		t.Fatalf("token issue output %q: %v", out.String(), err)
+	}
+	out.Reset()
+	if code := run([]string{"check", "--addr", in.grpcAddr, "--token", pair.AccessToken, "--path", "/orders"}, &out, &errOut); code != 0 {
+		t.Fatalf("check: exit %d: %s", code, out.String())
+	}
+	if !strings.HasPrefix(out.String(), "allowed") {
+		t.Fatalf("check output %q", out.String())
+	}
+	out.Reset()
+	if code := run(append([]string{"revoke", "--token", pair.AccessToken}, cfgArgs...), &out, &errOut); code != 0 {
+		t.Fatalf("revoke: exit %d: %s", code, errOut.String())
+	}
+	out.Reset()
+	if code := run([]string{"check", "--addr", in.grpcAddr, "--token", pair.AccessToken}, &out, &errOut); code != 1 {
+		t.Fatalf("check after revoke: exit %d: %s", code, out.String())
+	}
+	if !strings.Contains(out.String(), `error_description="revoked"`) || strings.Contains(out.String(), pair.AccessToken) {
+		t.Fatalf("check output %q", out.String())
+	}
+	if code := run([]string{"check", "--addr", in.grpcAddr}, &out, &errOut); code != 1 {
+		t.Fatalf("check without token: exit %d", code)
 	}
 }

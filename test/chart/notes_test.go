@@ -92,6 +92,14 @@ func TestNotesWarnings(t *testing.T) {
 			values: "config: {revocation: {store: memory}}",
 			want:   []string{"WARNING: config.revocation.store is memory"},
 		},
+		"metrics behind the NetworkPolicy": {
+			values: "networkPolicy: {enabled: true}\nserviceMonitor: {enabled: true}",
+			want:   []string{"Prometheus cannot scrape /metrics"},
+		},
+		"metrics let through the NetworkPolicy": {
+			values: "networkPolicy: {enabled: true, adminFrom: [{namespaceSelector: {}}]}\nserviceMonitor: {enabled: true}",
+			avoid:  []string{"WARNING"},
+		},
 		"dry run": {
 			values: "config: {dry_run: true}",
 			want:   []string{"WARNING: config.dry_run is true"},
