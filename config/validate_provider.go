@@ -81,6 +81,11 @@ func validateProvider(p *problems, path string, pr *Provider) {
 			pr.JWKSMinRefreshInterval, pr.JWKSRefreshInterval)
 	}
 	nonNegative(p, path+".jwks_max_stale", pr.JWKSMaxStale)
+	if pr.JWKSMaxStale > 0 && pr.JWKSMaxStale < pr.JWKSRefreshInterval {
+		// Keys would go stale between two regular refreshes.
+		p.add(path+".jwks_max_stale", "must be at least jwks_refresh_interval (%s < %s)",
+			pr.JWKSMaxStale, pr.JWKSRefreshInterval)
+	}
 	nonEmptyItems(p, path+".audiences", pr.Audiences)
 	validateForwarding(p, path, pr)
 }

@@ -141,7 +141,7 @@ func (s *Service) failed(mode string, err error) {
 	s.lastErr = err
 	s.mu.Unlock()
 	if first {
-		s.log.Warn("revocation store unreachable; serving the local copy",
+		s.log.Warn("revocation store unreachable; the local copy serves until max_staleness",
 			"err", err, "max_staleness", s.opts.MaxStaleness)
 	}
 	s.checkStaleness()

@@ -20,6 +20,7 @@ import (
 	"github.com/jwt-authz/jwt-authz/issuer"
 	"github.com/jwt-authz/jwt-authz/jwks"
 	"github.com/jwt-authz/jwt-authz/revocation"
+	"github.com/jwt-authz/jwt-authz/session"
 	"github.com/jwt-authz/jwt-authz/token"
 )
 
@@ -188,6 +189,11 @@ func (a *app) runBackground(ctx context.Context) {
 	a.bgWG.Add(2)
 	go func() { defer a.bgWG.Done(); a.rev.Run(ctx) }()
 	go func() { defer a.bgWG.Done(); a.health.Run(ctx, time.Second) }()
+	if sw, ok := a.st.sessions.(session.Sweeper); ok {
+		// Redis expires sessions by itself; bolt and memory are swept.
+		a.bgWG.Add(1)
+		go func() { defer a.bgWG.Done(); session.SweepEvery(ctx, sw, time.Minute, time.Now, a.log) }()
+	}
 	if a.cfgPath != "" {
 		a.bgWG.Add(1)
 		go func() { defer a.bgWG.Done(); a.watchConfig(ctx, 2*time.Second) }()

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/jwt-authz/jwt-authz/config"
 	"github.com/jwt-authz/jwt-authz/extauthz"
@@ -74,7 +75,7 @@ func (ps *providerSet) build(cfg *config.Config) ([]*providerEntry, func(), erro
 			File:               p.JWKSFile,
 			RefreshInterval:    p.JWKSRefreshInterval,
 			MinRefreshInterval: p.JWKSMinRefreshInterval,
-			MaxStale:           p.JWKSMaxStale,
+			MaxStale:           maxStale(p),
 			AllowHTTP:          p.AllowHTTP,
 			Logger:             ps.log,
 			Metrics:            ps.metrics,
@@ -196,4 +197,13 @@ func (ps *providerSet) ready() error {
 		}
 	}
 	return nil
+}
+
+// maxStale maps jwks_max_stale to the JWKS source: 0 ("never serve stale
+// keys") becomes the refresh interval, the least the source can do.
+func maxStale(p config.Provider) time.Duration {
+	if p.JWKSMaxStale == 0 {
+		return p.JWKSRefreshInterval
+	}
+	return p.JWKSMaxStale
 }

@@ -79,10 +79,15 @@ type handler struct {
 
 // New returns the handler for POST /admin/revocations and
 // GET /admin/revocations/{jti}. inspector may be nil, which disables the
-// token form; logger may be nil.
+// token form; logger may be nil. With a nil svc every request gets 503.
 func New(svc *revocation.Service, inspector TokenInspector, logger *slog.Logger, opts ...Option) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if svc == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "revocation is not configured")
+		})
 	}
 	h := &handler{
 		svc:        svc,

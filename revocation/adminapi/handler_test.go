@@ -410,3 +410,12 @@ func BenchmarkCreate(b *testing.B) {
 		i++
 	}
 }
+
+func TestNilService(t *testing.T) {
+	h := adminapi.New(nil, nil, nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/admin/revocations", strings.NewReader(`{"sid":"s"}`)))
+	if rec.Code != http.StatusServiceUnavailable || !json.Valid(rec.Body.Bytes()) {
+		t.Fatalf("status %d body %s; want a JSON 503", rec.Code, rec.Body)
+	}
+}

@@ -27,15 +27,17 @@ type Server struct {
 	bin    string
 	dir    string
 	port   int
+	args   []string
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
 }
 
-// New starts a redis-server for the test and stops it in t.Cleanup. It
-// skips the test when redis-server is not installed, or fails it when the
-// CI environment variable is set.
-func New(t testing.TB) *Server {
+// New starts a redis-server for the test and stops it in t.Cleanup. Extra
+// arguments are passed to redis-server after the defaults (for example
+// "--requirepass", "secret"). It skips the test when redis-server is not
+// installed, or fails it when the CI environment variable is set.
+func New(t testing.TB, args ...string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -44,7 +46,7 @@ func New(t testing.TB) *Server {
 		}
 		t.Skipf("redis-server not found in PATH; install it (e.g. apt-get install redis-server) to run this test: %v", err)
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), args: args}
 	t.Cleanup(s.Stop)
 	// A free port is picked by binding :0 and releasing it; another
 	// process may take it in between, so try a few.
@@ -108,7 +110,7 @@ func (s *Server) start() error {
 		return nil
 	}
 	out := &lockedWriter{buf: &bytes.Buffer{}}
-	cmd := exec.Command(s.bin,
+	args := []string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -116,7 +118,8 @@ func (s *Server) start() error {
 		"--dir", s.dir,
 		"--protected-mode", "no",
 		"--loglevel", "warning",
-	)
+	}
+	cmd := exec.Command(s.bin, append(args, s.args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return err
@@ -166,7 +169,8 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
+	// A server that requires a password answers NOAUTH: it is up.
+	if !strings.HasPrefix(line, "+PONG") && !strings.HasPrefix(line, "-NOAUTH") {
 		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
 	}
 	return nil

@@ -73,3 +73,13 @@ func TestSharedStartsServerWithoutEnvironment(t *testing.T) {
 		t.Fatalf("PING %s = %q, %v", addr, got, err)
 	}
 }
+
+func TestExtraArguments(t *testing.T) {
+	s := New(t, "--requirepass", "s3cret")
+	if got, _ := do(s.Addr(), "PING"); !strings.HasPrefix(got, "-NOAUTH") {
+		t.Fatalf("PING without the password = %q, want NOAUTH", got)
+	}
+	if got, _ := do(s.Addr(), "AUTH s3cret"); got != "+OK" {
+		t.Fatalf("AUTH = %q", got)
+	}
+}
