@@ -133,7 +133,9 @@ func (e *env) check(method, path string, headers map[string]string) *authv3.Chec
 	return resp
 }
 
-func bearerHdr(tok string) map[string]string { return map[string]string{"authorization": "Bearer " + tok} }
+func bearerHdr(tok string) map[string]string {
+	return map[string]string{"authorization": "Bearer " + tok}
+}
 
 func reasonOf(resp *authv3.CheckResponse) string {
 	if resp.GetStatus().GetCode() == int32(code.Code_OK) {

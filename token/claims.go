@@ -7,9 +7,9 @@ type Claims struct {
 	Issuer    string
 	Subject   string
 	Audience  []string
-	Expiry    int64 // unix seconds; 0 when absent
-	NotBefore int64 // unix seconds; 0 when absent
-	IssuedAt  int64 // unix seconds; 0 when absent
+	Expiry    int64  // unix seconds; 0 when absent
+	NotBefore int64  // unix seconds; 0 when absent
+	IssuedAt  int64  // unix seconds; 0 when absent
 	ID        string // jti
 	SessionID string // sid
 	Scope     string // "scope", or "scp" joined with spaces

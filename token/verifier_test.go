@@ -225,7 +225,7 @@ func TestScopes(t *testing.T) {
 		want   []string
 		ok     bool
 	}{
-		"scope string": {map[string]any{"scope": "read write"}, []string{"write", "read"}, true},
+		"scope string":  {map[string]any{"scope": "read write"}, []string{"write", "read"}, true},
 		"scope missing": {map[string]any{"scope": "read"}, []string{"write"}, false},
 		"scp array":     {map[string]any{"scp": []string{"read", "admin"}}, []string{"admin"}, true},
 		"prefix only":   {map[string]any{"scope": "adminx"}, []string{"admin"}, false},

@@ -24,7 +24,6 @@ type Key struct {
 // Public returns the public half.
 func (k *Key) Public() crypto.PublicKey { return k.Private.Public() }
 
-
 // NewKey generates a key for alg ("RS256", "PS384", "ES256", "EdDSA", ...).
 // RSA keys are 2048 bits.
 func NewKey(t testing.TB, alg, kid string) *Key {

@@ -148,4 +148,3 @@ func signWith(t testing.TB, priv crypto.Signer, alg string, input []byte) []byte
 	t.Fatalf("testkit: cannot sign with %T", priv)
 	return nil
 }
-
