@@ -5,7 +5,8 @@ import "context"
 // Actor is who asked for a revocation, for the audit log.
 type Actor struct {
 	// Name identifies the caller: "admin_api", "issuer", a service
-	// account. Never a token.
+	// account. Never a token. Revocations made without one are attributed
+	// to "internal".
 	Name string
 	// RemoteAddr is the caller's network address, if any.
 	RemoteAddr string

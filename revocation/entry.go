@@ -21,8 +21,8 @@ const (
 	KindSub Kind = "sub"
 )
 
-// Kinds lists every Kind, in a stable order.
-var Kinds = []Kind{KindJTI, KindSID, KindSub}
+// Kinds returns every Kind, in a stable order.
+func Kinds() []Kind { return []Kind{KindJTI, KindSID, KindSub} }
 
 // Valid reports whether k is one of the defined kinds.
 func (k Kind) Valid() bool {

@@ -64,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.syncs = register(reg, m.syncs)
 	m.restored = register(reg, m.restored)
 	m.lastSync = register(reg, m.lastSync)
-	for _, k := range Kinds {
+	for _, k := range Kinds() {
 		m.revocations.WithLabelValues(string(k))
 		m.entries.WithLabelValues(string(k))
 	}
@@ -108,7 +108,7 @@ func (m *Metrics) revoked(k Kind) {
 
 func (m *Metrics) setEntries(ix *Index) {
 	if m != nil {
-		for _, k := range Kinds {
+		for _, k := range Kinds() {
 			m.entries.WithLabelValues(string(k)).Set(float64(ix.Len(k)))
 		}
 	}

@@ -104,7 +104,8 @@ func (s *Service) Index() *Index { return s.index }
 // fails Validate or has already expired; ErrUnavailable (wrapping the
 // store's error) when the store could not record it; ctx's error when ctx
 // ended first. Each revocation is audit-logged with its actor (see
-// WithActor), kind and IDHash, never the identifier itself.
+// WithActor; "internal" when none), kind and IDHash, never the identifier
+// itself.
 func (s *Service) Revoke(ctx context.Context, e Entry) error {
 	if err := e.Validate(); err != nil {
 		return err
@@ -131,7 +132,10 @@ func (s *Service) Revoke(ctx context.Context, e Entry) error {
 	s.metrics.setEntries(s.index)
 	s.metrics.revoked(e.Kind)
 
-	actor, _ := ActorFrom(ctx)
+	actor, ok := ActorFrom(ctx)
+	if !ok || actor.Name == "" {
+		actor.Name = "internal"
+	}
 	attrs := []any{
 		"audit", "revocation",
 		"actor", actor.Name,
