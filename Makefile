@@ -24,8 +24,9 @@ vet: ## go vet
 test-go: ## race-enabled tests of every package (Redis tests use $$JWT_AUTHZ_REDIS_ADDR or start redis-server)
 	$(GO) test -race -count=1 -timeout 12m ./...
 
-test-chart: ## render and check the Helm chart (separate module)
+test-chart: ## render and check the Helm chart and the Dockerfile (separate modules)
 	cd test/chart && $(GO) test -count=1 -timeout 8m ./...
+	cd test/dockerfile && $(GO) test -count=1 -timeout 5m ./...
 
 fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./token

@@ -24,6 +24,9 @@ var envKeys = [...]string{
 	"bypass_cors_preflight",
 	"shutdown_delay",
 	"max_token_bytes",
+	// Not a top-level scalar, but a URL that may carry a password belongs
+	// in a Secret, not in the ConfigMap holding the file.
+	"revocation_redis_url",
 }
 
 // EnvVar returns the name of the environment variable that overrides the
@@ -46,7 +49,9 @@ func EnvVars() []string {
 // JWT_AUTHZ_GRPC_ADDR, JWT_AUTHZ_HTTP_ADDR, JWT_AUTHZ_ADMIN_ADDR,
 // JWT_AUTHZ_ADMIN_TOKEN_FILE, JWT_AUTHZ_DATA_DIR, JWT_AUTHZ_LOG_LEVEL,
 // JWT_AUTHZ_LOG_FORMAT, JWT_AUTHZ_DRY_RUN, JWT_AUTHZ_BYPASS_CORS_PREFLIGHT,
-// JWT_AUTHZ_SHUTDOWN_DELAY and JWT_AUTHZ_MAX_TOKEN_BYTES.
+// JWT_AUTHZ_SHUTDOWN_DELAY, JWT_AUTHZ_MAX_TOKEN_BYTES and
+// JWT_AUTHZ_REVOCATION_REDIS_URL (revocation.redis_url, so the URL and its
+// password can come from a Secret).
 //
 // A variable that is unset or empty changes nothing. A value that does not
 // parse leaves its key unchanged and is reported as a *FieldError whose Path
@@ -93,6 +98,8 @@ func (c *Config) setFromEnv(key, val string) string {
 		c.AdminTokenFile = val
 	case "data_dir":
 		c.DataDir = val
+	case "revocation_redis_url":
+		c.Revocation.RedisURL = val
 	case "log_level":
 		c.LogLevel = val
 	case "log_format":

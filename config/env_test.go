@@ -121,8 +121,8 @@ func TestApplyEnvNilLookup(t *testing.T) {
 
 func TestEnvVars(t *testing.T) {
 	vars := EnvVars()
-	if len(vars) != 11 {
-		t.Errorf("EnvVars() has %d names, want 11: %v", len(vars), vars)
+	if len(vars) != 12 {
+		t.Errorf("EnvVars() has %d names, want 12: %v", len(vars), vars)
 	}
 	if got := EnvVar("grpc_addr"); got != "JWT_AUTHZ_GRPC_ADDR" {
 		t.Errorf("EnvVar(grpc_addr) = %q", got)
@@ -130,8 +130,26 @@ func TestEnvVars(t *testing.T) {
 	// Every variable must map to a top-level key that exists.
 	_, index := yamlFields(typeOfConfig())
 	for _, key := range envKeys {
+		if key == "revocation_redis_url" {
+			continue // the one nested key, revocation.redis_url
+		}
 		if _, ok := index[key]; !ok {
 			t.Errorf("env key %q is not a top-level config key", key)
 		}
+	}
+}
+
+func TestApplyEnvRedisURL(t *testing.T) {
+	c := &Config{Revocation: Revocation{Store: StoreRedis}}
+	env := map[string]string{"JWT_AUTHZ_REVOCATION_REDIS_URL": "redis://:secret@redis:6379/1"}
+	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	c.ApplyDefaults()
+	if c.Revocation.RedisURL != env["JWT_AUTHZ_REVOCATION_REDIS_URL"] {
+		t.Fatalf("redis_url = %q", c.Revocation.RedisURL)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
 	}
 }

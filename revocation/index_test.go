@@ -227,8 +227,8 @@ func TestFilterFalsePositiveRate(t *testing.T) {
 	}
 	rate := float64(fp) / probes
 	t.Logf("filter at capacity (%d bits/entry): %.3f%% false positives", filterBits, rate*100)
-	if rate > 0.01 {
-		t.Fatalf("false-positive rate %.3f%% at capacity, want under 1%%", rate*100)
+	if rate > 0.02 {
+		t.Fatalf("false-positive rate %.3f%% at capacity, want under 2%%", rate*100)
 	}
 }
 

@@ -2,14 +2,9 @@ package revocation
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
 )
-
-// restoreBatch is how many entries one Restore call writes back.
-const restoreBatch = 500
 
 // subscribeRetry is the pause before subscribing again after Subscribe
 // gave up.
@@ -66,99 +61,6 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// pull brings the index up to date with the shared store: everything since
-// the last pull (incremental) or everything (full). When the store reports
-// that its dataset changed under us, pull writes back every entry this
-// replica holds before declaring the store healthy again.
-func (s *Service) pull(ctx context.Context, mode string) error {
-	s.mu.Lock()
-	from, wasSynced, restore := s.cursor, s.synced, s.restorePending
-	s.mu.Unlock()
-	if mode == syncFull {
-		// Same dataset, from its first write: a full listing, but not a
-		// reason to write back.
-		from.Seq = 0
-	}
-
-	next, reset, err := s.shared.Pull(ctx, from, func(e Entry) error {
-		s.apply(e, s.now(), wasSynced)
-		return nil
-	})
-	s.metrics.setEntries(s.index)
-	if err != nil {
-		s.failed(mode, fmt.Errorf("pull revocations: %w", err))
-		return err
-	}
-	if reset && wasSynced && !restore {
-		s.log.Warn("shared revocation store lost or may have lost data; writing back local entries",
-			"old_generation", from.Generation, "new_generation", next.Generation)
-		restore = true
-	}
-	s.mu.Lock()
-	s.cursor = next
-	s.restorePending = restore
-	s.mu.Unlock()
-
-	if restore {
-		n, err := s.restore(ctx)
-		s.metrics.restoredEntries(n)
-		if err != nil {
-			s.failed(syncRestore, fmt.Errorf("write back revocations: %w", err))
-			return err
-		}
-		s.metrics.synced(syncRestore, nil, s.now())
-		s.log.Info("revocation entries written back into the shared store", "entries", n)
-		s.mu.Lock()
-		s.restorePending = false
-		s.mu.Unlock()
-	}
-
-	now := s.now()
-	s.mu.Lock()
-	if !s.synced || s.lastErr != nil {
-		s.log.Info("revocation store reachable; index in step", "mode", mode)
-	}
-	s.synced = true
-	s.lastContact = now
-	s.lastErr = nil
-	s.mu.Unlock()
-	s.index.setUnavailable(s.isClosed.Load())
-	s.metrics.setStoreUp(true)
-	s.metrics.synced(mode, nil, now)
-	return nil
-}
-
-// failed records a failed synchronisation and fails the index closed if
-// the store has now been away for too long.
-func (s *Service) failed(mode string, err error) {
-	if errors.Is(err, context.Canceled) {
-		return
-	}
-	s.metrics.synced(mode, err, s.now())
-	s.metrics.setStoreUp(false)
-	s.mu.Lock()
-	first := s.lastErr == nil
-	s.lastErr = err
-	s.mu.Unlock()
-	if first {
-		s.log.Warn("revocation store unreachable; the local copy serves until max_staleness",
-			"err", err, "max_staleness", s.opts.MaxStaleness)
-	}
-	s.checkStaleness()
-}
-
-// checkStaleness fails the index closed when the shared store has been
-// unreachable for longer than MaxStaleness.
-func (s *Service) checkStaleness() {
-	s.mu.Lock()
-	reason := s.staleLocked(s.now())
-	s.mu.Unlock()
-	was := s.index.unavailable.Swap(reason != nil || s.isClosed.Load())
-	if reason != nil && !was {
-		s.log.Error("revocation state stale; denying requests until the store answers", "reason", reason)
-	}
-}
-
 // watchStaleness re-evaluates staleness every ProbeInterval, independently
 // of pulls that may hang on an unresponsive store.
 func (s *Service) watchStaleness(ctx context.Context) {
@@ -172,39 +74,6 @@ func (s *Service) watchStaleness(ctx context.Context) {
 			s.checkStaleness()
 		}
 	}
-}
-
-// restore writes every entry this replica holds back into the shared
-// store and returns how many it wrote.
-func (s *Service) restore(ctx context.Context) (int, error) {
-	now := s.now().Unix()
-	batch := make([]Entry, 0, restoreBatch)
-	written := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if err := s.shared.Restore(ctx, batch); err != nil {
-			return err
-		}
-		written += len(batch)
-		batch = batch[:0]
-		return nil
-	}
-	err := each(s.ledger.snapshot(), func(e Entry) error {
-		if e.ExpiresAt <= now || !s.index.current(e) {
-			return nil
-		}
-		batch = append(batch, e)
-		if len(batch) == restoreBatch {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	return written, err
 }
 
 // follow applies the revocations other replicas announce, and asks Run for

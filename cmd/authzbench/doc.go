@@ -10,8 +10,8 @@
 //
 //	authzbench gen --out DIR --tokens N
 //	authzbench floor [--addr 127.0.0.1:0 | --config FILE]
-//	authzbench load --target ADDR --tokens FILE [--mode closed|open] [--concurrency C]
-//	    [--rate R] [--duration D] [--expect allow|deny] [--pid PID] [--conns N]
+//	authzbench load --target ADDR --tokens FILE [--token-mode same|each] [--mode closed|open]
+//	    [--concurrency C] [--rate R] [--duration D] [--expect allow|deny] [--pid PID] [--conns N]
 //	authzbench revoke-load --admin ADDR [--jtis FILE] --count N [--concurrency C]
 //	authzbench suite [--dir DIR] [--server-cmd "./jwt-authz serve --config {config}"] [--out FILE]
 //
@@ -23,6 +23,9 @@
 // expected, or the reverse), and, given the server's PID, the CPU seconds
 // it used (utime+stime from /proc/PID/stat) and its memory (VmRSS and VmHWM
 // from /proc/PID/status).
+//
+// BENCHMARKS.md at the root of the repository describes the method and
+// holds the results.
 //
 // authzbench only talks to loopback addresses (127.0.0.0/8, ::1, localhost):
 // it is a load generator, and the floor is an allow-everything server, so

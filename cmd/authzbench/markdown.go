@@ -187,7 +187,7 @@ func errCell(cr caseResult) string {
 		cell += fmt.Sprintf(" (floor %d / %d)", s.FloorErrors, s.FloorWrong)
 	}
 	if len(cr.Problems) > 0 {
-		cell += fmt.Sprintf(", %d runs failed", len(cr.Problems))
+		cell += fmt.Sprintf(", %d problems", len(cr.Problems))
 	}
 	return cell
 }

@@ -127,6 +127,8 @@ func (o *suiteOptions) validate() error {
 		return errors.New("--revoked-entries must not be negative")
 	case len(strings.Fields(o.ServerCmd)) == 0:
 		return errors.New("--server-cmd is empty")
+	case len(o.Concurrency) == 0 || len(o.Algs) == 0:
+		return errors.New("--concurrency and --algs need at least one value")
 	}
 	for _, c := range o.Concurrency {
 		if c < 1 || c > 100_000 {
@@ -212,7 +214,7 @@ type suite struct {
 // results gathered so far even when it fails part way.
 func runSuite(ctx context.Context, logger *slog.Logger, o suiteOptions) (*suiteResults, error) {
 	if _, err := readServerAddrs(o.Config); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (run authzbench gen --out %s first?)", err, o.Dir)
 	}
 	if o.Runs < 3 {
 		logger.Warn("fewer than 3 runs per case: medians are not robust", "runs", o.Runs)

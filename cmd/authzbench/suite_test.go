@@ -127,6 +127,8 @@ func TestCommandLine(t *testing.T) {
 		{name: "gen without out", args: []string{"gen"}, want: 2},
 		{name: "suite bad case", args: []string{"suite", "--cases", "everything"}, want: 2},
 		{name: "suite bad concurrency", args: []string{"suite", "--concurrency", "1,x"}, want: 2},
+		{name: "suite no concurrency", args: []string{"suite", "--concurrency", ""}, want: 2},
+		{name: "suite without gen", args: []string{"suite", "--dir", filepath.Join(t.TempDir(), "missing")}, want: 1},
 		{name: "revoke-load without admin", args: []string{"revoke-load"}, want: 2},
 	}
 	for _, tt := range tests {

@@ -59,7 +59,7 @@ func (s *suite) runCase(ctx context.Context, cr caseResult, serverFor serverFunc
 			continue
 		}
 		cr.Runs = append(cr.Runs, pr)
-		s.log.Info("run", "case", cr.Name, "rep", rep+1, "floor", humanLine(pr.Floor), s.o.ServerName, humanLine(pr.Server))
+		s.log.Info("run", "case", cr.Name, "rep", rep+1, "floor", humanLine(pr.Floor), "server", humanLine(pr.Server))
 	}
 	cr.Summary = summarizeCase(cr.Runs)
 	for _, p := range cr.Problems {

@@ -24,7 +24,9 @@ func startReplica(t *testing.T, addr string, store Options, opts revocation.Opti
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Metrics = revocation.NewMetrics(prometheus.NewRegistry())
+	if opts.Metrics == nil {
+		opts.Metrics = revocation.NewMetrics(prometheus.NewRegistry())
+	}
 	svc, err := revocation.NewService(s, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -224,4 +226,61 @@ func TestReplicasFailClosedPastMaxStaleness(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestReplicaResyncsAfterSubscriptionDrop drops a replica's subscription
+// while an entry it never heard of sits in Redis: the resync that follows
+// the reconnect must bring it in. Probes and the periodic resync are off,
+// so nothing else could.
+func TestReplicaResyncsAfterSubscriptionDrop(t *testing.T) {
+	srv := redisserver.New(t)
+	store := uniqueOptions(t)
+	reg := prometheus.NewRegistry()
+	r := startReplica(t, srv.Addr(), store, revocation.Options{
+		MaxStaleness:  100 * time.Hour,
+		ProbeInterval: time.Hour,
+		SyncInterval:  time.Hour,
+		Metrics:       revocation.NewMetrics(reg),
+	})
+	admin := newClient(t, srv.Addr())
+	// Two full pulls: at start, and when the subscription was first made.
+	eventually(t, "replica subscribed and in step", func() bool {
+		return fullSyncs(t, reg) >= 2
+	})
+
+	missed := revocation.Entry{Kind: revocation.KindSID, Value: "missed", ExpiresAt: time.Now().Add(time.Hour).Unix()}
+	if err := newStore(t, srv.Addr(), store).Restore(t.Context(), []revocation.Entry{missed}); err != nil {
+		t.Fatal(err)
+	}
+	if enforces(r, missed) {
+		t.Fatal("an unannounced entry reached the replica before the reconnect; the test proves nothing")
+	}
+	if err := admin.ClientKillByFilter(t.Context(), "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "entry applied by the resync after reconnecting", func() bool { return enforces(r, missed) })
+}
+
+// fullSyncs returns how many full synchronisations succeeded.
+func fullSyncs(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "jwt_authz_revocation_syncs_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["mode"] == "full" && labels["result"] == "success" {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }

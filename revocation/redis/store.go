@@ -2,14 +2,11 @@ package redis
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -155,62 +152,6 @@ func (s *Store) List(ctx context.Context, now time.Time, fn func(revocation.Entr
 	return err
 }
 
-// errStop marks an error returned by the caller's callback, which is
-// passed through unwrapped.
-type errStop struct{ err error }
-
-func (e errStop) Error() string { return e.err.Error() }
-
-// scan calls fn for every entry whose write sequence number is after seq,
-// in order, and returns the last sequence number it saw (seq if none).
-// Members whose key has expired are skipped; malformed ones are skipped
-// and logged.
-func (s *Store) scan(ctx context.Context, seq uint64, fn func(revocation.Entry) error) (uint64, error) {
-	for {
-		page, err := s.c.ZRangeArgsWithScores(ctx, goredis.ZRangeArgs{
-			Key:     s.logKey,
-			Start:   "(" + strconv.FormatUint(seq, 10),
-			Stop:    "+inf",
-			ByScore: true,
-			Count:   pageSize,
-		}).Result()
-		if err != nil {
-			return seq, fmt.Errorf("list revocations: %w", err)
-		}
-		if len(page) == 0 {
-			return seq, nil
-		}
-		keys := make([]string, len(page))
-		for i, z := range page {
-			m, _ := z.Member.(string)
-			keys[i] = s.entryKey(m)
-		}
-		vals, err := s.c.MGet(ctx, keys...).Result()
-		if err != nil {
-			return seq, fmt.Errorf("list revocations: %w", err)
-		}
-		for i, z := range page {
-			seq = uint64(z.Score)
-			v, ok := vals[i].(string)
-			if !ok {
-				continue // expired
-			}
-			m, _ := z.Member.(string)
-			e, err := decodeEntry(m, v)
-			if err != nil {
-				s.log.Warn("skipping malformed revocation record", "err", err)
-				continue
-			}
-			if err := fn(e); err != nil {
-				return seq, errStop{err}
-			}
-		}
-		if len(page) < pageSize {
-			return seq, nil
-		}
-	}
-}
-
 // DeleteExpired implements revocation.Store. Redis drops expired entry
 // keys by itself; this removes them from the sorted sets too.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
@@ -247,76 +188,6 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 			return total, nil
 		}
 	}
-}
-
-// Pull implements revocation.Shared.
-func (s *Store) Pull(ctx context.Context, from revocation.Cursor, fn func(revocation.Entry) error) (revocation.Cursor, bool, error) {
-	gen, head, err := s.head(ctx)
-	if err != nil {
-		return from, false, fmt.Errorf("pull revocations: %w", err)
-	}
-	reset := gen != from.Generation || head < from.Seq
-	start := from.Seq
-	if reset {
-		start = 0
-	}
-	last, err := s.scan(ctx, start, fn)
-	var stop errStop
-	if errors.As(err, &stop) {
-		return from, reset, stop.err
-	}
-	if err != nil {
-		return from, reset, fmt.Errorf("pull revocations: %w", err)
-	}
-	return revocation.Cursor{Generation: gen, Seq: last}, reset, nil
-}
-
-// head returns the dataset generation (epoch marker and server run_id)
-// and the current write sequence number.
-func (s *Store) head(ctx context.Context) (string, uint64, error) {
-	res, err := headScript.Run(ctx, s.c, []string{s.epochKey, s.seqKey}, newEpoch()).StringSlice()
-	if err != nil {
-		return "", 0, err
-	}
-	if len(res) != 2 {
-		return "", 0, fmt.Errorf("%w: head reply of %d items", errBadRecord, len(res))
-	}
-	seq, err := strconv.ParseUint(res[1], 10, 64)
-	if err != nil {
-		return "", 0, fmt.Errorf("%w: sequence %q", errBadRecord, truncate(res[1]))
-	}
-	runID, err := s.runID(ctx)
-	if err != nil {
-		return "", 0, err
-	}
-	return res[0] + "/" + runID, seq, nil
-}
-
-// runID returns the server's run_id, which changes on every restart and
-// fail-over, or "" when the server does not let us read it (an ACL without
-// INFO); the epoch marker then stands alone.
-func (s *Store) runID(ctx context.Context) (string, error) {
-	info, err := s.c.Info(ctx, "server").Result()
-	if err != nil {
-		var rerr goredis.Error
-		if errors.As(err, &rerr) {
-			return "", nil
-		}
-		return "", err
-	}
-	for line := range strings.Lines(info) {
-		if id, ok := strings.CutPrefix(strings.TrimSpace(line), "run_id:"); ok {
-			return id, nil
-		}
-	}
-	return "", nil
-}
-
-// newEpoch returns a fresh random dataset marker.
-func newEpoch() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return hex.EncodeToString(b[:])
 }
 
 // Close implements revocation.Store. The client is left open.
