@@ -220,6 +220,9 @@ type sessionRevoker struct{ a *app }
 func (s sessionRevoker) RevokeSession(ctx context.Context, sid string) error {
 	cfg := s.a.cfg.Load()
 	now := time.Now()
+	if _, ok := revocation.ActorFrom(ctx); !ok {
+		ctx = revocation.WithActor(ctx, revocation.Actor{Name: "issuer"})
+	}
 	return s.a.rev.Revoke(ctx, revocation.Entry{
 		Kind:      revocation.KindSID,
 		Value:     sid,

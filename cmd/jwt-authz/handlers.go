@@ -11,9 +11,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/jwt-authz/jwt-authz/config"
 	"github.com/jwt-authz/jwt-authz/extauthz"
 	"github.com/jwt-authz/jwt-authz/health"
 	"github.com/jwt-authz/jwt-authz/issuer"
+	"github.com/jwt-authz/jwt-authz/revocation"
 	"github.com/jwt-authz/jwt-authz/revocation/adminapi"
 )
 
@@ -43,7 +45,8 @@ func (a *app) requireAdmin(h http.Handler, required bool) http.Handler {
 				writeError(w, http.StatusForbidden, "access_denied", "this endpoint needs admin_token_file to be configured")
 				return
 			}
-			h.ServeHTTP(w, r)
+			ctx := revocation.WithActor(r.Context(), revocation.Actor{Name: "admin_api", RemoteAddr: r.RemoteAddr})
+			h.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
 		got, ok := bearerToken(r.Header.Get("Authorization"))
@@ -52,7 +55,8 @@ func (a *app) requireAdmin(h http.Handler, required bool) http.Handler {
 			writeError(w, http.StatusUnauthorized, "invalid_token", "admin token required")
 			return
 		}
-		h.ServeHTTP(w, r)
+		ctx := revocation.WithActor(r.Context(), revocation.Actor{Name: "admin_token", RemoteAddr: r.RemoteAddr})
+		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -68,7 +72,8 @@ func bearerToken(v string) (string, bool) {
 func (a *app) adminMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
-	revAPI := adminapi.New(a.rev, a, a.log)
+	cfg := a.cfg.Load()
+	revAPI := adminapi.New(a.rev, a, a.log, adminapi.WithSessionTTL(cfg.Issuer.RefreshTokenTTL), adminapi.WithJTISkew(maxClockSkew(cfg)))
 	mux.Handle("/admin/revocations", a.requireAdmin(revAPI, false))
 	mux.Handle("/admin/revocations/", a.requireAdmin(revAPI, false))
 	mux.Handle("POST /admin/tokens", a.requireAdmin(http.HandlerFunc(a.handleMint), false))
@@ -227,4 +232,14 @@ func (a *app) handleJWKSRefresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"providers": out})
+}
+
+// maxClockSkew is the largest skew any provider allows: a revoked jti must
+// outlive every acceptance window of its token.
+func maxClockSkew(cfg *config.Config) time.Duration {
+	skew := selfClockSkew
+	for _, p := range cfg.Providers {
+		skew = max(skew, p.ClockSkew)
+	}
+	return skew
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"go.etcd.io/bbolt"
@@ -40,14 +39,12 @@ func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sto
 		st.revStore = revmemory.New(log)
 		st.sessions = sessmemory.New()
 	case "redis":
-		opts, err := goredis.ParseURL(cfg.Revocation.RedisURL)
+		client, err := revredis.NewClient(cfg.Revocation.RedisURL)
 		if err != nil {
 			return nil, fmt.Errorf("revocation.redis_url: %w", err)
 		}
-		opts.DialTimeout = 2 * time.Second
-		opts.ReadTimeout = 2 * time.Second
-		opts.WriteTimeout = 2 * time.Second
-		st.redis = goredis.NewClient(opts)
+		goredis.SetLogger(redisLogger{log})
+		st.redis = client
 		rs, err := revredis.New(st.redis, revredis.Options{Logger: log})
 		if err != nil {
 			st.close()
@@ -60,7 +57,7 @@ func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sto
 			return nil, err
 		}
 		st.sessions = ss
-		log.Info("revocation and session store", "backend", "redis", "addr", opts.Addr, "db", opts.DB)
+		log.Info("revocation and session store", "backend", "redis", "addr", client.Options().Addr, "db", client.Options().DB)
 	default:
 		path := cfg.BoltPath()
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
@@ -96,4 +93,12 @@ func (st *stores) close() {
 	if st.db != nil {
 		_ = st.db.Close()
 	}
+}
+
+// redisLogger routes go-redis's own messages (reconnect attempts) into the
+// structured log.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "msg_detail", fmt.Sprintf(format, v...), "backend", "redis")
 }
