@@ -35,7 +35,7 @@ type jwksServer struct {
 	requests atomic.Int64
 }
 
-func newJWKSServer(t *testing.T, keys ...*testkit.Key) *jwksServer {
+func newJWKSServer(t testing.TB, keys ...*testkit.Key) *jwksServer {
 	t.Helper()
 	js := &jwksServer{status: 200}
 	js.set(t, keys...)
@@ -55,7 +55,7 @@ func newJWKSServer(t *testing.T, keys ...*testkit.Key) *jwksServer {
 	return js
 }
 
-func (js *jwksServer) set(t *testing.T, keys ...*testkit.Key) {
+func (js *jwksServer) set(t testing.TB, keys ...*testkit.Key) {
 	b := testkit.JWKS(t, keys...)
 	js.mu.Lock()
 	js.body = b
@@ -70,7 +70,7 @@ func (js *jwksServer) fail(status int) {
 
 // instance is one in-process jwt-authz.
 type instance struct {
-	t                  *testing.T
+	t                  testing.TB
 	grpcAddr, httpAddr string
 	adminAddr          string
 	cfgPath            string
@@ -102,7 +102,7 @@ const listenAny = "grpc_addr: 127.0.0.1:0\nhttp_addr: 127.0.0.1:0\nadmin_addr: 1
 
 // start runs serve with the YAML config (listeners on port 0 are added
 // when the YAML names none) and waits until it listens.
-func start(t *testing.T, yaml string, dataDir string) *instance {
+func start(t testing.TB, yaml string, dataDir string) *instance {
 	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
@@ -188,7 +188,7 @@ func reasonOf(resp *authv3.CheckResponse) string {
 }
 
 // eventually polls cond until it holds or 15 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
@@ -207,7 +207,7 @@ func (in *instance) grpcServing() bool {
 }
 
 // do sends an HTTP request and returns status and body.
-func do(t *testing.T, method, url, contentType string, body io.Reader, header map[string]string) (int, []byte) {
+func do(t testing.TB, method, url, contentType string, body io.Reader, header map[string]string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, body)
 	if err != nil {
