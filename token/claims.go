@@ -21,4 +21,7 @@ type Claims struct {
 
 	// RawPayload is the base64url-decoded JSON payload; never modify it.
 	RawPayload []byte
+	// Payload is RawPayload decoded once, numbers as json.Number so
+	// integers keep their form; never modify it.
+	Payload map[string]any
 }

@@ -1,8 +1,7 @@
 package token
 
 import (
-	"bytes"
-	"encoding/json"
+	"errors"
 	"strings"
 )
 
@@ -34,15 +33,13 @@ func hasField(list, want string) bool {
 }
 
 // Decode returns the whole payload as a JSON object, numbers kept as
-// json.Number so integers print without exponents.
+// json.Number so integers print without exponents. The object is the one
+// decoded when the token was parsed; callers must not modify it.
 func (c *Claims) Decode() (map[string]any, error) {
-	d := json.NewDecoder(bytes.NewReader(c.RawPayload))
-	d.UseNumber()
-	var m map[string]any
-	if err := d.Decode(&m); err != nil {
-		return nil, err
+	if c.Payload == nil {
+		return nil, errors.New("token: claims were not decoded from a token")
 	}
-	return m, nil
+	return c.Payload, nil
 }
 
 // Lookup walks a dotted path (realm_access.roles) through a decoded

@@ -19,21 +19,6 @@ type header struct {
 	Crit json.RawMessage `json:"crit"`
 }
 
-// rawClaims mirrors the registered claims; anything else stays in the
-// payload bytes.
-type rawClaims struct {
-	Iss   *string         `json:"iss"`
-	Sub   *string         `json:"sub"`
-	Aud   json.RawMessage `json:"aud"`
-	Exp   json.RawMessage `json:"exp"`
-	Nbf   json.RawMessage `json:"nbf"`
-	Iat   json.RawMessage `json:"iat"`
-	Jti   *string         `json:"jti"`
-	Sid   *string         `json:"sid"`
-	Scope json.RawMessage `json:"scope"`
-	Scp   json.RawMessage `json:"scp"`
-}
-
 // parsed is a compact JWS split into its parts and decoded, not yet verified.
 type parsed struct {
 	alg          Algorithm
@@ -93,75 +78,99 @@ func parse(raw string) (*parsed, error) {
 	return p, nil
 }
 
-// decodeClaims decodes the registered claims of payload into c.
+// decodeClaims decodes the payload once into a JSON object and reads the
+// registered claims from it; the object is kept for forwarding claims and
+// for dynamic metadata, so nothing decodes the payload again.
 func decodeClaims(payload []byte, c *Claims) error {
 	payload = bytes.TrimSpace(payload)
 	if len(payload) == 0 || payload[0] != '{' {
 		return fmt.Errorf("%w: payload is not a JSON object", ErrMalformed)
 	}
-	var rc rawClaims
-	if err := json.Unmarshal(payload, &rc); err != nil {
-		return fmt.Errorf("%w: claims: %s", ErrMalformed, jsonProblem(err))
+	d := json.NewDecoder(bytes.NewReader(payload))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		return fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+	}
+	if d.More() {
+		return fmt.Errorf("%w: data after the claims object", ErrMalformed)
 	}
 	c.RawPayload = payload
-	c.Issuer = deref(rc.Iss)
-	c.Subject = deref(rc.Sub)
-	c.ID = deref(rc.Jti)
-	c.SessionID = deref(rc.Sid)
+	c.Payload = m
 	var err error
-	if c.Audience, err = decodeAudience(rc.Aud); err != nil {
+	for _, f := range [...]struct {
+		name string
+		dst  *string
+	}{{"iss", &c.Issuer}, {"sub", &c.Subject}, {"jti", &c.ID}, {"sid", &c.SessionID}} {
+		if *f.dst, err = stringClaim(m, f.name); err != nil {
+			return err
+		}
+	}
+	if c.Audience, err = decodeAudience(m["aud"]); err != nil {
 		return err
 	}
-	if c.Expiry, err = decodeNumericDate("exp", rc.Exp); err != nil {
-		return err
+	for _, f := range [...]struct {
+		name string
+		dst  *int64
+	}{{"exp", &c.Expiry}, {"nbf", &c.NotBefore}, {"iat", &c.IssuedAt}} {
+		if *f.dst, err = decodeNumericDate(f.name, m[f.name]); err != nil {
+			return err
+		}
 	}
-	if c.NotBefore, err = decodeNumericDate("nbf", rc.Nbf); err != nil {
-		return err
-	}
-	if c.IssuedAt, err = decodeNumericDate("iat", rc.Iat); err != nil {
-		return err
-	}
-	if c.Scope, err = decodeScope(rc.Scope, rc.Scp); err != nil {
+	if c.Scope, err = decodeScope(m["scope"], m["scp"]); err != nil {
 		return err
 	}
 	return nil
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
+func stringClaim(m map[string]any, name string) (string, error) {
+	v, ok := m[name]
+	if !ok || v == nil {
+		return "", nil
 	}
-	return *s
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("%w: %s must be a string", ErrMalformed, name)
+	}
+	return s, nil
 }
 
-func isNull(m json.RawMessage) bool { return len(m) == 0 || string(m) == "null" }
-
 // decodeAudience accepts a string or an array of strings (RFC 7519 §4.1.3).
-func decodeAudience(m json.RawMessage) ([]string, error) {
-	if isNull(m) {
+func decodeAudience(v any) ([]string, error) {
+	switch x := v.(type) {
+	case nil:
 		return nil, nil
+	case string:
+		return []string{x}, nil
+	case []any:
+		return stringList("aud", x)
 	}
-	if m[0] == '"' {
-		var s string
-		if err := json.Unmarshal(m, &s); err != nil {
-			return nil, fmt.Errorf("%w: aud", ErrMalformed)
+	return nil, fmt.Errorf("%w: aud must be a string or an array of strings", ErrMalformed)
+}
+
+func stringList(name string, list []any) ([]string, error) {
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		s, ok := e.(string)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s must hold strings", ErrMalformed, name)
 		}
-		return []string{s}, nil
+		out = append(out, s)
 	}
-	var list []string
-	if err := json.Unmarshal(m, &list); err != nil {
-		return nil, fmt.Errorf("%w: aud must be a string or an array of strings", ErrMalformed)
-	}
-	return list, nil
+	return out, nil
 }
 
 // decodeNumericDate reads a JSON number of seconds (fractions allowed, as
 // RFC 7519 permits) and returns whole seconds; 0 when absent.
-func decodeNumericDate(name string, m json.RawMessage) (int64, error) {
-	if isNull(m) {
+func decodeNumericDate(name string, v any) (int64, error) {
+	if v == nil {
 		return 0, nil
 	}
-	f, err := strconv.ParseFloat(string(m), 64)
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, fmt.Errorf("%w: %s must be a number", ErrMalformed, name)
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1<<53 {
 		return 0, fmt.Errorf("%w: %s must be a non-negative number", ErrMalformed, name)
 	}
@@ -170,50 +179,24 @@ func decodeNumericDate(name string, m json.RawMessage) (int64, error) {
 
 // decodeScope reads "scope" (a space-separated string, RFC 8693) or, when
 // absent, "scp" (an array of strings, or a string, as some IdPs send).
-func decodeScope(scope, scp json.RawMessage) (string, error) {
-	if !isNull(scope) {
-		var s string
-		if err := json.Unmarshal(scope, &s); err == nil {
-			return s, nil
-		}
-		var list []string
-		if err := json.Unmarshal(scope, &list); err != nil {
-			return "", fmt.Errorf("%w: scope must be a string", ErrMalformed)
+func decodeScope(scope, scp any) (string, error) {
+	v, name := scope, "scope"
+	if v == nil {
+		v, name = scp, "scp"
+	}
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	case []any:
+		list, err := stringList(name, x)
+		if err != nil {
+			return "", err
 		}
 		return strings.Join(list, " "), nil
 	}
-	if isNull(scp) {
-		return "", nil
-	}
-	if scp[0] == '"' {
-		var s string
-		if err := json.Unmarshal(scp, &s); err != nil {
-			return "", fmt.Errorf("%w: scp", ErrMalformed)
-		}
-		return s, nil
-	}
-	var list []string
-	if err := json.Unmarshal(scp, &list); err != nil {
-		return "", fmt.Errorf("%w: scp must be an array of strings", ErrMalformed)
-	}
-	return strings.Join(list, " "), nil
-}
-
-// jsonProblem describes a JSON error without echoing token content.
-func jsonProblem(err error) string {
-	var te *json.UnmarshalTypeError
-	if ok := asType(err, &te); ok && te.Field != "" {
-		return te.Field + " has the wrong type"
-	}
-	return "invalid JSON"
-}
-
-func asType(err error, target **json.UnmarshalTypeError) bool {
-	te, ok := err.(*json.UnmarshalTypeError)
-	if ok {
-		*target = te
-	}
-	return ok
+	return "", fmt.Errorf("%w: %s must be a string or an array of strings", ErrMalformed, name)
 }
 
 // sanitize bounds a header value before it reaches an error message.

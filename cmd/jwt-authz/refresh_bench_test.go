@@ -20,8 +20,10 @@ import (
 // tokens/s and the p99 latency of one refresh.
 func BenchmarkRefreshHTTP(b *testing.B) {
 	stores := map[string]func(testing.TB) string{
-		"bolt":  func(testing.TB) string { return "revocation:\n  store: bolt\n" },
-		"redis": func(t testing.TB) string { return "revocation:\n  store: redis\n  redis_url: redis://" + redisserver.New(t).Addr() + "/0\n" },
+		"bolt": func(testing.TB) string { return "revocation:\n  store: bolt\n" },
+		"redis": func(t testing.TB) string {
+			return "revocation:\n  store: redis\n  redis_url: redis://" + redisserver.New(t).Addr() + "/0\n"
+		},
 	}
 	for _, name := range []string{"bolt", "redis"} {
 		b.Run(name, func(b *testing.B) {
