@@ -25,12 +25,19 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B, cacheEntries int, rev RevocationChecker) *benchEnv {
 	b.Helper()
 	be := &benchEnv{keys: map[string]*testkit.Key{}}
-	src := &keySource{keys: map[string]*jwks.Key{}}
+	var keys []*jwks.Key
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		k := testkit.NewKey(b, alg, "k-"+alg)
 		be.keys[alg] = k
-		src.keys[k.KID] = &jwks.Key{ID: k.KID, Public: k.Public()}
+		jk, err := jwks.FromPublicKey(k.KID, alg, k.Public())
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys = append(keys, jk)
 	}
+	// A static source answers like a loaded JWKS, including the lock-free
+	// "could this kid exist" check.
+	src := jwks.NewStatic("corp", keys)
 	prov := &Provider{
 		Token:             &token.Provider{Name: "corp", Issuer: iss, Audiences: []string{"orders-api"}, RequireExp: true, Keys: src},
 		ForwardClaims:     map[string]string{"sub": "x-jwt-sub"},

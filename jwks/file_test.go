@@ -48,7 +48,7 @@ func TestFileSourceReload(t *testing.T) {
 	})
 	mustKey(t, env.src, "a")
 	mustKey(t, env.src, "b")
-	if got := env.logs.count("level=WARN msg=\"jwks fetch failed"); got != 1 {
+	if got := env.logs.Count("level=WARN msg=\"jwks fetch failed"); got != 1 {
 		t.Fatalf("%d warnings for one broken file, want 1:\n%s", got, env.logs)
 	}
 

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +20,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
 
 // Keys are generated once per test binary: RSA generation is slow under the
@@ -203,55 +204,14 @@ func (s *jwksServer) lastRequest() http.Header {
 	return s.lastReq
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// logBuffer collects log output from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) count(substr string) int {
-	return strings.Count(b.String(), substr)
-}
+// clockStart is where the tests' fake clocks start.
+var clockStart = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // testEnv is a Source under test with its clock, logs and metrics.
 type testEnv struct {
 	src     *Source
-	clock   *fakeClock
-	logs    *logBuffer
+	clock   *testkit.Clock
+	logs    *testkit.LogBuffer
 	metrics *Metrics
 }
 
@@ -260,14 +220,14 @@ type testEnv struct {
 // when the test ends.
 func newTestSource(t testing.TB, opts Options) *testEnv {
 	t.Helper()
-	env := &testEnv{clock: newFakeClock(), logs: &logBuffer{}, metrics: NewMetrics(prometheus.NewRegistry())}
+	env := &testEnv{clock: testkit.NewClock(clockStart), logs: &testkit.LogBuffer{}, metrics: NewMetrics(prometheus.NewRegistry())}
 	if opts.Provider == "" {
 		opts.Provider = "test"
 	}
 	if opts.Clock == nil {
 		opts.Clock = env.clock.Now
 	}
-	opts.Logger = slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts.Logger = env.logs.Logger(slog.LevelDebug)
 	opts.Metrics = env.metrics
 	src, err := New(opts)
 	if err != nil {
@@ -295,13 +255,7 @@ func mustKey(t testing.TB, src interface {
 // after a generous deadline. It asserts an outcome, not a duration.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, time.Millisecond, what, cond)
 }
 
 // errIs reports whether err matches want (nil matches nil only).

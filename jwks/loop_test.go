@@ -45,7 +45,7 @@ func TestStopEndsEverything(t *testing.T) {
 	eventually(t, "a held fetch", func() bool { return srv.requests.Load() > n })
 	env.src.Stop()
 	env.src.Stop() // idempotent
-	if got := env.logs.count("jwks fetch failed"); got != 0 {
+	if got := env.logs.Count("jwks fetch failed"); got != 0 {
 		t.Fatalf("the fetch aborted by Stop was logged as a failure:\n%s", env.logs)
 	}
 

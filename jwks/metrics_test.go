@@ -8,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
 
 func TestMetrics(t *testing.T) {
@@ -19,7 +21,7 @@ func TestMetrics(t *testing.T) {
 
 	srv := newJWKSServer(t, setJSON(t, ecJWK(t, "a", "a"), ecJWK(t, "b", "b")))
 	srv.setETag(`"1"`)
-	clock := newFakeClock()
+	clock := testkit.NewClock(clockStart)
 	src, err := New(Options{Provider: "corp", JWKSURI: srv.URL, Metrics: m, Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -49,7 +49,7 @@ func TestRotation(t *testing.T) {
 	if got := len(env.src.Keys()); got != 2 {
 		t.Errorf("Keys() has %d keys", got)
 	}
-	if got := env.logs.count("jwks keys updated"); got != 2 {
+	if got := env.logs.Count("jwks keys updated"); got != 2 {
 		t.Errorf("%d update logs, want 2:\n%s", got, env.logs)
 	}
 }
@@ -83,15 +83,24 @@ func TestUnknownKidRefetch(t *testing.T) {
 		// No kid with several keys: no fetch, which could not help.
 		{kid: "", wantErr: ErrUnknownKey, wantRequests: 3},
 	}
+	prev := srv.requests.Load()
 	for i, st := range steps {
 		env.clock.Advance(st.advance)
+		may := env.src.MayHave(st.kid)
 		_, err := env.src.Key(ctx, st.kid)
 		if !errIs(err, st.wantErr) {
 			t.Fatalf("step %d: Key(%q) err = %v, want %v", i, st.kid, err, st.wantErr)
 		}
-		if got := srv.requests.Load(); got != st.wantRequests {
+		got := srv.requests.Load()
+		if got != st.wantRequests {
 			t.Fatalf("step %d: %d requests, want %d", i, got, st.wantRequests)
 		}
+		// MayHave is false exactly when Key answered ErrUnknownKey without
+		// a fetch.
+		if want := st.wantErr == nil || got > prev; may != want {
+			t.Fatalf("step %d: MayHave(%q) = %v, want %v", i, st.kid, may, want)
+		}
+		prev = got
 	}
 }
 
@@ -231,10 +240,10 @@ func TestStaleKeysServeUntilMaxStale(t *testing.T) {
 			t.Fatalf("step %d: status %+v", i, st2)
 		}
 	}
-	if got := env.logs.count("serving the last good keys"); got != 3 {
+	if got := env.logs.Count("serving the last good keys"); got != 3 {
 		t.Errorf("%d stale warnings, want 3:\n%s", got, env.logs)
 	}
-	if got := env.logs.count("no usable keys"); got < 1 {
+	if got := env.logs.Count("no usable keys"); got < 1 {
 		t.Errorf("no error logged past max stale:\n%s", env.logs)
 	}
 
@@ -271,7 +280,7 @@ func TestNeverLoaded(t *testing.T) {
 	if env.src.Keys() != nil {
 		t.Fatal("Keys() before any load")
 	}
-	if got := env.logs.count("no usable keys"); got != 1 {
+	if got := env.logs.Count("no usable keys"); got != 1 {
 		t.Fatalf("%d error logs, want 1:\n%s", got, env.logs)
 	}
 }
@@ -353,10 +362,10 @@ func TestRejectedDocumentNotesAreLoggedOnce(t *testing.T) {
 			t.Fatal("a set of only skipped keys was accepted")
 		}
 	}
-	if got := env.logs.count("jwks key skipped"); got != 1 {
+	if got := env.logs.Count("jwks key skipped"); got != 1 {
 		t.Fatalf("skipped key logged %d times:\n%s", got, env.logs)
 	}
-	if got := env.logs.count("jwks fetch failed"); got != 3 {
+	if got := env.logs.Count("jwks fetch failed"); got != 3 {
 		t.Fatalf("%d failure logs, want one per failed fetch", got)
 	}
 }
@@ -370,7 +379,7 @@ func TestSameDocumentIsNotReparsed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := env.logs.count("jwks key skipped"); got != 1 {
+	if got := env.logs.Count("jwks key skipped"); got != 1 {
 		t.Fatalf("skipped key logged %d times, want once per change:\n%s", got, env.logs)
 	}
 	if got := testutil.ToFloat64(env.metrics.fetches.WithLabelValues("test", resultSuccess)); got != 3 {

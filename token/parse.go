@@ -10,6 +10,19 @@ import (
 	"strings"
 )
 
+// Static parse errors, built once: rejecting garbage allocates nothing.
+var (
+	errNotCompact  = fmt.Errorf("%w: not a compact JWS", ErrMalformed)
+	errExtraParts  = fmt.Errorf("%w: not a compact JWS (encrypted or extra part)", ErrMalformed)
+	errHeaderB64   = fmt.Errorf("%w: header is not base64url", ErrMalformed)
+	errHeaderJSON  = fmt.Errorf("%w: header is not a JSON object", ErrMalformed)
+	errCrit        = fmt.Errorf("%w: unsupported crit header", ErrMalformed)
+	errPayloadB64  = fmt.Errorf("%w: payload is not base64url", ErrMalformed)
+	errPayloadJSON = fmt.Errorf("%w: payload is not a JSON object", ErrMalformed)
+	errClaimsJSON  = fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+	errTrailing    = fmt.Errorf("%w: data after the claims object", ErrMalformed)
+)
+
 // header is the part of a JOSE header this package reads. jku, x5u, jwk
 // and x5c are deliberately not fields: they are never trusted.
 type header struct {
@@ -25,6 +38,7 @@ type parsed struct {
 	header       header
 	claims       Claims
 	signingInput string // header.payload, as received
+	payload64    string // the payload part, as received
 	signature    string // base64url, as received
 }
 
@@ -32,50 +46,75 @@ var b64 = base64.RawURLEncoding
 
 // parse splits and decodes a compact JWS. It never verifies anything.
 func parse(raw string) (*parsed, error) {
+	p, err := parseHeader(raw, nil)
+	if err != nil {
+		return nil, err
+	}
+	return p, p.decodePayload()
+}
+
+// parseHeader splits a compact JWS and decodes its header only, so that a
+// token whose algorithm or key id cannot be used is rejected before its
+// payload costs anything.
+// A header already seen is taken from hc (which may be nil).
+func parseHeader(raw string, hc *headerCache) (*parsed, error) {
 	dot1 := strings.IndexByte(raw, '.')
 	if dot1 <= 0 {
-		return nil, fmt.Errorf("%w: not a compact JWS", ErrMalformed)
+		return nil, errNotCompact
 	}
 	rest := raw[dot1+1:]
 	dot2 := strings.IndexByte(rest, '.')
 	if dot2 <= 0 {
-		return nil, fmt.Errorf("%w: not a compact JWS", ErrMalformed)
+		return nil, errNotCompact
 	}
 	dot2 += dot1 + 1
 	if strings.IndexByte(raw[dot2+1:], '.') >= 0 {
-		return nil, fmt.Errorf("%w: not a compact JWS (encrypted or extra part)", ErrMalformed)
+		return nil, errExtraParts
 	}
-	p := &parsed{signingInput: raw[:dot2], signature: raw[dot2+1:]}
+	p := &parsed{signingInput: raw[:dot2], signature: raw[dot2+1:], payload64: raw[dot1+1 : dot2]}
+	if hc != nil {
+		if e, ok := hc.get(raw[:dot1]); ok {
+			p.header, p.alg = e.header, e.alg
+			return p, nil
+		}
+	}
 
 	hdr, err := b64.DecodeString(raw[:dot1])
 	if err != nil {
-		return nil, fmt.Errorf("%w: header is not base64url", ErrMalformed)
+		return nil, errHeaderB64
 	}
 	if err := json.Unmarshal(hdr, &p.header); err != nil {
-		return nil, fmt.Errorf("%w: header is not a JSON object", ErrMalformed)
+		return nil, errHeaderJSON
 	}
 	if p.header.Crit != nil {
 		// No extension is understood, so any critical one rejects the token
 		// (RFC 7515 §4.1.11).
-		return nil, fmt.Errorf("%w: unsupported crit header", ErrMalformed)
+		return nil, errCrit
 	}
 	alg, ok := ParseAlgorithm(p.header.Alg)
 	if !ok {
 		return nil, &unsupportedAlgError{name: sanitize(p.header.Alg)}
 	}
 	p.alg = alg
+	if hc != nil {
+		hc.put(raw[:dot1], p.header, alg)
+	}
+	return p, nil
+}
 
-	payload, err := b64.DecodeString(raw[dot1+1 : dot2])
+// decodePayload decodes the claims of a parsed header's token.
+func (p *parsed) decodePayload() error {
+	payload, err := b64.DecodeString(p.payload64)
 	if err != nil {
-		return nil, fmt.Errorf("%w: payload is not base64url", ErrMalformed)
+		return errPayloadB64
 	}
 	if err := decodeClaims(payload, &p.claims); err != nil {
-		return nil, err
+		return err
 	}
 	p.claims.Type = p.header.Typ
 	p.claims.KeyID = p.header.Kid
 	p.claims.Algorithm = p.header.Alg
-	return p, nil
+	return nil
 }
 
 // decodeClaims decodes the payload once into a JSON object and reads the
@@ -84,16 +123,16 @@ func parse(raw string) (*parsed, error) {
 func decodeClaims(payload []byte, c *Claims) error {
 	payload = bytes.TrimSpace(payload)
 	if len(payload) == 0 || payload[0] != '{' {
-		return fmt.Errorf("%w: payload is not a JSON object", ErrMalformed)
+		return errPayloadJSON
 	}
 	d := json.NewDecoder(bytes.NewReader(payload))
 	d.UseNumber()
 	var m map[string]any
 	if err := d.Decode(&m); err != nil {
-		return fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+		return errClaimsJSON
 	}
 	if d.More() {
-		return fmt.Errorf("%w: data after the claims object", ErrMalformed)
+		return errTrailing
 	}
 	c.RawPayload = payload
 	c.Payload = m

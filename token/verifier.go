@@ -22,6 +22,13 @@ type KeySource interface {
 	Key(ctx context.Context, kid string) (*jwks.Key, error)
 }
 
+// KeyPeeker is a KeySource that can tell, without blocking, fetching or
+// allocating, whether Key could find kid now (or report the keys
+// unavailable). jwks.Source and jwks.Static are KeyPeekers.
+type KeyPeeker interface {
+	MayHave(kid string) bool
+}
+
 // Provider is one trusted issuer and the rules its tokens are held to.
 type Provider struct {
 	Name        string
@@ -45,8 +52,12 @@ type Options struct {
 
 // Verifier verifies and validates tokens of a fixed set of providers.
 type Verifier struct {
+	// peek holds every provider's key source when all of them can say,
+	// without blocking, whether a kid could be found (see KeyPeeker).
+	peek     []KeyPeeker
 	byIssuer map[string]*Provider
 	byName   map[string]*Provider
+	headers  *headerCache
 	maxBytes int
 	now      func() time.Time
 }
@@ -65,6 +76,7 @@ func NewVerifier(providers []*Provider, opts Options) (*Verifier, error) {
 		byName:   make(map[string]*Provider, len(providers)),
 		maxBytes: opts.MaxTokenBytes,
 		now:      opts.Clock,
+		headers:  newHeaderCache(),
 	}
 	if v.maxBytes <= 0 {
 		v.maxBytes = DefaultMaxTokenBytes
@@ -93,6 +105,12 @@ func NewVerifier(providers []*Provider, opts Options) (*Verifier, error) {
 		}
 		v.byIssuer[p.Issuer] = p
 		v.byName[p.Name] = p
+		if kp, ok := p.Keys.(KeyPeeker); ok {
+			v.peek = append(v.peek, kp)
+		}
+	}
+	if len(v.peek) != len(providers) {
+		v.peek = nil
 	}
 	return v, nil
 }
@@ -124,8 +142,17 @@ func (v *Verifier) VerifySignature(ctx context.Context, raw string) (Result, err
 	if len(raw) > v.maxBytes {
 		return Result{}, ErrTooLarge
 	}
-	p, err := parse(raw)
+	p, err := parseHeader(raw, v.headers)
 	if err != nil {
+		return Result{}, err
+	}
+	if v.peek != nil && !v.anyMayHave(p.header.Kid) {
+		// No provider has the key and none would refetch now: the answer
+		// is unknown_kid whatever the payload says, so it is not decoded.
+		// This keeps a flood of made-up kids as cheap as a cache hit.
+		return Result{}, ErrUnknownKey
+	}
+	if err := p.decodePayload(); err != nil {
 		return Result{}, err
 	}
 	prov, ok := v.byIssuer[p.claims.Issuer]
@@ -153,6 +180,15 @@ func (v *Verifier) VerifySignature(ctx context.Context, raw string) (Result, err
 	}
 	res.Key = key
 	return res, nil
+}
+
+func (v *Verifier) anyMayHave(kid string) bool {
+	for _, kp := range v.peek {
+		if kp.MayHave(kid) {
+			return true
+		}
+	}
+	return false
 }
 
 // verifyEncoded decodes the base64url signature into a stack buffer when it

@@ -267,3 +267,39 @@ func tamper(raw string) string {
 	parts[1] = b64(b)
 	return strings.Join(parts, ".")
 }
+
+// peekingKeys is a keyMap that can say whether a kid could be found.
+type peekingKeys struct{ *keyMap }
+
+func (p peekingKeys) MayHave(kid string) bool { _, ok := p.keys[kid]; return ok }
+
+// With key sources that can peek, an unknown kid is rejected before the
+// payload is decoded; without, the payload is decoded first.
+func TestUnknownKidRejectedBeforePayload(t *testing.T) {
+	k := testkit.NewKey(t, "ES256", "k1")
+	// A valid header with an unknown kid, and a payload that is not JSON.
+	raw := b64([]byte(`{"alg":"ES256","kid":"nope"}`)) + "." + b64([]byte("not json")) + ".AAAA"
+	tests := map[string]struct {
+		keys token.KeySource
+		want error
+	}{
+		"peeking source":     {peekingKeys{newKeyMap(k)}, token.ErrUnknownKey},
+		"non-peeking source": {newKeyMap(k), token.ErrMalformed},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			v, err := token.NewVerifier([]*token.Provider{{Name: "corp", Issuer: iss, Keys: tc.keys}}, token.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.Verify(t.Context(), raw); !errors.Is(err, tc.want) {
+				t.Fatalf("Verify = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	// A known kid still verifies through the peeking path.
+	v, _ := token.NewVerifier([]*token.Provider{{Name: "corp", Issuer: iss, Keys: peekingKeys{newKeyMap(k)}}}, token.Options{})
+	if _, err := v.Verify(t.Context(), testkit.Sign(t, k, testkit.Claims(iss, "a"), nil)); err != nil {
+		t.Fatalf("known kid: %v", err)
+	}
+}
