@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
 
 // BenchmarkRefreshGrant measures one refresh through the token endpoint:
@@ -14,7 +16,7 @@ import (
 func BenchmarkRefreshGrant(b *testing.B) {
 	for _, name := range []string{"memory", "bolt", "redis"} {
 		b.Run(name, func(b *testing.B) {
-			e := newEnv(b, envConfig{store: backends[name](b), clock: &fakeClock{now: time.Now()}})
+			e := newEnv(b, envConfig{store: backends[name](b), clock: testkit.NewClock(time.Now())})
 			rt := e.mint(b, "alice", "read write", map[string]any{"email": "alice@example.com"}).RefreshToken
 			b.ReportAllocs()
 			b.ResetTimer()

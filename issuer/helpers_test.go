@@ -1,7 +1,6 @@
 package issuer
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -26,27 +25,8 @@ import (
 
 const testIssuerURL = "https://auth.example.com"
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// clockStart is where the tests' fake clocks start.
+var clockStart = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // recordingRevoker records RevokeSession calls and fails with err when set.
 type recordingRevoker struct {
@@ -71,32 +51,14 @@ func (r *recordingRevoker) revoked() []string {
 	return append([]string(nil), r.sids...)
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is an Issuer under test with its collaborators.
 type env struct {
 	iss     *Issuer
-	clock   *fakeClock
+	clock   *testkit.Clock
 	revoker *recordingRevoker
 	store   session.Store
 	reg     *prometheus.Registry
-	logs    *syncBuffer
+	logs    *testkit.LogBuffer
 }
 
 // testKeys loads (generating) a key of alg in a fresh directory.
@@ -112,7 +74,7 @@ func testKeys(t testing.TB, alg string) *Keys {
 type envConfig struct {
 	keys    *Keys
 	store   session.Store
-	clock   *fakeClock
+	clock   *testkit.Clock
 	revoker *recordingRevoker
 	opts    func(*Options)
 }
@@ -126,12 +88,12 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		cfg.store = memory.New()
 	}
 	if cfg.clock == nil {
-		cfg.clock = newFakeClock()
+		cfg.clock = testkit.NewClock(clockStart)
 	}
 	if cfg.revoker == nil {
 		cfg.revoker = &recordingRevoker{}
 	}
-	e := &env{clock: cfg.clock, revoker: cfg.revoker, store: cfg.store, reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	e := &env{clock: cfg.clock, revoker: cfg.revoker, store: cfg.store, reg: prometheus.NewRegistry(), logs: &testkit.LogBuffer{}}
 	m, err := NewMetrics(e.reg)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +104,7 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		Algorithm:         cfg.keys.Algorithm(),
 		ExchangeProviders: []string{"corp"},
 		Metrics:           m,
-		Logger:            slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:            e.logs.JSONLogger(slog.LevelDebug),
 		Clock:             cfg.clock.Now,
 	}
 	if cfg.opts != nil {

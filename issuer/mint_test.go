@@ -12,6 +12,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwt"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 	"github.com/jwt-authz/jwt-authz/session"
 )
 
@@ -75,7 +76,7 @@ func TestMintTokens(t *testing.T) {
 // TestMintedTokensVerifyWithJWKS checks what relying parties do: verify
 // with the published JWKS alone and validate the claims with a JOSE library.
 func TestMintedTokensVerifyWithJWKS(t *testing.T) {
-	e := newEnv(t, envConfig{keys: testKeys(t, AlgES256), clock: &fakeClock{now: time.Now()}})
+	e := newEnv(t, envConfig{keys: testKeys(t, AlgES256), clock: testkit.NewClock(time.Now())})
 	resp := e.mint(t, "alice", "read", nil)
 	set, err := jwk.Parse(e.iss.keys.JWKS())
 	if err != nil {

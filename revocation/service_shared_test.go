@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 	"github.com/jwt-authz/jwt-authz/revocation"
 )
 
@@ -19,7 +20,7 @@ type replica struct {
 
 // newReplica builds and runs a Service on the shared store with fast
 // probes, as one replica of a deployment.
-func newReplica(t *testing.T, store revocation.Shared, clock *fakeClock, opts revocation.Options) replica {
+func newReplica(t *testing.T, store revocation.Shared, clock *testkit.Clock, opts revocation.Options) replica {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
 	opts.Clock = clock.Now
@@ -35,7 +36,7 @@ func newReplica(t *testing.T, store revocation.Shared, clock *fakeClock, opts re
 	return replica{svc: svc, reg: reg}
 }
 
-func jtiEntry(clock *fakeClock, v string) revocation.Entry {
+func jtiEntry(clock *testkit.Clock, v string) revocation.Entry {
 	return revocation.Entry{Kind: revocation.KindJTI, Value: v, ExpiresAt: clock.Now().Unix() + 3600}
 }
 
@@ -48,7 +49,7 @@ func TestSharedReplicasFollowEachOther(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			clock := newFakeClock()
+			clock := testkit.NewClock(clockStart)
 			store := newFakeShared()
 			store.setQuiet(tc.quiet)
 			a := newReplica(t, store, clock, revocation.Options{})
@@ -67,7 +68,7 @@ func TestSharedReplicasFollowEachOther(t *testing.T) {
 }
 
 func TestSharedFullResyncOnReconnect(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(clockStart)
 	store := newFakeShared()
 	a := newReplica(t, store, clock, revocation.Options{ProbeInterval: time.Hour, SyncInterval: time.Hour, MaxStaleness: 10 * time.Hour})
 	// One full pull at start, one when the subscription is first made.
@@ -86,7 +87,7 @@ func TestSharedFullResyncOnReconnect(t *testing.T) {
 }
 
 func TestSharedStaleness(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(clockStart)
 	store := newFakeShared()
 	const maxStale = time.Minute
 	a := newReplica(t, store, clock, revocation.Options{MaxStaleness: maxStale})
@@ -131,7 +132,7 @@ func TestSharedStaleness(t *testing.T) {
 }
 
 func TestSharedUnreachableAtStart(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(clockStart)
 	store := newFakeShared()
 	if err := store.Put(t.Context(), jtiEntry(clock, "old")); err != nil {
 		t.Fatal(err)
@@ -156,7 +157,7 @@ func TestSharedUnreachableAtStart(t *testing.T) {
 }
 
 func TestSharedWritesBackAfterDataLoss(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(clockStart)
 	store := newFakeShared()
 	a := newReplica(t, store, clock, revocation.Options{})
 	b := newReplica(t, store, clock, revocation.Options{})
@@ -203,7 +204,7 @@ func TestSharedWritesBackAfterDataLoss(t *testing.T) {
 }
 
 func TestSharedExpiredEntriesLeaveIndexAndWriteBack(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(clockStart)
 	store := newFakeShared()
 	a := newReplica(t, store, clock, revocation.Options{SweepInterval: 5 * time.Millisecond})
 	now := clock.Now().Unix()

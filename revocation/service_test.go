@@ -3,18 +3,20 @@ package revocation_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 	"github.com/jwt-authz/jwt-authz/revocation"
 	"github.com/jwt-authz/jwt-authz/revocation/memory"
 )
 
 func TestNewServiceLoadsUnexpiredEntries(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(clockStart)
 	now := clock.Now().Unix()
 	store := memory.New(nil)
 	for _, e := range []revocation.Entry{
@@ -74,12 +76,12 @@ func TestNewServiceFailsWhenLocalStoreCannotLoad(t *testing.T) {
 }
 
 func TestServiceRevoke(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(clockStart)
 	now := clock.Now().Unix()
-	var logs logBuffer
+	var logs testkit.LogBuffer
 	reg := prometheus.NewPedanticRegistry()
 	store := memory.New(nil)
-	svc, err := revocation.NewService(store, revocation.Options{Clock: clock.Now, Logger: logs.logger(), Metrics: revocation.NewMetrics(reg)})
+	svc, err := revocation.NewService(store, revocation.Options{Clock: clock.Now, Logger: logs.Logger(slog.LevelDebug), Metrics: revocation.NewMetrics(reg)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +132,7 @@ func TestServiceRevoke(t *testing.T) {
 }
 
 func TestServiceRevokeRejects(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(clockStart)
 	now := clock.Now().Unix()
 	store := memory.New(nil)
 	svc, err := revocation.NewService(store, revocation.Options{Clock: clock.Now})
@@ -158,7 +160,7 @@ func TestServiceRevokeRejects(t *testing.T) {
 }
 
 func TestServiceRevokeStoreFailure(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(clockStart)
 	store := newFlakyStore()
 	reg := prometheus.NewPedanticRegistry()
 	svc, err := revocation.NewService(store, revocation.Options{Clock: clock.Now, Metrics: revocation.NewMetrics(reg)})
@@ -197,7 +199,7 @@ func TestServiceRevokeStoreFailure(t *testing.T) {
 }
 
 func TestServiceLookup(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(clockStart)
 	svc, err := revocation.NewService(memory.New(nil), revocation.Options{Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -234,7 +236,7 @@ func TestServiceLookup(t *testing.T) {
 }
 
 func TestServiceRunSweepsExpired(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock(clockStart)
 	store := memory.New(nil)
 	svc, err := revocation.NewService(store, revocation.Options{Clock: clock.Now, SweepInterval: 5 * time.Millisecond})
 	if err != nil {
@@ -279,8 +281,8 @@ func TestServiceClose(t *testing.T) {
 }
 
 func TestServiceRunTwice(t *testing.T) {
-	var logs logBuffer
-	svc, err := revocation.NewService(memory.New(nil), revocation.Options{Logger: logs.logger()})
+	var logs testkit.LogBuffer
+	svc, err := revocation.NewService(memory.New(nil), revocation.Options{Logger: logs.Logger(slog.LevelDebug)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func runGen(ctx context.Context, logger *slog.Logger, args []string, stdout, std
 	fs.StringVar(&o.GRPCAddr, "grpc-addr", "", "grpc_addr written to config.yaml (default: a free loopback port)")
 	fs.StringVar(&o.HTTPAddr, "http-addr", "", "http_addr written to config.yaml (default: a free loopback port)")
 	fs.StringVar(&o.AdminAddr, "admin-addr", "", "admin_addr written to config.yaml (default: a free loopback port)")
-	fs.StringVar(&o.Store, "store", "bolt", "revocation.store written to config.yaml: bolt, memory or redis")
+	fs.StringVar(&o.Store, "store", "bolt", "revocation.store written to config.yaml: bolt or memory")
 	fs.IntVar(&o.CacheEntries, "cache-entries", 100000, "token_cache.max_entries written to config.yaml")
 	fs.DurationVar(&o.TTL, "ttl", 24*time.Hour, "lifetime of valid tokens")
 	if err := fs.Parse(args); err != nil {
@@ -95,12 +95,21 @@ func generate(ctx context.Context, logger *slog.Logger, o genOptions) ([]string,
 		}
 	}
 	switch o.Store {
-	case "bolt", "memory", "redis":
+	case "bolt", "memory":
 	default:
-		return nil, usageError{fmt.Errorf("gen: --store must be bolt, memory or redis, not %q", o.Store)}
+		return nil, usageError{fmt.Errorf("gen: --store must be bolt or memory, not %q (for redis, add redis_url to config.yaml by hand)", o.Store)}
 	}
 	if o.TTL <= 0 {
 		return nil, usageError{errors.New("gen: --ttl must be positive")}
+	}
+	addrs := []*string{&o.GRPCAddr, &o.HTTPAddr, &o.AdminAddr}
+	for _, a := range addrs {
+		if *a == "" {
+			continue
+		}
+		if err := checkLoopback(*a); err != nil {
+			return nil, usageError{fmt.Errorf("gen: %w", err)}
+		}
 	}
 	dir, err := filepath.Abs(o.Out)
 	if err != nil {
@@ -109,15 +118,11 @@ func generate(ctx context.Context, logger *slog.Logger, o genOptions) ([]string,
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("gen: %w", err)
 	}
-	addrs := []*string{&o.GRPCAddr, &o.HTTPAddr, &o.AdminAddr}
 	for _, a := range addrs {
 		if *a == "" {
 			if *a, err = freeLoopbackAddr(); err != nil {
 				return nil, err
 			}
-		}
-		if err := checkLoopback(*a); err != nil {
-			return nil, fmt.Errorf("gen: %w", err)
 		}
 	}
 

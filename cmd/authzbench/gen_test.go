@@ -200,6 +200,7 @@ func TestGenerateRefuses(t *testing.T) {
 		"zero tokens":             func(o *genOptions) { o.Tokens = 0 },
 		"negative flood":          func(o *genOptions) { o.Flood = -1 },
 		"unknown store":           func(o *genOptions) { o.Store = "etcd" },
+		"redis without a url":     func(o *genOptions) { o.Store = "redis" },
 		"non-loopback grpc addr":  func(o *genOptions) { o.GRPCAddr = "0.0.0.0:9001" },
 		"non-loopback admin addr": func(o *genOptions) { o.AdminAddr = "10.1.2.3:9090" },
 		"zero ttl":                func(o *genOptions) { o.TTL = 0 },

@@ -78,24 +78,7 @@ type instance struct {
 	conn               *grpc.ClientConn
 	cancel             context.CancelFunc
 	done               chan error
-	logs               *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs               *testkit.LogBuffer
 }
 
 const listenAny = "grpc_addr: 127.0.0.1:0\nhttp_addr: 127.0.0.1:0\nadmin_addr: 127.0.0.1:0\n"
@@ -113,7 +96,7 @@ func start(t testing.TB, yaml string, dataDir string) *instance {
 	if !strings.Contains(yaml, "data_dir") {
 		yaml += "\ndata_dir: " + dataDir + "\n"
 	}
-	in := &instance{t: t, dataDir: dataDir, cfgPath: filepath.Join(t.TempDir(), "config.yaml"), done: make(chan error, 1), logs: &syncBuffer{}}
+	in := &instance{t: t, dataDir: dataDir, cfgPath: filepath.Join(t.TempDir(), "config.yaml"), done: make(chan error, 1), logs: &testkit.LogBuffer{}}
 	if err := os.WriteFile(in.cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +107,7 @@ func start(t testing.TB, yaml string, dataDir string) *instance {
 	ctx, cancel := context.WithCancel(context.Background())
 	in.cancel = cancel
 	bound := make(chan [3]string, 1)
-	log := slog.New(slog.NewJSONHandler(in.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := in.logs.JSONLogger(slog.LevelDebug)
 	go func() {
 		in.done <- serve(ctx, cfg, in.cfgPath, func(string) (string, bool) { return "", false }, log, bound)
 	}()
@@ -190,13 +173,7 @@ func reasonOf(resp *authv3.CheckResponse) string {
 // eventually polls cond until it holds or 15 s pass.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, 15*time.Second, 20*time.Millisecond, what, cond)
 }
 
 func (in *instance) grpcServing() bool {

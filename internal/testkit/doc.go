@@ -1,4 +1,7 @@
-// Package testkit generates keys, JWKS documents and tokens for tests,
-// including hostile ones (alg none, HMAC with a public key as secret,
-// jku/jwk/x5u headers, zero ECDSA signatures). Only tests import it.
+// Package testkit holds what the tests of several packages share: it
+// generates keys, JWKS documents and tokens, including hostile ones (alg
+// none, HMAC with a public key as secret, jku/jwk/x5u headers, zero ECDSA
+// signatures), and provides a settable Clock, a LogBuffer that collects
+// logs from several goroutines, and Eventually for polling. Only tests
+// import it, and it imports no package of this module.
 package testkit

@@ -1,7 +1,6 @@
 package adminapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,10 +8,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 	"github.com/jwt-authz/jwt-authz/revocation"
 	"github.com/jwt-authz/jwt-authz/revocation/adminapi"
 	"github.com/jwt-authz/jwt-authz/revocation/memory"
@@ -46,13 +45,13 @@ var inspector = fakeInspector{
 type server struct {
 	h    http.Handler
 	svc  *revocation.Service
-	logs *bytes.Buffer
+	logs *testkit.LogBuffer
 }
 
 func newServer(t *testing.T, store revocation.Store, insp adminapi.TokenInspector) server {
 	t.Helper()
-	logs := &bytes.Buffer{}
-	logger := slog.New(slog.NewTextHandler(&syncWriter{w: logs}, nil))
+	logs := &testkit.LogBuffer{}
+	logger := logs.Logger(slog.LevelInfo)
 	svc, err := revocation.NewService(store, revocation.Options{Clock: clock, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -60,17 +59,6 @@ func newServer(t *testing.T, store revocation.Store, insp adminapi.TokenInspecto
 	h := adminapi.New(svc, insp, logger,
 		adminapi.WithClock(clock), adminapi.WithJTISkew(30*time.Second), adminapi.WithSessionTTL(time.Hour))
 	return server{h: h, svc: svc, logs: logs}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 func (s server) do(t *testing.T, method, path, body string, header map[string]string) *httptest.ResponseRecorder {

@@ -51,7 +51,7 @@ func putAndWait(path string) int {
 	select {}
 }
 
-func newStore(t *testing.T) (*Store, *bbolt.DB) {
+func newStore(t testing.TB) (*Store, *bbolt.DB) {
 	t.Helper()
 	db, err := Open(filepath.Join(t.TempDir(), "jwt-authz.db"))
 	if err != nil {
@@ -246,51 +246,12 @@ func TestNewNilDB(t *testing.T) {
 }
 
 func BenchmarkBoltPut(b *testing.B) {
-	db, err := Open(filepath.Join(b.TempDir(), "jwt-authz.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	s, err := New(db)
-	if err != nil {
-		b.Fatal(err)
-	}
-	exp := time.Now().Add(time.Hour).Unix()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if err := s.Put(b.Context(), revocation.Entry{Kind: revocation.KindJTI, Value: fmt.Sprint("jti-", i), ExpiresAt: exp}); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
+	s, _ := newStore(b)
+	storetest.BenchPut(b, s)
 }
 
 func BenchmarkBoltGet(b *testing.B) {
-	db, err := Open(filepath.Join(b.TempDir(), "jwt-authz.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	s, err := New(db)
-	if err != nil {
-		b.Fatal(err)
-	}
-	exp := time.Now().Add(time.Hour).Unix()
+	s, db := newStore(b)
 	db.NoSync = true // only the setup; Get is what is measured
-	keys := make([]string, 1024)
-	for i := range keys {
-		keys[i] = fmt.Sprint("jti-", i)
-		if err := s.Put(b.Context(), revocation.Entry{Kind: revocation.KindJTI, Value: keys[i], ExpiresAt: exp}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if _, ok, err := s.Get(b.Context(), revocation.KindJTI, keys[i&1023]); err != nil || !ok {
-			b.Fatal(ok, err)
-		}
-		i++
-	}
+	storetest.BenchGet(b, s)
 }

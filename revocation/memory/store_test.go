@@ -3,7 +3,6 @@ package memory_test
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -62,34 +61,9 @@ func TestPutRejectsInvalid(t *testing.T) {
 }
 
 func BenchmarkMemoryPut(b *testing.B) {
-	s := memory.New(nil)
-	exp := time.Now().Add(time.Hour).Unix()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if err := s.Put(b.Context(), revocation.Entry{Kind: revocation.KindJTI, Value: fmt.Sprint("jti-", i), ExpiresAt: exp}); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
+	storetest.BenchPut(b, memory.New(nil))
 }
 
 func BenchmarkMemoryGet(b *testing.B) {
-	s := memory.New(nil)
-	exp := time.Now().Add(time.Hour).Unix()
-	keys := make([]string, 1024)
-	for i := range keys {
-		keys[i] = fmt.Sprint("jti-", i)
-		if err := s.Put(b.Context(), revocation.Entry{Kind: revocation.KindJTI, Value: keys[i], ExpiresAt: exp}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if _, ok, err := s.Get(b.Context(), revocation.KindJTI, keys[i&1023]); err != nil || !ok {
-			b.Fatal(ok, err)
-		}
-		i++
-	}
+	storetest.BenchGet(b, memory.New(nil))
 }

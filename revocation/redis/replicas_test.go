@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 	"github.com/jwt-authz/jwt-authz/internal/testkit/redisserver"
 	"github.com/jwt-authz/jwt-authz/revocation"
 )
@@ -55,13 +56,7 @@ func startReplicas(t *testing.T, n int, addr string, store Options, opts revocat
 // checks liveness, not speed.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 20*time.Second, 5*time.Millisecond, what, cond)
 }
 
 func allEnforce(replicas []*revocation.Service, entries []revocation.Entry) bool {

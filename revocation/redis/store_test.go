@@ -3,7 +3,6 @@ package redis
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"testing"
 	"time"
 
@@ -147,34 +146,9 @@ func FuzzDecodeMessage(f *testing.F) {
 }
 
 func BenchmarkRedisPut(b *testing.B) {
-	s := newStore(b, redisserver.Shared(b), uniqueOptions(b))
-	exp := time.Now().Add(time.Hour).Unix()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if err := s.Put(b.Context(), revocation.Entry{Kind: revocation.KindJTI, Value: fmt.Sprint("jti-", i), ExpiresAt: exp}); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
+	storetest.BenchPut(b, newStore(b, redisserver.Shared(b), uniqueOptions(b)))
 }
 
 func BenchmarkRedisGet(b *testing.B) {
-	s := newStore(b, redisserver.Shared(b), uniqueOptions(b))
-	exp := time.Now().Add(time.Hour).Unix()
-	keys := make([]string, 1024)
-	for i := range keys {
-		keys[i] = fmt.Sprint("jti-", i)
-		if err := s.Put(b.Context(), revocation.Entry{Kind: revocation.KindJTI, Value: keys[i], ExpiresAt: exp}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if _, ok, err := s.Get(b.Context(), revocation.KindJTI, keys[i&1023]); err != nil || !ok {
-			b.Fatal(ok, err)
-		}
-		i++
-	}
+	storetest.BenchGet(b, newStore(b, redisserver.Shared(b), uniqueOptions(b)))
 }

@@ -2,7 +2,6 @@ package redisserver
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
 
 // AddrEnv names the environment variable holding the address of an
@@ -109,7 +110,7 @@ func (s *Server) start() error {
 	if s.cmd != nil {
 		return nil
 	}
-	out := &lockedWriter{buf: &bytes.Buffer{}}
+	out := &testkit.LogBuffer{} // the server's output, for error messages
 	args := []string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
@@ -183,22 +184,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// lockedWriter collects the server's output for error messages.
-type lockedWriter struct {
-	mu  sync.Mutex
-	buf *bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }
