@@ -54,6 +54,7 @@ func okResponse(p *Provider, forwarded []string, res *verifiedToken) *authv3.Che
 	if p != nil && res != nil {
 		resp.DynamicMetadata = metadata(map[string]any{"provider": p.Name(), "payload": structValue(res.payload)})
 	}
+	rememberWire(resp)
 	return resp
 }
 
@@ -207,11 +208,13 @@ func denyResponse(r Reason, provider string, scopes []string) *authv3.CheckRespo
 			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
 		})
 	}
-	return &authv3.CheckResponse{
+	resp := &authv3.CheckResponse{
 		Status:          &rpcstatus.Status{Code: int32(grpcCode), Message: r.String()},
 		HttpResponse:    &authv3.CheckResponse_DeniedResponse{DeniedResponse: denied},
 		DynamicMetadata: metadata(map[string]any{"reason": r.String(), "provider": provider}),
 	}
+	rememberWire(resp)
+	return resp
 }
 
 // metadata wraps fields under the "jwt_authz" namespace.

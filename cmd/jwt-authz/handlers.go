@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -79,6 +80,9 @@ func (a *app) adminMux() http.Handler {
 	mux.Handle("POST /admin/tokens", a.requireAdmin(http.HandlerFunc(a.handleMint), false))
 	mux.Handle("POST /admin/jwks/refresh", a.requireAdmin(http.HandlerFunc(a.handleJWKSRefresh), false))
 	mux.Handle("GET /admin/providers", a.requireAdmin(http.HandlerFunc(a.handleProviders), false))
+	// Profiles for performance work, behind the admin token like the rest.
+	mux.Handle("GET /admin/debug/pprof/", a.requireAdmin(http.StripPrefix("/admin", http.HandlerFunc(pprof.Index)), false))
+	mux.Handle("GET /admin/debug/pprof/profile", a.requireAdmin(http.HandlerFunc(pprof.Profile), false))
 	mux.Handle("/admin/", a.requireAdmin(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such admin endpoint")
 	}), false))

@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"time"
 
 	"google.golang.org/grpc"
 
 	"github.com/jwt-authz/jwt-authz/config"
+	"github.com/jwt-authz/jwt-authz/extauthz"
 	"google.golang.org/grpc/keepalive"
 
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -99,6 +101,13 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, lookup func(
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 		grpc.MaxRecvMsgSize(4<<20),
+		// A pool of warm stream workers instead of a new goroutine (whose
+		// stack grows again while decoding) for every Check; enough of them
+		// for the requests one Envoy keeps in flight.
+		grpc.NumStreamWorkers(uint32(max(64, 16*runtime.GOMAXPROCS(0)))),
+		grpc.SharedWriteBuffer(true),
+		// Prebuilt responses go out as bytes marshalled once.
+		grpc.ForceServerCodecV2(extauthz.NewCodec()),
 		grpc.ChainUnaryInterceptor(newGRPCMetrics(a.reg).unary),
 	)
 	a.authz.Register(gs)

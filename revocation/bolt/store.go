@@ -61,7 +61,11 @@ func (s *Store) Put(ctx context.Context, e revocation.Entry) error {
 		return err
 	}
 	changed := false
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	// Batch coalesces concurrent revocations into one transaction and one
+	// fsync; each caller still returns only once its entry is durable. A
+	// batch may run fn again on its own, so fn starts from scratch.
+	err := s.db.Batch(func(tx *bbolt.Tx) error {
+		changed = false
 		entries, expiry := tx.Bucket(entriesBucket), tx.Bucket(expiryBucket)
 		k := entryKey(e.Kind, e.Value)
 		next := e
