@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -301,5 +303,25 @@ func TestUnknownKidRejectedBeforePayload(t *testing.T) {
 	v, _ := token.NewVerifier([]*token.Provider{{Name: "corp", Issuer: iss, Keys: peekingKeys{newKeyMap(k)}}}, token.Options{})
 	if _, err := v.Verify(t.Context(), testkit.Sign(t, k, testkit.Claims(iss, "a"), nil)); err != nil {
 		t.Fatalf("known kid: %v", err)
+	}
+}
+
+// TestHeaderURLsNeverFetched serves a key set at the jku/x5u URLs of a
+// token and proves that verification never requests them.
+func TestHeaderURLsNeverFetched(t *testing.T) {
+	f := newFixture(t, nil)
+	attacker := testkit.NewKey(t, "ES256", "attacker")
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		_, _ = w.Write(testkit.JWKS(t, attacker))
+	}))
+	defer srv.Close()
+	raw := testkit.Sign(t, attacker, testkit.Claims(iss, "a", "orders-api"), map[string]any{"jku": srv.URL, "x5u": srv.URL, "jwk": attacker.JWK(t)})
+	if _, err := f.v.Verify(t.Context(), raw); !errors.Is(err, token.ErrUnknownKey) {
+		t.Fatalf("Verify = %v, want unknown kid", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the jku/x5u URL was requested %d times", n)
 	}
 }

@@ -361,4 +361,10 @@ func TestCLITokenIssueCheckRevoke(t *testing.T) {
 	if code := run([]string{"check", "--addr", in.grpcAddr}, &out, &errOut); code != 1 {
 		t.Fatalf("check without token: exit %d", code)
 	}
+	// Debug logs saw every decision above; none holds a token.
+	for _, tok := range []string{pair.AccessToken, pair.RefreshToken} {
+		if strings.Contains(in.logs.String(), tok) || strings.Contains(in.logs.String(), strings.Split(tok, ".")[2]) {
+			t.Fatal("a token reached the logs")
+		}
+	}
 }
