@@ -2,7 +2,6 @@ package extauthz
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -483,7 +482,6 @@ func TestForwardAuthHTTP(t *testing.T) {
 			}
 		})
 	}
-	_ = http.StatusOK
 }
 
 func TestHeaderMapRequests(t *testing.T) {

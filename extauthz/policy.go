@@ -193,9 +193,8 @@ func (pol *Policy) compileRule(i int, r Rule) (*rule, error) {
 		}
 	}
 	cr.forbidden = make(map[*Provider][2]*authv3.CheckResponse, len(pol.providers)+1)
-	for p, st := range pol.providers {
+	for p := range pol.providers {
 		cr.forbidden[p] = forbiddenPair(r.RequireScopes, p.Name())
-		_ = st
 	}
 	cr.forbidden[nil] = forbiddenPair(r.RequireScopes, "none")
 	return cr, nil

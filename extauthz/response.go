@@ -53,8 +53,10 @@ func okResponse(p *Provider, forwarded []string, res *verifiedToken) *authv3.Che
 	}
 	if p != nil && res != nil {
 		resp.DynamicMetadata = metadata(map[string]any{"provider": p.Name(), "payload": structValue(res.payload)})
+	} else {
+		// Shared by every anonymous allow: marshal it once.
+		rememberWire(resp)
 	}
-	rememberWire(resp)
 	return resp
 }
 

@@ -61,6 +61,9 @@ type verifiedToken struct {
 	ok        *authv3.CheckResponse
 	upstream  []header
 	remove    []string
+	// wired is set once ok's wire form is remembered: on the first cache
+	// hit, so a token seen once never pays for it.
+	wired atomic.Bool
 }
 
 // NewServer returns a Server answering with pol.
@@ -238,6 +241,9 @@ func (s *Server) verify(ctx context.Context, pol *Policy, raw string) (*verified
 	if vt, ok := s.cache.Get(key, now.Unix()); ok {
 		if st, current := pol.providers[vt.prov]; current && !vt.key.Removed() {
 			s.m.cacheHit.Inc()
+			if !vt.wired.Load() && !vt.wired.Swap(true) {
+				rememberWire(vt.ok)
+			}
 			return vt, s.revoked(vt), st
 		}
 		s.cache.Remove(key)

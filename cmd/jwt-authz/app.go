@@ -79,7 +79,7 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
-	if a.st, err = openStores(ctx, cfg, log); err != nil {
+	if a.st, err = openStores(cfg, log); err != nil {
 		return nil, err
 	}
 	a.rev, err = revocation.NewService(a.st.revStore, revocation.Options{

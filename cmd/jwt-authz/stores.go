@@ -31,7 +31,7 @@ type stores struct {
 	sessions session.Store
 }
 
-func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger) (*stores, error) {
+func openStores(cfg *config.Config, log *slog.Logger) (*stores, error) {
 	st := &stores{backend: cfg.Revocation.Store}
 	switch cfg.Revocation.Store {
 	case "memory":
@@ -82,7 +82,6 @@ func openStores(ctx context.Context, cfg *config.Config, log *slog.Logger) (*sto
 		st.sessions = ss
 		log.Info("revocation and session store", "backend", "bolt", "path", path)
 	}
-	_ = ctx
 	return st, nil
 }
 
