@@ -48,13 +48,18 @@ func TestCodecForgetsCollectedResponses(t *testing.T) {
 		wireForms.Range(func(any, any) bool { n++; return true })
 		return n
 	}
-	before := count()
+	held := make([]*authv3.CheckResponse, 0, 100)
 	for range 100 {
-		_ = denyResponse(ReasonMalformed, "gone", nil)
+		held = append(held, denyResponse(ReasonMalformed, "gone", nil))
 	}
-	if count() < before+100 {
-		t.Fatal("responses not remembered")
+	for _, r := range held {
+		if _, ok := wireOf(r); !ok {
+			t.Fatal("response not remembered")
+		}
 	}
+	before := count() - len(held)
+	runtime.KeepAlive(held)
+	held = nil
 	deadline := time.Now().Add(10 * time.Second)
 	for count() > before+10 {
 		if time.Now().After(deadline) {
