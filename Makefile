@@ -32,6 +32,10 @@ fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./token
 	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME) ./extauthz
 	$(GO) test -run '^$$' -fuzz FuzzConfigLoad -fuzztime $(FUZZTIME) ./config
+	$(GO) test -run '^$$' -fuzz FuzzParseSet -fuzztime $(FUZZTIME) ./jwks
+	$(GO) test -run '^$$' -fuzz FuzzTokenEndpoint -fuzztime $(FUZZTIME) ./issuer
+	$(GO) test -run '^$$' -fuzz FuzzCreate -fuzztime $(FUZZTIME) ./revocation/adminapi
+	$(GO) test -run '^$$' -fuzz FuzzDecodeMessage -fuzztime $(FUZZTIME) ./revocation/redis
 
 bench: ## Go benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./token ./cache ./extauthz ./revocation ./jwks
