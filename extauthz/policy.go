@@ -152,7 +152,7 @@ func NewPolicy(opts PolicyOptions, m *Metrics) (*Policy, error) {
 		pol.providers[p] = newProviderState(p, p.Name(), m)
 	}
 	pol.none = newProviderState(nil, "none", m)
-	pol.anonymous = okResponse(nil, pol.forwarded, nil)
+	pol.anonymous = okResponse(nil, pol.forwarded, nil, nil)
 	for i, r := range opts.Rules {
 		cr, err := pol.compileRule(i, r)
 		if err != nil {

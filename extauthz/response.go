@@ -24,12 +24,11 @@ const RetryAfterSeconds = 5
 // header is one response or upstream header.
 type header struct{ name, value string }
 
-// okResponse builds the allowed response for a verified token (claims and
-// payload non-nil) or for an anonymous request (both nil). Every forwarded
-// header the token does not set is removed, so a client cannot smuggle its
-// own x-jwt-sub past the filter.
-func okResponse(p *Provider, forwarded []string, res *verifiedToken) *authv3.CheckResponse {
-	set := upstreamHeaders(p, res)
+// okResponse builds the allowed response for a verified token (p and
+// claims non-nil; set are its upstream headers) or for an anonymous request
+// (p nil). Every forwarded header the token does not set is removed, so a
+// client cannot smuggle its own x-jwt-sub past the filter.
+func okResponse(p *Provider, forwarded []string, set []header, claims *structpb.Struct) *authv3.CheckResponse {
 	ok := &authv3.OkHttpResponse{}
 	isSet := map[string]bool{}
 	for _, h := range set {
@@ -51,8 +50,8 @@ func okResponse(p *Provider, forwarded []string, res *verifiedToken) *authv3.Che
 		Status:       &rpcstatus.Status{Code: int32(code.Code_OK)},
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: ok},
 	}
-	if p != nil && res != nil {
-		resp.DynamicMetadata = metadata(map[string]any{"provider": p.Name(), "payload": structValue(res.payload)})
+	if p != nil && claims != nil {
+		resp.DynamicMetadata = metadata(map[string]any{"provider": p.Name(), "payload": structpb.NewStructValue(claims)})
 	} else {
 		// Shared by every anonymous allow: marshal it once.
 		rememberWire(resp)
@@ -60,14 +59,13 @@ func okResponse(p *Provider, forwarded []string, res *verifiedToken) *authv3.Che
 	return resp
 }
 
-// upstreamHeaders lists the headers an allowed request carries upstream.
-func upstreamHeaders(p *Provider, res *verifiedToken) []header {
-	if p == nil || res == nil {
-		return nil
-	}
+// upstreamHeaders lists the headers an allowed request carries upstream:
+// the forwarded claims of payload, and payload64 (the token's payload
+// segment) as the payload header.
+func upstreamHeaders(p *Provider, payload map[string]any, payload64 string) []header {
 	var out []header
 	for claim, name := range p.ForwardClaims {
-		v, ok := token.Lookup(res.payload, claim)
+		v, ok := token.Lookup(payload, claim)
 		if !ok {
 			continue
 		}
@@ -76,7 +74,7 @@ func upstreamHeaders(p *Provider, res *verifiedToken) []header {
 		}
 	}
 	if p.ForwardPayloadHeader != "" {
-		out = append(out, header{strings.ToLower(p.ForwardPayloadHeader), res.payload64})
+		out = append(out, header{strings.ToLower(p.ForwardPayloadHeader), payload64})
 	}
 	sortHeaders(out)
 	return out

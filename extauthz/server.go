@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/jwt-authz/jwt-authz/cache"
 	"github.com/jwt-authz/jwt-authz/jwks"
@@ -51,16 +53,15 @@ type Server struct {
 }
 
 // verifiedToken is a cache entry: everything an allowed Check of the same
-// token needs, built once.
+// token needs, built once. It keeps the claims once, as the protobuf Struct
+// inside the allowed response's metadata, which require_claims reads too.
 type verifiedToken struct {
-	prov      *Provider
-	key       *jwks.Key
-	claims    *token.Claims
-	payload   map[string]any
-	payload64 string // the token's payload segment, for forward_payload_header
-	ok        *authv3.CheckResponse
-	upstream  []header
-	remove    []string
+	prov     *Provider
+	key      *jwks.Key
+	claims   *token.Claims // registered claims; the payload is dropped
+	payload  *structpb.Struct
+	ok       *authv3.CheckResponse
+	upstream []header
 	// wired is set once ok's wire form is remembered: on the first cache
 	// hit, so a token seen once never pays for it.
 	wired atomic.Bool
@@ -293,26 +294,25 @@ func newVerifiedToken(p *Provider, forwarded []string, res token.Result, raw str
 	}
 	first := strings.IndexByte(raw, '.')
 	second := first + 1 + strings.IndexByte(raw[first+1:], '.')
+	claims := *res.Claims
+	claims.RawPayload, claims.Payload = nil, nil
 	vt := &verifiedToken{
-		prov:      p,
-		key:       res.Key,
-		claims:    res.Claims,
-		payload:   payload,
-		payload64: strings.Clone(raw[first+1 : second]),
+		prov:     p,
+		key:      res.Key,
+		claims:   &claims,
+		payload:  structValue(payload).GetStructValue(),
+		upstream: upstreamHeaders(p, payload, strings.Clone(raw[first+1:second])),
 	}
-	vt.ok = okResponse(p, forwarded, vt)
-	vt.upstream = upstreamHeaders(p, vt)
-	ok := vt.ok.GetOkResponse()
-	vt.remove = ok.GetHeadersToRemove()
+	vt.ok = okResponse(p, forwarded, vt.upstream, vt.payload)
 	return vt, nil
 }
 
 // claimsMatch reports whether every required claim has the wanted value:
 // a string equal to it, an array containing it, or a number or boolean
 // whose JSON form equals it.
-func claimsMatch(payload map[string]any, want map[string]string) bool {
+func claimsMatch(payload *structpb.Struct, want map[string]string) bool {
 	for path, w := range want {
-		v, ok := token.Lookup(payload, path)
+		v, ok := lookupStruct(payload, path)
 		if !ok || !valueMatches(v, w) {
 			return false
 		}
@@ -320,18 +320,42 @@ func claimsMatch(payload map[string]any, want map[string]string) bool {
 	return true
 }
 
-func valueMatches(v any, want string) bool {
-	if list, ok := v.([]any); ok {
-		for _, e := range list {
+// lookupStruct walks a dotted path through the claims as token.Lookup
+// does: a key that itself contains dots is matched whole first.
+func lookupStruct(s *structpb.Struct, path string) (*structpb.Value, bool) {
+	if v, ok := s.GetFields()[path]; ok {
+		return v, true
+	}
+	for {
+		part, rest, more := strings.Cut(path, ".")
+		v, ok := s.GetFields()[part]
+		if !ok {
+			return nil, false
+		}
+		if !more {
+			return v, true
+		}
+		if s = v.GetStructValue(); s == nil {
+			return nil, false
+		}
+		path = rest
+	}
+}
+
+func valueMatches(v *structpb.Value, want string) bool {
+	switch k := v.GetKind().(type) {
+	case *structpb.Value_StringValue:
+		return k.StringValue == want
+	case *structpb.Value_NumberValue:
+		return strconv.FormatFloat(k.NumberValue, 'f', -1, 64) == want
+	case *structpb.Value_BoolValue:
+		return strconv.FormatBool(k.BoolValue) == want
+	case *structpb.Value_ListValue:
+		for _, e := range k.ListValue.GetValues() {
 			if valueMatches(e, want) {
 				return true
 			}
 		}
-		return false
 	}
-	if _, isMap := v.(map[string]any); isMap {
-		return false
-	}
-	s, ok := headerValue(v)
-	return ok && s == want
+	return false
 }
