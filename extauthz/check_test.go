@@ -279,8 +279,7 @@ func TestRules(t *testing.T) {
 		{PathPrefix: "/partner", Providers: []string{"partner"}},
 		{PathPrefix: "/tenant", RequireClaims: map[string]string{"tenant": "other"}},
 	}
-	var e *env
-	e = newEnv(t, func(o *PolicyOptions) {
+	e := newEnv(t, func(o *PolicyOptions) {
 		o.Rules = rules
 		o.Providers = append(o.Providers, second)
 		v, err := token.NewVerifier([]*token.Provider{o.Providers[0].Token, second.Token}, token.Options{})

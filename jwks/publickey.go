@@ -61,7 +61,7 @@ func checkPublicKey(pub crypto.PublicKey) (crypto.PublicKey, error) {
 		}
 		return &rsa.PublicKey{N: newInt(k.N), E: k.E}, nil
 	case *ecdsa.PublicKey:
-		if k == nil || k.Curve == nil || k.X == nil || k.Y == nil {
+		if k == nil || k.Curve == nil {
 			return nil, errors.New("empty EC public key")
 		}
 		switch k.Curve {
@@ -69,12 +69,18 @@ func checkPublicKey(pub crypto.PublicKey) (crypto.PublicKey, error) {
 		default:
 			return nil, fmt.Errorf("EC curve %s is not supported", k.Curve.Params().Name)
 		}
-		// ECDH validates that the point lies on the curve; an off-curve
-		// point must never reach signature verification.
-		if _, err := k.ECDH(); err != nil {
+		// The round trip through the encoded point copies the key and
+		// checks that the point lies on the curve: an off-curve point must
+		// never reach signature verification.
+		b, err := k.Bytes()
+		if err != nil {
 			return nil, fmt.Errorf("EC public key is invalid: %w", err)
 		}
-		return &ecdsa.PublicKey{Curve: k.Curve, X: newInt(k.X), Y: newInt(k.Y)}, nil
+		cp, err := ecdsa.ParseUncompressedPublicKey(k.Curve, b)
+		if err != nil {
+			return nil, fmt.Errorf("EC public key is invalid: %w", err)
+		}
+		return cp, nil
 	case ed25519.PublicKey:
 		if len(k) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("Ed25519 public key of %d bytes", len(k))

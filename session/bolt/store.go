@@ -194,7 +194,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 		// Collect first: deleting under a moving cursor can skip entries.
 		var expired [][]byte
 		c := idx.Cursor()
-		for k, _ := c.First(); k != nil && len(k) >= 8 && bytes.Compare(k[:8], limit) <= 0; k, _ = c.Next() {
+		for k, _ := c.First(); len(k) >= 8 && bytes.Compare(k[:8], limit) <= 0; k, _ = c.Next() {
 			expired = append(expired, bytes.Clone(k))
 		}
 		for _, k := range expired {
