@@ -20,6 +20,9 @@ type Verifier interface {
 	Verify(ctx context.Context, raw string) (token.Result, error)
 	// MaxTokenBytes is the size limit applied before any parsing.
 	MaxTokenBytes() int
+	// Precheck rejects, cheaply and before any cache lookup, what the size
+	// and the header alone show to be unacceptable; nil means "maybe".
+	Precheck(raw string) error
 }
 
 // Provider is a trusted issuer as Check sees it: its token rules plus what

@@ -234,8 +234,10 @@ func (s *Server) deny(pol *Policy, o outcome, reason Reason) outcome {
 // verify returns the verified token for raw from the cache or by verifying
 // it, and checks revocation either way.
 func (s *Server) verify(ctx context.Context, pol *Policy, raw string) (*verifiedToken, Reason, *providerState) {
-	if len(raw) > pol.verifier.MaxTokenBytes() {
-		return nil, ReasonTooLarge, nil
+	// Made-up tokens (garbage, unknown kids) stop here, allocation-free and
+	// before the token is hashed: a flood of them costs less than cache hits.
+	if err := pol.verifier.Precheck(raw); err != nil {
+		return nil, reasonFor(err), nil
 	}
 	now := s.now()
 	key := cache.KeyOf(raw)

@@ -58,48 +58,80 @@ func parse(raw string) (*parsed, error) {
 // payload costs anything.
 // A header already seen is taken from hc (which may be nil).
 func parseHeader(raw string, hc *headerCache) (*parsed, error) {
+	h, err := splitHeader(raw, hc)
+	if err != nil {
+		return nil, err
+	}
+	return &parsed{
+		alg:          h.alg,
+		header:       h.header,
+		signingInput: raw[:h.dot2],
+		payload64:    raw[h.dot1+1 : h.dot2],
+		signature:    raw[h.dot2+1:],
+	}, nil
+}
+
+// jwsHeader is a split compact JWS with its decoded header, returned by
+// value so that a token rejected on its header alone allocates nothing.
+type jwsHeader struct {
+	header     header
+	alg        Algorithm
+	dot1, dot2 int // positions of the two dots
+}
+
+func splitHeader(raw string, hc *headerCache) (jwsHeader, error) {
+	var h jwsHeader
 	dot1 := strings.IndexByte(raw, '.')
 	if dot1 <= 0 {
-		return nil, errNotCompact
+		return h, errNotCompact
 	}
-	rest := raw[dot1+1:]
-	dot2 := strings.IndexByte(rest, '.')
+	dot2 := strings.IndexByte(raw[dot1+1:], '.')
 	if dot2 <= 0 {
-		return nil, errNotCompact
+		return h, errNotCompact
 	}
 	dot2 += dot1 + 1
 	if strings.IndexByte(raw[dot2+1:], '.') >= 0 {
-		return nil, errExtraParts
+		return h, errExtraParts
 	}
-	p := &parsed{signingInput: raw[:dot2], signature: raw[dot2+1:], payload64: raw[dot1+1 : dot2]}
+	h.dot1, h.dot2 = dot1, dot2
 	if hc != nil {
 		if e, ok := hc.get(raw[:dot1]); ok {
-			p.header, p.alg = e.header, e.alg
-			return p, nil
+			h.header, h.alg = e.header, e.alg
+			return h, nil
 		}
 	}
-
-	hdr, err := b64.DecodeString(raw[:dot1])
+	hd, alg, err := decodeHeader(raw[:dot1])
 	if err != nil {
-		return nil, errHeaderB64
+		return h, err
 	}
-	if err := json.Unmarshal(hdr, &p.header); err != nil {
-		return nil, errHeaderJSON
+	h.header, h.alg = *hd, alg
+	if hc != nil {
+		hc.put(raw[:dot1], *hd, alg)
 	}
-	if p.header.Crit != nil {
+	return h, nil
+}
+
+// decodeHeader decodes a header segment. It is apart from splitHeader so
+// that only a header not found in the cache costs an allocation.
+func decodeHeader(segment string) (*header, Algorithm, error) {
+	raw, err := b64.DecodeString(segment)
+	if err != nil {
+		return nil, algInvalid, errHeaderB64
+	}
+	var hd header
+	if err := json.Unmarshal(raw, &hd); err != nil {
+		return nil, algInvalid, errHeaderJSON
+	}
+	if hd.Crit != nil {
 		// No extension is understood, so any critical one rejects the token
 		// (RFC 7515 §4.1.11).
-		return nil, errCrit
+		return nil, algInvalid, errCrit
 	}
-	alg, ok := ParseAlgorithm(p.header.Alg)
+	alg, ok := ParseAlgorithm(hd.Alg)
 	if !ok {
-		return nil, &unsupportedAlgError{name: sanitize(p.header.Alg)}
+		return nil, algInvalid, &unsupportedAlgError{name: sanitize(hd.Alg)}
 	}
-	p.alg = alg
-	if hc != nil {
-		hc.put(raw[:dot1], p.header, alg)
-	}
-	return p, nil
+	return &hd, alg, nil
 }
 
 // decodePayload decodes the claims of a parsed header's token.

@@ -134,6 +134,25 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Result, error) {
 	return res, v.Validate(res.Claims, res.Provider)
 }
 
+// Precheck rejects, without allocating, what can be rejected from the size
+// and the header alone: oversize, not a compact JWS, an algorithm that is
+// never accepted, or a kid that no provider has and none would refetch now.
+// nil means the token may be valid; Verify still decides. It is meant to
+// run before a cache lookup, so that made-up tokens cost less than a hit.
+func (v *Verifier) Precheck(raw string) error {
+	if len(raw) > v.maxBytes {
+		return ErrTooLarge
+	}
+	h, err := splitHeader(raw, v.headers)
+	if err != nil {
+		return err
+	}
+	if v.peek != nil && !v.anyMayHave(h.header.Kid) {
+		return ErrUnknownKey
+	}
+	return nil
+}
+
 // VerifySignature verifies the signature of raw with the key of the
 // provider named by its "iss", without validating time, audience or typ.
 // It is meant for revoking leaked tokens and for internal use; Check uses

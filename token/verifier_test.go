@@ -325,3 +325,36 @@ func TestHeaderURLsNeverFetched(t *testing.T) {
 		t.Fatalf("the jku/x5u URL was requested %d times", n)
 	}
 }
+
+func TestPrecheck(t *testing.T) {
+	k := testkit.NewKey(t, "ES256", "k1")
+	v, err := token.NewVerifier([]*token.Provider{{Name: "corp", Issuer: iss, Keys: peekingKeys{newKeyMap(k)}}}, token.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := testkit.Sign(t, k, testkit.Claims(iss, "a"), nil)
+	unknown := testkit.Sign(t, k, testkit.Claims(iss, "a"), map[string]any{"kid": "nope"})
+	tests := map[string]struct {
+		raw  string
+		want error
+	}{
+		"valid":       {valid, nil},
+		"oversize":    {strings.Repeat("a", token.DefaultMaxTokenBytes+1), token.ErrTooLarge},
+		"garbage":     {"garbage", token.ErrMalformed},
+		"alg none":    {testkit.Unsigned(t, testkit.Claims(iss, "a"))[0], token.ErrUnsupportedAlg},
+		"unknown kid": {unknown, token.ErrUnknownKey},
+		// Precheck never looks at the payload: a bad signature passes it.
+		"bad signature": {valid[:len(valid)-4] + "AAAA", nil},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if err := v.Precheck(tc.raw); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("Precheck = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	_ = v.Precheck(unknown) // the header is cached now
+	if n := testing.AllocsPerRun(100, func() { _ = v.Precheck(unknown) }); n != 0 {
+		t.Fatalf("Precheck of an unknown kid allocates %v times", n)
+	}
+}
