@@ -18,8 +18,6 @@ type Verifier interface {
 	// token package's sentinel errors. The Result names the provider
 	// whenever the issuer was recognised, even on error.
 	Verify(ctx context.Context, raw string) (token.Result, error)
-	// MaxTokenBytes is the size limit applied before any parsing.
-	MaxTokenBytes() int
 	// Precheck rejects, cheaply and before any cache lookup, what the size
 	// and the header alone show to be unacceptable; nil means "maybe".
 	Precheck(raw string) error
