@@ -69,26 +69,3 @@ func TestCodecForgetsCollectedResponses(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
-// An allowed response is remembered on its token's first cache hit, not
-// when the token is first seen.
-func TestAllowRememberedOnFirstHit(t *testing.T) {
-	e := newEnv(t, nil)
-	tok := e.token(nil)
-	first := e.check("GET", "/", bearerHdr(tok))
-	if _, ok := wireOf(first); ok {
-		t.Fatal("remembered on first sight")
-	}
-	second := e.check("GET", "/", bearerHdr(tok))
-	if second != first {
-		t.Fatal("cached response not reused")
-	}
-	b, ok := wireOf(second)
-	if !ok {
-		t.Fatal("not remembered on the first hit")
-	}
-	want, _ := proto.MarshalOptions{Deterministic: true}.Marshal(second)
-	if string(b) != string(want) {
-		t.Fatal("remembered bytes differ from the response")
-	}
-}

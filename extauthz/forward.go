@@ -21,9 +21,11 @@ func (s *Server) ForwardAuthHandler() http.Handler {
 		start := time.Now()
 		pol := s.policy.Load()
 		r := fromHTTP(req)
-		o := s.decide(req.Context(), pol, &r)
-		s.writeHTTP(w, &o)
+		sc := getScratch()
+		o := s.decide(req.Context(), pol, &r, sc, start)
+		s.writeHTTP(w, &o, sc)
 		s.record(req.Context(), &r, &o, start)
+		putScratch(sc)
 	})
 }
 
@@ -44,7 +46,7 @@ func fromHTTP(req *http.Request) request {
 		host = req.Host
 	}
 	r := request{method: strings.ToUpper(method), host: host, httpHeaders: req.Header, id: req.Header.Get("X-Request-Id")}
-	r.path, r.query = splitTarget(target)
+	r.path, r.query = splitTarget(target, "")
 	return r
 }
 
@@ -57,13 +59,15 @@ func firstHeader(h http.Header, names ...string) string {
 	return ""
 }
 
-func (s *Server) writeHTTP(w http.ResponseWriter, o *outcome) {
+func (s *Server) writeHTTP(w http.ResponseWriter, o *outcome, sc *scratch) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	if o.reason == ReasonOK || o.dryRun {
-		if o.vt != nil {
-			for _, u := range o.vt.upstream {
-				h.Set(canonicalHeader(u.name), u.value)
+		if o.verified {
+			// The values point into sc, and the header map is written
+			// after the handler returns: copy them.
+			for _, u := range o.st.ok.upstream(sc.upstream[:0], &o.claims) {
+				h.Set(canonicalHeader(u.name), strings.Clone(u.value))
 			}
 		}
 		w.WriteHeader(http.StatusOK)

@@ -85,6 +85,7 @@ type Policy struct {
 
 type providerState struct {
 	p       *Provider
+	ok      *okTemplate // nil for the "none" state
 	denials [reasonCount]*authv3.CheckResponse
 	counts  counters
 }
@@ -150,10 +151,12 @@ func NewPolicy(opts PolicyOptions, m *Metrics) (*Policy, error) {
 	}
 	sort.Strings(pol.forwarded)
 	for _, p := range opts.Providers {
-		pol.providers[p] = newProviderState(p, p.Name(), m)
+		st := newProviderState(p, p.Name(), m)
+		st.ok = newOKTemplate(p, pol.forwarded)
+		pol.providers[p] = st
 	}
 	pol.none = newProviderState(nil, "none", m)
-	pol.anonymous = okResponse(nil, pol.forwarded, nil, nil)
+	pol.anonymous = anonymousResponse(pol.forwarded)
 	for i, r := range opts.Rules {
 		cr, err := pol.compileRule(i, r)
 		if err != nil {

@@ -17,15 +17,19 @@ type request struct {
 	host   string
 	id     string // x-request-id, for logs
 
-	grpcHeaders map[string]string // lower-case names (Envoy's form)
+	// headers are a Check request's headers with Envoy's lower-case names.
+	// Of repeated names the last counts (the headers map), or the first
+	// when firstWins (header_map, whose names are lower-cased here).
+	headers     []field
+	headerMap   []field // header_map entries while decoding
+	firstWins   bool
 	httpHeaders http.Header
 }
 
+// field is one name and value of a request's headers.
+type field struct{ name, value string }
+
 func (r *request) header(lower string) (string, bool) {
-	if r.grpcHeaders != nil {
-		v, ok := r.grpcHeaders[lower]
-		return v, ok
-	}
 	if r.httpHeaders != nil {
 		vs := r.httpHeaders.Values(lower)
 		if len(vs) == 0 {
@@ -33,51 +37,83 @@ func (r *request) header(lower string) (string, bool) {
 		}
 		return vs[0], true
 	}
+	if r.firstWins {
+		for i := range r.headers {
+			if r.headers[i].name == lower {
+				return r.headers[i].value, true
+			}
+		}
+		return "", false
+	}
+	for i := len(r.headers) - 1; i >= 0; i-- {
+		if r.headers[i].name == lower {
+			return r.headers[i].value, true
+		}
+	}
 	return "", false
 }
 
-// fromCheck reads a CheckRequest. Missing parts read as empty; a request
-// without HTTP attributes has no token and is denied as missing.
+// fromCheck reads a CheckRequest message. Missing parts read as empty; a
+// request without HTTP attributes has no token and is denied as missing.
 func fromCheck(req *authv3.CheckRequest) request {
 	h := req.GetAttributes().GetRequest().GetHttp()
-	r := request{method: h.GetMethod(), host: h.GetHost(), grpcHeaders: h.GetHeaders()}
-	if len(r.grpcHeaders) == 0 {
-		// Envoy sends header_map instead of headers when configured with
-		// encode_raw_headers.
-		if hm := h.GetHeaderMap().GetHeaders(); len(hm) > 0 {
-			r.grpcHeaders = make(map[string]string, len(hm))
-			for _, kv := range hm {
-				k := strings.ToLower(kv.GetKey())
-				v := kv.GetValue()
-				if v == "" {
-					v = string(kv.GetRawValue())
-				}
-				if _, dup := r.grpcHeaders[k]; !dup {
-					r.grpcHeaders[k] = v
-				}
-			}
-		}
+	r := request{method: h.GetMethod(), host: h.GetHost(), path: h.GetPath(), query: h.GetQuery()}
+	for k, v := range h.GetHeaders() {
+		r.headers = append(r.headers, field{k, v})
 	}
-	if r.grpcHeaders == nil {
-		r.grpcHeaders = map[string]string{}
+	for _, kv := range h.GetHeaderMap().GetHeaders() {
+		r.addHeaderMapEntry(kv.GetKey(), kv.GetValue(), kv.GetRawValue())
 	}
-	r.path, r.query = splitTarget(h.GetPath())
-	if r.query == "" {
-		r.query = h.GetQuery()
-	}
-	if r.host == "" {
-		r.host = r.grpcHeaders[":authority"]
-	}
-	r.id = r.grpcHeaders["x-request-id"]
+	r.finish()
 	return r
 }
 
+// addHeaderMapEntry records one header_map entry (Envoy's form with
+// encode_raw_headers); finish decides whether it counts.
+func (r *request) addHeaderMapEntry(key, value string, raw []byte) {
+	if value == "" && len(raw) > 0 {
+		value = string(raw)
+	}
+	r.headerMap = append(r.headerMap, field{name: key, value: value})
+}
+
+// finish completes a decoded request: header_map entries count only when
+// the headers map is empty (Envoy sends one or the other), the target is
+// split and normalized, and the host and request id are filled in.
+func (r *request) finish() {
+	if len(r.headers) == 0 && len(r.headerMap) > 0 {
+		for i := range r.headerMap {
+			r.headerMap[i].name = lowerASCII(r.headerMap[i].name)
+		}
+		r.headers, r.headerMap, r.firstWins = r.headerMap, r.headers, true
+	}
+	r.path, r.query = splitTarget(r.path, r.query)
+	if r.host == "" {
+		r.host, _ = r.header(":authority")
+	}
+	r.id, _ = r.header("x-request-id")
+}
+
+// lowerASCII lower-cases a header name, without allocating when it
+// already is.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
+
 // splitTarget splits a request target into a normalized path and its raw
-// query. Normalization (dot segments, duplicate slashes, encoded dots and
+// query; query is used when the target has none. Normalization (dot segments, duplicate slashes, encoded dots and
 // slashes, backslashes) keeps "/healthz/../admin" from matching a rule for
 // "/healthz".
-func splitTarget(target string) (string, string) {
+func splitTarget(target, query string) (string, string) {
 	p, q, _ := strings.Cut(target, "?")
+	if q == "" {
+		q = query
+	}
 	if i := strings.IndexByte(p, '#'); i >= 0 {
 		p = p[:i]
 	}

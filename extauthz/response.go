@@ -1,6 +1,7 @@
 package extauthz
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -12,7 +13,7 @@ import (
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/jwt-authz/jwt-authz/token"
+	"github.com/jwt-authz/jwt-authz/internal/jsontape"
 )
 
 // Realm is the realm of every WWW-Authenticate challenge.
@@ -24,85 +25,49 @@ const RetryAfterSeconds = 5
 // header is one response or upstream header.
 type header struct{ name, value string }
 
-// okResponse builds the allowed response for a verified token (p and
-// claims non-nil; set are its upstream headers) or for an anonymous request
-// (p nil). Every forwarded header the token does not set is removed, so a
-// client cannot smuggle its own x-jwt-sub past the filter.
-func okResponse(p *Provider, forwarded []string, set []header, claims *structpb.Struct) *authv3.CheckResponse {
-	ok := &authv3.OkHttpResponse{}
-	isSet := map[string]bool{}
-	for _, h := range set {
-		isSet[h.name] = true
-		ok.Headers = append(ok.Headers, &corev3.HeaderValueOption{
-			Header:       &corev3.HeaderValue{Key: h.name, Value: h.value},
-			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-		})
-	}
-	for _, h := range forwarded {
-		if !isSet[h] {
-			ok.HeadersToRemove = append(ok.HeadersToRemove, h)
-		}
-	}
-	if p != nil && !p.KeepAuthorization {
-		ok.HeadersToRemove = append(ok.HeadersToRemove, "authorization")
-	}
+// anonymousResponse builds the allow of a request without a token. Every
+// forwarded header is removed, so a client cannot smuggle its own
+// x-jwt-sub past the filter.
+func anonymousResponse(forwarded []string) *authv3.CheckResponse {
+	ok := &authv3.OkHttpResponse{HeadersToRemove: forwarded}
 	resp := &authv3.CheckResponse{
 		Status:       &rpcstatus.Status{Code: int32(code.Code_OK)},
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: ok},
 	}
-	if p != nil && claims != nil {
-		resp.DynamicMetadata = metadata(map[string]any{"provider": p.Name(), "payload": structpb.NewStructValue(claims)})
-	} else {
-		// Shared by every anonymous allow: marshal it once.
-		rememberWire(resp)
-	}
+	// Shared by every anonymous allow: marshal it once.
+	rememberWire(resp)
 	return resp
 }
 
-// upstreamHeaders lists the headers an allowed request carries upstream:
-// the forwarded claims of payload, and payload64 (the token's payload
-// segment) as the payload header.
-func upstreamHeaders(p *Provider, payload map[string]any, payload64 string) []header {
-	var out []header
-	for claim, name := range p.ForwardClaims {
-		v, ok := token.Lookup(payload, claim)
-		if !ok {
-			continue
-		}
-		if s, ok := headerValue(v); ok {
-			out = append(out, header{strings.ToLower(name), s})
-		}
-	}
-	if p.ForwardPayloadHeader != "" {
-		out = append(out, header{strings.ToLower(p.ForwardPayloadHeader), payload64})
-	}
-	sortHeaders(out)
-	return out
-}
-
-// headerValue renders a claim as a header value: strings as they are,
-// numbers and booleans in JSON form, arrays comma-joined, objects as JSON.
-// Control characters are dropped so a claim cannot split a header.
-func headerValue(v any) (string, bool) {
+// headerValueOf renders a claim as a header value: strings as they are,
+// numbers and booleans in JSON form, arrays comma-joined, objects as JSON
+// (keys sorted). Control characters are dropped so a claim cannot split a
+// header. null is no value.
+func headerValueOf(v jsontape.Value) (string, bool) {
 	var s string
-	switch x := v.(type) {
-	case nil:
+	switch v.Kind() {
+	case jsontape.Null:
 		return "", false
-	case string:
-		s = x
-	case json.Number:
-		s = x.String()
-	case bool:
-		s = strconv.FormatBool(x)
-	case []any:
-		parts := make([]string, 0, len(x))
-		for _, e := range x {
-			if es, ok := headerValue(e); ok {
+	case jsontape.String:
+		s, _ = v.String()
+	case jsontape.Number, jsontape.True, jsontape.False:
+		s = str(v.Raw())
+	case jsontape.Array:
+		var parts []string
+		for it := v.Iter(); it.Next(); {
+			e := it.Value()
+			if es, ok := headerValueOf(e); ok {
 				parts = append(parts, es)
 			}
 		}
 		s = strings.Join(parts, ",")
 	default:
+		d := json.NewDecoder(bytes.NewReader(v.Raw()))
+		d.UseNumber()
+		var x any
+		if err := d.Decode(&x); err != nil {
+			return "", false
+		}
 		b, err := json.Marshal(x)
 		if err != nil {
 			return "", false
@@ -229,38 +194,4 @@ func metadata(fields map[string]any) *structpb.Struct {
 		}
 	}
 	return &structpb.Struct{Fields: map[string]*structpb.Value{"jwt_authz": structpb.NewStructValue(inner)}}
-}
-
-// structValue converts a decoded JSON value into a protobuf Value; numbers
-// become doubles, as protobuf Struct has no integers.
-func structValue(v any) *structpb.Value {
-	switch x := v.(type) {
-	case nil:
-		return structpb.NewNullValue()
-	case string:
-		return structpb.NewStringValue(x)
-	case bool:
-		return structpb.NewBoolValue(x)
-	case json.Number:
-		f, err := x.Float64()
-		if err != nil {
-			return structpb.NewStringValue(x.String())
-		}
-		return structpb.NewNumberValue(f)
-	case float64:
-		return structpb.NewNumberValue(x)
-	case []any:
-		list := &structpb.ListValue{Values: make([]*structpb.Value, 0, len(x))}
-		for _, e := range x {
-			list.Values = append(list.Values, structValue(e))
-		}
-		return structpb.NewListValue(list)
-	case map[string]any:
-		s := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(x))}
-		for k, e := range x {
-			s.Fields[k] = structValue(e)
-		}
-		return structpb.NewStructValue(s)
-	}
-	return structpb.NewNullValue()
 }

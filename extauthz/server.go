@@ -5,17 +5,16 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/jwt-authz/jwt-authz/cache"
+	"github.com/jwt-authz/jwt-authz/internal/jsontape"
 	"github.com/jwt-authz/jwt-authz/jwks"
-	"github.com/jwt-authz/jwt-authz/token"
 )
 
 // RevocationChecker is consulted on every Check, cached or not.
@@ -45,26 +44,26 @@ type Server struct {
 	authv3.UnimplementedAuthorizationServer
 
 	policy atomic.Pointer[Policy]
-	cache  *cache.Cache[*verifiedToken]
+	cache  *cache.Cache[verifiedToken]
 	rev    RevocationChecker
 	m      *Metrics
 	log    *slog.Logger
-	now    func() time.Time
+	now    func() time.Time // nil: the request's start time is now
+
+	// What the Check handler passes to an interceptor, built once.
+	checkInfo   grpc.UnaryServerInfo
+	checkWireFn grpc.UnaryHandler
 }
 
-// verifiedToken is a cache entry: everything an allowed Check of the same
-// token needs, built once. It keeps the claims once, as the protobuf Struct
-// inside the allowed response's metadata, which require_claims reads too.
+// verifiedToken is a cache entry: what a later Check of the same token
+// cannot read from the token itself, namely the provider and key that
+// verified it. The claims and the allowed response are read again from
+// the token's payload on every hit, so an entry takes a few dozen bytes
+// and holds nothing the garbage collector has to follow beyond its two
+// pointers.
 type verifiedToken struct {
-	prov     *Provider
-	key      *jwks.Key
-	claims   *token.Claims // registered claims; the payload is dropped
-	payload  *structpb.Struct
-	ok       *authv3.CheckResponse
-	upstream []header
-	// wired is set once ok's wire form is remembered: on the first cache
-	// hit, so a token seen once never pays for it.
-	wired atomic.Bool
+	prov *Provider
+	key  *jwks.Key
 }
 
 // NewServer returns a Server answering with pol.
@@ -72,18 +71,17 @@ func NewServer(pol *Policy, opts Options) (*Server, error) {
 	if pol == nil || opts.Metrics == nil {
 		return nil, fmt.Errorf("extauthz: server needs a policy and metrics")
 	}
-	c, err := cache.New[*verifiedToken](opts.CacheEntries)
+	c, err := cache.New[verifiedToken](opts.CacheEntries)
 	if err != nil {
 		return nil, fmt.Errorf("extauthz: token cache: %w", err)
 	}
 	s := &Server{cache: c, rev: opts.Revocation, m: opts.Metrics, log: opts.Logger, now: opts.Clock}
+	s.checkInfo = grpc.UnaryServerInfo{Server: s, FullMethod: checkFullMethod}
+	s.checkWireFn = s.checkWire
 	var l lenner = c
 	opts.Metrics.cacheLen.Store(&l)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	s.policy.Store(pol)
 	return s, nil
@@ -95,8 +93,13 @@ func (s *Server) CacheLen() int { return s.cache.Len() }
 // PurgeCache drops every cached token.
 func (s *Server) PurgeCache() { s.cache.Purge() }
 
-// Register adds the Authorization service to a gRPC server.
-func (s *Server) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g, s) }
+// Register adds the Authorization service to a gRPC server, which must
+// have been created with ServerOption (the Codec): its Check handler
+// reads requests in place and answers with bytes.
+func (s *Server) Register(g *grpc.Server) { g.RegisterService(&serviceDesc, s) }
+
+// ServerOption installs the Codec that Register needs.
+func ServerOption() grpc.ServerOption { return grpc.ForceServerCodecV2(NewCodec()) }
 
 // SetPolicy installs a new policy atomically; requests in flight finish on
 // the old one. Cached tokens of providers that are not in the new policy
@@ -108,35 +111,73 @@ func (s *Server) Policy() *Policy { return s.policy.Load() }
 
 // outcome is a decision before it is rendered for a transport.
 type outcome struct {
-	reason Reason
-	st     *providerState
-	vt     *verifiedToken // the verified token, when there is one
-	rule   *rule
-	dryRun bool // a denial turned into an allow
+	reason   Reason
+	st       *providerState
+	verified bool          // a token was verified: vt and claims are set
+	vt       verifiedToken // the provider and key that verified it
+	claims   claimsView
+	rule     *rule
+	dryRun   bool // a denial turned into an allow
 }
 
-// Check answers one ext_authz request. A denial is a response, never an
-// error.
+// Check answers one ext_authz request given as a message; the gRPC
+// service reads requests in place instead (see Register). A denial is a
+// response, never an error.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	r := fromCheck(req)
+	switch resp := s.serve(ctx, &r).(type) {
+	case *authv3.CheckResponse:
+		return resp, nil
+	case *wireResponse:
+		out := &authv3.CheckResponse{}
+		err := proto.Unmarshal(*resp, out)
+		responsePool.Put((*[]byte)(resp))
+		if err != nil {
+			return nil, fmt.Errorf("extauthz: built response unreadable: %w", err)
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("extauthz: unexpected response %T", resp)
+	}
+}
+
+// serve decides one request and returns its answer: a prebuilt
+// *authv3.CheckResponse, or a *wireResponse built for an allowed token.
+func (s *Server) serve(ctx context.Context, r *request) any {
 	start := time.Now()
 	pol := s.policy.Load()
-	r := fromCheck(req)
-	o := s.decide(ctx, pol, &r)
-	resp := s.render(pol, &o)
-	s.record(ctx, &r, &o, start)
-	return resp, nil
+	sc := getScratch()
+	o := s.decide(ctx, pol, r, sc, start)
+	var resp any
+	if (o.reason == ReasonOK || o.dryRun) && o.verified {
+		resp = s.allowWire(&o, sc)
+	} else {
+		resp = s.render(pol, &o)
+	}
+	s.record(ctx, r, &o, start)
+	putScratch(sc)
+	return resp
 }
 
+// allowWire builds the allowed response of a verified token.
+func (s *Server) allowWire(o *outcome, sc *scratch) *wireResponse {
+	t := o.st.ok
+	sc.upstream = t.upstream(sc.upstream[:0], &o.claims)
+	sc.structPB = o.claims.root.AppendStruct(sc.structPB[:0])
+	buf := responsePool.Get(0)
+	*buf = t.appendOK(*buf, sc.upstream, sc.structPB)
+	return (*wireResponse)(buf)
+}
+
+// render returns the prebuilt response of every outcome but an allowed
+// token.
 func (s *Server) render(pol *Policy, o *outcome) *authv3.CheckResponse {
 	if o.reason == ReasonOK || o.dryRun {
-		if o.vt != nil {
-			return o.vt.ok
-		}
 		return pol.anonymous
 	}
 	if o.reason.kind() == kindForbidden {
 		var p *Provider
-		if o.vt != nil {
+		if o.verified {
 			p = o.vt.prov
 		}
 		return o.rule.forbidden[p][o.reason-ReasonInsufficientScope]
@@ -181,14 +222,15 @@ func (s *Server) attrs(r *request, o *outcome) []slog.Attr {
 		slog.String("path", r.path),
 		slog.Int("rule", o.rule.index),
 	}
-	if o.vt != nil && o.vt.claims.ID != "" {
-		a = append(a, slog.String("jti", o.vt.claims.ID))
+	if o.verified && o.claims.jti != "" {
+		a = append(a, slog.String("jti", o.claims.jti))
 	}
 	return a
 }
 
-// decide runs the whole decision for one request.
-func (s *Server) decide(ctx context.Context, pol *Policy, r *request) outcome {
+// decide runs the whole decision for one request; sc holds the token's
+// claims until the answer is built.
+func (s *Server) decide(ctx context.Context, pol *Policy, r *request, sc *scratch, now time.Time) outcome {
 	rl := pol.match(r.method, r.path, r.host)
 	o := outcome{st: pol.none, rule: rl}
 	if pol.bypassCORS && r.method == "OPTIONS" {
@@ -205,21 +247,20 @@ func (s *Server) decide(ctx context.Context, pol *Policy, r *request) outcome {
 		}
 		return s.deny(pol, o, ReasonMissing)
 	}
-	vt, reason, st := s.verify(ctx, pol, raw)
-	if st != nil {
-		o.st = st
+	if s.now != nil {
+		now = s.now()
 	}
+	reason := s.verify(ctx, pol, raw, sc, &o, now)
 	if reason != ReasonOK {
 		return s.deny(pol, o, reason)
 	}
-	o.vt = vt
-	if rl.providers != nil && !rl.providers[vt.prov] {
+	if rl.providers != nil && !rl.providers[o.vt.prov] {
 		return s.deny(pol, o, ReasonUnknownIssuer)
 	}
-	if !vt.claims.HasScopes(rl.RequireScopes) {
+	if !o.claims.hasScopes(rl.RequireScopes) {
 		return s.deny(pol, o, ReasonInsufficientScope)
 	}
-	if !claimsMatch(vt.payload, rl.RequireClaims) {
+	if !claimsMatch(o.claims.root, rl.RequireClaims) {
 		return s.deny(pol, o, ReasonClaimMismatch)
 	}
 	return o
@@ -231,23 +272,21 @@ func (s *Server) deny(pol *Policy, o outcome, reason Reason) outcome {
 	return o
 }
 
-// verify returns the verified token for raw from the cache or by verifying
-// it, and checks revocation either way.
-func (s *Server) verify(ctx context.Context, pol *Policy, raw string) (*verifiedToken, Reason, *providerState) {
+// verify finds raw in the cache or verifies it, reads its claims into sc,
+// and checks revocation either way. On success o.verified is set, as are
+// o.st, o.vt and o.claims; o.st is set too whenever the provider is known.
+func (s *Server) verify(ctx context.Context, pol *Policy, raw string, sc *scratch, o *outcome, now time.Time) Reason {
 	// Made-up tokens (garbage, unknown kids) stop here, allocation-free and
 	// before the token is hashed: a flood of them costs less than cache hits.
 	if err := pol.verifier.Precheck(raw); err != nil {
-		return nil, reasonFor(err), nil
+		return reasonFor(err)
 	}
-	now := s.now()
 	key := cache.KeyOf(raw)
 	if vt, ok := s.cache.Get(key, now.Unix()); ok {
-		if st, current := pol.providers[vt.prov]; current && !vt.key.Removed() {
+		if st, current := pol.providers[vt.prov]; current && !vt.key.Removed() && sc.readClaims(raw, &o.claims) == nil {
 			s.m.cacheHit.Inc()
-			if !vt.wired.Load() && !vt.wired.Swap(true) {
-				rememberWire(vt.ok)
-			}
-			return vt, s.revoked(vt), st
+			o.st, o.vt, o.verified = st, vt, true
+			return s.revoked(&o.claims)
 		}
 		s.cache.Remove(key)
 	}
@@ -255,66 +294,44 @@ func (s *Server) verify(ctx context.Context, pol *Policy, raw string) (*verified
 		s.m.cacheMiss.Inc()
 	}
 	res, err := pol.verifier.Verify(ctx, raw)
-	var st *providerState
 	var prov *Provider
 	if res.Provider != nil {
 		if prov = pol.byName[res.Provider.Name]; prov != nil {
-			st = pol.providers[prov]
+			o.st = pol.providers[prov]
 		}
 	}
 	if err != nil {
-		return nil, reasonFor(err), st
+		return reasonFor(err)
 	}
 	if prov == nil || prov.Token != res.Provider {
 		// The verifier and the policy disagree: never allow.
-		return nil, ReasonUnknownIssuer, st
+		return ReasonUnknownIssuer
 	}
-	vt, err := newVerifiedToken(prov, pol.forwarded, res, raw)
-	if err != nil {
-		return nil, ReasonMalformed, st
+	if sc.readClaims(raw, &o.claims) != nil {
+		return ReasonMalformed
 	}
+	o.vt, o.verified = verifiedToken{prov: prov, key: res.Key}, true
 	expires := res.Claims.Expiry
 	if expires == 0 {
 		expires = now.Add(DefaultUncappedCacheTTL).Unix()
 	}
-	s.cache.Add(key, vt, expires)
-	return vt, s.revoked(vt), st
+	s.cache.Add(key, o.vt, expires)
+	return s.revoked(&o.claims)
 }
 
-func (s *Server) revoked(vt *verifiedToken) Reason {
+func (s *Server) revoked(c *claimsView) Reason {
 	if s.rev == nil {
 		return ReasonOK
 	}
-	c := vt.claims
-	return reasonFor(s.rev.Check(c.ID, c.SessionID, c.Subject, c.IssuedAt))
-}
-
-func newVerifiedToken(p *Provider, forwarded []string, res token.Result, raw string) (*verifiedToken, error) {
-	payload, err := res.Claims.Decode()
-	if err != nil {
-		return nil, err
-	}
-	first := strings.IndexByte(raw, '.')
-	second := first + 1 + strings.IndexByte(raw[first+1:], '.')
-	claims := *res.Claims
-	claims.RawPayload, claims.Payload = nil, nil
-	vt := &verifiedToken{
-		prov:     p,
-		key:      res.Key,
-		claims:   &claims,
-		payload:  structValue(payload).GetStructValue(),
-		upstream: upstreamHeaders(p, payload, strings.Clone(raw[first+1:second])),
-	}
-	vt.ok = okResponse(p, forwarded, vt.upstream, vt.payload)
-	return vt, nil
+	return reasonFor(s.rev.Check(c.jti, c.sid, c.sub, c.iat))
 }
 
 // claimsMatch reports whether every required claim has the wanted value:
 // a string equal to it, an array containing it, or a number or boolean
 // whose JSON form equals it.
-func claimsMatch(payload *structpb.Struct, want map[string]string) bool {
+func claimsMatch(payload jsontape.Value, want map[string]string) bool {
 	for path, w := range want {
-		v, ok := lookupStruct(payload, path)
+		v, ok := payload.Lookup(path)
 		if !ok || !valueMatches(v, w) {
 			return false
 		}
@@ -322,38 +339,26 @@ func claimsMatch(payload *structpb.Struct, want map[string]string) bool {
 	return true
 }
 
-// lookupStruct walks a dotted path through the claims as token.Lookup
-// does: a key that itself contains dots is matched whole first.
-func lookupStruct(s *structpb.Struct, path string) (*structpb.Value, bool) {
-	if v, ok := s.GetFields()[path]; ok {
-		return v, true
-	}
-	for {
-		part, rest, more := strings.Cut(path, ".")
-		v, ok := s.GetFields()[part]
-		if !ok {
-			return nil, false
+// valueMatches compares a claim with a wanted value as the claim's
+// protobuf Value form reads: numbers as doubles printed without exponent
+// (a number too large for a double compares as its JSON text).
+func valueMatches(v jsontape.Value, want string) bool {
+	switch v.Kind() {
+	case jsontape.String:
+		s, _ := v.String()
+		return s == want
+	case jsontape.Number:
+		if f, ok := v.Float(); ok {
+			return strconv.FormatFloat(f, 'f', -1, 64) == want
 		}
-		if !more {
-			return v, true
-		}
-		if s = v.GetStructValue(); s == nil {
-			return nil, false
-		}
-		path = rest
-	}
-}
-
-func valueMatches(v *structpb.Value, want string) bool {
-	switch k := v.GetKind().(type) {
-	case *structpb.Value_StringValue:
-		return k.StringValue == want
-	case *structpb.Value_NumberValue:
-		return strconv.FormatFloat(k.NumberValue, 'f', -1, 64) == want
-	case *structpb.Value_BoolValue:
-		return strconv.FormatBool(k.BoolValue) == want
-	case *structpb.Value_ListValue:
-		for _, e := range k.ListValue.GetValues() {
+		return str(v.Raw()) == want
+	case jsontape.True:
+		return want == "true"
+	case jsontape.False:
+		return want == "false"
+	case jsontape.Array:
+		for it := v.Iter(); it.Next(); {
+			e := it.Value()
 			if valueMatches(e, want) {
 				return true
 			}

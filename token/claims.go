@@ -1,8 +1,7 @@
 package token
 
-// Claims are the validated claims of one token, decoded once. Registered
-// claims have fields; everything else is reached through Payload (the
-// decoded JSON object) or Lookup.
+// Claims are the validated claims of one token. Registered claims have
+// fields; everything else is in RawPayload, decoded on demand by Decode.
 type Claims struct {
 	Issuer    string
 	Subject   string
@@ -21,7 +20,4 @@ type Claims struct {
 
 	// RawPayload is the base64url-decoded JSON payload; never modify it.
 	RawPayload []byte
-	// Payload is RawPayload decoded once, numbers as json.Number so
-	// integers keep their form; never modify it.
-	Payload map[string]any
 }

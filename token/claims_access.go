@@ -1,6 +1,8 @@
 package token
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 )
@@ -32,14 +34,20 @@ func hasField(list, want string) bool {
 	return false
 }
 
-// Decode returns the whole payload as a JSON object, numbers kept as
-// json.Number so integers print without exponents. The object is the one
-// decoded when the token was parsed; callers must not modify it.
+// Decode decodes the whole payload as a JSON object, numbers kept as
+// json.Number so integers print without exponents. Each call decodes
+// RawPayload again and returns a new object.
 func (c *Claims) Decode() (map[string]any, error) {
-	if c.Payload == nil {
+	if c.RawPayload == nil {
 		return nil, errors.New("token: claims were not decoded from a token")
 	}
-	return c.Payload, nil
+	d := json.NewDecoder(bytes.NewReader(c.RawPayload))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		return nil, errClaimsJSON
+	}
+	return m, nil
 }
 
 // Lookup walks a dotted path (realm_access.roles) through a decoded

@@ -8,6 +8,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/jwt-authz/jwt-authz/internal/jsontape"
 )
 
 // Static parse errors, built once: rejecting garbage allocates nothing.
@@ -20,7 +23,6 @@ var (
 	errPayloadB64  = fmt.Errorf("%w: payload is not base64url", ErrMalformed)
 	errPayloadJSON = fmt.Errorf("%w: payload is not a JSON object", ErrMalformed)
 	errClaimsJSON  = fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
-	errTrailing    = fmt.Errorf("%w: data after the claims object", ErrMalformed)
 )
 
 // header is the part of a JOSE header this package reads. jku, x5u, jwk
@@ -149,25 +151,23 @@ func (p *parsed) decodePayload() error {
 	return nil
 }
 
-// decodeClaims decodes the payload once into a JSON object and reads the
-// registered claims from it; the object is kept for forwarding claims and
-// for dynamic metadata, so nothing decodes the payload again.
+var tapes = sync.Pool{New: func() any { return new(jsontape.Tape) }}
+
+// decodeClaims indexes the payload in one allocation-free pass and reads
+// the registered claims from it; the rest of the payload stays as
+// RawPayload, for Decode and for callers that read it themselves.
 func decodeClaims(payload []byte, c *Claims) error {
 	payload = bytes.TrimSpace(payload)
 	if len(payload) == 0 || payload[0] != '{' {
 		return errPayloadJSON
 	}
-	d := json.NewDecoder(bytes.NewReader(payload))
-	d.UseNumber()
-	var m map[string]any
-	if err := d.Decode(&m); err != nil {
+	t := tapes.Get().(*jsontape.Tape)
+	defer tapes.Put(t)
+	if err := t.Parse(payload); err != nil {
 		return errClaimsJSON
 	}
-	if d.More() {
-		return errTrailing
-	}
+	m := t.Root()
 	c.RawPayload = payload
-	c.Payload = m
 	var err error
 	for _, f := range [...]struct {
 		name string
@@ -177,29 +177,45 @@ func decodeClaims(payload []byte, c *Claims) error {
 			return err
 		}
 	}
-	if c.Audience, err = decodeAudience(m["aud"]); err != nil {
+	if c.Audience, err = decodeAudience(field(m, "aud")); err != nil {
 		return err
 	}
 	for _, f := range [...]struct {
 		name string
 		dst  *int64
 	}{{"exp", &c.Expiry}, {"nbf", &c.NotBefore}, {"iat", &c.IssuedAt}} {
-		if *f.dst, err = decodeNumericDate(f.name, m[f.name]); err != nil {
+		if *f.dst, err = decodeNumericDate(f.name, field(m, f.name)); err != nil {
 			return err
 		}
 	}
-	if c.Scope, err = decodeScope(m["scope"], m["scp"]); err != nil {
+	if c.Scope, err = decodeScope(field(m, "scope"), field(m, "scp")); err != nil {
 		return err
 	}
 	return nil
 }
 
-func stringClaim(m map[string]any, name string) (string, error) {
-	v, ok := m[name]
-	if !ok || v == nil {
+// field is a member of the claims object; absent and null read the same
+// (as the zero Value).
+func field(m jsontape.Value, name string) jsontape.Value {
+	v, ok := m.Field(name)
+	if !ok || v.Kind() == jsontape.Null {
+		return jsontape.Value{}
+	}
+	return v
+}
+
+// claimString copies a string claim out of the payload buffer.
+func claimString(v jsontape.Value) (string, bool) {
+	s, ok := v.String()
+	return strings.Clone(s), ok
+}
+
+func stringClaim(m jsontape.Value, name string) (string, error) {
+	v := field(m, name)
+	if !v.Exists() {
 		return "", nil
 	}
-	s, ok := v.(string)
+	s, ok := claimString(v)
 	if !ok {
 		return "", fmt.Errorf("%w: %s must be a string", ErrMalformed, name)
 	}
@@ -207,22 +223,23 @@ func stringClaim(m map[string]any, name string) (string, error) {
 }
 
 // decodeAudience accepts a string or an array of strings (RFC 7519 §4.1.3).
-func decodeAudience(v any) ([]string, error) {
-	switch x := v.(type) {
-	case nil:
+func decodeAudience(v jsontape.Value) ([]string, error) {
+	switch v.Kind() {
+	case jsontape.Invalid:
 		return nil, nil
-	case string:
-		return []string{x}, nil
-	case []any:
-		return stringList("aud", x)
+	case jsontape.String:
+		s, _ := claimString(v)
+		return []string{s}, nil
+	case jsontape.Array:
+		return stringList("aud", v)
 	}
 	return nil, fmt.Errorf("%w: aud must be a string or an array of strings", ErrMalformed)
 }
 
-func stringList(name string, list []any) ([]string, error) {
-	out := make([]string, 0, len(list))
-	for _, e := range list {
-		s, ok := e.(string)
+func stringList(name string, list jsontape.Value) ([]string, error) {
+	out := make([]string, 0, list.Len())
+	for it := list.Iter(); it.Next(); {
+		s, ok := claimString(it.Value())
 		if !ok {
 			return nil, fmt.Errorf("%w: %s must hold strings", ErrMalformed, name)
 		}
@@ -233,16 +250,15 @@ func stringList(name string, list []any) ([]string, error) {
 
 // decodeNumericDate reads a JSON number of seconds (fractions allowed, as
 // RFC 7519 permits) and returns whole seconds; 0 when absent.
-func decodeNumericDate(name string, v any) (int64, error) {
-	if v == nil {
+func decodeNumericDate(name string, v jsontape.Value) (int64, error) {
+	if !v.Exists() {
 		return 0, nil
 	}
-	n, ok := v.(json.Number)
-	if !ok {
+	if v.Kind() != jsontape.Number {
 		return 0, fmt.Errorf("%w: %s must be a number", ErrMalformed, name)
 	}
-	f, err := strconv.ParseFloat(string(n), 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1<<53 {
+	f, ok := v.Float()
+	if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1<<53 {
 		return 0, fmt.Errorf("%w: %s must be a non-negative number", ErrMalformed, name)
 	}
 	return int64(f), nil
@@ -250,18 +266,19 @@ func decodeNumericDate(name string, v any) (int64, error) {
 
 // decodeScope reads "scope" (a space-separated string, RFC 8693) or, when
 // absent, "scp" (an array of strings, or a string, as some IdPs send).
-func decodeScope(scope, scp any) (string, error) {
+func decodeScope(scope, scp jsontape.Value) (string, error) {
 	v, name := scope, "scope"
-	if v == nil {
+	if !v.Exists() {
 		v, name = scp, "scp"
 	}
-	switch x := v.(type) {
-	case nil:
+	switch v.Kind() {
+	case jsontape.Invalid:
 		return "", nil
-	case string:
-		return x, nil
-	case []any:
-		list, err := stringList(name, x)
+	case jsontape.String:
+		s, _ := claimString(v)
+		return s, nil
+	case jsontape.Array:
+		list, err := stringList(name, v)
 		if err != nil {
 			return "", err
 		}

@@ -105,8 +105,8 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, lookup func(
 		// stack grows again while decoding) for every Check; enough of them
 		// for the requests one Envoy keeps in flight.
 		grpc.NumStreamWorkers(uint32(max(64, 16*runtime.GOMAXPROCS(0)))),
-		// Prebuilt responses go out as bytes marshalled once.
-		grpc.ForceServerCodecV2(extauthz.NewCodec()),
+		// Check requests are read in place and answers sent as bytes.
+		extauthz.ServerOption(),
 		grpc.ChainUnaryInterceptor(newGRPCMetrics(a.reg).unary),
 	)
 	a.authz.Register(gs)
