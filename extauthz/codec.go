@@ -78,7 +78,7 @@ func (c *Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return c.fallback.Unmarshal(data, v)
 	}
-	call.data = make([]byte, 0, data.Len())
+	call.data = call.data[:0]
 	for _, b := range data {
 		call.data = append(call.data, b.ReadOnlyData()...)
 	}

@@ -27,7 +27,7 @@ var serviceDesc = grpc.ServiceDesc{
 // checkCall is one Check as the handler sees it: the request's bytes,
 // decoded into a request view by the Codec.
 type checkCall struct {
-	data []byte // the request's bytes; r's strings point into it
+	data []byte // the request's bytes; r's strings point into them
 	r    request
 }
 
@@ -35,16 +35,24 @@ var callPool = sync.Pool{New: func() any { return new(checkCall) }}
 
 func getCall() *checkCall { return callPool.Get().(*checkCall) }
 
-// putCall recycles c's header slices. The request bytes are not reused:
-// strings read from them may outlive the call (in an error, a log
-// record), so each call gets its own.
+// putCall recycles c, its request bytes included. Nothing read from a
+// request may therefore be kept past its call: the strings of the request
+// view point into those bytes. What outlives a call is copied where it is
+// kept (the header cache copies a header segment, claims are cloned by
+// the verifier, log records are written before the call ends).
 func putCall(c *checkCall) {
-	h, hm := c.r.headers[:0], c.r.headerMap[:0]
+	data, h, hm := c.data[:0], c.r.headers[:0], c.r.headerMap[:0]
+	if cap(data) > maxPooledRequest {
+		data = nil
+	}
 	clear(c.r.headers[:cap(c.r.headers)])
 	clear(c.r.headerMap[:cap(c.r.headerMap)])
-	*c = checkCall{r: request{headers: h, headerMap: hm}}
+	*c = checkCall{data: data, r: request{headers: h, headerMap: hm}}
 	callPool.Put(c)
 }
+
+// maxPooledRequest bounds the request buffer a pooled call keeps.
+const maxPooledRequest = 16 << 10
 
 func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 	s := srv.(*Server)
