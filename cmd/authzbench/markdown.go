@@ -84,14 +84,14 @@ func renderMarkdown(res *suiteResults) string {
 
 	if r := res.Revocation; r != nil {
 		b.WriteString("#### Revocations loaded\n\n")
-		b.WriteString("| entries | load time | RSS before | RSS after | RSS per entry | ")
+		b.WriteString("| entries | load time | RSS before | RSS after (anonymous + file) | RSS per entry | ")
 		b.WriteString("revoked tokens: ratio / p99 ratio | valid token: ratio / p99 ratio |\n")
 		b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		entries := fmt.Sprintf("%d created", r.Load.Created)
 		if r.RevokedEntries >= 0 {
 			entries = fmt.Sprintf("%.0f", r.RevokedEntries)
 		}
-		after := mibCell(r.RSSAfterBytes)
+		after := mibCell(r.RSSAfterBytes) + splitCell(r.AnonAfterBytes, r.FileAfterBytes)
 		if r.RevokedEntries >= 1_000_000 || (r.RevokedEntries < 0 && r.Load.Created >= 1_000_000) {
 			after += mark(r.RSSAfterBytes <= targetRevokedMillionB) + " (≤ 100 MiB)"
 		}
@@ -103,7 +103,9 @@ func renderMarkdown(res *suiteResults) string {
 	if mem := res.Memory; mem != nil {
 		b.WriteString("#### Memory (RSS)\n\n")
 		fmt.Fprintf(&b, "| state | floor | %s | target |\n| --- | ---: | ---: | --- |\n", name)
-		fmt.Fprintf(&b, "| idle | %s | %s | ≤ %g MiB%s |\n", mibCell(mem.FloorIdleRSSBytes), mibCell(mem.IdleRSSBytes),
+		fmt.Fprintf(&b, "| idle (anonymous + file) | %s%s | %s%s | ≤ %g MiB%s |\n",
+			mibCell(mem.FloorIdleRSSBytes), splitCell(mem.FloorIdleAnon, mem.FloorIdleFile),
+			mibCell(mem.IdleRSSBytes), splitCell(mem.IdleAnonBytes, mem.IdleFileBytes),
 			targetIdleRSSMiB, mark(mib(mem.IdleRSSBytes) <= targetIdleRSSMiB))
 		entries := "unknown"
 		if mem.CacheEntries >= 0 {
@@ -197,4 +199,13 @@ func pairCell(cr *caseResult) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%s / %s (errors / wrong %s)", num(cr.Summary.CPURatio, 2), num(cr.Summary.P99Ratio, 2), errCell(*cr))
+}
+
+// splitCell shows an RSS as its anonymous and file-backed parts, or
+// nothing when the kernel did not report them.
+func splitCell(anon, file uint64) string {
+	if anon == 0 && file == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s + %s)", mibCell(anon), mibCell(file))
 }

@@ -27,6 +27,12 @@ type procSample struct {
 	// /proc/PID/status.
 	RSSBytes uint64
 	HWMBytes uint64
+	// AnonBytes and FileBytes split RSSBytes: RssAnon (heap, stacks) and
+	// RssFile (pages of mapped files: the executable, a bbolt database),
+	// which stay in the page cache when the process lets them go. 0 when
+	// the kernel does not report them.
+	AnonBytes uint64
+	FileBytes uint64
 }
 
 // readProc samples process pid.
@@ -51,7 +57,8 @@ func readProc(pid int) (procSample, error) {
 	if err != nil {
 		return procSample{}, fmt.Errorf("read memory of pid %d: %w", pid, err)
 	}
-	return procSample{CPUTicks: ticks, SchedNS: readSchedNS(dir), RSSBytes: rss, HWMBytes: hwm}, nil
+	anon, file := parseStatusKB(status, "RssAnon"), parseStatusKB(status, "RssFile")
+	return procSample{CPUTicks: ticks, SchedNS: readSchedNS(dir), RSSBytes: rss, HWMBytes: hwm, AnonBytes: anon, FileBytes: file}, nil
 }
 
 // parseStatCPUTicks returns utime+stime (fields 14 and 15) of a
@@ -113,6 +120,27 @@ func parseStatusMemory(status []byte) (rss, hwm uint64, err error) {
 	return rss, hwm, nil
 }
 
+// parseStatusKB returns the "name: N kB" line of a /proc/PID/status file
+// in bytes, or 0 when it is missing or malformed.
+func parseStatusKB(status []byte, name string) uint64 {
+	for line := range bytes.Lines(status) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok || string(k) != name {
+			continue
+		}
+		f := bytes.Fields(v)
+		if len(f) != 2 || string(f[1]) != "kB" {
+			return 0
+		}
+		kb, err := strconv.ParseUint(string(f[0]), 10, 64)
+		if err != nil {
+			return 0
+		}
+		return kb * 1024
+	}
+	return 0
+}
+
 // readSchedNS sums the first field (on-CPU nanoseconds) of every thread's
 // schedstat under dir/task, or returns 0 when any is unreadable: a partial
 // sum would silently under-count.
@@ -155,12 +183,14 @@ type serverUsage struct {
 	ChecksPerCPUSecond float64 `json:"checks_per_cpu_second"`
 	RSSBytes           uint64  `json:"rss_bytes"`
 	HWMBytes           uint64  `json:"hwm_bytes"`
+	AnonBytes          uint64  `json:"rss_anon_bytes,omitempty"`
+	FileBytes          uint64  `json:"rss_file_bytes,omitempty"`
 }
 
 // usageBetween turns two samples around a window in which requests Checks
 // completed into a serverUsage.
 func usageBetween(pid int, before, after procSample, requests int64) serverUsage {
-	u := serverUsage{PID: pid, RSSBytes: after.RSSBytes, HWMBytes: after.HWMBytes}
+	u := serverUsage{PID: pid, RSSBytes: after.RSSBytes, HWMBytes: after.HWMBytes, AnonBytes: after.AnonBytes, FileBytes: after.FileBytes}
 	if after.CPUTicks >= before.CPUTicks {
 		u.CPUSeconds = float64(after.CPUTicks-before.CPUTicks) / userHZ
 	}

@@ -94,3 +94,12 @@ func TestUsageBetween(t *testing.T) {
 		t.Fatalf("no CPU used: ChecksPerCPUSecond = %v, want 0", idle.ChecksPerCPUSecond)
 	}
 }
+
+func TestParseStatusKB(t *testing.T) {
+	status := []byte("VmRSS:\t   20480 kB\nRssAnon:\t    3568 kB\nRssFile:\t   16876 kB\nRssShmem:\t0 kB\nBad:\tx kB\n")
+	for name, want := range map[string]uint64{"RssAnon": 3568 << 10, "RssFile": 16876 << 10, "RssShmem": 0, "Bad": 0, "Missing": 0} {
+		if got := parseStatusKB(status, name); got != want {
+			t.Errorf("%s = %d, want %d", name, got, want)
+		}
+	}
+}

@@ -220,6 +220,7 @@ func (s *suite) runMemory(ctx context.Context) error {
 		m := &memoryResult{CacheEntries: -1}
 		if s.res.FloorIdle != nil {
 			m.FloorIdleRSSBytes = s.res.FloorIdle.RSSBytes
+			m.FloorIdleAnon, m.FloorIdleFile = s.res.FloorIdle.AnonBytes, s.res.FloorIdle.FileBytes
 		}
 		s.res.Memory = m
 		if err := sleepCtx(ctx, s.o.Settle); err != nil {
@@ -230,6 +231,7 @@ func (s *suite) runMemory(ctx context.Context) error {
 			return err
 		}
 		m.IdleRSSBytes = idle.RSSBytes
+		m.IdleAnonBytes, m.IdleFileBytes = idle.AnonBytes, idle.FileBytes
 		if v, err := scrapeMetrics(ctx, srv.AdminAddr, srv.AdminToken, "go_memstats_heap_inuse_bytes"); err == nil {
 			m.IdleHeapInuse = v["go_memstats_heap_inuse_bytes"]
 		}
@@ -321,6 +323,7 @@ func (s *suite) runRevoked(ctx context.Context) error {
 			return err
 		}
 		r.RSSAfterBytes, r.HWMAfterBytes = after.RSSBytes, after.HWMBytes
+		r.AnonAfterBytes, r.FileAfterBytes = after.AnonBytes, after.FileBytes
 		entries := float64(r.Load.Created)
 		if v, err := scrapeMetrics(ctx, srv.AdminAddr, srv.AdminToken, "jwt_authz_revoked_entries"); err != nil {
 			s.problem("revoked: entry count unknown, counting created revocations instead: %v", err)

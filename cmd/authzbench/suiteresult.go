@@ -166,6 +166,10 @@ type memoryResult struct {
 	FloorIdleRSSBytes uint64     `json:"floor_idle_rss_bytes"`
 	IdleRSSBytes      uint64     `json:"idle_rss_bytes"`
 	FilledRSSBytes    uint64     `json:"filled_rss_bytes"`
+	IdleAnonBytes     uint64     `json:"idle_rss_anon_bytes"`
+	IdleFileBytes     uint64     `json:"idle_rss_file_bytes"`
+	FloorIdleAnon     uint64     `json:"floor_idle_rss_anon_bytes"`
+	FloorIdleFile     uint64     `json:"floor_idle_rss_file_bytes"`
 	FilledHWMBytes    uint64     `json:"filled_hwm_bytes"`
 	TokensSent        int64      `json:"tokens_sent"`
 	TokensAllowed     int64      `json:"tokens_allowed"`
@@ -182,6 +186,8 @@ type revokedResult struct {
 	Load             revokeResult `json:"load"`
 	RSSBeforeBytes   uint64       `json:"rss_before_bytes"`
 	RSSAfterBytes    uint64       `json:"rss_after_bytes"`
+	AnonAfterBytes   uint64       `json:"rss_anon_after_bytes"`
+	FileAfterBytes   uint64       `json:"rss_file_after_bytes"`
 	HWMAfterBytes    uint64       `json:"hwm_after_bytes"`
 	RevokedEntries   float64      `json:"revoked_entries"` // jwt_authz_revoked_entries; -1 when unavailable
 	BytesPerEntry    float64      `json:"rss_bytes_per_entry"`

@@ -66,7 +66,7 @@ func TestRenderMarkdownMarksTargets(t *testing.T) {
 		"0.36 ✓ (≥ 0.35)",
 		"1.500 ms ✓ (≤ 2 ms)",
 		"6.000 ms ✗ (≤ 5 ms)",
-		"| idle | n/a | 19.0 MiB | ≤ 20 MiB ✓ |",
+		"| idle (anonymous + file) | n/a | 19.0 MiB | ≤ 20 MiB ✓ |",
 		"300 B | ≤ 250 bytes ✗",
 		"- revoked: admin API missing",
 	} {
