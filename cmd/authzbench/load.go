@@ -56,6 +56,7 @@ func runLoadCmd(ctx context.Context, logger *slog.Logger, args []string, stdout,
 	fs.DurationVar(&spec.Duration, "duration", 5*time.Second, "measured duration")
 	fs.DurationVar(&spec.Warmup, "warmup", time.Second, "unmeasured warm-up before the measured run")
 	fs.IntVar(&spec.Conns, "conns", 1, "gRPC connections (one Envoy worker uses one)")
+	fs.BoolVar(&spec.DecodeFull, "decode-full", false, "decode whole responses instead of only their status code")
 	fs.DurationVar(&spec.Timeout, "timeout", 5*time.Second, "per-request deadline")
 	fs.StringVar(&expect, "expect", string(expectAllow), "the decision every request should get: allow or deny")
 	fs.IntVar(&spec.PID, "pid", 0, "server process whose CPU time and memory to read from /proc")

@@ -42,6 +42,7 @@ type loadSpec struct {
 	Duration    time.Duration
 	Warmup      time.Duration // unmeasured traffic first, on the same connections
 	Conns       int
+	DecodeFull  bool          // decode whole responses, not just the status code
 	Timeout     time.Duration // per request
 	Expect      expectation
 	PID         int // server process to sample; 0 = none
@@ -210,7 +211,11 @@ func runLoad(ctx context.Context, spec loadSpec) (loadResult, error) {
 	}
 	clients := make([]authv3.AuthorizationClient, spec.Conns)
 	for i := range clients {
-		cc, err := grpc.NewClient(spec.Target, grpcInsecure())
+		opts := []grpc.DialOption{grpcInsecure()}
+		if !spec.DecodeFull {
+			opts = append(opts, grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newStatusCodec())))
+		}
+		cc, err := grpc.NewClient(spec.Target, opts...)
 		if err != nil {
 			return loadResult{}, fmt.Errorf("load: connect %s: %w", spec.Target, err)
 		}

@@ -29,8 +29,12 @@ func renderMarkdown(res *suiteResults) string {
 	if m.ServerVersion != "" {
 		fmt.Fprintf(&b, "Server: %s.\n", m.ServerVersion)
 	}
-	fmt.Fprintf(&b, "Every case: %d runs of %s (after %s of warm-up) against the floor (A) and %s (B), interleaved A B A B; medians; a ratio is the median of the per-run ratios %s ÷ floor. %d gRPC connection(s).\n\n",
-		res.Settings.Runs, res.Settings.Duration, res.Settings.Warmup, name, name, res.Settings.Conns)
+	decoded := "the client reads only each response's status code"
+	if res.Settings.DecodeFull {
+		decoded = "the client decodes each whole response"
+	}
+	fmt.Fprintf(&b, "Every case: %d runs of %s (after %s of warm-up) against the floor (A) and %s (B), interleaved A B A B; medians; a ratio is the median of the per-run ratios %s ÷ floor. %d gRPC connection(s); %s.\n\n",
+		res.Settings.Runs, res.Settings.Duration, res.Settings.Warmup, name, name, res.Settings.Conns, decoded)
 
 	closedTable := func(title, group string, target func(caseResult) (float64, bool)) {
 		rows := casesOf(res, group)

@@ -34,6 +34,7 @@ type suiteOptions struct {
 	Algs              []string
 	Groups            []string
 	Conns             int
+	DecodeFull        bool
 	Timeout           time.Duration
 	OpenAlg           string
 	OpenFractions     []float64
@@ -65,6 +66,7 @@ func runSuiteCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 	fs.StringVar(&algs, "algs", "RS256,ES256,EdDSA", "algorithms")
 	fs.StringVar(&groups, "cases", strings.Join(allGroups, ","), "case groups to run")
 	fs.IntVar(&o.Conns, "conns", 1, "gRPC connections per run")
+	fs.BoolVar(&o.DecodeFull, "decode-full", false, "decode whole responses instead of only their status code")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Second, "per-request deadline")
 	fs.StringVar(&o.OpenAlg, "open-alg", "RS256", "algorithm of the open-loop token")
 	fs.StringVar(&fractions, "open-fractions", "0.5,0.8", "open-loop rates as fractions of the floor's highest closed-loop rate")
@@ -229,7 +231,7 @@ func runSuite(ctx context.Context, logger *slog.Logger, o suiteOptions) (*suiteR
 		Machine:   describeMachine(ctx, serverBinary(o.ServerCmd)),
 		Settings: suiteSettings{
 			ServerName: o.ServerName, ServerCmd: o.ServerCmd, Runs: o.Runs,
-			Duration: o.Duration.String(), Warmup: o.Warmup.String(), Conns: o.Conns,
+			Duration: o.Duration.String(), Warmup: o.Warmup.String(), Conns: o.Conns, DecodeFull: o.DecodeFull,
 			Concurrency: o.Concurrency, Algs: o.Algs, Cases: o.Groups,
 		},
 	}
@@ -376,7 +378,7 @@ func (s *suite) tokenFile(name string) ([]string, error) {
 // baseSpec returns a run spec with the suite-wide settings.
 func (s *suite) baseSpec() loadSpec {
 	return loadSpec{
-		Mode: modeClosed, Duration: s.o.Duration, Warmup: s.o.Warmup, Conns: s.o.Conns,
+		Mode: modeClosed, Duration: s.o.Duration, Warmup: s.o.Warmup, Conns: s.o.Conns, DecodeFull: s.o.DecodeFull,
 		Timeout: s.o.Timeout, Expect: expectAllow,
 	}
 }

@@ -26,6 +26,7 @@ type suiteSettings struct {
 	Duration    string   `json:"duration"`
 	Warmup      string   `json:"warmup"`
 	Conns       int      `json:"conns"`
+	DecodeFull  bool     `json:"decode_full,omitempty"`
 	Concurrency []int    `json:"concurrency"`
 	Algs        []string `json:"algs"`
 	Cases       []string `json:"cases"`
