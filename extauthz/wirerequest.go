@@ -36,71 +36,84 @@ var errWire = errors.New("extauthz: malformed CheckRequest")
 // while r is in use. Repeated occurrences of a field behave as protobuf
 // merging does: the last scalar counts, map entries accumulate.
 func decodeCheck(b []byte, r *request) error {
-	return eachField(b, func(num protowire.Number, v []byte) error {
-		if num != fieldCheckAttributes {
-			return nil
-		}
-		return eachField(v, func(num protowire.Number, v []byte) error {
-			if num != fieldAttributesRequest {
-				return nil
-			}
-			return eachField(v, func(num protowire.Number, v []byte) error {
-				if num != fieldRequestHTTP {
-					return nil
-				}
-				return decodeHTTP(v, r)
+	return eachMessage(b, fieldCheckAttributes, func(attrs []byte) error {
+		return eachMessage(attrs, fieldAttributesRequest, func(req []byte) error {
+			return eachMessage(req, fieldRequestHTTP, func(http []byte) error {
+				return decodeHTTP(http, r)
 			})
 		})
 	})
 }
 
+// eachMessage calls fn with every length-delimited field num of b.
+func eachMessage(b []byte, num protowire.Number, fn func([]byte) error) error {
+	f := fields{b: b}
+	for f.next() {
+		if f.num != num {
+			continue
+		}
+		if err := fn(f.v); err != nil {
+			return err
+		}
+	}
+	return f.err
+}
+
 func decodeHTTP(b []byte, r *request) error {
-	return eachField(b, func(num protowire.Number, v []byte) error {
-		switch num {
+	h := fields{b: b}
+	for h.next() {
+		switch h.num {
 		case fieldHTTPMethod:
-			r.method = str(v)
+			r.method = str(h.v)
 		case fieldHTTPPath:
-			r.path = str(v)
+			r.path = str(h.v)
 		case fieldHTTPHost:
-			r.host = str(v)
+			r.host = str(h.v)
 		case fieldHTTPQuery:
-			r.query = str(v)
+			r.query = str(h.v)
 		case fieldHTTPHeaders:
-			f, err := decodeMapEntry(v)
+			f, err := decodeMapEntry(h.v)
 			if err != nil {
 				return err
 			}
 			r.headers = append(r.headers, f)
 		case fieldHTTPHeaderMap:
-			return eachField(v, func(num protowire.Number, v []byte) error {
-				if num != fieldHeaderMapHeaders {
-					return nil
-				}
-				var key, value string
-				var raw []byte
-				err := eachField(v, func(num protowire.Number, v []byte) error {
-					switch num {
-					case fieldHeaderValueKey:
-						key = str(v)
-					case fieldHeaderValueValue:
-						value = str(v)
-					case fieldHeaderValueRaw:
-						raw = v
-					}
-					return nil
-				})
-				if err != nil {
-					return err
-				}
-				if value == "" && len(raw) > 0 {
-					value = str(raw)
-				}
-				r.headerMap = append(r.headerMap, field{name: key, value: value})
-				return nil
-			})
+			if err := decodeHeaderMap(h.v, r); err != nil {
+				return err
+			}
 		}
-		return nil
-	})
+	}
+	return h.err
+}
+
+func decodeHeaderMap(b []byte, r *request) error {
+	m := fields{b: b}
+	for m.next() {
+		if m.num != fieldHeaderMapHeaders {
+			continue
+		}
+		var key, value string
+		var raw []byte
+		kv := fields{b: m.v}
+		for kv.next() {
+			switch kv.num {
+			case fieldHeaderValueKey:
+				key = str(kv.v)
+			case fieldHeaderValueValue:
+				value = str(kv.v)
+			case fieldHeaderValueRaw:
+				raw = kv.v
+			}
+		}
+		if kv.err != nil {
+			return kv.err
+		}
+		if value == "" && len(raw) > 0 {
+			value = str(raw)
+		}
+		r.headerMap = append(r.headerMap, field{name: key, value: value})
+	}
+	return m.err
 }
 
 // decodeMapEntry reads a map<string, string> entry. Encoders write the key
@@ -113,16 +126,16 @@ func decodeMapEntry(b []byte) (field, error) {
 		}
 	}
 	var f field
-	err := eachField(b, func(num protowire.Number, v []byte) error {
-		switch num {
+	e := fields{b: b}
+	for e.next() {
+		switch e.num {
 		case fieldMapEntryKey:
-			f.name = str(v)
+			f.name = str(e.v)
 		case fieldMapEntryValue:
-			f.value = str(v)
+			f.value = str(e.v)
 		}
-		return nil
-	})
-	return f, err
+	}
+	return f, e.err
 }
 
 // stringField reads a length-delimited field num with a one-byte tag at
@@ -138,32 +151,44 @@ func stringField(b []byte, num protowire.Number) (v, rest []byte, ok bool) {
 	return v, b[1+n:], true
 }
 
-// eachField calls fn with every length-delimited field of a message and
-// skips the fields of other wire types.
-func eachField(b []byte, fn func(protowire.Number, []byte) error) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+// fields steps through the length-delimited fields of a message, skipping
+// fields of other wire types:
+//
+//	f := fields{b: msg}
+//	for f.next() { use f.num, f.v }
+//	if f.err != nil { ... }
+type fields struct {
+	b   []byte
+	num protowire.Number
+	v   []byte
+	err error
+}
+
+func (f *fields) next() bool {
+	for len(f.b) > 0 {
+		num, typ, n := protowire.ConsumeTag(f.b)
 		if n < 0 {
-			return errWire
+			f.err = errWire
+			return false
 		}
-		b = b[n:]
+		f.b = f.b[n:]
 		if typ != protowire.BytesType {
-			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-				return errWire
+			if n = protowire.ConsumeFieldValue(num, typ, f.b); n < 0 {
+				f.err = errWire
+				return false
 			}
-			b = b[n:]
+			f.b = f.b[n:]
 			continue
 		}
-		v, n := protowire.ConsumeBytes(b)
+		v, n := protowire.ConsumeBytes(f.b)
 		if n < 0 {
-			return errWire
+			f.err = errWire
+			return false
 		}
-		b = b[n:]
-		if err := fn(num, v); err != nil {
-			return err
-		}
+		f.b, f.num, f.v = f.b[n:], num, v
+		return true
 	}
-	return nil
+	return false
 }
 
 // str views b as a string without copying; b must outlive the string and

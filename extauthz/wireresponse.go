@@ -67,13 +67,7 @@ func newOKTemplate(p *Provider, forwarded []string) *okTemplate {
 	var value []byte
 	value = protowire.AppendTag(value, fieldValueString, bytesTag)
 	value = protowire.AppendString(value, p.Name())
-	var entry []byte
-	entry = protowire.AppendTag(entry, fieldMapEntryKey, bytesTag)
-	entry = protowire.AppendString(entry, providerKey)
-	entry = protowire.AppendTag(entry, fieldMapEntryValue, bytesTag)
-	entry = protowire.AppendBytes(entry, value)
-	t.providerEntry = protowire.AppendTag(nil, fieldStructFields, bytesTag)
-	t.providerEntry = protowire.AppendBytes(t.providerEntry, entry)
+	t.providerEntry = append(appendEntryStart(nil, providerKey, len(value)), value...)
 	return t
 }
 
@@ -135,23 +129,25 @@ func (t *okTemplate) appendOK(b []byte, set []header, payload []byte) []byte {
 	nsEntry := sizeField(len(metadataNamespace)) + sizeField(nsValue)
 	b = protowire.AppendTag(b, fieldResponseMetadata, bytesTag)
 	b = protowire.AppendVarint(b, uint64(sizeField(nsEntry)))
-	b = protowire.AppendTag(b, fieldStructFields, bytesTag)
-	b = protowire.AppendVarint(b, uint64(nsEntry))
-	b = protowire.AppendTag(b, fieldMapEntryKey, bytesTag)
-	b = protowire.AppendString(b, metadataNamespace)
-	b = protowire.AppendTag(b, fieldMapEntryValue, bytesTag)
-	b = protowire.AppendVarint(b, uint64(nsValue))
+	b = appendEntryStart(b, metadataNamespace, nsValue)
 	b = protowire.AppendTag(b, fieldValueStruct, bytesTag)
 	b = protowire.AppendVarint(b, uint64(inner))
-	b = protowire.AppendTag(b, fieldStructFields, bytesTag)
-	b = protowire.AppendVarint(b, uint64(payloadEntry))
-	b = protowire.AppendTag(b, fieldMapEntryKey, bytesTag)
-	b = protowire.AppendString(b, payloadKey)
-	b = protowire.AppendTag(b, fieldMapEntryValue, bytesTag)
-	b = protowire.AppendVarint(b, uint64(payloadValue))
+	b = appendEntryStart(b, payloadKey, payloadValue)
 	b = protowire.AppendTag(b, fieldValueStruct, bytesTag)
 	b = protowire.AppendBytes(b, payload)
 	return append(b, t.providerEntry...)
+}
+
+// appendEntryStart appends the start of one entry of a Struct's fields:
+// the entry's tag and size, its key, and the tag and size of its value,
+// whose valueSize bytes the caller appends next.
+func appendEntryStart(b []byte, key string, valueSize int) []byte {
+	b = protowire.AppendTag(b, fieldStructFields, bytesTag)
+	b = protowire.AppendVarint(b, uint64(sizeField(len(key))+sizeField(valueSize)))
+	b = protowire.AppendTag(b, fieldMapEntryKey, bytesTag)
+	b = protowire.AppendString(b, key)
+	b = protowire.AppendTag(b, fieldMapEntryValue, bytesTag)
+	return protowire.AppendVarint(b, uint64(valueSize))
 }
 
 // okSize is the size of the OkHttpResponse of appendOK.
