@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
 
 func TestIndexCheck(t *testing.T) {
@@ -236,7 +238,7 @@ func TestFilterFalsePositiveRate(t *testing.T) {
 // the index alone (every store) and with the write-back ledger that a
 // replica of a shared store keeps as well.
 func TestIndexHeapPerEntry(t *testing.T) {
-	if raceEnabled || testing.Short() {
+	if testkit.RaceEnabled || testing.Short() {
 		t.Skip("memory figures need a normal build (no -race, no -short)")
 	}
 	const n = 1_000_000
