@@ -33,6 +33,7 @@ type Key struct {
 	Thumbprint string
 
 	removed atomic.Bool
+	rsa     rsaPrepared
 }
 
 // Removed reports whether the key has left its provider's key set.

@@ -8,6 +8,8 @@ import (
 	"crypto/rsa"
 	"math/big"
 
+	"github.com/jwt-authz/jwt-authz/jwks"
+
 	// Register the hash implementations the algorithms below use.
 	_ "crypto/sha256"
 	_ "crypto/sha512"
@@ -135,6 +137,23 @@ func (a Algorithm) curve() elliptic.Curve {
 		return elliptic.P521()
 	}
 	return nil
+}
+
+// verifyKey checks sig over input with a JWKS key; the caller has checked
+// a.fits(key.Public). RS256/384/512 use the key's prepared modulus when it
+// has one.
+func (a Algorithm) verifyKey(key *jwks.Key, input, sig []byte) bool {
+	switch a {
+	case RS256, RS384, RS512:
+		if n := key.RSAModulus(); n != nil {
+			h := a.hash()
+			hh := h.New()
+			hh.Write(input)
+			var sum [64]byte
+			return verifyPKCS1v15(n, key.Public.(*rsa.PublicKey).E, h, hh.Sum(sum[:0]), sig)
+		}
+	}
+	return a.verify(key.Public, input, sig)
 }
 
 // verify checks sig over input with key; the caller has checked a.fits(key).

@@ -227,7 +227,7 @@ func verifyEncoded(alg Algorithm, key *jwks.Key, input, sig64 string) bool {
 			return false
 		}
 	}
-	return alg.verify(key.Public, []byte(input), sig)
+	return alg.verifyKey(key, []byte(input), sig)
 }
 
 // Validate checks the claims of a token whose signature is verified against
