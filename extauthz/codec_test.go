@@ -13,7 +13,7 @@ import (
 func TestCodecSendsRememberedBytes(t *testing.T) {
 	c := NewCodec()
 	prebuilt := denyResponse(ReasonExpired, "corp", nil)
-	fresh := &authv3.CheckResponse{DynamicMetadata: metadata(map[string]any{"reason": "x"})}
+	fresh := &authv3.CheckResponse{DynamicMetadata: metadata(map[string]string{"reason": "x"})}
 	for name, resp := range map[string]*authv3.CheckResponse{"prebuilt": prebuilt, "built per request": fresh} {
 		t.Run(name, func(t *testing.T) {
 			data, err := c.Marshal(resp)

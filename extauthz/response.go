@@ -176,22 +176,17 @@ func denyResponse(r Reason, provider string, scopes []string) *authv3.CheckRespo
 	resp := &authv3.CheckResponse{
 		Status:          &rpcstatus.Status{Code: int32(grpcCode), Message: r.String()},
 		HttpResponse:    &authv3.CheckResponse_DeniedResponse{DeniedResponse: denied},
-		DynamicMetadata: metadata(map[string]any{"reason": r.String(), "provider": provider}),
+		DynamicMetadata: metadata(map[string]string{"reason": r.String(), "provider": provider}),
 	}
 	rememberWire(resp)
 	return resp
 }
 
-// metadata wraps fields under the "jwt_authz" namespace.
-func metadata(fields map[string]any) *structpb.Struct {
-	inner := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+// metadata wraps string fields under the "jwt_authz" namespace.
+func metadata(fields map[string]string) *structpb.Struct {
+	inner := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(fields))}
 	for k, v := range fields {
-		switch x := v.(type) {
-		case string:
-			inner.Fields[k] = structpb.NewStringValue(x)
-		case *structpb.Value:
-			inner.Fields[k] = x
-		}
+		inner.Fields[k] = structpb.NewStringValue(v)
 	}
-	return &structpb.Struct{Fields: map[string]*structpb.Value{"jwt_authz": structpb.NewStructValue(inner)}}
+	return &structpb.Struct{Fields: map[string]*structpb.Value{metadataNamespace: structpb.NewStructValue(inner)}}
 }
