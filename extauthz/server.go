@@ -95,7 +95,9 @@ func (s *Server) PurgeCache() { s.cache.Purge() }
 
 // Register adds the Authorization service to a gRPC server, which must
 // have been created with ServerOption (the Codec): its Check handler
-// reads requests in place and answers with bytes.
+// reads requests in place and answers with bytes. A unary interceptor
+// sees the request as an internal view that is recycled when the call
+// returns; it may observe it, never keep it.
 func (s *Server) Register(g *grpc.Server) { g.RegisterService(&serviceDesc, s) }
 
 // ServerOption installs the Codec that Register needs.
