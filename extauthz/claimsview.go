@@ -54,8 +54,10 @@ var payloadEncoding = base64.RawURLEncoding
 
 // readClaims indexes the payload of raw, a token whose signature and
 // claims were verified, into sc. A cached token is read again on every
-// hit: the cache keeps only which provider and key verified it.
-func (sc *scratch) readClaims(raw string, cv *claimsView) error {
+// hit: the cache keeps only which provider and key verified it. decoded,
+// when not nil, is the payload the verifier already decoded (on a miss),
+// which is then indexed as it is; it must stay unchanged while cv is used.
+func (sc *scratch) readClaims(raw string, decoded []byte, cv *claimsView) error {
 	first := strings.IndexByte(raw, '.')
 	if first < 0 {
 		return errPayload
@@ -66,6 +68,9 @@ func (sc *scratch) readClaims(raw string, cv *claimsView) error {
 		return errPayload
 	}
 	cv.payload64 = rest[:second]
+	if decoded != nil {
+		return sc.index(decoded, cv)
+	}
 	n := payloadEncoding.DecodedLen(len(cv.payload64))
 	if cap(sc.payload) < n {
 		sc.payload = make([]byte, n)
@@ -75,7 +80,13 @@ func (sc *scratch) readClaims(raw string, cv *claimsView) error {
 		return errPayload
 	}
 	sc.payload = sc.payload[:n]
-	if err := sc.tape.Parse(sc.payload); err != nil {
+	return sc.index(sc.payload, cv)
+}
+
+// index parses a decoded payload into sc's tape and reads the claims a
+// decision needs.
+func (sc *scratch) index(payload []byte, cv *claimsView) error {
+	if err := sc.tape.Parse(payload); err != nil {
 		return errPayload
 	}
 	cv.root = sc.tape.Root()

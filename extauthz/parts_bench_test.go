@@ -34,7 +34,7 @@ func BenchmarkCheckParts(b *testing.B) {
 	var cv claimsView
 	b.Run("read_claims", func(b *testing.B) {
 		for b.Loop() {
-			if err := sc.readClaims(tok, &cv); err != nil {
+			if err := sc.readClaims(tok, nil, &cv); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -285,7 +285,7 @@ func (s *Server) verify(ctx context.Context, pol *Policy, raw string, sc *scratc
 	}
 	key := cache.KeyOf(raw)
 	if vt, ok := s.cache.Get(key, now.Unix()); ok {
-		if st, current := pol.providers[vt.prov]; current && !vt.key.Removed() && sc.readClaims(raw, &o.claims) == nil {
+		if st, current := pol.providers[vt.prov]; current && !vt.key.Removed() && sc.readClaims(raw, nil, &o.claims) == nil {
 			s.m.cacheHit.Inc()
 			o.st, o.vt, o.verified = st, vt, true
 			return s.revoked(&o.claims)
@@ -309,7 +309,8 @@ func (s *Server) verify(ctx context.Context, pol *Policy, raw string, sc *scratc
 		// The verifier and the policy disagree: never allow.
 		return ReasonUnknownIssuer
 	}
-	if sc.readClaims(raw, &o.claims) != nil {
+	// The verifier decoded the payload already; index that copy.
+	if sc.readClaims(raw, res.Claims.RawPayload, &o.claims) != nil {
 		return ReasonMalformed
 	}
 	o.vt, o.verified = verifiedToken{prov: prov, key: res.Key}, true
