@@ -2,6 +2,10 @@
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# grpcnotrace leaves out grpc's golang.org/x/net/trace, which jwt-authz never
+# serves; with it goes text/template, whose reflection keeps every exported
+# method in the binary (40 MB -> 26 MB, 2.5 MiB less RSS at idle).
+TAGS      ?= grpcnotrace
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME  ?= 30s
 
@@ -11,7 +15,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build the static binary ./jwt-authz
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o jwt-authz ./cmd/jwt-authz
+	CGO_ENABLED=0 $(GO) build -trimpath -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o jwt-authz ./cmd/jwt-authz
 
 run: build ## build and run on the embedded default (data in ./data)
 	./jwt-authz serve --log-format text

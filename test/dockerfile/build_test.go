@@ -1,6 +1,8 @@
 package dockerfile
 
 import (
+	"bytes"
+	"debug/buildinfo"
 	"debug/elf"
 	"os"
 	"os/exec"
@@ -67,6 +69,28 @@ func TestBuildRuns(t *testing.T) {
 	}
 	if f.Section(".symtab") != nil {
 		t.Error("binary has a symbol table: -ldflags -s did not apply")
+	}
+
+	// grpcnotrace must have applied: without it grpc links
+	// golang.org/x/net/trace and, through it, text/template, which keeps
+	// every exported method in the binary.
+	bi, err := buildinfo.ReadFile(out)
+	if err != nil {
+		t.Fatalf("read build info: %v", err)
+	}
+	tags := ""
+	for _, s := range bi.Settings {
+		if s.Key == "-tags" {
+			tags = s.Value
+		}
+	}
+	if !strings.Contains(","+tags+",", ",grpcnotrace,") {
+		t.Errorf("binary built with -tags %q, want grpcnotrace", tags)
+	}
+	if img, err := os.ReadFile(out); err != nil {
+		t.Fatal(err)
+	} else if bytes.Contains(img, []byte("golang.org/x/net/trace.")) {
+		t.Error("binary links golang.org/x/net/trace: grpcnotrace did not apply")
 	}
 
 	b, err := exec.CommandContext(t.Context(), out, "version").CombinedOutput()

@@ -102,6 +102,7 @@ func TestBuildCommand(t *testing.T) {
 		"CGO_ENABLED=0",
 		"go build",
 		"-trimpath",
+		"-tags grpcnotrace",
 		`-ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}"`,
 		"./cmd/jwt-authz",
 	} {
