@@ -3,6 +3,7 @@ package cache
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"math"
 	"unsafe"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -20,15 +21,27 @@ func KeyOf(token string) Key {
 
 const shardCount = 16
 
+// restSize is how many bytes of a Key an entry keeps beyond the 8 that
+// index the shard maps: 8 + 20 bytes make a 224-bit match, as strong as
+// SHA-224, so a token with a different hash never reads another's entry.
+const restSize = 20
+
+// entry is what a shard map holds under the first 8 bytes of a Key. Its
+// layout is sized to the allocator: with an 8-byte value, golang-lru's
+// list element for it is 96 bytes, and a map slot 16.
 type entry[V any] struct {
+	rest    [restSize]byte
+	expires uint32 // unix seconds; the entry is not served at or after it
 	value   V
-	expires int64 // unix seconds; the entry is not served at or after it
 }
 
 // Cache is a sharded LRU whose entries also expire at a fixed time. The
 // zero value is not usable; a nil *Cache is a disabled cache.
+//
+// Values should be one pointer wide (see entry): larger ones work, but
+// cost memory in every entry.
 type Cache[V any] struct {
-	shards [shardCount]*lru.Cache[Key, entry[V]]
+	shards [shardCount]*lru.Cache[uint64, entry[V]]
 }
 
 // New returns a cache holding at most maxEntries (split evenly over the
@@ -40,7 +53,7 @@ func New[V any](maxEntries int) (*Cache[V], error) {
 	per := max(maxEntries/shardCount, 1)
 	c := &Cache[V]{}
 	for i := range c.shards {
-		s, err := lru.New[Key, entry[V]](per)
+		s, err := lru.New[uint64, entry[V]](per)
 		if err != nil {
 			return nil, err
 		}
@@ -49,8 +62,11 @@ func New[V any](maxEntries int) (*Cache[V], error) {
 	return c, nil
 }
 
-func (c *Cache[V]) shard(k Key) *lru.Cache[Key, entry[V]] {
-	return c.shards[binary.LittleEndian.Uint64(k[:8])%shardCount]
+// split returns the shard and map key of k, and the bytes the entry must
+// match.
+func (c *Cache[V]) split(k *Key) (*lru.Cache[uint64, entry[V]], uint64, [restSize]byte) {
+	id := binary.LittleEndian.Uint64(k[:8])
+	return c.shards[id%shardCount], id, [restSize]byte(k[8 : 8+restSize])
 }
 
 // Get returns the value for k when present and not expired at now (unix
@@ -60,32 +76,40 @@ func (c *Cache[V]) Get(k Key, now int64) (V, bool) {
 	if c == nil {
 		return zero, false
 	}
-	s := c.shard(k)
-	e, ok := s.Get(k)
-	if !ok {
+	s, id, rest := c.split(&k)
+	e, ok := s.Get(id)
+	if !ok || e.rest != rest {
+		// A different token whose hash shares the first 8 bytes holds
+		// the slot: a miss, and the Add after verifying replaces it.
 		return zero, false
 	}
-	if now >= e.expires {
-		s.Remove(k)
+	if now >= int64(e.expires) {
+		s.Remove(id)
 		return zero, false
 	}
 	return e.value, true
 }
 
-// Add stores v under k until expires (unix seconds).
+// Add stores v under k until expires (unix seconds), replacing whatever
+// the slot of k held. Expiries past 2106 are kept as 2106; ones at or
+// before 1970 are not stored.
 func (c *Cache[V]) Add(k Key, v V, expires int64) {
-	if c == nil {
+	if c == nil || expires <= 0 {
 		return
 	}
-	c.shard(k).Add(k, entry[V]{value: v, expires: expires})
+	s, id, rest := c.split(&k)
+	s.Add(id, entry[V]{rest: rest, expires: uint32(min(expires, math.MaxUint32)), value: v})
 }
 
-// Remove drops k.
+// Remove drops k. An entry of a different key in k's slot is left alone.
 func (c *Cache[V]) Remove(k Key) {
 	if c == nil {
 		return
 	}
-	c.shard(k).Remove(k)
+	s, id, rest := c.split(&k)
+	if e, ok := s.Peek(id); ok && e.rest == rest {
+		s.Remove(id)
+	}
 }
 
 // Purge drops every entry.

@@ -2,8 +2,10 @@ package cache
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 func TestGetAddExpiry(t *testing.T) {
@@ -21,6 +23,55 @@ func TestGetAddExpiry(t *testing.T) {
 	}
 	if c.Len() != 0 {
 		t.Fatalf("expired entry kept: len %d", c.Len())
+	}
+}
+
+// TestSharedSlot: two keys whose first 8 bytes agree share a map slot;
+// neither may read or remove the other's entry.
+func TestSharedSlot(t *testing.T) {
+	c, _ := New[string](100)
+	a := KeyOf("token-a")
+	b := a
+	b[20] ^= 1
+	c.Add(a, "a", 100)
+	if v, ok := c.Get(b, 0); ok {
+		t.Fatalf("key b read a's entry: %q", v)
+	}
+	c.Remove(b)
+	if v, ok := c.Get(a, 0); !ok || v != "a" {
+		t.Fatalf("Remove(b) dropped a's entry: %q %v", v, ok)
+	}
+	c.Add(b, "b", 100)
+	if _, ok := c.Get(a, 0); ok {
+		t.Fatal("a still served after b took the slot")
+	}
+	if v, ok := c.Get(b, 0); !ok || v != "b" {
+		t.Fatalf("Get(b) = %q %v", v, ok)
+	}
+}
+
+func TestExpiryRange(t *testing.T) {
+	c, _ := New[int](100)
+	far, past := KeyOf("far"), KeyOf("past")
+	c.Add(far, 1, math.MaxInt64)
+	if _, ok := c.Get(far, math.MaxUint32-1); !ok {
+		t.Error("an expiry past 2106 was not kept as 2106")
+	}
+	if _, ok := c.Get(far, math.MaxUint32); ok {
+		t.Error("served after 2106")
+	}
+	c.Add(past, 1, -5)
+	c.Add(past, 1, 0)
+	if c.Len() != 0 {
+		t.Errorf("an expiry at or before 1970 was stored: len %d", c.Len())
+	}
+}
+
+// TestEntryLayout guards the size the allocator sees: with a pointer
+// value an entry is 32 bytes, which makes golang-lru's list element 96.
+func TestEntryLayout(t *testing.T) {
+	if n := unsafe.Sizeof(entry[*int]{}); n != 32 {
+		t.Errorf("entry with a pointer value is %d bytes, want 32", n)
 	}
 }
 

@@ -2,6 +2,7 @@ package extauthz
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -498,5 +499,41 @@ func TestHeaderMapRequests(t *testing.T) {
 	resp, err = e.srv.Check(t.Context(), &authv3.CheckRequest{})
 	if err != nil || reasonOf(resp) != "missing" {
 		t.Fatalf("empty request: %v %v", reasonOf(resp), err)
+	}
+}
+
+// TestCacheEntriesShareBindings: every token one key verified points at one
+// binding, and a rotation leaves the bindings of the new key only.
+func TestCacheEntriesShareBindings(t *testing.T) {
+	e := newEnv(t, nil)
+	for i := range 20 {
+		tok := e.token(func(c map[string]any) { c["jti"] = fmt.Sprint("j-", i) })
+		if got := reasonOf(e.check("GET", "/", bearerHdr(tok))); got != "ok" {
+			t.Fatalf("reason %q", got)
+		}
+	}
+	if n, b := e.srv.CacheLen(), e.srv.bound.len(); n != 20 || b != 1 {
+		t.Fatalf("%d cache entries on %d bindings, want 20 on 1", n, b)
+	}
+
+	// Rotate: k1 leaves, k2 signs.
+	e.src.mu.Lock()
+	old := e.src.keys["k1"]
+	delete(e.src.keys, "k1")
+	e.key = testkit.NewKey(t, "ES256", "k2")
+	e.src.keys["k2"] = &jwks.Key{ID: "k2", Public: e.key.Public()}
+	e.src.mu.Unlock()
+	old.MarkRemoved()
+	if got := reasonOf(e.check("GET", "/", bearerHdr(e.token(nil)))); got != "ok" {
+		t.Fatalf("token of the new key: reason %q", got)
+	}
+	m := *e.srv.bound.m.Load()
+	if len(m) != 1 {
+		t.Fatalf("%d bindings after rotation, want 1", len(m))
+	}
+	for vt := range m {
+		if vt.key.ID != "k2" {
+			t.Errorf("binding left for key %q, want k2 only", vt.key.ID)
+		}
 	}
 }

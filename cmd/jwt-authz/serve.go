@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/jwt-authz/jwt-authz/config"
 	"github.com/jwt-authz/jwt-authz/extauthz"
-	"google.golang.org/grpc/keepalive"
-
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"github.com/jwt-authz/jwt-authz/internal/gctune"
 )
 
 // Timeouts of the shutdown sequence.
@@ -71,6 +71,9 @@ func cmdServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	// The process's GC headroom follows its live heap, unless GOGC is set.
+	tuner := gctune.Start()
+	defer tuner.Stop()
 	if err := serve(ctx, cfg, sf.configPath, sf.lookup, log, nil); err != nil {
 		log.Error("serve", "err", err)
 		return 1
