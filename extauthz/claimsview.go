@@ -67,10 +67,17 @@ func (sc *scratch) readClaims(raw string, decoded []byte, cv *claimsView) error 
 	if second < 0 {
 		return errPayload
 	}
-	cv.payload64 = rest[:second]
 	if decoded != nil {
+		cv.payload64 = rest[:second]
 		return sc.index(decoded, cv)
 	}
+	return sc.readPayload(rest[:second], cv)
+}
+
+// readPayload decodes payload64, a verified token's payload segment, into
+// sc and indexes it.
+func (sc *scratch) readPayload(payload64 string, cv *claimsView) error {
+	cv.payload64 = payload64
 	n := payloadEncoding.DecodedLen(len(cv.payload64))
 	if cap(sc.payload) < n {
 		sc.payload = make([]byte, n)

@@ -46,6 +46,7 @@ type Server struct {
 	policy atomic.Pointer[Policy]
 	cache  *cache.Cache[*verifiedToken]
 	bound  bindings // the values cache entries point at
+	hot    hotTier  // claims and responses of the tokens used most
 	rev    RevocationChecker
 	m      *Metrics
 	log    *slog.Logger
@@ -92,7 +93,10 @@ func NewServer(pol *Policy, opts Options) (*Server, error) {
 func (s *Server) CacheLen() int { return s.cache.Len() }
 
 // PurgeCache drops every cached token.
-func (s *Server) PurgeCache() { s.cache.Purge() }
+func (s *Server) PurgeCache() {
+	s.cache.Purge()
+	s.hot.purge()
+}
 
 // Register adds the Authorization service to a gRPC server, which must
 // have been created with ServerOption (the Codec): its Check handler
@@ -119,6 +123,9 @@ type outcome struct {
 	verified bool          // a token was verified: vt and claims are set
 	vt       verifiedToken // the provider and key that verified it
 	claims   claimsView
+	hot      *hotToken // the token's reusable claims and response, when it has them
+	offerHot bool      // a cache hit without them: offer the token to the hot tier
+	key      cache.Key // the token's cache key, with offerHot
 	rule     *rule
 	dryRun   bool // a denial turned into an allow
 }
@@ -153,7 +160,11 @@ func (s *Server) serve(ctx context.Context, r *request) any {
 	o := s.decide(ctx, pol, r, sc, start)
 	var resp any
 	if (o.reason == ReasonOK || o.dryRun) && o.verified {
-		resp = s.allowWire(&o, sc)
+		w := s.allowWire(&o, sc)
+		if o.offerHot && o.reason == ReasonOK {
+			s.hot.offer(&o.key, o.st, o.claims.payload64, *w)
+		}
+		resp = w
 	} else {
 		resp = s.render(pol, &o)
 	}
@@ -164,10 +175,14 @@ func (s *Server) serve(ctx context.Context, r *request) any {
 
 // allowWire builds the allowed response of a verified token.
 func (s *Server) allowWire(o *outcome, sc *scratch) *wireResponse {
+	buf := responsePool.Get(0)
+	if o.hot != nil {
+		*buf = append(*buf, o.hot.resp...)
+		return (*wireResponse)(buf)
+	}
 	t := o.st.ok
 	sc.upstream = t.upstream(sc.upstream[:0], &o.claims)
 	sc.structPB = o.claims.root.AppendStruct(sc.structPB[:0])
-	buf := responsePool.Get(0)
 	*buf = t.appendOK(*buf, sc.upstream, sc.structPB)
 	return (*wireResponse)(buf)
 }
@@ -286,10 +301,17 @@ func (s *Server) verify(ctx context.Context, pol *Policy, raw string, sc *scratc
 	}
 	key := cache.KeyOf(raw)
 	if vt, ok := s.cache.Get(key, now.Unix()); ok {
-		if st, current := pol.providers[vt.prov]; current && !vt.key.Removed() && sc.readClaims(raw, nil, &o.claims) == nil {
-			s.m.cacheHit.Inc()
-			o.st, o.vt, o.verified = st, *vt, true
-			return s.revoked(&o.claims)
+		if st, current := pol.providers[vt.prov]; current && !vt.key.Removed() {
+			if h := s.hot.get(&key, st); h != nil {
+				s.m.cacheHit.Inc()
+				o.st, o.vt, o.verified, o.hot, o.claims = st, *vt, true, h, h.claims
+				return s.revoked(&o.claims)
+			}
+			if sc.readClaims(raw, nil, &o.claims) == nil {
+				s.m.cacheHit.Inc()
+				o.st, o.vt, o.verified, o.offerHot, o.key = st, *vt, true, true, key
+				return s.revoked(&o.claims)
+			}
 		}
 		s.cache.Remove(key)
 	}

@@ -17,6 +17,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/jwt-authz/jwt-authz/cache"
+
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
 	"github.com/jwt-authz/jwt-authz/token"
 )
@@ -294,7 +296,9 @@ func TestAllowedWireMatchesMessages(t *testing.T) {
 				e.srv.SetPolicy(e.policy(nil))
 				tok := e.token(mut)
 				want := oracleAllow(t, e.prov, e.srv.Policy().forwarded, tok)
-				for i, label := range []string{"miss", "hit"} {
+				// The second Check is a cache hit that makes the token hot;
+				// the rest are answered from the hot tier.
+				for i, label := range []string{"miss", "hit", "hot", "hot"} {
 					got := e.check("GET", "/", bearerHdr(tok))
 					sortOK(got)
 					sortOK(want)
@@ -346,8 +350,25 @@ func TestCachedWireAllocations(t *testing.T) {
 		responsePool.Put((*[]byte)(resp))
 	}
 	run()
+	run()
+	if e.srv.hot.len() != 1 {
+		t.Fatal("the token did not become hot")
+	}
 	if allocs := testing.AllocsPerRun(200, run); allocs > 0 {
+		t.Fatalf("%v allocations per hot Check", allocs)
+	}
+
+	// A cache hit that is not hot: another token holds the slot and was
+	// used since, so the offer is declined.
+	key := cache.KeyOf(tok)
+	slot := &e.srv.hot.slots[hotSlot(&key)]
+	other := &hotToken{st: slot.Load().st}
+	slot.Store(other)
+	if allocs := testing.AllocsPerRun(200, func() { other.used.Store(true); run() }); allocs > 0 {
 		t.Fatalf("%v allocations per cached Check", allocs)
+	}
+	if slot.Load() != other {
+		t.Fatal("the offer displaced a token used since the last contender")
 	}
 }
 
