@@ -161,17 +161,19 @@ func rewriteConfig(src []byte, set map[string]string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// freeLoopbackAddr returns a 127.0.0.1 address with a port that was free a
-// moment ago. Another process may take it before the server binds it; the
-// server then fails to start, which the suite reports.
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
+// freeLoopbackAddrs returns n distinct 127.0.0.1 addresses with ports that
+// were free a moment ago: all n are held open until the last is found, so
+// no two are the same. Another process may take one before the server
+// binds it; the server then fails to start, which the suite reports.
+func freeLoopbackAddrs(n int) ([]string, error) {
+	addrs := make([]string, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
 	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	return addr, nil
+	return addrs, nil
 }

@@ -102,3 +102,17 @@ func TestReadServerAddrs(t *testing.T) {
 		})
 	}
 }
+
+// TestFreeLoopbackAddrsDistinct: the addresses of one server never share
+// a port (a server would refuse such a config).
+func TestFreeLoopbackAddrsDistinct(t *testing.T) {
+	for range 50 {
+		addrs, err := freeLoopbackAddrs(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if addrs[0] == addrs[1] || addrs[1] == addrs[2] || addrs[0] == addrs[2] {
+			t.Fatalf("addresses repeat: %v", addrs)
+		}
+	}
+}

@@ -118,11 +118,13 @@ func generate(ctx context.Context, logger *slog.Logger, o genOptions) ([]string,
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("gen: %w", err)
 	}
-	for _, a := range addrs {
+	free, err := freeLoopbackAddrs(len(addrs))
+	if err != nil {
+		return nil, err
+	}
+	for i, a := range addrs {
 		if *a == "" {
-			if *a, err = freeLoopbackAddr(); err != nil {
-				return nil, err
-			}
+			*a = free[i]
 		}
 	}
 

@@ -314,10 +314,13 @@ func (s *suite) launchServer(ctx context.Context, label string) (srv *serverProc
 			return nil, nil, fmt.Errorf("launch %s: %w", name, err)
 		}
 		set := map[string]string{"data_dir": dataDir}
-		for _, key := range []string{"grpc_addr", "http_addr", "admin_addr"} {
-			if set[key], err = freeLoopbackAddr(); err != nil {
-				return nil, nil, err
-			}
+		keys := []string{"grpc_addr", "http_addr", "admin_addr"}
+		addrs, err := freeLoopbackAddrs(len(keys))
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, key := range keys {
+			set[key] = addrs[i]
 		}
 		cfg, err := rewriteConfig(src, set)
 		if err != nil {
