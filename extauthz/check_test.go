@@ -118,6 +118,16 @@ func (e *env) token(mut func(map[string]any)) string {
 	return testkit.Sign(e.t, e.key, c, nil)
 }
 
+// removeKey takes kid out of the key source and marks it removed, as a
+// JWKS refresh without it does.
+func (e *env) removeKey(kid string) {
+	e.src.mu.Lock()
+	k := e.src.keys[kid]
+	delete(e.src.keys, kid)
+	e.src.mu.Unlock()
+	k.MarkRemoved()
+}
+
 func checkReq(method, path string, headers map[string]string) *authv3.CheckRequest {
 	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
 		Http: &authv3.AttributeContext_HttpRequest{Method: method, Path: path, Host: "api.example.com", Headers: headers},
@@ -425,11 +435,7 @@ func TestCacheDroppedWhenKeyRemovedOrProviderChanges(t *testing.T) {
 	tok := e.token(nil)
 	e.check("GET", "/", bearerHdr(tok))
 	// The key leaves the JWKS: the cached entry must not be served.
-	e.src.mu.Lock()
-	k := e.src.keys["k1"]
-	delete(e.src.keys, "k1")
-	e.src.mu.Unlock()
-	k.MarkRemoved()
+	e.removeKey("k1")
 	if got := reasonOf(e.check("GET", "/", bearerHdr(tok))); got != "unknown_kid" {
 		t.Fatalf("after key removal: %q", got)
 	}
@@ -517,13 +523,11 @@ func TestCacheEntriesShareBindings(t *testing.T) {
 	}
 
 	// Rotate: k1 leaves, k2 signs.
-	e.src.mu.Lock()
-	old := e.src.keys["k1"]
-	delete(e.src.keys, "k1")
+	e.removeKey("k1")
 	e.key = testkit.NewKey(t, "ES256", "k2")
+	e.src.mu.Lock()
 	e.src.keys["k2"] = &jwks.Key{ID: "k2", Public: e.key.Public()}
 	e.src.mu.Unlock()
-	old.MarkRemoved()
 	if got := reasonOf(e.check("GET", "/", bearerHdr(e.token(nil)))); got != "ok" {
 		t.Fatalf("token of the new key: reason %q", got)
 	}

@@ -42,11 +42,7 @@ func TestHotTokenStillChecked(t *testing.T) {
 	})
 	t.Run("key removed", func(t *testing.T) {
 		e, tok := hotEnv(t, nil, nil)
-		e.src.mu.Lock()
-		k := e.src.keys["k1"]
-		delete(e.src.keys, "k1")
-		e.src.mu.Unlock()
-		k.MarkRemoved()
+		e.removeKey("k1")
 		if got := reasonOf(e.check("GET", "/", bearerHdr(tok))); got != "unknown_kid" {
 			t.Fatalf("reason %q, want unknown_kid", got)
 		}
