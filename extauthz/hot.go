@@ -29,6 +29,7 @@ const hotReplaceOdds = 16
 // revocation and the rule's requirements are checked on every request.
 type hotToken struct {
 	key    cache.Key
+	pol    *Policy        // the policy in force when it was built
 	st     *providerState // built with st's template; a reload makes a new st
 	own    scratch        // the payload and tape claims read from
 	claims claimsView
@@ -43,7 +44,8 @@ type hotToken struct {
 // Admission keeps it for tokens that carry traffic: a token enters on a
 // cache hit (so at its second use at the earliest), into an empty slot, or
 // into one whose holder was not used since the previous contender, and
-// then only with odds of 1 in hotReplaceOdds (a second-chance policy).
+// then only with odds of 1 in hotReplaceOdds (a second-chance policy). A
+// holder built under an earlier policy gives way at once.
 type hotTier struct {
 	slots [hotSlots]atomic.Pointer[hotToken]
 }
@@ -65,13 +67,14 @@ func (h *hotTier) get(k *cache.Key, st *providerState) *hotToken {
 	return t
 }
 
-// offer considers the token of k, just served from the cache with the
-// response resp built by st's template, for its slot. payload64 is its
-// payload segment; like resp, it is copied.
-func (h *hotTier) offer(k *cache.Key, st *providerState, payload64 string, resp []byte) {
+// offer considers the token of k, just served from the cache under pol
+// with the response resp built by st's template, for its slot. payload64
+// is its payload segment; like resp, it is copied. A holder built under
+// an earlier policy can no longer be served, so it gives way at once.
+func (h *hotTier) offer(k *cache.Key, pol *Policy, st *providerState, payload64 string, resp []byte) {
 	slot := &h.slots[hotSlot(k)]
 	cur := slot.Load()
-	if cur != nil {
+	if cur != nil && cur.pol == pol {
 		if cur.key == *k && cur.st == st {
 			return
 		}
@@ -83,7 +86,7 @@ func (h *hotTier) offer(k *cache.Key, st *providerState, payload64 string, resp 
 			return
 		}
 	}
-	t := &hotToken{key: *k, st: st, resp: bytes.Clone(resp)}
+	t := &hotToken{key: *k, pol: pol, st: st, resp: bytes.Clone(resp)}
 	if t.own.readPayload(strings.Clone(payload64), &t.claims) != nil {
 		return
 	}

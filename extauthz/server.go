@@ -162,7 +162,7 @@ func (s *Server) serve(ctx context.Context, r *request) any {
 	if (o.reason == ReasonOK || o.dryRun) && o.verified {
 		w := s.allowWire(&o, sc)
 		if o.offerHot && o.reason == ReasonOK {
-			s.hot.offer(&o.key, o.st, o.claims.payload64, *w)
+			s.hot.offer(&o.key, pol, o.st, o.claims.payload64, *w)
 		}
 		resp = w
 	} else {
