@@ -60,9 +60,10 @@ type Server struct {
 // verifiedToken is what a later Check of the same token cannot read from
 // the token itself: the provider and key that verified it. The claims and
 // the allowed response are read again from the token's payload on every
-// hit. A cache entry holds a pointer to the one verifiedToken of its
-// provider and key (see bindings), so it takes about 120 bytes with the
-// map slot, and one pointer for the garbage collector to follow.
+// hit, unless the token is hot (see hotTier). A cache entry holds a
+// pointer to the one verifiedToken of its provider and key (see bindings),
+// so it takes about 120 bytes with the map slot, and one pointer for the
+// garbage collector to follow.
 type verifiedToken struct {
 	prov *Provider
 	key  *jwks.Key
