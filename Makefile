@@ -33,16 +33,20 @@ test-chart: ## render and check the Helm chart and the Dockerfile (separate modu
 	cd test/dockerfile && $(GO) test -count=1 -timeout 5m ./...
 
 fuzz: ## run each fuzz target for FUZZTIME
-	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./token
-	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME) ./extauthz
-	$(GO) test -run '^$$' -fuzz FuzzConfigLoad -fuzztime $(FUZZTIME) ./config
-	$(GO) test -run '^$$' -fuzz FuzzParseSet -fuzztime $(FUZZTIME) ./jwks
-	$(GO) test -run '^$$' -fuzz FuzzTokenEndpoint -fuzztime $(FUZZTIME) ./issuer
-	$(GO) test -run '^$$' -fuzz FuzzCreate -fuzztime $(FUZZTIME) ./revocation/adminapi
-	$(GO) test -run '^$$' -fuzz FuzzDecodeMessage -fuzztime $(FUZZTIME) ./revocation/redis
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./token
+	$(GO) test -run '^$$' -fuzz '^FuzzRSAVerify$$' -fuzztime $(FUZZTIME) ./token
+	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./extauthz
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCheck$$' -fuzztime $(FUZZTIME) ./extauthz
+	$(GO) test -run '^$$' -fuzz '^FuzzTape$$' -fuzztime $(FUZZTIME) ./internal/jsontape
+	$(GO) test -run '^$$' -fuzz '^FuzzConfigLoad$$' -fuzztime $(FUZZTIME) ./config
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSet$$' -fuzztime $(FUZZTIME) ./jwks
+	$(GO) test -run '^$$' -fuzz '^FuzzTokenEndpoint$$' -fuzztime $(FUZZTIME) ./issuer
+	$(GO) test -run '^$$' -fuzz '^FuzzCreate$$' -fuzztime $(FUZZTIME) ./revocation/adminapi
+	$(GO) test -run '^$$' -fuzz '^FuzzLedgerRecord$$' -fuzztime $(FUZZTIME) ./revocation
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME) ./revocation/redis
 
 bench: ## Go benchmarks of the hot paths
-	$(GO) test -run '^$$' -bench . -benchmem ./token ./cache ./extauthz ./revocation ./jwks
+	$(GO) test -run '^$$' -bench . -benchmem ./token ./cache ./extauthz ./revocation ./jwks ./internal/jsontape
 
 tidy-check: ## go mod tidy leaves no diff
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum

@@ -15,6 +15,12 @@ func TestLedgerRecordRoundTrip(t *testing.T) {
 		"sub":           {Kind: KindSub, Value: "alice@example.com", Before: 1_767_225_000, ExpiresAt: 1_768_434_600, CreatedAt: 9},
 		"longest value": {Kind: KindJTI, Value: strings.Repeat("z", MaxValueBytes), ExpiresAt: 1 << 40, CreatedAt: 1 << 50},
 		"binary value":  {Kind: KindSID, Value: "a\x00b\xffc", ExpiresAt: 5},
+		// Near-UUIDs stay as they are: packed, they would come back changed.
+		"uppercase uuid":       {Kind: KindJTI, Value: "7F1C2A9E-5D1B-4C8E-9A6F-0B3E2D1C4A5B", ExpiresAt: 7},
+		"uuid without hyphens": {Kind: KindJTI, Value: "7f1c2a9e5d1b4c8e9a6f0b3e2d1c4a5b0000", ExpiresAt: 7},
+		"hyphen misplaced":     {Kind: KindJTI, Value: "7f1c2a9e5-d1b-4c8e-9a6f-0b3e2d1c4a5b", ExpiresAt: 7},
+		"non-hex digit":        {Kind: KindSID, Value: "7f1c2a9e-5d1b-4c8e-9a6f-0b3e2d1c4a5g", ExpiresAt: 7},
+		"uuid sid":             {Kind: KindSID, Value: "00000000-0000-0000-0000-000000000000", ExpiresAt: 7},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -30,6 +36,35 @@ func TestLedgerRecordRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A canonical lowercase UUID is stored as 16 bytes: a UUID jti's record
+// is about 30 bytes.
+func TestLedgerRecordSize(t *testing.T) {
+	e := Entry{Kind: KindJTI, Value: "7f1c2a9e-5d1b-4c8e-9a6f-0b3e2d1c4a5b", ExpiresAt: 1_767_225_630, CreatedAt: 1_767_225_600_123}
+	if n := len(appendRecord(nil, e)); n > 30 {
+		t.Errorf("UUID jti record is %d bytes, want at most 30", n)
+	}
+	e.Value = strings.ToUpper(e.Value)
+	if n := len(appendRecord(nil, e)); n != 50 {
+		t.Errorf("uppercase UUID record is %d bytes, want 50 (stored as text)", n)
+	}
+}
+
+// FuzzLedgerRecord: whatever an entry holds comes back from its record
+// unchanged, and no bytes make decoding panic.
+func FuzzLedgerRecord(f *testing.F) {
+	f.Add(uint8(0), "7f1c2a9e-5d1b-4c8e-9a6f-0b3e2d1c4a5b", int64(1_767_225_630), int64(0), int64(1_767_225_600_123), []byte{0x81, 1, 2})
+	f.Add(uint8(2), "alice@example.com", int64(5), int64(4), int64(3), []byte{0x03, 0x05, 'a'})
+	f.Fuzz(func(t *testing.T, kind uint8, value string, exp, before, created int64, junk []byte) {
+		kinds := []Kind{KindJTI, KindSID, KindSub}
+		want := Entry{Kind: kinds[int(kind)%len(kinds)], Value: value, ExpiresAt: exp, Before: before, CreatedAt: created}
+		got, rest, ok := decodeRecord(appendRecord(nil, want))
+		if !ok || got != want || len(rest) != 0 {
+			t.Fatalf("decode = %+v, %v, %d bytes left; want %+v", got, ok, len(rest), want)
+		}
+		decodeRecord(junk)
+	})
 }
 
 func TestLedgerCompact(t *testing.T) {
