@@ -1,6 +1,7 @@
 package revocation
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"sync"
@@ -30,10 +31,39 @@ const ledgerChunkBytes = 256 << 10
 // kindCodes maps kinds to the byte stored in a record and back.
 var kindCodes = map[Kind]byte{KindJTI: 1, KindSID: 2, KindSub: 3}
 
-// uuidFlag, set in a record's kind byte, says that its value is a UUID in
-// canonical lowercase form, stored as its 16 bytes instead of 36
-// characters: most jtis are, which makes a record about 30 bytes.
-const uuidFlag = 0x80
+// Flags set in a record's kind byte say that its value is 16 bytes
+// written as text in a form that packValue recognises, and is stored as
+// those 16 bytes: a UUID in canonical lowercase form (36 characters; the
+// jtis of many identity providers) or unpadded base64url (22 characters;
+// the jtis and sids jwt-authz's own issuer mints). Such a record is about
+// 30 bytes instead of 36 to 50.
+const (
+	uuidFlag   = 0x80
+	base64Flag = 0x40
+	valueFlags = uuidFlag | base64Flag
+)
+
+// packValue returns the flag and the 16 bytes of v when v has one of the
+// packed forms, exactly as unpackValue gives it back.
+func packValue(v string) (flag byte, u [16]byte, ok bool) {
+	if u, ok := packUUID(v); ok {
+		return uuidFlag, u, true
+	}
+	if len(v) == 22 {
+		if n, err := base64.RawURLEncoding.Strict().Decode(u[:], []byte(v)); err == nil && n == 16 {
+			return base64Flag, u, true
+		}
+	}
+	return 0, u, false
+}
+
+// unpackValue is the text that packValue took u from.
+func unpackValue(flag byte, u [16]byte) string {
+	if flag == uuidFlag {
+		return formatUUID(u)
+	}
+	return base64.RawURLEncoding.EncodeToString(u[:])
+}
 
 // packUUID returns the 16 bytes of s when s is a UUID in canonical form
 // with lowercase hex digits, the only form that formatUUID gives back.
@@ -101,8 +131,8 @@ func kindOfCode(c byte) (Kind, bool) {
 
 // appendRecord encodes e after dst.
 func appendRecord(dst []byte, e Entry) []byte {
-	if u, ok := packUUID(e.Value); ok {
-		dst = append(dst, kindCodes[e.Kind]|uuidFlag)
+	if flag, u, ok := packValue(e.Value); ok {
+		dst = append(dst, kindCodes[e.Kind]|flag)
 		dst = append(dst, u[:]...)
 	} else {
 		dst = append(dst, kindCodes[e.Kind])
@@ -121,26 +151,29 @@ func decodeRecord(b []byte) (e Entry, rest []byte, ok bool) {
 	if len(b) == 0 {
 		return e, nil, false
 	}
-	kind, ok := kindOfCode(b[0] &^ uuidFlag)
+	kind, ok := kindOfCode(b[0] &^ valueFlags)
 	if !ok {
 		return e, nil, false
 	}
-	packed := b[0]&uuidFlag != 0
+	flag := b[0] & valueFlags
 	b = b[1:]
 	e.Kind = kind
-	if packed {
+	switch flag {
+	case uuidFlag, base64Flag:
 		if len(b) < 16 {
 			return e, nil, false
 		}
-		e.Value = formatUUID([16]byte(b[:16]))
+		e.Value = unpackValue(flag, [16]byte(b[:16]))
 		b = b[16:]
-	} else {
+	case 0:
 		l, n := binary.Uvarint(b)
 		if n <= 0 || uint64(len(b)-n) < l {
 			return e, nil, false
 		}
 		e.Value = string(b[n : n+int(l)])
 		b = b[n+int(l):]
+	default:
+		return e, nil, false
 	}
 	for _, dst := range []*int64{&e.ExpiresAt, &e.Before, &e.CreatedAt} {
 		v, n := binary.Varint(b)

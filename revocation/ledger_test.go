@@ -21,6 +21,11 @@ func TestLedgerRecordRoundTrip(t *testing.T) {
 		"hyphen misplaced":     {Kind: KindJTI, Value: "7f1c2a9e5-d1b-4c8e-9a6f-0b3e2d1c4a5b", ExpiresAt: 7},
 		"non-hex digit":        {Kind: KindSID, Value: "7f1c2a9e-5d1b-4c8e-9a6f-0b3e2d1c4a5g", ExpiresAt: 7},
 		"uuid sid":             {Kind: KindSID, Value: "00000000-0000-0000-0000-000000000000", ExpiresAt: 7},
+		"base64url id":         {Kind: KindSID, Value: "q83vEjRWeJCrze8SNFZ4kA", ExpiresAt: 7},
+		// The last character carries 4 bits of padding; set, they would
+		// not survive the round trip through 16 bytes.
+		"base64url id, padding bits set": {Kind: KindJTI, Value: "q83vEjRWeJCrze8SNFZ4kB", ExpiresAt: 7},
+		"base64 std alphabet":            {Kind: KindJTI, Value: "q83vEjRWeJCrze8SNFZ+kA", ExpiresAt: 7},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -38,8 +43,8 @@ func TestLedgerRecordRoundTrip(t *testing.T) {
 	}
 }
 
-// A canonical lowercase UUID is stored as 16 bytes: a UUID jti's record
-// is about 30 bytes.
+// A canonical lowercase UUID or a 22-character base64url identifier is
+// stored as 16 bytes: such a jti's record is about 30 bytes.
 func TestLedgerRecordSize(t *testing.T) {
 	e := Entry{Kind: KindJTI, Value: "7f1c2a9e-5d1b-4c8e-9a6f-0b3e2d1c4a5b", ExpiresAt: 1_767_225_630, CreatedAt: 1_767_225_600_123}
 	if n := len(appendRecord(nil, e)); n > 30 {
@@ -49,6 +54,10 @@ func TestLedgerRecordSize(t *testing.T) {
 	if n := len(appendRecord(nil, e)); n != 50 {
 		t.Errorf("uppercase UUID record is %d bytes, want 50 (stored as text)", n)
 	}
+	e.Value = "q83vEjRWeJCrze8SNFZ4kA" // as issuer.randomID mints them
+	if n := len(appendRecord(nil, e)); n > 30 {
+		t.Errorf("base64url jti record is %d bytes, want at most 30", n)
+	}
 }
 
 // FuzzLedgerRecord: whatever an entry holds comes back from its record
@@ -56,6 +65,7 @@ func TestLedgerRecordSize(t *testing.T) {
 func FuzzLedgerRecord(f *testing.F) {
 	f.Add(uint8(0), "7f1c2a9e-5d1b-4c8e-9a6f-0b3e2d1c4a5b", int64(1_767_225_630), int64(0), int64(1_767_225_600_123), []byte{0x81, 1, 2})
 	f.Add(uint8(2), "alice@example.com", int64(5), int64(4), int64(3), []byte{0x03, 0x05, 'a'})
+	f.Add(uint8(1), "q83vEjRWeJCrze8SNFZ4kA", int64(5), int64(0), int64(3), []byte{0xc1, 0})
 	f.Fuzz(func(t *testing.T, kind uint8, value string, exp, before, created int64, junk []byte) {
 		kinds := []Kind{KindJTI, KindSID, KindSub}
 		want := Entry{Kind: kinds[int(kind)%len(kinds)], Value: value, ExpiresAt: exp, Before: before, CreatedAt: created}
