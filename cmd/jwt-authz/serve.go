@@ -71,9 +71,14 @@ func cmdServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	// The process's GC headroom follows its live heap, unless GOGC is set.
+	// The process's GC headroom follows its live heap, unless GOGC is set,
+	// and the collector works harder near the container's memory limit,
+	// unless GOMEMLIMIT is set.
 	tuner := gctune.Start()
 	defer tuner.Stop()
+	if soft := gctune.SetMemoryLimit(); soft > 0 {
+		log.Info("soft memory limit set from the container's memory limit", "bytes", soft)
+	}
 	if err := serve(ctx, cfg, sf.configPath, sf.lookup, log, nil); err != nil {
 		log.Error("serve", "err", err)
 		return 1

@@ -10,7 +10,12 @@
 // few seconds more under a stream of new tokens and none under cache hits.
 //
 // An operator's GOGC wins: with GOGC set in the environment, Start does
-// nothing. GOMEMLIMIT works as usual alongside.
+// nothing.
+//
+// SetMemoryLimit gives the runtime a soft memory limit of 90 % of the
+// container's (cgroup) memory limit, unless GOMEMLIMIT is set, so that the
+// collector works harder near the limit instead of the kernel killing the
+// process.
 package gctune
 
 import (
