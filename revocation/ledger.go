@@ -50,12 +50,16 @@ func packValue(v string) (flag byte, u [16]byte, ok bool) {
 		return uuidFlag, u, true
 	}
 	if len(v) == 22 {
-		if n, err := base64.RawURLEncoding.Strict().Decode(u[:], []byte(v)); err == nil && n == 16 {
+		if n, err := strictBase64URL.Decode(u[:], []byte(v)); err == nil && n == 16 {
 			return base64Flag, u, true
 		}
 	}
 	return 0, u, false
 }
+
+// strictBase64URL refuses encodings whose unused bits are set, which
+// would not come back the same from 16 bytes.
+var strictBase64URL = base64.RawURLEncoding.Strict()
 
 // unpackValue is the text that packValue took u from.
 func unpackValue(flag byte, u [16]byte) string {
