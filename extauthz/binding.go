@@ -50,11 +50,3 @@ func (b *bindings) get(pol *Policy, vt verifiedToken) *verifiedToken {
 	b.m.Store(&next)
 	return p
 }
-
-// len is the number of bindings held.
-func (b *bindings) len() int {
-	if m := b.m.Load(); m != nil {
-		return len(*m)
-	}
-	return 0
-}

@@ -99,14 +99,3 @@ func (h *hotTier) purge() {
 		h.slots[i].Store(nil)
 	}
 }
-
-// len is the number of slots in use.
-func (h *hotTier) len() int {
-	n := 0
-	for i := range h.slots {
-		if h.slots[i].Load() != nil {
-			n++
-		}
-	}
-	return n
-}
