@@ -7,11 +7,11 @@ import (
 // filter is a split-block Bloom filter over key hashes: each key sets one
 // bit in each of the eight 32-bit words of one 32-byte block, so a lookup
 // reads a single cache line. It answers "certainly absent" or "maybe
-// present"; the index consults its maps only for "maybe". Rebuilt at 12.5
+// present"; the index consults its tables only for "maybe". Rebuilt at 12.5
 // bits per entry (filterBits plus a quarter of headroom) it lets about 1 in
 // 150 absent keys through, 1 in 80 once it has filled to capacity, and at
 // 1.5 MiB per million entries it stays in the CPU caches where a
-// million-entry map (about 40 MiB) cannot; that is what keeps the common
+// million-entry table (about 20 MiB) cannot; that is what keeps the common
 // not-revoked lookup fast.
 //
 // Bits are set and read with atomic operations, so lookups need no lock.

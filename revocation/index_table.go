@@ -26,8 +26,14 @@ type tableValue[V any] interface {
 	expires() int64
 }
 
-// expiry is the value of a jti or sid entry: when it expires.
-type expiry int64
+// expiry is the value of a jti or sid entry: the unix second when it
+// expires, in 32 bits (until the year 2106) to keep a million entries
+// small. Later expiries are clamped to the last second it holds, which
+// only keeps an entry longer.
+type expiry uint32
+
+// expiryOf is unix second t as an expiry, clamped to [1, MaxUint32].
+func expiryOf(t int64) expiry { return expiry(min(max(t, 1), 1<<32-1)) }
 
 func (e expiry) merge(v expiry) (expiry, bool) { return max(e, v), v > e }
 func (e expiry) expires() int64                { return int64(e) }
@@ -46,7 +52,7 @@ func (c cut) merge(v cut) (cut, bool) {
 func (c cut) expires() int64 { return c.until }
 
 // table maps key hashes to values, behind a filter that answers most
-// lookups of absent keys without touching the maps or their locks.
+// lookups of absent keys without touching the shards or their locks.
 type table[V tableValue[V]] struct {
 	n      atomic.Int64
 	filter atomic.Pointer[filter]
@@ -59,9 +65,9 @@ type table[V tableValue[V]] struct {
 
 type shard[V any] struct {
 	mu sync.RWMutex
-	m  map[uint64]V
-	// Pad to a cache line so neighbouring shards' locks do not share one.
-	_ [40]byte
+	m  slots[V]
+	// Pad to two cache lines so neighbouring shards' locks do not share one.
+	_ [48]byte
 }
 
 func (t *table[V]) init() { t.filter.Store(newFilter(0)) }
@@ -70,12 +76,13 @@ func (t *table[V]) init() { t.filter.Store(newFilter(0)) }
 // the filter knows it.
 func (t *table[V]) get(h uint64) (V, bool) {
 	var zero V
+	h = slotKey(h) // as put stored it, in the filter too
 	if t.n.Load() == 0 || !t.filter.Load().mayContain(h) {
 		return zero, false
 	}
 	s := &t.shards[shardOf(h)]
 	s.mu.RLock()
-	v, ok := s.m[h]
+	v, ok := s.m.get(h)
 	s.mu.RUnlock()
 	return v, ok
 }
@@ -83,11 +90,13 @@ func (t *table[V]) get(h uint64) (V, bool) {
 // put merges v into the value stored for h, and returns the result and
 // whether it changed anything.
 func (t *table[V]) put(h uint64, v V) (V, bool) {
+	h = slotKey(h)
+	k := h
 	s := &t.shards[shardOf(h)]
 	// Most calls during a resync find the entry unchanged: check under the
 	// read lock first so they do not block readers.
 	s.mu.RLock()
-	cur, ok := s.m[h]
+	cur, ok := s.m.get(k)
 	s.mu.RUnlock()
 	if ok {
 		if _, changed := cur.merge(v); !changed {
@@ -97,19 +106,16 @@ func (t *table[V]) put(h uint64, v V) (V, bool) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, ok = s.m[h]
+	cur, ok = s.m.get(k)
 	if ok {
 		merged, changed := cur.merge(v)
 		if !changed {
 			return cur, false
 		}
-		s.m[h] = merged
+		s.m.set(k, merged)
 		return merged, true
 	}
-	if s.m == nil {
-		s.m = make(map[uint64]V)
-	}
-	s.m[h] = v
+	s.m.set(k, v)
 	t.n.Add(1)
 	// Load next before filter: together with maintain storing next before
 	// it walks the shards and clearing it only after it swapped filter,
@@ -131,12 +137,7 @@ func (t *table[V]) sweep(now int64) int {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
-		for h, v := range s.m {
-			if v.expires() <= now {
-				delete(s.m, h)
-				removed++
-			}
-		}
+		removed += s.m.deleteIf(func(v V) bool { return v.expires() <= now })
 		s.mu.Unlock()
 	}
 	t.n.Add(int64(-removed))
@@ -160,9 +161,7 @@ func (t *table[V]) maintain() bool {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.RLock()
-		for h := range s.m {
-			nf.add(h)
-		}
+		s.m.each(nf.add)
 		s.mu.RUnlock()
 	}
 	t.filter.Store(nf)
