@@ -20,6 +20,7 @@ import (
 	"github.com/jwt-authz/jwt-authz/issuer"
 	"github.com/jwt-authz/jwt-authz/jwks"
 	"github.com/jwt-authz/jwt-authz/revocation"
+	revbolt "github.com/jwt-authz/jwt-authz/revocation/bolt"
 	"github.com/jwt-authz/jwt-authz/session"
 	"github.com/jwt-authz/jwt-authz/token"
 )
@@ -198,7 +199,22 @@ func (a *app) runBackground(ctx context.Context) {
 		a.bgWG.Add(1)
 		go func() { defer a.bgWG.Done(); a.watchConfig(ctx, 2*time.Second) }()
 	}
+	if a.st.db != nil {
+		// The revocation index was loaded from the file; its pages, and
+		// those later writes touch, need not stay resident.
+		a.bgWG.Add(1)
+		go func() {
+			defer a.bgWG.Done()
+			revbolt.ReleaseMappedEvery(ctx, a.st.db, releaseMappedInterval, func(err error) {
+				a.log.Warn("release mapped database pages", "err", err)
+			})
+		}()
+	}
 }
+
+// releaseMappedInterval is how often the bolt file's mapped pages are
+// released after writes.
+const releaseMappedInterval = 10 * time.Second
 
 // close releases everything in reverse order of construction.
 func (a *app) close() {
