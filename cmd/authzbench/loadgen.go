@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -158,17 +156,26 @@ type requestSource struct {
 // pick returns the request to send next, or false when Each without Wrap
 // has used every token.
 func (s *requestSource) pick() (*authv3.CheckRequest, bool) {
+	i, ok := s.pickIndex()
+	if !ok {
+		return nil, false
+	}
+	return s.reqs[i], true
+}
+
+// pickIndex is pick, returning the request's index in reqs.
+func (s *requestSource) pickIndex() (int, bool) {
 	if !s.each {
-		return s.reqs[0], true
+		return 0, true
 	}
 	i := s.next.Add(1) - 1
 	if i < int64(len(s.reqs)) {
-		return s.reqs[i], true
+		return int(i), true
 	}
 	if !s.wrap {
-		return nil, false
+		return 0, false
 	}
-	return s.reqs[i%int64(len(s.reqs))], true
+	return int(i % int64(len(s.reqs))), true
 }
 
 // issued returns how many requests pick handed out.
@@ -209,36 +216,16 @@ func runLoad(ctx context.Context, spec loadSpec) (loadResult, error) {
 	if err := spec.validate(); err != nil {
 		return loadResult{}, fmt.Errorf("load: %w", err)
 	}
-	clients := make([]authv3.AuthorizationClient, spec.Conns)
-	for i := range clients {
-		opts := []grpc.DialOption{grpcInsecure()}
-		if !spec.DecodeFull {
-			opts = append(opts, grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newStatusCodec())))
-		}
-		cc, err := grpc.NewClient(spec.Target, opts...)
-		if err != nil {
-			return loadResult{}, fmt.Errorf("load: connect %s: %w", spec.Target, err)
-		}
-		defer cc.Close()
-		clients[i] = authv3.NewAuthorizationClient(cc)
-	}
 	src, warm := prepareRequests(&spec)
-
-	if spec.Warmup > 0 {
-		w := runClosed(ctx, clients, &requestSource{reqs: []*authv3.CheckRequest{warm}}, spec.Concurrency, spec.Warmup, spec.Timeout, spec.Expect)
-		var ok, failed int64
-		var firstErr error
-		for i := range w {
-			ok += w[i].allowed + w[i].denied
-			failed += w[i].errors
-			if firstErr == nil {
-				firstErr = w[i].firstErr
-			}
-		}
-		if ok == 0 && failed > 0 {
-			return loadResult{}, fmt.Errorf("load: %s does not answer: %w", spec.Target, firstErr)
-		}
+	prepare := prepareClosed
+	if spec.Mode == modeOpen {
+		prepare = prepareOpen
 	}
+	measure, cleanup, err := prepare(ctx, &spec, src, warm)
+	if err != nil {
+		return loadResult{}, err
+	}
+	defer cleanup()
 	if err := ctx.Err(); err != nil {
 		return loadResult{}, err
 	}
@@ -251,12 +238,7 @@ func runLoad(ctx context.Context, spec loadSpec) (loadResult, error) {
 		}
 	}
 	cpu0 := selfCPU()
-	var tallies []tally
-	if spec.Mode == modeClosed {
-		tallies = runClosed(ctx, clients, src, spec.Concurrency, spec.Duration, spec.Timeout, spec.Expect)
-	} else {
-		tallies = runOpen(ctx, clients, src, spec.Concurrency, spec.Rate, spec.Duration, spec.Timeout, spec.Expect)
-	}
+	tallies := measure()
 	clientCPU := selfCPU() - cpu0
 	var after procSample
 	if spec.PID > 0 {
@@ -282,6 +264,91 @@ func runLoad(ctx context.Context, spec loadSpec) (loadResult, error) {
 		res.Server = &u
 	}
 	return res, ctx.Err()
+}
+
+// prepareClosed connects grpc-go clients for a closed-loop run and warms
+// them up; measure runs the measured window on the same connections.
+func prepareClosed(ctx context.Context, spec *loadSpec, src *requestSource, warm *authv3.CheckRequest) (measure func() []tally, cleanup func(), err error) {
+	var ccs []*grpc.ClientConn
+	cleanup = func() {
+		for _, cc := range ccs {
+			cc.Close()
+		}
+	}
+	clients := make([]authv3.AuthorizationClient, spec.Conns)
+	for i := range clients {
+		opts := []grpc.DialOption{grpcInsecure()}
+		if !spec.DecodeFull {
+			opts = append(opts, grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newStatusCodec())))
+		}
+		cc, err := grpc.NewClient(spec.Target, opts...)
+		if err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("load: connect %s: %w", spec.Target, err)
+		}
+		ccs = append(ccs, cc)
+		clients[i] = authv3.NewAuthorizationClient(cc)
+	}
+	if spec.Warmup > 0 {
+		w := runClosed(ctx, clients, &requestSource{reqs: []*authv3.CheckRequest{warm}}, spec.Concurrency, spec.Warmup, spec.Timeout, spec.Expect)
+		if err := warmupError(spec.Target, w); err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+	}
+	measure = func() []tally {
+		return runClosed(ctx, clients, src, spec.Concurrency, spec.Duration, spec.Timeout, spec.Expect)
+	}
+	return measure, cleanup, nil
+}
+
+// prepareOpen connects the open-loop HTTP/2 driver, marshals the requests
+// and warms the connections up: an unmeasured open-loop run at the
+// measured rate for spec.Warmup, with the warm-up request. measure runs the
+// measured window on the same connections.
+func prepareOpen(ctx context.Context, spec *loadSpec, src *requestSource, warm *authv3.CheckRequest) (measure func() []tally, cleanup func(), err error) {
+	reqs, err := newWireRequests(src)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load: %w", err)
+	}
+	warmReqs, err := newWireRequests(&requestSource{reqs: []*authv3.CheckRequest{warm}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load: %w", err)
+	}
+	opts := newH2Options(spec.Target, spec.Timeout, spec.DecodeFull)
+	conns, err := dialH2Conns(ctx, opts, spec.Conns)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load: %w", err)
+	}
+	cleanup = func() { closeH2Conns(conns) }
+	if spec.Warmup > 0 {
+		w := runOpen(ctx, conns, warmReqs, spec.Concurrency, spec.Rate, spec.Warmup, spec.Timeout, spec.Expect)
+		if err := warmupError(spec.Target, w); err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+	}
+	measure = func() []tally {
+		return runOpen(ctx, conns, reqs, spec.Concurrency, spec.Rate, spec.Duration, spec.Timeout, spec.Expect)
+	}
+	return measure, cleanup, nil
+}
+
+// warmupError fails a run whose warm-up got no answer at all.
+func warmupError(target string, w []tally) error {
+	var ok, failed int64
+	var firstErr error
+	for i := range w {
+		ok += w[i].allowed + w[i].denied
+		failed += w[i].errors
+		if firstErr == nil {
+			firstErr = w[i].firstErr
+		}
+	}
+	if ok == 0 && failed > 0 {
+		return fmt.Errorf("load: %s does not answer: %w", target, firstErr)
+	}
+	return nil
 }
 
 // grpcInsecure is the transport for loopback: plaintext, as between Envoy
@@ -335,82 +402,6 @@ func runClosed(ctx context.Context, clients []authv3.AuthorizationClient, src *r
 		}
 	}
 	return tallies
-}
-
-// job is one scheduled request of an open-loop run.
-type job struct {
-	sched time.Time
-	req   *authv3.CheckRequest
-}
-
-// runOpen schedules requests at rate for d and measures each latency from
-// its scheduled time, not from when it was actually sent: when the server
-// (or the client) falls behind, the wait is part of the latency, as it is
-// for a user. At most maxInFlight requests are outstanding; the rest wait
-// in a queue, still on the clock.
-func runOpen(ctx context.Context, clients []authv3.AuthorizationClient, src *requestSource, maxInFlight int, rate float64, d, timeout time.Duration, expect expectation) []tally {
-	total := int64(math.Round(d.Seconds() * rate))
-	queue := make(chan job, min(total+1, 1<<16))
-	tallies := make([]tally, maxInFlight)
-	var wg sync.WaitGroup
-	for w := range maxInFlight {
-		wg.Go(func() {
-			t := &tallies[w]
-			cl := clients[w%len(clients)]
-			for j := range queue {
-				sent := time.Now()
-				resp, err := call(ctx, cl, j.req, timeout)
-				t1 := time.Now()
-				t.last = t1
-				t.lag = append(t.lag, sent.Sub(j.sched))
-				t.observe(expect, t1.Sub(j.sched), resp, err)
-			}
-		})
-	}
-	start := time.Now()
-	dispatch(ctx, queue, src, start, rate, total)
-	wg.Wait()
-	for i := range tallies {
-		if len(tallies[i].lat) > 0 {
-			tallies[i].first = start
-		}
-	}
-	return tallies
-}
-
-// dispatch feeds queue on schedule from a thread of its own. A Go timer
-// wakes up to a millisecond late when the process is idle, which would add
-// up to a millisecond to every latency; nanosleep on a locked thread with a
-// small timer slack wakes within microseconds.
-func dispatch(ctx context.Context, queue chan<- job, src *requestSource, start time.Time, rate float64, total int64) {
-	defer close(queue)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// The thread goes back to the pool with its timer slack restored
-		// rather than exiting with this goroutine: a thread's exit would
-		// send the parent-death signal to any server it happened to start.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		defer setTimerSlack(10 * time.Microsecond)()
-		interval := float64(time.Second) / rate
-		for i := range total {
-			sched := start.Add(time.Duration(float64(i) * interval))
-			if wait := time.Until(sched); wait > 0 {
-				preciseSleep(wait)
-			}
-			req, ok := src.pick()
-			if !ok {
-				return
-			}
-			select {
-			case queue <- job{sched: sched, req: req}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	<-done
 }
 
 // preciseSleep sleeps for d in the kernel, on the calling thread.
