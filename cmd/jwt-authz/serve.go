@@ -71,9 +71,9 @@ func cmdServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	// The process's GC headroom follows its live heap, unless GOGC is set,
-	// and the collector works harder near the container's memory limit,
-	// unless GOMEMLIMIT is set.
+	// The process's GC headroom follows what a collection marks and the
+	// rate it allocates at, unless GOGC is set, and the collector works
+	// harder near the container's memory limit, unless GOMEMLIMIT is set.
 	tuner := gctune.Start()
 	defer tuner.Stop()
 	if soft := gctune.SetMemoryLimit(); soft > 0 {

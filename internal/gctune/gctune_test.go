@@ -10,27 +10,39 @@ import (
 func TestPercent(t *testing.T) {
 	const mib = 1 << 20
 	for _, tt := range []struct {
-		live, scan uint64
-		want       int
+		live, scan, rate uint64
+		want             int
 	}{
-		{0, 0, 100},
-		{1 * mib, 1 * mib, 100},
-		{4 * mib, 4 * mib, 100},
+		{0, 0, 0, 100},
+		{1 * mib, 1 * mib, 0, 100},
+		{4 * mib, 4 * mib, 0, 100},
 		// A heap of pointers (the token cache): half of it as headroom.
-		{6 * mib, 6 * mib, 66},
-		{8 * mib, 8 * mib, 50},
-		{1 << 30, 1 << 30, 50},
+		{6 * mib, 6 * mib, 0, 66},
+		{8 * mib, 8 * mib, 0, 50},
+		{1 << 30, 1 << 30, 0, 50},
 		// Pointer-free memory (revocation hashes and records) adds no
 		// headroom: only what the collector marks does.
-		{64 * mib, 2 * mib, 6},
-		{64 * mib, 16 * mib, 25},
-		{64 * mib, 40 * mib, 50},
-		{100 * mib, 0, 4},
+		{64 * mib, 2 * mib, 0, 6},
+		{64 * mib, 16 * mib, 0, 25},
+		{64 * mib, 40 * mib, 0, 50},
+		{100 * mib, 0, 0, 4},
 		// GOGC never reaches 0, which would collect without pause.
-		{1 << 40, 0, 1},
+		{1 << 40, 0, 0, 1},
+		// An allocation rate that the heap's headroom already covers
+		// changes nothing.
+		{1 * mib, 1 * mib, 8 * mib, 100},
+		{24 * mib, 24 * mib, 20 * mib, 50},
+		// A small heap under a steady 60 MB/s: half a second of it,
+		// 30 MB, through Go's minimum heap (4 MiB × GOGC/100).
+		{1 * mib, 1 * mib, 60_000_000, 741},
+		{0, 0, 60_000_000, 716},
+		// At most 32 MiB, however fast.
+		{0, 0, 1 << 40, 800},
+		// A large heap: GOGC from the live heap, goal 64 × 1.32 MiB.
+		{64 * mib, 2 * mib, 40 * mib, 32},
 	} {
-		if got := Percent(tt.live, tt.scan); got != tt.want {
-			t.Errorf("Percent(%d, %d) = %d, want %d", tt.live, tt.scan, got, tt.want)
+		if got := Percent(tt.live, tt.scan, tt.rate); got != tt.want {
+			t.Errorf("Percent(%d, %d, %d) = %d, want %d", tt.live, tt.scan, tt.rate, got, tt.want)
 		}
 	}
 }
@@ -70,6 +82,52 @@ func TestTunerFollowsLiveHeap(t *testing.T) {
 	runtime.KeepAlive(bytes)
 	bytes = nil
 	waitFor(t, func() bool { return gogc() == 100 }, "GOGC 100 once it is all garbage")
+}
+
+// TestTunerFollowsAllocationRate: a steady stream of garbage raises GOGC
+// above 100 for a small heap; when it stops, GOGC goes back to 100.
+func TestTunerFollowsAllocationRate(t *testing.T) {
+	tu := newTuner()
+	tu.arm()
+	tu.wg.Go(func() { tu.sampleRate(20 * time.Millisecond) })
+	defer tu.Stop()
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var keep []byte
+		for {
+			select {
+			case <-stop:
+				runtime.KeepAlive(keep)
+				return
+			default:
+			}
+			// About 100 MB/s of garbage.
+			for range 16 {
+				keep = make([]byte, 64<<10)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	waitGOGC(t, func(g uint64) bool { return g > 200 }, "GOGC above 200 under a steady allocation rate")
+	close(stop)
+	<-done
+	waitGOGC(t, func(g uint64) bool { return g == 100 }, "GOGC 100 once allocation stopped")
+}
+
+// waitGOGC polls GOGC, which the tuner's rate samples change, until cond
+// holds.
+func waitGOGC(t *testing.T, cond func(uint64) bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond(gogc()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after 20 s (GOGC %d)", what, gogc())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func TestStartLeavesOperatorsGOGC(t *testing.T) {
