@@ -91,12 +91,11 @@ func (t *table[V]) get(h uint64) (V, bool) {
 // whether it changed anything.
 func (t *table[V]) put(h uint64, v V) (V, bool) {
 	h = slotKey(h)
-	k := h
 	s := &t.shards[shardOf(h)]
 	// Most calls during a resync find the entry unchanged: check under the
 	// read lock first so they do not block readers.
 	s.mu.RLock()
-	cur, ok := s.m.get(k)
+	cur, ok := s.m.get(h)
 	s.mu.RUnlock()
 	if ok {
 		if _, changed := cur.merge(v); !changed {
@@ -106,16 +105,16 @@ func (t *table[V]) put(h uint64, v V) (V, bool) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, ok = s.m.get(k)
+	cur, ok = s.m.get(h)
 	if ok {
 		merged, changed := cur.merge(v)
 		if !changed {
 			return cur, false
 		}
-		s.m.set(k, merged)
+		s.m.set(h, merged)
 		return merged, true
 	}
-	s.m.set(k, v)
+	s.m.set(h, v)
 	t.n.Add(1)
 	// Load next before filter: together with maintain storing next before
 	// it walks the shards and clearing it only after it swapped filter,
