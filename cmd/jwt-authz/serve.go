@@ -19,6 +19,7 @@ import (
 	"github.com/jwt-authz/jwt-authz/config"
 	"github.com/jwt-authz/jwt-authz/extauthz"
 	"github.com/jwt-authz/jwt-authz/internal/gctune"
+	"github.com/jwt-authz/jwt-authz/internal/proctune"
 )
 
 // Timeouts of the shutdown sequence.
@@ -79,6 +80,10 @@ func cmdServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 	if soft := gctune.SetMemoryLimit(); soft > 0 {
 		log.Info("soft memory limit set from the container's memory limit", "bytes", soft)
 	}
+	// The scheduler runs on one P while one is enough for the load and on
+	// the runtime's default otherwise, unless GOMAXPROCS is set.
+	procs := proctune.Start(func(n int) { log.Debug("GOMAXPROCS changed with the load", "procs", n) })
+	defer procs.Stop()
 	if err := serve(ctx, cfg, sf.configPath, sf.lookup, log, nil); err != nil {
 		log.Error("serve", "err", err)
 		return 1
