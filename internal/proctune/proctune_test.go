@@ -2,6 +2,7 @@ package proctune
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,70 +12,101 @@ import (
 func feed(g *Governor, cores float64, n int) []Change {
 	var out []Change
 	for range n {
-		if c := g.Observe(cores); c != Stay {
+		if c := g.Observe(Load{Cores: cores}); c != Stay {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-func TestGovernorDescendsAfterAQuietHold(t *testing.T) {
+func TestGovernorGoesToOnePWhenQuiet(t *testing.T) {
 	g := NewGovernor()
-	if got := feed(g, DownShare-0.01, DownWindows-1); len(got) != 0 || g.One() {
+	if got := feed(g, 0, DownWindows-1); len(got) != 0 || g.One() {
 		t.Fatalf("descended after %d quiet windows: %v", DownWindows-1, got)
 	}
-	if got := g.Observe(0.1); got != ToOne || !g.One() {
+	if got := g.Observe(Load{Cores: 0.01}); got != ToOne || !g.One() {
 		t.Fatalf("window %d: %v, want ToOne", DownWindows, got)
 	}
 	// One P stays while it is not nearly saturated.
 	if got := feed(g, UpShare-0.01, 1000); len(got) != 0 {
 		t.Fatalf("left one P under UpShare: %v", got)
 	}
-	if got := g.Observe(UpShare); got != ToDefault || g.One() {
+	if got := g.Observe(Load{Cores: UpShare}); got != ToDefault || g.One() {
 		t.Fatalf("at UpShare: %v, want ToDefault", got)
 	}
 }
 
-func TestGovernorBusyWindowRestartsTheHold(t *testing.T) {
+func TestGovernorLeavesOnePWhenWorkQueues(t *testing.T) {
 	g := NewGovernor()
-	feed(g, 0, DownWindows-1)
-	if g.Observe(DownShare) != Stay {
-		t.Fatal("a window at DownShare changed something")
+	feed(g, 0, DownWindows)
+	if !g.One() {
+		t.Fatal("not on one P after a quiet hold")
 	}
-	if got := feed(g, 0, DownWindows-1); len(got) != 0 {
-		t.Fatalf("the hold did not restart after a busy window: %v", got)
+	for _, l := range []Load{
+		{Cores: 0.3, Waits: 100, Late: 4},           // under QueueShare
+		{Cores: 0.3, Waits: MinWaits - 1, Late: 40}, // too few waits to tell
+		{Cores: 0.3},
+	} {
+		if got := g.Observe(l); got != Stay {
+			t.Fatalf("%+v: %v, want Stay", l, got)
+		}
 	}
-	if g.Observe(0) != ToOne {
-		t.Fatal("no descent after a full quiet hold")
+	if got := g.Observe(Load{Cores: 0.3, Waits: 100, Late: 5}); got != ToDefault {
+		t.Fatalf("5 %% of waits late: %v, want ToDefault", got)
 	}
+	// On the default, waits do not hold back a descent: only CPU does.
+	for range DownWindows * 2 {
+		if g.Observe(Load{Cores: 0.1, Waits: 100, Late: 100}) == ToOne {
+			return
+		}
+	}
+	t.Fatal("no descent while quiet on the default")
 }
 
-func TestGovernorBacksOffWhenALoadAlternates(t *testing.T) {
+func TestGovernorTriesOnePUnderALightLoad(t *testing.T) {
+	g := NewGovernor()
+	// Over TryShare on average: the default stays.
+	if got := feed(g, TryShare+0.05, 5000); len(got) != 0 {
+		t.Fatalf("tried one P at %.2f cores: %v", TryShare+0.05, got)
+	}
+	// A core on the default (as a light load costs with two Ps) is under
+	// TryShare: one P is tried once the average has come down.
+	for range DownWindows {
+		if g.Observe(Load{Cores: 1.0}) == ToOne {
+			return
+		}
+	}
+	t.Fatal("no try of one P at 1.0 cores")
+}
+
+func TestGovernorBacksOffWhenATryFails(t *testing.T) {
 	g := NewGovernor()
 	hold := DownWindows
 	for range 10 {
-		if got := feed(g, 0, hold-1); len(got) != 0 {
-			t.Fatalf("descended before a hold of %d: %v", hold, got)
+		if got := feed(g, 0.9, hold-1); len(got) != 0 {
+			t.Fatalf("tried before a hold of %d: %v", hold, got)
 		}
-		if g.Observe(0) != ToOne {
-			t.Fatalf("no descent at the end of a hold of %d", hold)
+		if g.Observe(Load{Cores: 0.9}) != ToOne {
+			t.Fatalf("no try at the end of a hold of %d", hold)
 		}
-		if g.Observe(1) != ToDefault {
+		// One P does not carry the load.
+		if g.Observe(Load{Cores: 1}) != ToDefault {
 			t.Fatal("a busy window on one P did not restore the default")
 		}
-		hold = min(hold*2, MaxDownWindows)
+		hold = min(hold*2, MaxHoldWindows)
 	}
-	if hold != MaxDownWindows {
-		t.Fatalf("hold %d after ten flaps, want the cap %d", hold, MaxDownWindows)
+	if hold != MaxHoldWindows {
+		t.Fatalf("hold %d after ten failed tries, want the cap %d", hold, MaxHoldWindows)
 	}
-	// A long stay on one P forgets the flapping.
-	if got := feed(g, 0, hold); len(got) != 1 || !g.One() {
-		t.Fatalf("not on one P after a full hold: %v", got)
+	// A quiet process goes to one P whatever the hold.
+	if got := feed(g, 0, DownWindows); len(got) != 1 || !g.One() {
+		t.Fatalf("not on one P after a quiet while: %v", got)
 	}
+	// One P held for FlapWindows: the next try waits the first hold again.
 	feed(g, 0, FlapWindows)
-	g.Observe(1)
-	if got := feed(g, 0, DownWindows); len(got) != 1 {
-		t.Fatalf("hold not back to %d after a long stay: %v", DownWindows, got)
+	g.Observe(Load{Cores: 1})
+	if got := feed(g, 0.9, DownWindows); len(got) != 1 {
+		t.Fatalf("hold not back to %d after one P held: %v", DownWindows, got)
 	}
 }
 
@@ -90,7 +122,7 @@ func TestTunerFollowsTheLoad(t *testing.T) {
 	// The shares are lower than the product's, so that the spinning
 	// goroutine crosses them on a machine busy with other tests too.
 	gov := NewGovernor()
-	gov.up, gov.down = 0.3, 0.1
+	gov.up, gov.quiet, gov.try = 0.3, 0.1, 0.1
 	tu := start(5*time.Millisecond, gov, func(int) { changes.Add(1) })
 	if tu == nil {
 		t.Fatal("start returned nil on a unix system")
@@ -122,6 +154,41 @@ func TestTunerFollowsTheLoad(t *testing.T) {
 	if changes.Load() < 3 {
 		t.Errorf("notify called %d times, want at least 3", changes.Load())
 	}
+}
+
+// TestTunerSeesQueuedWork: with the CPU rule out of reach, goroutines that
+// wait for the one P are what restores the default.
+func TestTunerSeesQueuedWork(t *testing.T) {
+	def := runtime.GOMAXPROCS(0)
+	if def < 2 {
+		t.Skip("the runtime's default is one P here")
+	}
+	gov := NewGovernor()
+	// The runtime samples one wait in eight; on a machine busy with other
+	// tests a short window holds fewer than MinWaits.
+	gov.up, gov.quiet, gov.try, gov.minWaits = 100, 0.1, 0.1, 5
+	tu := start(20*time.Millisecond, gov, nil)
+	defer tu.Stop()
+	waitFor(t, func() bool { return runtime.GOMAXPROCS(0) == 1 }, "one P while idle")
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				for end := time.Now().Add(100 * time.Microsecond); time.Now().Before(end); {
+				}
+				runtime.Gosched()
+			}
+		})
+	}
+	defer func() { close(stop); wg.Wait() }()
+	waitFor(t, func() bool { return runtime.GOMAXPROCS(0) == def }, "the default with 16 goroutines queued")
 }
 
 func TestStartLeavesAnOperatorsGOMAXPROCS(t *testing.T) {
