@@ -72,22 +72,29 @@ func (c *Cache[V]) split(k *Key) (*lru.Cache[uint64, entry[V]], uint64, [restSiz
 // Get returns the value for k when present and not expired at now (unix
 // seconds). An expired entry is removed.
 func (c *Cache[V]) Get(k Key, now int64) (V, bool) {
+	v, _, ok := c.GetExpiring(k, now)
+	return v, ok
+}
+
+// GetExpiring is Get, and also returns when the entry expires (unix
+// seconds).
+func (c *Cache[V]) GetExpiring(k Key, now int64) (V, int64, bool) {
 	var zero V
 	if c == nil {
-		return zero, false
+		return zero, 0, false
 	}
 	s, id, rest := c.split(&k)
 	e, ok := s.Get(id)
 	if !ok || e.rest != rest {
 		// A different token whose hash shares the first 8 bytes holds
 		// the slot: a miss, and the Add after verifying replaces it.
-		return zero, false
+		return zero, 0, false
 	}
 	if now >= int64(e.expires) {
 		s.Remove(id)
-		return zero, false
+		return zero, 0, false
 	}
-	return e.value, true
+	return e.value, int64(e.expires), true
 }
 
 // Add stores v under k until expires (unix seconds), replacing whatever

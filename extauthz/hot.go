@@ -2,12 +2,10 @@ package extauthz
 
 import (
 	"bytes"
-	"encoding/binary"
+	"hash/maphash"
 	"math/rand/v2"
 	"strings"
 	"sync/atomic"
-
-	"github.com/jwt-authz/jwt-authz/cache"
 )
 
 // hotSlots is the number of tokens the hot tier holds at most. A hot
@@ -23,23 +21,35 @@ const hotSlots = 512
 const hotReplaceOdds = 16
 
 // hotToken is what a Check of a token used again and again can reuse as it
-// is: its claims, indexed over its own copy of the payload, and its allowed
-// response, marshalled once. It is immutable once published; the cache
-// still decides whether the token is served (expiry, provider, key), and
-// revocation and the rule's requirements are checked on every request.
+// is: the token's cache entry (who verified it, until when), its claims,
+// indexed over its own copy of the payload, and its allowed response,
+// marshalled once. It is immutable once published. A hit is served on the
+// same conditions as a cache hit (not expired, provider current, key still
+// in the key set), and revocation and the rule's requirements are checked
+// on every request.
 type hotToken struct {
-	key    cache.Key
-	pol    *Policy        // the policy in force when it was built
-	st     *providerState // built with st's template; a reload makes a new st
-	own    scratch        // the payload and tape claims read from
-	claims claimsView
-	resp   []byte // the allowed CheckResponse, marshalled
-	used   atomic.Bool
+	hash    uint64 // of raw, with the tier's seed
+	raw     string // the token, its own copy
+	vt      verifiedToken
+	expires int64          // unix seconds, the cache entry's
+	pol     *Policy        // the policy in force when it was built
+	st      *providerState // built with st's template; a reload makes a new st
+	own     scratch        // the payload and tape claims read from
+	claims  claimsView
+	resp    []byte // the allowed CheckResponse, marshalled
+	used    atomic.Bool
 }
 
 // hotTier is a small direct-mapped table of hotTokens, in front of the
-// work a cache hit otherwise does again for every request (decoding and
-// indexing the payload, building the response). Reads take no lock.
+// work a cache hit otherwise does again for every request (hashing the
+// token with SHA-256, the cache's lookup, decoding and indexing the
+// payload, building the response). Reads take no lock.
+//
+// A token finds its slot by a 64-bit maphash under a seed made at start,
+// which a client cannot predict: a presented token is compared with a slot's
+// token only when the two hashes are equal, so a token that differs from a
+// hot one is not compared with it, in practice never, and the comparison
+// tells a client nothing it did not send.
 //
 // Admission keeps it for tokens that carry traffic: a token enters on a
 // cache hit (so at its second use at the earliest), into an empty slot, or
@@ -47,18 +57,16 @@ type hotToken struct {
 // then only with odds of 1 in hotReplaceOdds (a second-chance policy). A
 // holder built under an earlier policy gives way at once.
 type hotTier struct {
+	seed  maphash.Seed
 	slots [hotSlots]atomic.Pointer[hotToken]
 }
 
-func hotSlot(k *cache.Key) int {
-	// Bytes 8..16 of the hash: independent of the cache's shard and map key.
-	return int(binary.LittleEndian.Uint64(k[8:16]) % hotSlots)
-}
-
-// get returns the hot token of k built for st, or nil.
-func (h *hotTier) get(k *cache.Key, st *providerState) *hotToken {
-	t := h.slots[hotSlot(k)].Load()
-	if t == nil || t.key != *k || t.st != st {
+// get returns the hot token raw when it is hot and not expired at now
+// (unix seconds), or nil. The caller checks its provider and key.
+func (h *hotTier) get(raw string, now int64) *hotToken {
+	hash := maphash.String(h.seed, raw)
+	t := h.slots[hash%hotSlots].Load()
+	if t == nil || t.hash != hash || t.raw != raw || now >= t.expires {
 		return nil
 	}
 	if !t.used.Load() {
@@ -67,15 +75,17 @@ func (h *hotTier) get(k *cache.Key, st *providerState) *hotToken {
 	return t
 }
 
-// offer considers the token of k, just served from the cache under pol
-// with the response resp built by st's template, for its slot. payload64
-// is its payload segment; like resp, it is copied. A holder built under
-// an earlier policy can no longer be served, so it gives way at once.
-func (h *hotTier) offer(k *cache.Key, pol *Policy, st *providerState, payload64 string, resp []byte) {
-	slot := &h.slots[hotSlot(k)]
+// offer considers the token raw, just served from the cache under pol as
+// vt until expires, with the response resp built by st's template, for its
+// slot. raw, payload64 (its payload segment) and resp are copied. A holder
+// built under an earlier policy can no longer be served, so it gives way
+// at once.
+func (h *hotTier) offer(raw string, vt verifiedToken, expires int64, pol *Policy, st *providerState, payload64 string, resp []byte) {
+	hash := maphash.String(h.seed, raw)
+	slot := &h.slots[hash%hotSlots]
 	cur := slot.Load()
 	if cur != nil && cur.pol == pol {
-		if cur.key == *k && cur.st == st {
+		if cur.hash == hash && cur.raw == raw && cur.st == st {
 			return
 		}
 		if cur.used.Load() {
@@ -86,7 +96,7 @@ func (h *hotTier) offer(k *cache.Key, pol *Policy, st *providerState, payload64 
 			return
 		}
 	}
-	t := &hotToken{key: *k, pol: pol, st: st, resp: bytes.Clone(resp)}
+	t := &hotToken{hash: hash, raw: strings.Clone(raw), vt: vt, expires: expires, pol: pol, st: st, resp: bytes.Clone(resp)}
 	if t.own.readPayload(strings.Clone(payload64), &t.claims) != nil {
 		return
 	}

@@ -2,12 +2,12 @@ package extauthz
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/jwt-authz/jwt-authz/cache"
+	"time"
 )
 
 // hotEnv returns an env whose token tok has been checked twice, so that it
@@ -21,11 +21,17 @@ func hotEnv(t *testing.T, mut func(*PolicyOptions), claims func(map[string]any))
 			t.Fatalf("reason %q", got)
 		}
 	}
-	k := cache.KeyOf(tok)
-	if e.srv.hot.get(&k, e.srv.Policy().providers[e.prov]) == nil {
+	if !isHot(e, tok) {
 		t.Fatal("token not hot after a cache hit")
 	}
 	return e, tok
+}
+
+// isHot reports whether tok is in e's hot tier, built for its provider's
+// current state.
+func isHot(e *env, tok string) bool {
+	h := e.srv.hot.get(tok, time.Now().Unix())
+	return h != nil && h.st == e.srv.Policy().providers[e.prov]
 }
 
 // A hot token is still refused when it is revoked, when its key leaves the
@@ -72,8 +78,7 @@ func TestHotTokenRebuiltAfterReload(t *testing.T) {
 			t.Fatalf("Check %d after reload: headers = %v", i, ok.GetHeaders())
 		}
 	}
-	k := cache.KeyOf(tok)
-	if e.srv.hot.get(&k, e.srv.Policy().providers[e.prov]) == nil {
+	if !isHot(e, tok) {
 		t.Fatal("the hot token of the old policy was not replaced by the next cache hit")
 	}
 }
@@ -134,4 +139,32 @@ func TestHotTierConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// The tier serves a token until its cache entry's expiry and never for a
+// different token, even one that lands in the same slot.
+func TestHotTierMatchesTokenAndExpiry(t *testing.T) {
+	h := &hotTier{seed: maphash.MakeSeed()}
+	const raw = "aaaa.bbbb.cccc"
+	h.offer(raw, verifiedToken{}, 1000, nil, nil, "e30", []byte{1})
+	if h.get(raw, 999) == nil {
+		t.Fatal("hot token not served before its expiry")
+	}
+	if h.get(raw, 1000) != nil {
+		t.Fatal("hot token served at its expiry")
+	}
+	slot := maphash.String(h.seed, raw) % hotSlots
+	for i := 0; ; i++ {
+		other := fmt.Sprint(raw, i)
+		if maphash.String(h.seed, other)%hotSlots != slot {
+			continue
+		}
+		if h.get(other, 0) != nil {
+			t.Fatalf("token %q served as the hot token of its slot", other)
+		}
+		break
+	}
+	if h.get(raw[:len(raw)-1], 0) != nil || h.get(raw+"c", 0) != nil {
+		t.Fatal("a prefix or an extension of the hot token was served")
+	}
 }

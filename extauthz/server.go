@@ -3,6 +3,7 @@ package extauthz
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
@@ -79,6 +80,7 @@ func NewServer(pol *Policy, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("extauthz: token cache: %w", err)
 	}
 	s := &Server{cache: c, rev: opts.Revocation, m: opts.Metrics, log: opts.Logger, now: opts.Clock}
+	s.hot.seed = maphash.MakeSeed()
 	s.checkInfo = grpc.UnaryServerInfo{Server: s, FullMethod: checkFullMethod}
 	s.checkWireFn = s.checkWire
 	var l lenner = c
@@ -126,7 +128,8 @@ type outcome struct {
 	claims   claimsView
 	hot      *hotToken // the token's reusable claims and response, when it has them
 	offerHot bool      // a cache hit without them: offer the token to the hot tier
-	key      cache.Key // the token's cache key, with offerHot
+	raw      string    // the token, with offerHot
+	expires  int64     // its cache entry's expiry, with offerHot
 	rule     *rule
 	dryRun   bool // a denial turned into an allow
 }
@@ -163,7 +166,7 @@ func (s *Server) serve(ctx context.Context, r *request) any {
 	if (o.reason == ReasonOK || o.dryRun) && o.verified {
 		w := s.allowWire(&o, sc)
 		if o.offerHot && o.reason == ReasonOK {
-			s.hot.offer(&o.key, pol, o.st, o.claims.payload64, *w)
+			s.hot.offer(o.raw, o.vt, o.expires, pol, o.st, o.claims.payload64, *w)
 		}
 		resp = w
 	} else {
@@ -300,17 +303,21 @@ func (s *Server) verify(ctx context.Context, pol *Policy, raw string, sc *scratc
 	if err := pol.verifier.Precheck(raw); err != nil {
 		return reasonFor(err)
 	}
+	if h := s.hot.get(raw, now.Unix()); h != nil {
+		// The conditions of a cache hit, below, without hashing the token.
+		if st, current := pol.providers[h.vt.prov]; current && st == h.st && !h.vt.key.Removed() {
+			s.m.cacheHit.Inc()
+			o.st, o.vt, o.verified, o.hot, o.claims = st, h.vt, true, h, h.claims
+			return s.revoked(&o.claims)
+		}
+	}
 	key := cache.KeyOf(raw)
-	if vt, ok := s.cache.Get(key, now.Unix()); ok {
+	if vt, expires, ok := s.cache.GetExpiring(key, now.Unix()); ok {
 		if st, current := pol.providers[vt.prov]; current && !vt.key.Removed() {
-			if h := s.hot.get(&key, st); h != nil {
-				s.m.cacheHit.Inc()
-				o.st, o.vt, o.verified, o.hot, o.claims = st, *vt, true, h, h.claims
-				return s.revoked(&o.claims)
-			}
 			if sc.readClaims(raw, nil, &o.claims) == nil {
 				s.m.cacheHit.Inc()
-				o.st, o.vt, o.verified, o.offerHot, o.key = st, *vt, true, true, key
+				o.st, o.vt, o.verified = st, *vt, true
+				o.offerHot, o.raw, o.expires = true, raw, expires
 				return s.revoked(&o.claims)
 			}
 		}
