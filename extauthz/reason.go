@@ -65,9 +65,34 @@ func (r Reason) kind() kind {
 // reasonFor maps a verification, validation or revocation error to its
 // reason. It is the only place that does so.
 func reasonFor(err error) Reason {
-	switch {
-	case err == nil:
+	if err == nil {
 		return ReasonOK
+	}
+	if r, ok := sentinelReasons[err]; ok {
+		return r
+	}
+	return classify(err)
+}
+
+// sentinelReasons holds classify's answer for each sentinel error itself:
+// the rejections that must stay cheap (Precheck's) return them unwrapped,
+// and a map lookup costs less than the chain of errors.Is.
+var sentinelReasons = func() map[error]Reason {
+	m := map[error]Reason{}
+	for _, err := range []error{
+		token.ErrTooLarge, token.ErrMalformed, token.ErrUnsupportedAlg, token.ErrUnknownIssuer,
+		token.ErrUnknownKey, token.ErrSignature, token.ErrKeysUnavailable, token.ErrExpired,
+		token.ErrNotYetValid, token.ErrLifetimeExceeded, token.ErrAudience, token.ErrType,
+		revocation.ErrUnavailable, revocation.ErrRevoked,
+	} {
+		m[err] = classify(err)
+	}
+	return m
+}()
+
+// classify maps an error, wrapped or not, to its reason.
+func classify(err error) Reason {
+	switch {
 	case errors.Is(err, token.ErrTooLarge):
 		return ReasonTooLarge
 	case errors.Is(err, token.ErrMalformed):
