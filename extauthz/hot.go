@@ -61,10 +61,13 @@ type hotTier struct {
 	slots [hotSlots]atomic.Pointer[hotToken]
 }
 
-// get returns the hot token raw when it is hot and not expired at now
-// (unix seconds), or nil. The caller checks its provider and key.
-func (h *hotTier) get(raw string, now int64) *hotToken {
-	hash := maphash.String(h.seed, raw)
+// hash is the hash that places raw in the tier.
+func (h *hotTier) hash(raw string) uint64 { return maphash.String(h.seed, raw) }
+
+// get returns the hot token raw, of the given hash, when it is hot and not
+// expired at now (unix seconds), or nil. The caller checks its provider
+// and key.
+func (h *hotTier) get(raw string, hash uint64, now int64) *hotToken {
 	t := h.slots[hash%hotSlots].Load()
 	if t == nil || t.hash != hash || t.raw != raw || now >= t.expires {
 		return nil
@@ -75,13 +78,12 @@ func (h *hotTier) get(raw string, now int64) *hotToken {
 	return t
 }
 
-// offer considers the token raw, just served from the cache under pol as
-// vt until expires, with the response resp built by st's template, for its
-// slot. raw, payload64 (its payload segment) and resp are copied. A holder
-// built under an earlier policy can no longer be served, so it gives way
-// at once.
-func (h *hotTier) offer(raw string, vt verifiedToken, expires int64, pol *Policy, st *providerState, payload64 string, resp []byte) {
-	hash := maphash.String(h.seed, raw)
+// offer considers the token raw, of the given hash, just served from the
+// cache under pol as vt until expires, with the response resp built by
+// st's template, for its slot. raw, payload64 (its payload segment) and
+// resp are copied. A holder built under an earlier policy can no longer be
+// served, so it gives way at once.
+func (h *hotTier) offer(raw string, hash uint64, vt verifiedToken, expires int64, pol *Policy, st *providerState, payload64 string, resp []byte) {
 	slot := &h.slots[hash%hotSlots]
 	cur := slot.Load()
 	if cur != nil && cur.pol == pol {

@@ -30,7 +30,7 @@ func hotEnv(t *testing.T, mut func(*PolicyOptions), claims func(map[string]any))
 // isHot reports whether tok is in e's hot tier, built for its provider's
 // current state.
 func isHot(e *env, tok string) bool {
-	h := e.srv.hot.get(tok, time.Now().Unix())
+	h := e.srv.hot.get(tok, e.srv.hot.hash(tok), time.Now().Unix())
 	return h != nil && h.st == e.srv.Policy().providers[e.prov]
 }
 
@@ -146,25 +146,31 @@ func TestHotTierConcurrent(t *testing.T) {
 func TestHotTierMatchesTokenAndExpiry(t *testing.T) {
 	h := &hotTier{seed: maphash.MakeSeed()}
 	const raw = "aaaa.bbbb.cccc"
-	h.offer(raw, verifiedToken{}, 1000, nil, nil, "e30", []byte{1})
-	if h.get(raw, 999) == nil {
+	h.offer(raw, h.hash(raw), verifiedToken{}, 1000, nil, nil, "e30", []byte{1})
+	if h.get(raw, h.hash(raw), 999) == nil {
 		t.Fatal("hot token not served before its expiry")
 	}
-	if h.get(raw, 1000) != nil {
+	if h.get(raw, h.hash(raw), 1000) != nil {
 		t.Fatal("hot token served at its expiry")
 	}
-	slot := maphash.String(h.seed, raw) % hotSlots
+	slot := h.hash(raw) % hotSlots
 	for i := 0; ; i++ {
 		other := fmt.Sprint(raw, i)
-		if maphash.String(h.seed, other)%hotSlots != slot {
+		if h.hash(other)%hotSlots != slot {
 			continue
 		}
-		if h.get(other, 0) != nil {
+		if h.get(other, h.hash(other), 0) != nil {
 			t.Fatalf("token %q served as the hot token of its slot", other)
+		}
+		// Even under the hot token's own hash, other bytes are not it.
+		if h.get(other, h.hash(raw), 0) != nil {
+			t.Fatalf("token %q served under the hot token's hash", other)
 		}
 		break
 	}
-	if h.get(raw[:len(raw)-1], 0) != nil || h.get(raw+"c", 0) != nil {
-		t.Fatal("a prefix or an extension of the hot token was served")
+	for _, other := range []string{raw[:len(raw)-1], raw + "c"} {
+		if h.get(other, h.hash(other), 0) != nil || h.get(other, h.hash(raw), 0) != nil {
+			t.Fatalf("%q, a prefix or an extension of the hot token, was served", other)
+		}
 	}
 }

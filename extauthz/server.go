@@ -129,6 +129,7 @@ type outcome struct {
 	hot      *hotToken // the token's reusable claims and response, when it has them
 	offerHot bool      // a cache hit without them: offer the token to the hot tier
 	raw      string    // the token, with offerHot
+	hash     uint64    // its hot tier hash, with offerHot
 	expires  int64     // its cache entry's expiry, with offerHot
 	rule     *rule
 	dryRun   bool // a denial turned into an allow
@@ -166,7 +167,7 @@ func (s *Server) serve(ctx context.Context, r *request) any {
 	if (o.reason == ReasonOK || o.dryRun) && o.verified {
 		w := s.allowWire(&o, sc)
 		if o.offerHot && o.reason == ReasonOK {
-			s.hot.offer(o.raw, o.vt, o.expires, pol, o.st, o.claims.payload64, *w)
+			s.hot.offer(o.raw, o.hash, o.vt, o.expires, pol, o.st, o.claims.payload64, *w)
 		}
 		resp = w
 	} else {
@@ -303,7 +304,8 @@ func (s *Server) verify(ctx context.Context, pol *Policy, raw string, sc *scratc
 	if err := pol.verifier.Precheck(raw); err != nil {
 		return reasonFor(err)
 	}
-	if h := s.hot.get(raw, now.Unix()); h != nil {
+	hash := s.hot.hash(raw)
+	if h := s.hot.get(raw, hash, now.Unix()); h != nil {
 		// The conditions of a cache hit, below, without hashing the token.
 		if st, current := pol.providers[h.vt.prov]; current && st == h.st && !h.vt.key.Removed() {
 			s.m.cacheHit.Inc()
@@ -317,7 +319,7 @@ func (s *Server) verify(ctx context.Context, pol *Policy, raw string, sc *scratc
 			if sc.readClaims(raw, nil, &o.claims) == nil {
 				s.m.cacheHit.Inc()
 				o.st, o.vt, o.verified = st, *vt, true
-				o.offerHot, o.raw, o.expires = true, raw, expires
+				o.offerHot, o.raw, o.hash, o.expires = true, raw, hash, expires
 				return s.revoked(&o.claims)
 			}
 		}
