@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
 
 // feed gives g n windows of the same CPU use and returns the changes.
@@ -133,7 +135,7 @@ func TestTunerFollowsTheLoad(t *testing.T) {
 			t.Errorf("GOMAXPROCS %d after Stop, want the default %d", got, def)
 		}
 	}()
-	waitFor(t, func() bool { return runtime.GOMAXPROCS(0) == 1 }, "one P while idle")
+	testkit.Eventually(t, 30*time.Second, time.Millisecond, "one P while idle", func() bool { return runtime.GOMAXPROCS(0) == 1 })
 
 	stop := make(chan struct{})
 	spun := make(chan struct{})
@@ -147,10 +149,10 @@ func TestTunerFollowsTheLoad(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, func() bool { return runtime.GOMAXPROCS(0) == def }, "the default under a spinning goroutine")
+	testkit.Eventually(t, 30*time.Second, time.Millisecond, "the default under a spinning goroutine", func() bool { return runtime.GOMAXPROCS(0) == def })
 	close(stop)
 	<-spun
-	waitFor(t, func() bool { return runtime.GOMAXPROCS(0) == 1 }, "one P once idle again")
+	testkit.Eventually(t, 30*time.Second, time.Millisecond, "one P once idle again", func() bool { return runtime.GOMAXPROCS(0) == 1 })
 	if changes.Load() < 3 {
 		t.Errorf("notify called %d times, want at least 3", changes.Load())
 	}
@@ -169,7 +171,7 @@ func TestTunerSeesQueuedWork(t *testing.T) {
 	gov.up, gov.quiet, gov.try, gov.minWaits = 100, 0.1, 0.1, 5
 	tu := start(20*time.Millisecond, gov, nil)
 	defer tu.Stop()
-	waitFor(t, func() bool { return runtime.GOMAXPROCS(0) == 1 }, "one P while idle")
+	testkit.Eventually(t, 30*time.Second, time.Millisecond, "one P while idle", func() bool { return runtime.GOMAXPROCS(0) == 1 })
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -188,7 +190,7 @@ func TestTunerSeesQueuedWork(t *testing.T) {
 		})
 	}
 	defer func() { close(stop); wg.Wait() }()
-	waitFor(t, func() bool { return runtime.GOMAXPROCS(0) == def }, "the default with 16 goroutines queued")
+	testkit.Eventually(t, 30*time.Second, time.Millisecond, "the default with 16 goroutines queued", func() bool { return runtime.GOMAXPROCS(0) == def })
 }
 
 func TestStartLeavesAnOperatorsGOMAXPROCS(t *testing.T) {
@@ -199,15 +201,4 @@ func TestStartLeavesAnOperatorsGOMAXPROCS(t *testing.T) {
 	}
 	var nilTuner *Tuner
 	nilTuner.Stop()
-}
-
-func waitFor(t *testing.T, ok func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
