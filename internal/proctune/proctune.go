@@ -132,8 +132,8 @@ func (g *Governor) Observe(l Load) Change {
 		} else {
 			g.hold = DownWindows
 		}
-		// The average starts from where one P gave out, so that it
-		// takes a second of less to try again.
+		// The average starts from where one P gave out, so that a new
+		// try needs about a second of lighter load first.
 		g.one, g.since, g.avg = false, 0, max(l.Cores, g.try)
 		return ToDefault
 	}

@@ -137,21 +137,9 @@ func TestTunerFollowsTheLoad(t *testing.T) {
 	}()
 	testkit.Eventually(t, 30*time.Second, time.Millisecond, "one P while idle", func() bool { return runtime.GOMAXPROCS(0) == 1 })
 
-	stop := make(chan struct{})
-	spun := make(chan struct{})
-	go func() {
-		defer close(spun)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-		}
-	}()
+	stop := spin(1, func() {})
 	testkit.Eventually(t, 30*time.Second, time.Millisecond, "the default under a spinning goroutine", func() bool { return runtime.GOMAXPROCS(0) == def })
-	close(stop)
-	<-spun
+	stop()
 	testkit.Eventually(t, 30*time.Second, time.Millisecond, "one P once idle again", func() bool { return runtime.GOMAXPROCS(0) == 1 })
 	if changes.Load() < 3 {
 		t.Errorf("notify called %d times, want at least 3", changes.Load())
@@ -173,24 +161,32 @@ func TestTunerSeesQueuedWork(t *testing.T) {
 	defer tu.Stop()
 	testkit.Eventually(t, 30*time.Second, time.Millisecond, "one P while idle", func() bool { return runtime.GOMAXPROCS(0) == 1 })
 
-	stop := make(chan struct{})
+	defer spin(16, func() {
+		for end := time.Now().Add(100 * time.Microsecond); time.Now().Before(end); {
+		}
+		runtime.Gosched()
+	})()
+	testkit.Eventually(t, 30*time.Second, time.Millisecond, "the default with 16 goroutines queued", func() bool { return runtime.GOMAXPROCS(0) == def })
+}
+
+// spin runs n goroutines that call step until the returned stop is
+// called, which waits for them to end.
+func spin(n int, step func()) (stop func()) {
+	done := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 16 {
+	for range n {
 		wg.Go(func() {
 			for {
 				select {
-				case <-stop:
+				case <-done:
 					return
 				default:
+					step()
 				}
-				for end := time.Now().Add(100 * time.Microsecond); time.Now().Before(end); {
-				}
-				runtime.Gosched()
 			}
 		})
 	}
-	defer func() { close(stop); wg.Wait() }()
-	testkit.Eventually(t, 30*time.Second, time.Millisecond, "the default with 16 goroutines queued", func() bool { return runtime.GOMAXPROCS(0) == def })
+	return func() { close(done); wg.Wait() }
 }
 
 func TestStartLeavesAnOperatorsGOMAXPROCS(t *testing.T) {
