@@ -34,6 +34,7 @@ type Key struct {
 
 	removed atomic.Bool
 	rsa     rsaPrepared
+	ed25519 ed25519Prepared
 }
 
 // Removed reports whether the key has left its provider's key set.

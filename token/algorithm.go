@@ -140,8 +140,8 @@ func (a Algorithm) curve() elliptic.Curve {
 }
 
 // verifyKey checks sig over input with a JWKS key; the caller has checked
-// a.fits(key.Public). RS256/384/512 use the key's prepared modulus when it
-// has one.
+// a.fits(key.Public). RS256/384/512 use the key's prepared modulus and
+// EdDSA its expanded point when it has one.
 func (a Algorithm) verifyKey(key *jwks.Key, input, sig []byte) bool {
 	switch a {
 	case RS256, RS384, RS512:
@@ -151,6 +151,10 @@ func (a Algorithm) verifyKey(key *jwks.Key, input, sig []byte) bool {
 			hh.Write(input)
 			var sum [64]byte
 			return verifyPKCS1v15(n, key.Public.(*rsa.PublicKey).E, h, hh.Sum(sum[:0]), sig)
+		}
+	case EdDSA:
+		if pub := key.Ed25519Expanded(); pub != nil {
+			return verifyEd25519(pub, input, sig)
 		}
 	}
 	return a.verify(key.Public, input, sig)
