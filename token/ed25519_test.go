@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/jwt-authz/jwt-authz/jwks"
@@ -219,4 +220,41 @@ func FuzzEd25519Verify(f *testing.F) {
 			t.Fatalf("prepared %v, crypto/ed25519 %v", got, want)
 		}
 	})
+}
+
+// One key serves every concurrent Check: preparing it on first use and
+// verifying with it from many goroutines is safe (run under -race).
+func TestEd25519ExpandedConcurrentUse(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := &jwks.Key{Public: pub}
+	msg := []byte("header.payload")
+	sig := ed25519.Sign(priv, msg)
+	bad := flipBit(sig, 3)
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				if !EdDSA.verifyKey(key, msg, sig) {
+					errs <- "valid signature rejected"
+					return
+				}
+				if EdDSA.verifyKey(key, msg, bad) {
+					errs <- "broken signature accepted"
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if key.Ed25519Expanded() == nil {
+		t.Error("key not prepared")
+	}
 }
