@@ -35,6 +35,8 @@ test-chart: ## render and check the Helm chart and the Dockerfile (separate modu
 fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./token
 	$(GO) test -run '^$$' -fuzz '^FuzzRSAVerify$$' -fuzztime $(FUZZTIME) ./token
+	$(GO) test -run '^$$' -fuzz '^FuzzEd25519Verify$$' -fuzztime $(FUZZTIME) ./token
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHeader$$' -fuzztime $(FUZZTIME) ./token
 	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./extauthz
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCheck$$' -fuzztime $(FUZZTIME) ./extauthz
 	$(GO) test -run '^$$' -fuzz '^FuzzTape$$' -fuzztime $(FUZZTIME) ./internal/jsontape

@@ -113,6 +113,20 @@ func BenchmarkCheck(b *testing.B) {
 			i++
 		}
 	})
+	// A different unknown kid per request, as in a flood: the header
+	// cache does not help.
+	unknown := make([][]byte, 4096)
+	for i := range unknown {
+		unknown[i] = envoyRequest(b, cached.sign(b, "ES256", map[string]any{"kid": "nope-" + strconv.Itoa(i)}))
+	}
+	b.Run("unknown_kid_many", func(b *testing.B) {
+		b.ReportAllocs()
+		ctx, c, i := b.Context(), getCall(), 0
+		for b.Loop() {
+			serveWire(b, ctx, cached.srv, c, unknown[i%len(unknown)])
+			i++
+		}
+	})
 	for _, tc := range cases {
 		req := envoyRequest(b, tc.tok)
 		b.Run(tc.name, func(b *testing.B) {

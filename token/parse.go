@@ -3,12 +3,12 @@ package token
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/jwt-authz/jwt-authz/internal/jsontape"
 )
@@ -28,10 +28,9 @@ var (
 // header is the part of a JOSE header this package reads. jku, x5u, jwk
 // and x5c are deliberately not fields: they are never trusted.
 type header struct {
-	Alg  string          `json:"alg"`
-	Kid  string          `json:"kid"`
-	Typ  string          `json:"typ"`
-	Crit json.RawMessage `json:"crit"`
+	Alg string
+	Kid string
+	Typ string
 }
 
 // parsed is a compact JWS split into its parts and decoded, not yet verified.
@@ -48,7 +47,7 @@ var b64 = base64.RawURLEncoding
 
 // parse splits and decodes a compact JWS. It never verifies anything.
 func parse(raw string) (*parsed, error) {
-	p, err := parseHeader(raw, nil)
+	p, err := parseHeader(raw, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -57,10 +56,9 @@ func parse(raw string) (*parsed, error) {
 
 // parseHeader splits a compact JWS and decodes its header only, so that a
 // token whose algorithm or key id cannot be used is rejected before its
-// payload costs anything.
-// A header already seen is taken from hc (which may be nil).
-func parseHeader(raw string, hc *headerCache) (*parsed, error) {
-	h, err := splitHeader(raw, hc)
+// payload costs anything. hc and mayHave are as for splitHeader.
+func parseHeader(raw string, hc *headerCache, mayHave func(kid string) bool) (*parsed, error) {
+	h, err := splitHeader(raw, hc, mayHave)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +79,12 @@ type jwsHeader struct {
 	dot1, dot2 int // positions of the two dots
 }
 
-func splitHeader(raw string, hc *headerCache) (jwsHeader, error) {
+// splitHeader splits raw at its dots and decodes its header, taking it
+// from hc (which may be nil) when it holds the same header segment. When
+// mayHave is not nil and reports that no provider can have the header's
+// kid, the answer is ErrUnknownKey, found without allocating; only headers
+// that pass it are added to hc, so a flood of made-up kids cannot churn it.
+func splitHeader(raw string, hc *headerCache, mayHave func(kid string) bool) (jwsHeader, error) {
 	var h jwsHeader
 	dot1 := strings.IndexByte(raw, '.')
 	if dot1 <= 0 {
@@ -96,44 +99,103 @@ func splitHeader(raw string, hc *headerCache) (jwsHeader, error) {
 		return h, errExtraParts
 	}
 	h.dot1, h.dot2 = dot1, dot2
+	seg := raw[:dot1]
+	var hash uint64
 	if hc != nil {
-		if e, ok := hc.get(raw[:dot1]); ok {
+		var e *cachedHeader
+		if e, hash = hc.get(seg); e != nil {
+			if mayHave != nil && !mayHave(e.header.Kid) {
+				return h, ErrUnknownKey
+			}
 			h.header, h.alg = e.header, e.alg
 			return h, nil
 		}
 	}
-	hd, alg, err := decodeHeader(raw[:dot1])
-	if err != nil {
-		return h, err
+	var err error
+	h.header, h.alg, err = decodeHeader(seg, mayHave)
+	switch {
+	case err == nil:
+		if hc != nil {
+			hc.put(seg, hash, h.header, h.alg)
+		}
+		return h, nil
+	case err == ErrUnknownKey && hc != nil && hc.refused(hash):
+		// Seen before: cache it, so that it is refused from the cache.
+		if hd, alg, err := decodeHeader(seg, nil); err == nil {
+			hc.put(seg, hash, hd, alg)
+		}
 	}
-	h.header, h.alg = *hd, alg
-	if hc != nil {
-		hc.put(raw[:dot1], *hd, alg)
-	}
-	return h, nil
+	return h, err
 }
 
-// decodeHeader decodes a header segment. It is apart from splitHeader so
-// that only a header not found in the cache costs an allocation.
-func decodeHeader(segment string) (*header, Algorithm, error) {
-	raw, err := b64.DecodeString(segment)
+// headerScratch is the reusable memory of decodeHeader.
+type headerScratch struct {
+	buf  []byte
+	tape jsontape.Tape
+}
+
+var headerScratches = sync.Pool{New: func() any { return new(headerScratch) }}
+
+// decodeHeader decodes a header segment: base64url, then a JSON object
+// indexed in one allocation-free pass (internal/jsontape). Member names are
+// case-sensitive (RFC 7515 §4) and the last of duplicate names wins (§5.2).
+// alg must name a supported algorithm, kid and typ must be strings when
+// present, and any "crit" rejects the token: no extension is understood
+// (§4.1.11). When mayHave rejects the kid the answer is ErrUnknownKey.
+// Nothing is allocated but the kid and typ of a header that is kept.
+func decodeHeader(segment string, mayHave func(kid string) bool) (header, Algorithm, error) {
+	sc := headerScratches.Get().(*headerScratch)
+	defer headerScratches.Put(sc)
+	raw, err := b64.AppendDecode(sc.buf[:0], unsafe.Slice(unsafe.StringData(segment), len(segment)))
+	sc.buf = raw[:0]
 	if err != nil {
-		return nil, algInvalid, errHeaderB64
+		return header{}, algInvalid, errHeaderB64
 	}
-	var hd header
-	if err := json.Unmarshal(raw, &hd); err != nil {
-		return nil, algInvalid, errHeaderJSON
+	t := &sc.tape
+	if err := t.Parse(raw); err != nil {
+		return header{}, algInvalid, errHeaderJSON
 	}
-	if hd.Crit != nil {
-		// No extension is understood, so any critical one rejects the token
-		// (RFC 7515 §4.1.11).
-		return nil, algInvalid, errCrit
+	m := t.Root()
+	if m.Kind() != jsontape.Object {
+		return header{}, algInvalid, errHeaderJSON
 	}
-	alg, ok := ParseAlgorithm(hd.Alg)
+	// One pass over the members; the last of duplicates wins.
+	var name, kid, typ string
+	for it := m.Iter(); it.Next(); {
+		key, _ := it.Key().String()
+		var dst *string
+		switch key {
+		case "crit":
+			return header{}, algInvalid, errCrit
+		case "alg":
+			dst = &name
+		case "kid":
+			dst = &kid
+		case "typ":
+			dst = &typ
+		default:
+			continue
+		}
+		v := it.Value()
+		if v.Kind() == jsontape.Null {
+			*dst = ""
+			continue
+		}
+		s, ok := v.String()
+		if !ok {
+			return header{}, algInvalid, errHeaderJSON
+		}
+		*dst = s
+	}
+	alg, ok := ParseAlgorithm(name)
 	if !ok {
-		return nil, algInvalid, &unsupportedAlgError{name: sanitize(hd.Alg)}
+		return header{}, algInvalid, &unsupportedAlgError{name: sanitize(name)}
 	}
-	return &hd, alg, nil
+	if mayHave != nil && !mayHave(kid) {
+		return header{}, algInvalid, ErrUnknownKey
+	}
+	// kid and typ alias the scratch buffer, which is reused: copy them.
+	return header{Alg: alg.String(), Kid: strings.Clone(kid), Typ: strings.Clone(typ)}, alg, nil
 }
 
 // decodePayload decodes the claims of a parsed header's token.

@@ -143,14 +143,8 @@ func (v *Verifier) Precheck(raw string) error {
 	if len(raw) > v.maxBytes {
 		return ErrTooLarge
 	}
-	h, err := splitHeader(raw, v.headers)
-	if err != nil {
-		return err
-	}
-	if v.peek != nil && !v.anyMayHave(h.header.Kid) {
-		return ErrUnknownKey
-	}
-	return nil
+	_, err := splitHeader(raw, v.headers, v.mayHave())
+	return err
 }
 
 // VerifySignature verifies the signature of raw with the key of the
@@ -161,15 +155,12 @@ func (v *Verifier) VerifySignature(ctx context.Context, raw string) (Result, err
 	if len(raw) > v.maxBytes {
 		return Result{}, ErrTooLarge
 	}
-	p, err := parseHeader(raw, v.headers)
+	// When no provider has the key and none would refetch now, the answer
+	// is unknown_kid whatever the payload says, so it is not decoded. This
+	// keeps a flood of made-up kids as cheap as a cache hit.
+	p, err := parseHeader(raw, v.headers, v.mayHave())
 	if err != nil {
 		return Result{}, err
-	}
-	if v.peek != nil && !v.anyMayHave(p.header.Kid) {
-		// No provider has the key and none would refetch now: the answer
-		// is unknown_kid whatever the payload says, so it is not decoded.
-		// This keeps a flood of made-up kids as cheap as a cache hit.
-		return Result{}, ErrUnknownKey
 	}
 	if err := p.decodePayload(); err != nil {
 		return Result{}, err
@@ -199,6 +190,15 @@ func (v *Verifier) VerifySignature(ctx context.Context, raw string) (Result, err
 	}
 	res.Key = key
 	return res, nil
+}
+
+// mayHave is anyMayHave when some provider can answer it without
+// blocking, and nil (no filter) otherwise.
+func (v *Verifier) mayHave() func(kid string) bool {
+	if v.peek == nil {
+		return nil
+	}
+	return v.anyMayHave
 }
 
 func (v *Verifier) anyMayHave(kid string) bool {
