@@ -71,6 +71,13 @@ func reasonFor(err error) Reason {
 	if r, ok := sentinelReasons[err]; ok {
 		return r
 	}
+	// A sentinel under one wrap, as token's static parse errors are
+	// ("%w: not a compact JWS"): its chain is that sentinel's alone.
+	if u := errors.Unwrap(err); u != nil {
+		if r, ok := sentinelReasons[u]; ok {
+			return r
+		}
+	}
 	return classify(err)
 }
 

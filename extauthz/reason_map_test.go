@@ -45,3 +45,31 @@ func TestReasonForSentinelsAndWrapped(t *testing.T) {
 		t.Errorf("an unclassified error gave %v, want the fail-closed %v", got, ReasonMalformed)
 	}
 }
+
+// The shortcuts of reasonFor (a bare sentinel, a sentinel under one wrap)
+// never answer differently from classify, whatever the wrapping.
+func TestReasonForAgreesWithClassify(t *testing.T) {
+	v, err := token.NewVerifier(nil, token.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := []error{
+		fmt.Errorf("a: %w", fmt.Errorf("b: %w", token.ErrExpired)),
+		fmt.Errorf("%w: %w", token.ErrKeysUnavailable, token.ErrUnknownKey),
+		fmt.Errorf("%w: %w", revocation.ErrUnavailable, token.ErrMalformed),
+		errors.Join(token.ErrSignature, token.ErrTooLarge),
+		errors.New("something else"),
+	}
+	for _, raw := range []string{"garbage", "a.b", "a.b.c.d", "!!.e30.x", "e30.e30.x", "bnVsbA.e30.x",
+		"eyJhbGciOiJub25lIn0.e30.", "eyJhbGciOiJIUzI1NiJ9.e30.x", "eyJjcml0IjpbXX0.e30.x"} {
+		errs = append(errs, v.Precheck(raw))
+	}
+	for _, err := range errs {
+		if err == nil {
+			t.Fatal("a bad token passed Precheck")
+		}
+		if got, want := reasonFor(err), classify(err); got != want {
+			t.Errorf("reasonFor(%v) = %v, classify %v", err, got, want)
+		}
+	}
+}
