@@ -97,6 +97,16 @@ func itoa(i int) string {
 	return string(b)
 }
 
+// signedEd25519 is a new key's public half and its signature over msg.
+func signedEd25519(t testing.TB, msg []byte) (ed25519.PublicKey, []byte) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub, ed25519.Sign(priv, msg)
+}
+
 // jwksVerify verifies through a JWKS key the way a Check does, and reports
 // whether the prepared point was used.
 func jwksVerify(pub, msg, sig []byte) (ok, prepared bool) {
@@ -139,12 +149,8 @@ func TestEd25519VerifyMatchesStdlib(t *testing.T) {
 // Every single-bit change of a valid signature, message or key gets
 // crypto/ed25519's answer.
 func TestEd25519VerifyBitFlipsMatchStdlib(t *testing.T) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	msg := []byte("eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhIn0")
-	sig := ed25519.Sign(priv, msg)
+	pub, sig := signedEd25519(t, msg)
 	if ok, prepared := jwksVerify(pub, msg, sig); !ok || !prepared {
 		t.Fatalf("valid signature: ok %v, prepared %v", ok, prepared)
 	}
@@ -200,12 +206,8 @@ func TestEd25519ExpandedOnlyForPoints(t *testing.T) {
 }
 
 func FuzzEd25519Verify(f *testing.F) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		f.Fatal(err)
-	}
 	msg := []byte("header.payload")
-	sig := ed25519.Sign(priv, msg)
+	pub, sig := signedEd25519(f, msg)
 	f.Add([]byte(pub), msg, sig)
 	f.Add([]byte(pub), msg, flipBit(sig, 500))
 	for _, v := range edVectors(f)[:40] {
@@ -225,13 +227,9 @@ func FuzzEd25519Verify(f *testing.F) {
 // One key serves every concurrent Check: preparing it on first use and
 // verifying with it from many goroutines is safe (run under -race).
 func TestEd25519ExpandedConcurrentUse(t *testing.T) {
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := &jwks.Key{Public: pub}
 	msg := []byte("header.payload")
-	sig := ed25519.Sign(priv, msg)
+	pub, sig := signedEd25519(t, msg)
+	key := &jwks.Key{Public: pub}
 	bad := flipBit(sig, 3)
 	var wg sync.WaitGroup
 	errs := make(chan string, 8)
