@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -58,20 +59,20 @@ func edVectors(t testing.TB) []edVector {
 	}
 	readGzipJSON(t, "speccheck_cases.json.gz", &speccheck)
 	for i, c := range speccheck {
-		out = append(out, edVector{"speccheck " + itoa(i), mustHex(t, c.PubKey), mustHex(t, c.Message), mustHex(t, c.Signature)})
+		out = append(out, edVector{"speccheck " + strconv.Itoa(i), mustHex(t, c.PubKey), mustHex(t, c.Message), mustHex(t, c.Signature)})
 	}
 
 	var zip215 [][2]string
 	readGzipJSON(t, "zip215.json.gz", &zip215)
 	for i, c := range zip215 {
-		out = append(out, edVector{"zip215 " + itoa(i), mustHex(t, c[0]), []byte("Zcash"), mustHex(t, c[1])})
+		out = append(out, edVector{"zip215 " + strconv.Itoa(i), mustHex(t, c[0]), []byte("Zcash"), mustHex(t, c[1])})
 	}
 
 	var cctv []struct{ A, R, S, M string }
 	readGzipJSON(t, "ed25519vectors.json.gz", &cctv)
 	for i, c := range cctv {
 		sig := append(mustHex(t, c.R), mustHex(t, c.S)...)
-		out = append(out, edVector{"cctv " + itoa(i), mustHex(t, c.A), []byte(c.M), sig})
+		out = append(out, edVector{"cctv " + strconv.Itoa(i), mustHex(t, c.A), []byte(c.M), sig})
 	}
 
 	var wycheproof struct {
@@ -86,15 +87,10 @@ func edVectors(t testing.TB) []edVector {
 	readGzipJSON(t, "eddsa_test.json.gz", &wycheproof)
 	for _, g := range wycheproof.TestGroups {
 		for _, c := range g.Tests {
-			out = append(out, edVector{"wycheproof " + itoa(c.TcID), mustHex(t, g.Key.Pk), mustHex(t, c.Msg), mustHex(t, c.Sig)})
+			out = append(out, edVector{"wycheproof " + strconv.Itoa(c.TcID), mustHex(t, g.Key.Pk), mustHex(t, c.Msg), mustHex(t, c.Sig)})
 		}
 	}
 	return out
-}
-
-func itoa(i int) string {
-	b, _ := json.Marshal(i)
-	return string(b)
 }
 
 // signedEd25519 is a new key's public half and its signature over msg.
@@ -162,16 +158,16 @@ func TestEd25519VerifyBitFlipsMatchStdlib(t *testing.T) {
 		}
 	}
 	for i := range len(sig) * 8 {
-		check("signature bit "+itoa(i), pub, msg, flipBit(sig, i))
+		check("signature bit "+strconv.Itoa(i), pub, msg, flipBit(sig, i))
 	}
 	for i := range len(msg) * 8 {
-		check("message bit "+itoa(i), pub, flipBit(msg, i), sig)
+		check("message bit "+strconv.Itoa(i), pub, flipBit(msg, i), sig)
 	}
 	for i := range len(pub) * 8 {
-		check("key bit "+itoa(i), flipBit(pub, i), msg, sig)
+		check("key bit "+strconv.Itoa(i), flipBit(pub, i), msg, sig)
 	}
 	for _, s := range [][]byte{nil, sig[:63], append(append([]byte(nil), sig...), 0), make([]byte, 64)} {
-		check("signature of "+itoa(len(s))+" bytes", pub, msg, s)
+		check("signature of "+strconv.Itoa(len(s))+" bytes", pub, msg, s)
 	}
 }
 

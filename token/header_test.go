@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
@@ -94,7 +95,7 @@ func TestSplitHeaderCachesRefusedKidsOnSecondSighting(t *testing.T) {
 	}
 
 	for i := range 2000 {
-		flood := segment(`{"alg":"ES256","kid":"made-up-`+itoa(i)+`"}`) + ".e30.sig"
+		flood := segment(`{"alg":"ES256","kid":"made-up-`+strconv.Itoa(i)+`"}`) + ".e30.sig"
 		if _, err := splitHeader(flood, hc, mayHave); !errors.Is(err, ErrUnknownKey) {
 			t.Fatalf("made-up kid %d: %v", i, err)
 		}
