@@ -9,7 +9,7 @@ TAGS      ?= grpcnotrace
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME  ?= 30s
 
-.PHONY: help build run test test-go test-chart vet fuzz bench tidy-check image
+.PHONY: help build run test test-go test-chart test-examples vet fuzz bench tidy-check image
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ build: ## build the static binary ./jwt-authz
 run: build ## build and run on the embedded default (data in ./data)
 	./jwt-authz serve --log-format text
 
-test: vet test-go test-chart ## the whole suite: vet, race tests of every package, chart tests
+test: vet test-go test-chart test-examples ## the whole suite: vet, race tests of every package, chart tests, examples
 
 vet: ## go vet
 	$(GO) vet ./...
@@ -31,6 +31,9 @@ test-go: ## race-enabled tests of every package (Redis tests use $$JWT_AUTHZ_RED
 test-chart: ## render and check the Helm chart and the Dockerfile (separate modules)
 	cd test/chart && $(GO) test -count=1 -timeout 8m ./...
 	cd test/dockerfile && $(GO) test -count=1 -timeout 5m ./...
+
+test-examples: ## decode examples/ strictly into the Envoy and Istio API types (separate module)
+	cd test/examples && $(GO) test -count=1 -timeout 5m ./...
 
 fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./token
