@@ -91,6 +91,9 @@ func (s *Source) run(c *fetchCall) {
 	case s.resched <- struct{}{}:
 	default:
 	}
+	if s.opts.OnChange != nil {
+		s.opts.OnChange()
+	}
 }
 
 // Refresh fetches the JWKS now, whatever the rate limits, and returns that

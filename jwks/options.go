@@ -69,6 +69,10 @@ type Options struct {
 	Metrics *Metrics
 	// Clock returns the current time; tests set it. Default: time.Now.
 	Clock func() time.Time
+	// OnChange, when set, is called after the outcome of every fetch is
+	// published (keys, freshness and Status), from the goroutine that
+	// fetched; readiness follows the source through it. It must not block.
+	OnChange func()
 }
 
 // withDefaults returns o with zero fields defaulted, or an error naming every

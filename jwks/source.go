@@ -208,6 +208,7 @@ func (s *Source) Status() Status {
 	}
 	if p := s.lastSuccess.Load(); p != nil {
 		st.LastSuccess = *p
+		st.StaleAt = p.Add(s.opts.MaxStale)
 	}
 	s.mu.Lock()
 	st.LastFetch = s.lastFetch

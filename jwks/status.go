@@ -25,4 +25,8 @@ type Status struct {
 	NextRefresh time.Time
 	// Ready reports usable keys within the maximum staleness.
 	Ready bool
+	// StaleAt is when the keys stop serving unless a fetch confirms them
+	// first: the last success plus MaxStale. Zero before the first success
+	// and for keys that never go stale.
+	StaleAt time.Time
 }

@@ -42,6 +42,10 @@ type Options struct {
 	Metrics *Metrics
 	// Clock returns the current time. Default time.Now.
 	Clock func() time.Time
+	// OnChange, when set, is called when Readiness may have changed other
+	// than by the passing of time: the first successful pull, and the first
+	// after failures. It must not block or call the Service.
+	OnChange func()
 }
 
 func (o Options) withDefaults() Options {

@@ -184,6 +184,21 @@ func (s *Service) Ready() error {
 	return s.staleLocked(s.now())
 }
 
+// Readiness is Ready with a deadline: while the revocation state can be
+// trusted it returns when that ends unless a pull succeeds first (zero for
+// a local store, which never goes stale).
+func (s *Service) Readiness() (until time.Time, err error) {
+	if s.shared == nil {
+		return time.Time{}, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.staleLocked(s.now()); err != nil {
+		return time.Time{}, err
+	}
+	return s.lastContact.Add(s.opts.MaxStaleness), nil
+}
+
 // staleLocked reports why the index cannot be trusted at now, or nil.
 func (s *Service) staleLocked(now time.Time) error {
 	if !s.synced {

@@ -58,7 +58,8 @@ func (s *Service) pull(ctx context.Context, mode string) error {
 
 	now := s.now()
 	s.mu.Lock()
-	if !s.synced || s.lastErr != nil {
+	recovered := !s.synced || s.lastErr != nil
+	if recovered {
 		s.log.Info("revocation store reachable; index in step", "mode", mode)
 	}
 	s.synced = true
@@ -68,6 +69,9 @@ func (s *Service) pull(ctx context.Context, mode string) error {
 	s.index.setUnavailable(s.isClosed.Load())
 	s.metrics.setStoreUp(true)
 	s.metrics.synced(mode, nil, now)
+	if recovered && s.opts.OnChange != nil {
+		s.opts.OnChange()
+	}
 	return nil
 }
 
