@@ -45,6 +45,7 @@ type Provider struct {
 	ForwardClaims          map[string]string `yaml:"forward_claims"`
 	ForwardPayloadHeader   string            `yaml:"forward_payload_header"`
 	KeepAuthorization      *bool             `yaml:"keep_authorization"` // nil = default true
+	Optional               bool              `yaml:"optional"`           // true: does not gate readiness
 }
 
 // TokenSource names one place a token is looked for; exactly one field is set.

@@ -29,6 +29,7 @@ func TestProviderFingerprint(t *testing.T) {
 		"explicit keep_authorization":   {func(p *Provider) { p.KeepAuthorization = &yes }, true},
 		"defaults spelled out":          {func(p *Provider) { p.JWKSRefreshInterval = DefaultJWKSRefreshInterval }, true},
 		"forward claims rebuilt":        {func(p *Provider) { p.ForwardClaims = map[string]string{"email": "x-email", "sub": "x-sub"} }, true},
+		"optional":                      {func(p *Provider) { p.Optional = true }, true},
 		"name":                          {func(p *Provider) { p.Name = "corp2" }, false},
 		"issuer":                        {func(p *Provider) { p.Issuer = "https://idp.example.com" }, false},
 		"audience added":                {func(p *Provider) { p.Audiences = append(p.Audiences, "c") }, false},

@@ -134,6 +134,7 @@ func TestParseValidFull(t *testing.T) {
 				ForwardClaims:          map[string]string{"sub": "x-jwt-sub", "realm_access.roles": "x-jwt-roles"},
 				ForwardPayloadHeader:   "x-jwt-payload",
 				KeepAuthorization:      &no,
+				Optional:               true,
 			},
 			{
 				Name:                   "google",

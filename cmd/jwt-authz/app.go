@@ -54,7 +54,7 @@ type app struct {
 // stores, revocation, issuer keys, providers, policy, Check server. On
 // error, whatever was built is closed.
 func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func(string) (string, bool), log *slog.Logger) (_ *app, err error) {
-	a := &app{cfgPath: cfgPath, lookup: lookup, log: log, reg: prometheus.NewRegistry(), health: health.New()}
+	a := &app{cfgPath: cfgPath, lookup: lookup, log: log, reg: prometheus.NewRegistry(), health: newHealth()}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -88,11 +88,12 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 		SyncInterval: cfg.Revocation.SyncInterval,
 		Logger:       log,
 		Metrics:      revocation.NewMetrics(a.reg),
+		OnChange:     a.health.Notify,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("revocation store: %w", err)
 	}
-	a.health.Set("revocation", a.rev.Ready)
+	a.health.Set(readinessStore, health.Component{Probe: a.rev.Readiness})
 
 	if cfg.IssuerEnabled() {
 		if err := a.buildIssuer(cfg); err != nil {
@@ -100,7 +101,7 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 		}
 	}
 	a.providers = newProviderSet(ctx, log, jwks.NewMetrics(a.reg), a.self)
-	a.health.Set("jwks", a.providers.ready)
+	a.providers.onChange = a.health.Notify
 
 	a.authzM = extauthz.NewMetrics(a.reg)
 	entries, commit, err := a.providers.build(cfg)
@@ -112,6 +113,7 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 		return nil, err
 	}
 	commit()
+	a.setProviderReadiness(cfg)
 	a.verifier.Store(v)
 	a.authz, err = extauthz.NewServer(pol, extauthz.Options{
 		Revocation:   a.rev.Index(),
@@ -185,11 +187,11 @@ func (a *app) loadAdminToken(cfg *config.Config) error {
 }
 
 // run starts the background work: JWKS refresh is already running; this
-// adds the revocation sync, health updates and config watching.
+// adds the revocation sync and config watching. Readiness needs no
+// background work: components report their changes to it.
 func (a *app) runBackground(ctx context.Context) {
-	a.bgWG.Add(2)
+	a.bgWG.Add(1)
 	go func() { defer a.bgWG.Done(); a.rev.Run(ctx) }()
-	go func() { defer a.bgWG.Done(); a.health.Run(ctx, time.Second) }()
 	if sw, ok := a.st.sessions.(session.Sweeper); ok {
 		// Redis expires sessions by itself; bolt and memory are swept.
 		a.bgWG.Add(1)
@@ -222,6 +224,7 @@ func (a *app) close() {
 		a.providers.stopAll()
 	}
 	a.bgWG.Wait()
+	a.health.Close()
 	if a.rev != nil {
 		_ = a.rev.Close()
 	}

@@ -135,7 +135,7 @@ func TestEndToEndStaleKeysThenUnavailable(t *testing.T) {
 		t.Fatalf("status %v", resp.GetStatus())
 	}
 	status, body := do(t, "GET", "http://"+in2.httpAddr+"/readyz", "", nil, nil)
-	if status != 503 || !strings.Contains(string(body), "jwks") {
+	if status != 503 || !strings.Contains(string(body), `"providers":{"corp":`) {
 		t.Fatalf("readyz %d %s", status, body)
 	}
 	js.fail(200)

@@ -40,6 +40,8 @@ type providerSet struct {
 	self    *jwks.Static // nil when the issuer is disabled
 	entries map[string]*providerEntry
 	ctx     context.Context
+	// onChange is called after every JWKS fetch, for readiness.
+	onChange func()
 }
 
 func newProviderSet(ctx context.Context, log *slog.Logger, m *jwks.Metrics, self *jwks.Static) *providerSet {
@@ -79,6 +81,7 @@ func (ps *providerSet) build(cfg *config.Config) ([]*providerEntry, func(), erro
 			AllowHTTP:          p.AllowHTTP,
 			Logger:             ps.log,
 			Metrics:            ps.metrics,
+			OnChange:           ps.onChange,
 		})
 		if err != nil {
 			return fail(fmt.Errorf("provider %s: %w", p.Name, err))
@@ -183,20 +186,6 @@ func (ps *providerSet) stopAll() {
 			e.fetched.Stop()
 		}
 	}
-}
-
-// ready reports the first provider without usable keys.
-func (ps *providerSet) ready() error {
-	for _, e := range ps.current() {
-		if !e.source.Ready() {
-			st := e.source.Status()
-			if st.LastError != "" {
-				return fmt.Errorf("provider %s has no usable keys: %s", e.authz.Name(), st.LastError)
-			}
-			return fmt.Errorf("provider %s has no usable keys yet", e.authz.Name())
-		}
-	}
-	return nil
 }
 
 // maxStale maps jwks_max_stale to the JWKS source: 0 ("never serve stale

@@ -32,6 +32,7 @@ func (a *app) reload(trigger string) error {
 			a.verifier.Store(v)
 			a.authz.SetPolicy(pol)
 			commit()
+			a.setProviderReadiness(cfg)
 		}
 		err = perr
 	}
