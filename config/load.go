@@ -32,6 +32,13 @@ const MaxConfigBytes = 1 << 20
 // problem found, each a *FieldError, joined with errors.Join. A file that
 // cannot be read returns the wrapped os error.
 func Load(path string) (*Config, error) {
+	return LoadEnv(path, os.LookupEnv)
+}
+
+// LoadEnv is Load with the environment overrides looked up with lookup
+// instead of os.LookupEnv (a command's flags layered over the environment);
+// a nil lookup applies none.
+func LoadEnv(path string, lookup func(string) (string, bool)) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -41,7 +48,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return parse(data, os.LookupEnv)
+	return parse(data, lookup)
 }
 
 // Parse is Load for a configuration already in memory, without environment

@@ -2,57 +2,73 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/spf13/cobra"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// cmdCheck sends one ext_authz Check and prints the verdict; exit 0 when
-// allowed, 1 when denied, 2 on a usage or transport error.
-func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:9001", "ext_authz gRPC address")
-	tok := fs.String("token", "", "the bearer token (empty sends no Authorization header)")
-	path := fs.String("path", "/", "request path")
-	method := fs.String("method", "GET", "request method")
-	host := fs.String("host", "localhost", "request host")
-	timeout := fs.Duration("timeout", 5*time.Second, "call timeout")
-	if err := fs.Parse(args); err != nil {
-		return 2
+const checkLong = `Sends one ext_authz Check to a running server, as Envoy would for an HTTP
+request with the given path, method and host, and prints the verdict, the
+HTTP status and the headers of the answer (never the token).
+
+Exit status: 0 allowed, 1 denied or the call failed, 2 for a wrong command line.`
+
+const checkExample = `  jwt-authz check --token "$ACCESS" --path /orders
+  jwt-authz check --addr authz.example:9001 --token "$ACCESS" --method POST --host api.example.com`
+
+// newCheckCmd sends one ext_authz Check and prints the verdict.
+func newCheckCmd() *cobra.Command {
+	var (
+		addr, tok, path, method, host string
+		timeout                       time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:     "check [--addr HOST:PORT] [--token T] [--path P] [--method M] [--host H]",
+		Short:   "Send one ext_authz Check and print the verdict",
+		Long:    checkLong,
+		Example: checkExample,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				return usageErrorf("--addr %q: %v", addr, err)
+			}
+			defer conn.Close()
+			headers := map[string]string{":authority": host}
+			if tok != "" {
+				headers["authorization"] = "Bearer " + tok
+			}
+			req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
+				Http: &authv3.AttributeContext_HttpRequest{Method: method, Path: path, Host: host, Headers: headers, Protocol: "HTTP/1.1", Scheme: "http"},
+			}}}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			resp, err := authv3.NewAuthorizationClient(conn).Check(ctx, req)
+			if err != nil {
+				return fmt.Errorf("check %s: %w", addr, err)
+			}
+			printVerdict(cmd.OutOrStdout(), resp)
+			if resp.GetStatus().GetCode() != int32(code.Code_OK) {
+				return exitStatus(1)
+			}
+			return nil
+		},
 	}
-	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		fmt.Fprintf(stderr, "check: %v\n", err)
-		return 2
-	}
-	defer conn.Close()
-	headers := map[string]string{":authority": *host}
-	if *tok != "" {
-		headers["authorization"] = "Bearer " + *tok
-	}
-	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
-		Http: &authv3.AttributeContext_HttpRequest{Method: *method, Path: *path, Host: *host, Headers: headers, Protocol: "HTTP/1.1", Scheme: "http"},
-	}}}
-	cctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	resp, err := authv3.NewAuthorizationClient(conn).Check(cctx, req)
-	if err != nil {
-		fmt.Fprintf(stderr, "check: %v\n", err)
-		return 2
-	}
-	printVerdict(stdout, resp)
-	if resp.GetStatus().GetCode() == int32(code.Code_OK) {
-		return 0
-	}
-	return 1
+	fs := cmd.Flags()
+	fs.StringVar(&addr, "addr", "127.0.0.1:9001", "ext_authz gRPC address of the server")
+	fs.StringVar(&tok, "token", "", "the bearer token (empty sends no Authorization header)")
+	fs.StringVar(&path, "path", "/", "request path")
+	fs.StringVar(&method, "method", "GET", "request method")
+	fs.StringVar(&host, "host", "localhost", "request host (:authority)")
+	fs.DurationVar(&timeout, "timeout", 5*time.Second, "call timeout")
+	return cmd
 }
 
 func printVerdict(w io.Writer, resp *authv3.CheckResponse) {

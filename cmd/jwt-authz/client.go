@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +11,9 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // adminClient calls the admin API of a running server, found from the
@@ -22,20 +24,18 @@ type adminClient struct {
 	http  *http.Client
 }
 
-func addAdminFlags(fs *flag.FlagSet) (cfgPath, addr *string) {
-	cfgPath = fs.String("config", os.Getenv("JWT_AUTHZ_CONFIG"), "config file of the running server (to find its admin listener and token)")
-	addr = fs.String("admin-addr", "", "admin address of the running server (overrides the config)")
-	return cfgPath, addr
+// addAdminFlags defines the flags that find the running server's admin
+// listener (the global --config and --admin-token-file do the rest).
+func addAdminFlags(fs *pflag.FlagSet) {
+	envFlag(fs, "admin-addr", "admin_addr", "admin address of the running server")
 }
 
-func newAdminClient(cfgPath, addr string) (*adminClient, error) {
-	cfg, err := loadConfig(cfgPath, os.LookupEnv)
+func newAdminClient(cfgPath string, lookup func(string) (string, bool)) (*adminClient, error) {
+	cfg, err := loadConfig(cfgPath, lookup)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	if addr == "" {
-		addr = cfg.AdminAddr
-	}
+	addr := cfg.AdminAddr
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin address %q: %w", addr, err)
@@ -70,109 +70,190 @@ func (c *adminClient) post(ctx context.Context, path string, body any) (int, []b
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("call %s (is the server running?): %w", c.base+path, err)
+		return 0, nil, fmt.Errorf("%w (is the server running?)", err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, out, err
 }
 
-func cmdTokenIssue(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("token issue", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath, addr := addAdminFlags(fs)
-	sub := fs.String("sub", "", "subject of the new session (required)")
-	scope := fs.String("scope", "", `space-separated scopes, e.g. "read write"`)
-	claims := fs.String("claims", "", `extra access-token claims as a JSON object, e.g. '{"tenant":"acme"}'`)
-	if err := fs.Parse(args); err != nil {
-		return 2
+const tokenIssueLong = `Asks the running server, through its admin API, to mint an access and
+refresh token pair in a new session, and prints it as JSON, as the token
+endpoint would. The server is found from the config: admin_addr and
+admin_token_file (or --admin-addr and --admin-token-file).`
+
+const tokenIssueExample = `  jwt-authz token issue --sub alice --scope "read write"
+  jwt-authz token issue --sub svc-orders --claims '{"tenant":"acme"}' --config /etc/jwt-authz/config.yaml`
+
+func newTokenCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Mint tokens from the running server",
+		Args:  subcommandArgs,
+		RunE:  needSubcommand,
 	}
-	if *sub == "" {
-		fmt.Fprintln(stderr, "token issue: --sub is required")
-		return 2
+	var sub, scope, claims string
+	issue := &cobra.Command{
+		Use:     "issue --sub S [--scope \"a b\"] [--claims JSON]",
+		Short:   "Mint an access and refresh token pair in a new session",
+		Long:    tokenIssueLong,
+		Example: tokenIssueExample,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if sub == "" {
+				return usageErrorf("--sub is required")
+			}
+			body := mintRequest{Sub: sub, Scope: scope}
+			if claims != "" {
+				if err := json.Unmarshal([]byte(claims), &body.Claims); err != nil {
+					return usageErrorf("--claims: %v", err)
+				}
+			}
+			c, err := newAdminClient(g.config(), lookupFor(cmd))
+			if err != nil {
+				return err
+			}
+			return printResponse(cmd.OutOrStdout(), http.StatusOK)(c.post(cmd.Context(), "/admin/tokens", body))
+		},
 	}
-	body := mintRequest{Sub: *sub, Scope: *scope}
-	if *claims != "" {
-		if err := json.Unmarshal([]byte(*claims), &body.Claims); err != nil {
-			fmt.Fprintf(stderr, "token issue: --claims: %v\n", err)
-			return 2
-		}
-	}
-	c, err := newAdminClient(*cfgPath, *addr)
-	if err != nil {
-		fmt.Fprintf(stderr, "token issue: %v\n", err)
-		return 2
-	}
-	return printResponse(c.post(ctx, "/admin/tokens", body))(stdout, stderr, http.StatusOK)
+	fs := issue.Flags()
+	fs.StringVar(&sub, "sub", "", "subject of the new session (required)")
+	fs.StringVar(&scope, "scope", "", `space-separated scopes, e.g. "read write"`)
+	fs.StringVar(&claims, "claims", "", `extra access-token claims as a JSON object, e.g. '{"tenant":"acme"}'`)
+	addAdminFlags(fs)
+	cmd.AddCommand(issue)
+	return cmd
 }
 
-func cmdRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("revoke", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath, addr := addAdminFlags(fs)
-	jti := fs.String("jti", "", "revoke one token by its jti (with --exp)")
-	exp := fs.Int64("exp", 0, "the token's exp (unix seconds), for --jti")
-	sid := fs.String("sid", "", "revoke a whole session")
-	sub := fs.String("sub", "", "revoke every token of a subject issued before --before")
-	before := fs.Int64("before", 0, "cut-off for --sub (unix seconds; default now)")
-	tok := fs.String("token", "", "revoke the token itself (its jti)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+const revokeLong = `Revokes through the running server's admin API, in one of four forms:
+
+  --jti J --exp UNIX   one token, by its jti; --exp is its expiry (unix
+                       seconds), how long the entry must be kept
+  --sid S              every token of a session (refresh tokens included)
+  --sub S [--before T] every token of a subject issued before T (default now)
+  --token T            one token, given whole; the server verifies its
+                       signature and reads its jti and exp
+
+The server is found as for "token issue".`
+
+const revokeExample = `  jwt-authz revoke --sub alice
+  jwt-authz revoke --sid 0f8c2e
+  jwt-authz revoke --jti 7d1b4a --exp 1767225600
+  jwt-authz revoke --token "$ACCESS"`
+
+func newRevokeCmd(g *globalFlags) *cobra.Command {
+	var (
+		jti, sid, sub, tok string
+		exp, before        int64
+	)
+	cmd := &cobra.Command{
+		Use:     "revoke (--jti J --exp UNIX | --sid S | --sub S [--before UNIX] | --token T)",
+		Short:   "Revoke a token, a session or a subject's tokens",
+		Long:    revokeLong,
+		Example: revokeExample,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			body, err := revokeBody(cmd.Flags(), jti, exp, sid, sub, before, tok, time.Now())
+			if err != nil {
+				return err
+			}
+			c, err := newAdminClient(g.config(), lookupFor(cmd))
+			if err != nil {
+				return err
+			}
+			return printResponse(cmd.OutOrStdout(), http.StatusCreated)(c.post(cmd.Context(), "/admin/revocations", body))
+		},
 	}
-	var body map[string]any
-	n := 0
-	if *jti != "" {
-		n++
-		if *exp == 0 {
-			fmt.Fprintln(stderr, "revoke: --jti needs --exp")
-			return 2
-		}
-		body = map[string]any{"jti": *jti, "exp": *exp}
-	}
-	if *sid != "" {
-		n++
-		body = map[string]any{"sid": *sid}
-	}
-	if *sub != "" {
-		n++
-		b := *before
-		if b == 0 {
-			b = time.Now().Unix()
-		}
-		body = map[string]any{"sub": *sub, "before": b}
-	}
-	if *tok != "" {
-		n++
-		body = map[string]any{"token": *tok}
-	}
-	if n != 1 {
-		fmt.Fprintln(stderr, "revoke: give exactly one of --jti, --sid, --sub or --token")
-		return 2
-	}
-	c, err := newAdminClient(*cfgPath, *addr)
-	if err != nil {
-		fmt.Fprintf(stderr, "revoke: %v\n", err)
-		return 2
-	}
-	return printResponse(c.post(ctx, "/admin/revocations", body))(stdout, stderr, http.StatusCreated)
+	fs := cmd.Flags()
+	fs.StringVar(&jti, "jti", "", "revoke one token by its jti (with --exp)")
+	fs.Int64Var(&exp, "exp", 0, "the token's exp (unix seconds, in the future), with --jti")
+	fs.StringVar(&sid, "sid", "", "revoke every token of a session")
+	fs.StringVar(&sub, "sub", "", "revoke every token of a subject issued before --before")
+	fs.Int64Var(&before, "before", 0, "cut-off for --sub (unix seconds; default now)")
+	fs.StringVar(&tok, "token", "", "revoke the token itself (its jti, until its exp)")
+	addAdminFlags(fs)
+	return cmd
 }
 
-// printResponse prints the server's answer and maps it to an exit code.
-func printResponse(status int, body []byte, err error) func(stdout, stderr io.Writer, want int) int {
-	return func(stdout, stderr io.Writer, want int) int {
+// revokeBody checks the revoke flags and returns the request body.
+func revokeBody(fs *pflag.FlagSet, jti string, exp int64, sid, sub string, before int64, tok string, now time.Time) (map[string]any, error) {
+	var forms []string
+	for _, f := range []string{"jti", "sid", "sub", "token"} {
+		if fs.Changed(f) {
+			forms = append(forms, "--"+f)
+		}
+	}
+	if len(forms) != 1 {
+		if len(forms) == 0 {
+			return nil, usageErrorf("give one of --jti, --sid, --sub or --token")
+		}
+		return nil, usageErrorf("give only one of --jti, --sid, --sub or --token, not %s", strings.Join(forms, " and "))
+	}
+	if fs.Changed("exp") && forms[0] != "--jti" {
+		return nil, usageErrorf("--exp goes with --jti only")
+	}
+	if fs.Changed("before") && forms[0] != "--sub" {
+		return nil, usageErrorf("--before goes with --sub only")
+	}
+	for name, v := range map[string]string{"jti": jti, "sid": sid, "sub": sub, "token": tok} {
+		if fs.Changed(name) && v == "" {
+			return nil, usageErrorf("--%s must not be empty", name)
+		}
+	}
+	switch forms[0] {
+	case "--jti":
+		if !fs.Changed("exp") {
+			return nil, usageErrorf("--jti needs --exp, the token's expiry in unix seconds")
+		}
+		if exp <= now.Unix() {
+			return nil, usageErrorf("--exp %d is in the past (%s): the token has expired, there is nothing to revoke", exp, time.Unix(exp, 0).UTC().Format(time.RFC3339))
+		}
+		return map[string]any{"jti": jti, "exp": exp}, nil
+	case "--sid":
+		return map[string]any{"sid": sid}, nil
+	case "--sub":
+		if !fs.Changed("before") {
+			before = now.Unix()
+		} else if before <= 0 {
+			return nil, usageErrorf("--before must be a unix time in seconds, not %d", before)
+		}
+		return map[string]any{"sub": sub, "before": before}, nil
+	default:
+		return map[string]any{"token": tok}, nil
+	}
+}
+
+// printResponse returns a function that prints the server's answer, or
+// the error when the server refused or could not be reached.
+func printResponse(stdout io.Writer, want int) func(status int, body []byte, err error) error {
+	return func(status int, body []byte, err error) error {
 		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return 2
+			return err
 		}
 		if status != want {
-			fmt.Fprintf(stderr, "server answered %d: %s\n", status, bytes.TrimSpace(body))
-			return 1
+			return fmt.Errorf("the server answered %d %s: %s", status, http.StatusText(status), serverError(body))
 		}
 		var pretty bytes.Buffer
 		if json.Indent(&pretty, body, "", "  ") == nil {
 			body = pretty.Bytes()
 		}
 		fmt.Fprintln(stdout, string(bytes.TrimSpace(body)))
-		return 0
+		return nil
 	}
+}
+
+// serverError renders an RFC 6749-style JSON error body, or the body as
+// it is.
+func serverError(body []byte) string {
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		if e.Description != "" {
+			return e.Error + ": " + e.Description
+		}
+		return e.Error
+	}
+	return oneLine(string(body))
 }

@@ -2,51 +2,67 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
-	"os"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/jwt-authz/jwt-authz/config"
 )
 
-// serveFlags are the flags of serve; each overrides its config key.
+// serveFlags are what serve reads its configuration from.
 type serveFlags struct {
 	configPath string
-	overrides  map[string]*string // env variable name -> flag value
-}
-
-func newServeFlags(fs *flag.FlagSet) *serveFlags {
-	sf := &serveFlags{overrides: map[string]*string{}}
-	fs.StringVar(&sf.configPath, "config", os.Getenv("JWT_AUTHZ_CONFIG"), "config file (YAML); empty runs on the embedded default")
-	for _, f := range []struct{ name, key, help string }{
-		{"data-dir", "DATA_DIR", "data directory (signing key, bbolt store)"},
-		{"grpc-addr", "GRPC_ADDR", "ext_authz gRPC listen address"},
-		{"http-addr", "HTTP_ADDR", "token endpoint / forward-auth / health listen address"},
-		{"admin-addr", "ADMIN_ADDR", "metrics and admin API listen address"},
-		{"admin-token-file", "ADMIN_TOKEN_FILE", "file holding the admin bearer token"},
-		{"log-level", "LOG_LEVEL", "debug, info, warn or error"},
-		{"log-format", "LOG_FORMAT", "json or text"},
-	} {
-		sf.overrides[config.EnvVar(f.key)] = fs.String(f.name, "", f.help+" (overrides the config file)")
-	}
-	return sf
-}
-
-// lookup layers flags over the environment.
-func (sf *serveFlags) lookup(name string) (string, bool) {
-	if v, ok := sf.overrides[name]; ok && *v != "" {
-		return *v, true
-	}
-	return os.LookupEnv(name)
+	lookup     func(string) (string, bool) // flags over the environment
 }
 
 // load reads the configuration: the file (or the embedded default), then
 // environment variables, then flags.
 func (sf *serveFlags) load() (*config.Config, error) {
 	return loadConfig(sf.configPath, sf.lookup)
+}
+
+const serveLong = `Runs the service: ext_authz gRPC (and gRPC health) on grpc_addr; the token
+endpoint, the issuer's JWKS and discovery, HTTP forward-auth and /healthz,
+/readyz on http_addr; /metrics and the admin API on admin_addr.
+
+With no config file it starts on the embedded default: one provider, "self",
+that is its own issuer (its signing key generated once under --data-dir),
+a bbolt store in the data directory, all listeners on 127.0.0.1.
+
+The config file is reloaded on SIGHUP and when it changes on disk; a config
+that fails validation is refused and the running one kept. Flags override
+the file, and so do the JWT_AUTHZ_<KEY> environment variables of the
+top-level keys; a flag beats the environment.`
+
+const serveExample = `  jwt-authz serve --log-format text
+  jwt-authz serve --config /etc/jwt-authz/config.yaml
+  JWT_AUTHZ_GRPC_ADDR=0.0.0.0:9001 jwt-authz serve --data-dir /var/lib/jwt-authz`
+
+func newServeCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "serve [--config FILE] [--data-dir DIR] [--grpc-addr A] [--http-addr A] [--admin-addr A]",
+		Short:   "Run the service",
+		Long:    serveLong,
+		Example: serveExample,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sf := &serveFlags{configPath: g.config(), lookup: lookupFor(cmd)}
+			if code := cmdServe(cmd.Context(), sf, cmd.ErrOrStderr()); code != 0 {
+				return exitStatus(code)
+			}
+			return nil
+		},
+	}
+	fs := cmd.Flags()
+	envFlag(fs, "data-dir", "data_dir", "data directory (signing key, bbolt store)")
+	envFlag(fs, "grpc-addr", "grpc_addr", "ext_authz gRPC listen address")
+	envFlag(fs, "http-addr", "http_addr", "token endpoint, forward-auth and health listen address")
+	envFlag(fs, "admin-addr", "admin_addr", "metrics and admin API listen address")
+	return cmd
 }
 
 func loadConfig(path string, lookup func(string) (string, bool)) (*config.Config, error) {
@@ -61,26 +77,8 @@ func loadConfig(path string, lookup func(string) (string, bool)) (*config.Config
 		}
 		return c, nil
 	}
-	// Flags are applied through the same mechanism as environment
-	// variables, so a flag beats both.
-	for name := range envFlagNames {
-		if v, ok := lookup(name); ok {
-			if cur, set := os.LookupEnv(name); !set || cur != v {
-				_ = os.Setenv(name, v)
-			}
-		}
-	}
-	return config.Load(path)
+	return config.LoadEnv(path, lookup)
 }
-
-// envFlagNames are the variables flags may set.
-var envFlagNames = func() map[string]bool {
-	m := map[string]bool{}
-	for _, k := range []string{"DATA_DIR", "GRPC_ADDR", "HTTP_ADDR", "ADMIN_ADDR", "ADMIN_TOKEN_FILE", "LOG_LEVEL", "LOG_FORMAT"} {
-		m[config.EnvVar(k)] = true
-	}
-	return m
-}()
 
 // printProblems writes every configuration problem on its own line.
 func printProblems(w io.Writer, err error) {
@@ -113,22 +111,60 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-func cmdConfigValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("config validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "config file to validate")
-	if err := fs.Parse(args); err != nil {
-		return 2
+const configValidateLong = `Loads a config file as serve would (the file, then the JWT_AUTHZ_*
+environment variables) and prints every problem with its key path, such as
+"providers[1].jwks_uri: ...". Exit status 1 when the file is not valid.`
+
+const configValidateExample = `  jwt-authz config validate --config /etc/jwt-authz/config.yaml
+  jwt-authz config validate config.yaml`
+
+func newConfigCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Work with config files",
+		Args:  subcommandArgs,
+		RunE:  needSubcommand,
 	}
-	if *path == "" {
-		fmt.Fprintln(stderr, "config validate: --config is required")
-		return 2
+	validate := &cobra.Command{
+		Use:     "validate (--config FILE | FILE)",
+		Short:   "Validate a config file and print every problem with its key path",
+		Long:    configValidateLong,
+		Example: configValidateExample,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return usageErrorf("validate one file at a time, got %d", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := g.config()
+			if len(args) == 1 {
+				if cmd.Flags().Changed("config") && args[0] != path {
+					return usageErrorf("give the file once: --config %s or %s", path, args[0])
+				}
+				path = args[0]
+			}
+			if path == "" {
+				return usageErrorf("name the file to validate: --config FILE")
+			}
+			return validateConfig(path, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	if _, err := config.Load(*path); err != nil {
-		fmt.Fprintf(stderr, "%s is not valid:\n", *path)
+	cmd.AddCommand(validate)
+	return cmd
+}
+
+// validateConfig prints whether the file at path is valid, and each
+// problem when it is not.
+func validateConfig(path string, stdout, stderr io.Writer) error {
+	if _, err := config.Load(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			return err
+		}
+		fmt.Fprintf(stderr, "%s is not valid:\n", path)
 		printProblems(stderr, err)
-		return 1
+		return exitStatus(1)
 	}
-	fmt.Fprintf(stdout, "%s is valid\n", *path)
-	return 0
+	fmt.Fprintf(stdout, "%s is valid\n", path)
+	return nil
 }

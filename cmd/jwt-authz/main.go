@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -20,47 +22,87 @@ var (
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-const usage = `jwt-authz: JWT authorization for Envoy ext_authz
-
-Usage:
-  jwt-authz serve [--config FILE] [--data-dir DIR] [--grpc-addr A] [--http-addr A] [--admin-addr A]
-  jwt-authz check --addr HOST:PORT --token T [--path P] [--method M] [--host H]
-  jwt-authz token issue --sub S [--scope "a b"] [--config FILE]
-  jwt-authz revoke (--jti J --exp UNIX | --sid S | --sub S [--before UNIX] | --token T) [--config FILE]
-  jwt-authz config validate --config FILE
-  jwt-authz version
-`
-
-// run executes one subcommand and returns the process exit code.
+// run executes one command line and returns the process exit code: 0 on
+// success, 1 when the command failed, 2 when the command line is wrong.
+// Errors are printed to stderr as one line, "jwt-authz: <message>".
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	switch args[0] {
-	case "serve":
-		return cmdServe(ctx, args[1:], stdout, stderr)
-	case "check":
-		return cmdCheck(ctx, args[1:], stdout, stderr)
-	case "token":
-		if len(args) > 1 && args[1] == "issue" {
-			return cmdTokenIssue(ctx, args[2:], stdout, stderr)
-		}
-	case "revoke":
-		return cmdRevoke(ctx, args[1:], stdout, stderr)
-	case "config":
-		if len(args) > 1 && args[1] == "validate" {
-			return cmdConfigValidate(args[2:], stdout, stderr)
-		}
-	case "version", "--version":
-		fmt.Fprintf(stdout, "jwt-authz %s (commit %s, %s)\n", version, commit, goVersion())
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	return exitCode(stderr, cmd, err)
+}
+
+const rootLong = `jwt-authz validates bearer JWTs for Envoy's ext_authz v3 gRPC API: it
+verifies tokens against the JWKS of the issuers it trusts, rejects revoked
+ones, forwards claims upstream, and runs an OAuth 2.0 token endpoint with
+rotating refresh tokens.
+
+With no config file, "jwt-authz serve" starts on the embedded default: its
+own token issuer (signing key generated under --data-dir), a bbolt store in
+the data directory, and every listener on 127.0.0.1 (gRPC :9001, HTTP :8080,
+admin :9090).
+
+Exit status: 0 on success, 1 when the command failed (or "check" was
+denied), 2 when the command line is wrong.`
+
+const rootExample = `  # run on the embedded default
+  jwt-authz serve
+
+  # mint a token pair from the running server, then check the access token
+  jwt-authz token issue --sub alice --scope "read write"
+  jwt-authz check --token eyJ... --path /orders
+
+  # validate a config file before rolling it out
+  jwt-authz config validate --config /etc/jwt-authz/config.yaml`
+
+// newRootCmd builds the command tree. Help goes to stdout; errors are
+// printed by run.
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:     "jwt-authz",
+		Short:   "JWT authorization for Envoy ext_authz",
+		Long:    rootLong,
+		Example: rootExample,
+		Version: version,
+		Args:    subcommandArgs,
+		RunE:    needSubcommand,
+		// run prints errors in one shape; a wrong command line names the
+		// help to read instead of printing the whole usage.
+		SilenceErrors: true,
+		SilenceUsage:  true,
 	}
-	fmt.Fprintf(stderr, "jwt-authz: unknown command %q\n\n%s", args[0], usage)
-	return 2
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetVersionTemplate(versionLine() + "\n")
+	root.SetFlagErrorFunc(flagError)
+	setUsageTemplate(root)
+	g.register(root)
+	root.AddCommand(
+		newServeCmd(g),
+		newCheckCmd(),
+		newTokenCmd(g),
+		newRevokeCmd(g),
+		newConfigCmd(g),
+		newVersionCmd(),
+	)
+	return root
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version, commit and Go version",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), versionLine())
+			return nil
+		},
+	}
+}
+
+func versionLine() string {
+	return fmt.Sprintf("jwt-authz %s (commit %s, %s)", version, commit, goVersion())
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -58,13 +57,7 @@ func listen(grpcAddr, httpAddr, adminAddr string) (*listeners, error) {
 	return l, nil
 }
 
-func cmdServe(ctx context.Context, args []string, _, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	sf := newServeFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
+func cmdServe(ctx context.Context, sf *serveFlags, stderr io.Writer) int {
 	cfg, err := sf.load()
 	if err != nil {
 		fmt.Fprintln(stderr, "jwt-authz: the configuration is not valid:")
