@@ -60,6 +60,7 @@ type fakeH2 struct {
 
 	mu    sync.Mutex
 	stats []fakeStats
+	ended chan struct{} // closed when the first connection ends
 	wg    sync.WaitGroup
 }
 
@@ -71,6 +72,7 @@ func (s *fakeH2) start(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.ended = make(chan struct{})
 	s.wg.Go(func() {
 		for {
 			nc, err := ln.Accept()
@@ -87,24 +89,12 @@ func (s *fakeH2) start(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// allStats waits for the connections to end and returns what they saw.
+// allStats waits for the first connection to end and returns what the
+// connections that ended saw.
 func (s *fakeH2) allStats(t *testing.T) []fakeStats {
 	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			s.mu.Lock()
-			n := len(s.stats)
-			s.mu.Unlock()
-			if n > 0 {
-				return
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
 	select {
-	case <-done:
+	case <-s.ended:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the fake server's connection did not end")
 	}
@@ -125,6 +115,9 @@ func (s *fakeH2) serve(nc net.Conn) {
 	defer func() {
 		s.mu.Lock()
 		s.stats = append(s.stats, fc.stats)
+		if len(s.stats) == 1 {
+			close(s.ended)
+		}
 		s.mu.Unlock()
 	}()
 	preface := make([]byte, len(http2.ClientPreface))
@@ -247,7 +240,12 @@ func TestOpenLoopAgainstOddServers(t *testing.T) {
 		// want: requests, allowed, errors and the code of every error.
 		requests, allowed, errs int64
 		code                    string
-		check                   func(t *testing.T, st fakeStats)
+		// lost: the server ends the connection mid-run. Every request
+		// scheduled until the client sees it go fails, and how many that
+		// are depends on when the reader runs: requests and errs are the
+		// least there can be.
+		lost  bool
+		check func(t *testing.T, st fakeStats)
 	}{
 		{
 			name: "response split, padded, headers in CONTINUATION frames",
@@ -405,7 +403,7 @@ func TestOpenLoopAgainstOddServers(t *testing.T) {
 				}
 				_ = fc.fr.WriteGoAway(7, http2.ErrCodeNo, []byte("bye"))
 			}},
-			requests: 6, allowed: 4, errs: 2, code: "Unavailable",
+			requests: 6, allowed: 4, errs: 2, code: "Unavailable", lost: true,
 		},
 		{
 			name: "garbage after the fourth request",
@@ -416,7 +414,7 @@ func TestOpenLoopAgainstOddServers(t *testing.T) {
 				}
 				_, _ = fc.nc.Write([]byte("\x00\x00\x04\x08\x00\x00\x00\x00\x00\x00\x00\x00\x00")) // WINDOW_UPDATE 0 on the connection
 			}},
-			requests: 5, allowed: 3, errs: 2, code: "Unavailable",
+			requests: 5, allowed: 3, errs: 2, code: "Unavailable", lost: true,
 			check: func(t *testing.T, st fakeStats) {
 				if !st.goaway {
 					t.Error("the client did not report the connection error in a GOAWAY")
@@ -432,7 +430,11 @@ func TestOpenLoopAgainstOddServers(t *testing.T) {
 				spec.Timeout = tt.timeout
 			}
 			r, _ := runOpenSpec(t, spec, nil)
-			if r.Requests != tt.requests || r.Allowed != tt.allowed || r.Errors != tt.errs || (tt.errs > 0 && r.ErrorCodes[tt.code] != tt.errs) {
+			wantRequests, wantErrs := tt.requests, tt.errs
+			if tt.lost && r.Requests >= tt.requests && r.Requests <= 20 {
+				wantRequests, wantErrs = r.Requests, r.Requests-tt.allowed
+			}
+			if r.Requests != wantRequests || r.Allowed != tt.allowed || r.Errors != wantErrs || (wantErrs > 0 && r.ErrorCodes[tt.code] != wantErrs) {
 				t.Fatalf("requests %d allowed %d errors %d codes %v (%s), want %d %d %d %s", r.Requests, r.Allowed, r.Errors, r.ErrorCodes, r.FirstError, tt.requests, tt.allowed, tt.errs, tt.code)
 			}
 			if tt.check != nil {
