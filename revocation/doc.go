@@ -2,8 +2,8 @@
 // touching the network on the request path.
 //
 // Three kinds of revocation exist (see [Kind]): a single token by its jti,
-// a whole session by its sid, and every token of a subject issued before a
-// cut-off. Each [Entry] expires on its own, so the set stays bounded.
+// a whole session by its sid, and every token of a subject issued at or
+// before a cut-off (iat <= before). Each [Entry] expires on its own, so the set stays bounded.
 //
 // The package owns three things:
 //

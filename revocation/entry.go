@@ -17,7 +17,7 @@ const (
 	// KindSID revokes every token of one session by its "sid" claim.
 	KindSID Kind = "sid"
 	// KindSub revokes every token of one subject ("sub") whose "iat" is
-	// before Entry.Before.
+	// at or before Entry.Before.
 	KindSub Kind = "sub"
 )
 
@@ -42,9 +42,10 @@ type Entry struct {
 	Kind  Kind
 	Value string
 	// Before is the cut-off of a KindSub entry, in unix seconds: a token of
-	// the subject whose iat is earlier than Before is revoked (a token
-	// without iat counts as iat 0, so it is revoked too). Zero for the other
-	// kinds.
+	// the subject whose iat is at or before Before is revoked. The cut-off
+	// is inclusive because iat has whole seconds: a token minted in the
+	// second of the revocation is revoked too. A token without iat counts
+	// as iat 0, so it is revoked as well. Zero for the other kinds.
 	Before int64
 	// ExpiresAt is when the entry stops mattering, in unix seconds: for a
 	// jti, the token's exp plus the clock skew; for sid and sub, the refresh

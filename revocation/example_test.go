@@ -58,7 +58,9 @@ func ExampleIndex_Check_subjectCutOff() {
 	}
 	fmt.Println("issued before:", svc.Index().Check("jti-1", "", "alice", cutOff-1))
 	fmt.Println("issued at:    ", svc.Index().Check("jti-2", "", "alice", cutOff))
+	fmt.Println("issued after: ", svc.Index().Check("jti-3", "", "alice", cutOff+1))
 	// Output:
 	// issued before: revocation: revoked
-	// issued at:     <nil>
+	// issued at:     revocation: revoked
+	// issued after:  <nil>
 }

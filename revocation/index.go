@@ -63,7 +63,7 @@ func (ix *Index) Check(jti, sid, sub string, iat int64) error {
 		}
 	}
 	if sub != "" && ix.sub.n.Load() != 0 {
-		if c, ok := ix.sub.get(maphash.String(ix.seed, sub)); ok && iat < c.before {
+		if c, ok := ix.sub.get(maphash.String(ix.seed, sub)); ok && iat <= c.before {
 			return ErrRevoked
 		}
 	}

@@ -38,7 +38,7 @@ func expiryOf(t int64) expiry { return expiry(min(max(t, 1), 1<<32-1)) }
 func (e expiry) merge(v expiry) (expiry, bool) { return max(e, v), v > e }
 func (e expiry) expires() int64                { return int64(e) }
 
-// cut is a subject cut-off: tokens with iat < before are revoked until
+// cut is a subject cut-off: tokens with iat <= before are revoked until
 // until.
 type cut struct {
 	before int64

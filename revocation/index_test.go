@@ -33,7 +33,7 @@ func TestIndexCheck(t *testing.T) {
 		"revoked jti":             {jti: "revoked-jti", want: ErrRevoked},
 		"revoked sid":             {jti: "fresh", sid: "revoked-sid", want: ErrRevoked},
 		"sub issued before cut":   {sub: "cut-sub", iat: 999, want: ErrRevoked},
-		"sub issued at cut":       {sub: "cut-sub", iat: 1000, want: nil},
+		"sub issued at cut":       {sub: "cut-sub", iat: 1000, want: ErrRevoked},
 		"sub issued after cut":    {sub: "cut-sub", iat: 1001, want: nil},
 		"sub without iat":         {sub: "cut-sub", iat: 0, want: ErrRevoked},
 		"jti value used as sid":   {sid: "only-a-jti", want: nil},

@@ -43,7 +43,8 @@ func TestNewServiceLoadsUnexpiredEntries(t *testing.T) {
 		"expired jti not loaded": {jti: "expired", want: nil},
 		"session":                {sid: "session", want: revocation.ErrRevoked},
 		"user before cut-off":    {sub: "user", iat: now - 11, want: revocation.ErrRevoked},
-		"user after cut-off":     {sub: "user", iat: now - 10, want: nil},
+		"user at cut-off":        {sub: "user", iat: now - 10, want: revocation.ErrRevoked},
+		"user after cut-off":     {sub: "user", iat: now - 9, want: nil},
 		"someone else entirely":  {jti: "x", sid: "y", sub: "z", iat: 1, want: nil},
 	}
 	for name, tc := range tests {

@@ -24,11 +24,11 @@ type request struct {
 }
 
 func (h *handler) create(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json")
-			return
-		}
+	// Only application/json is accepted, declared: no HTML form and no
+	// CORS-safelisted fetch can send it, so a web page cannot revoke.
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json (Content-Type: application/json)")
+		return
 	}
 	var req request
 	if status, msg := decode(w, r, &req); status != 0 {
@@ -144,17 +144,24 @@ func (h *handler) entry(ctx context.Context, req request) (revocation.Entry, int
 		if msg := checkID("sub", *req.Sub); msg != "" {
 			return revocation.Entry{}, http.StatusBadRequest, msg
 		}
-		if req.Before == nil || *req.Before <= 0 {
-			return revocation.Entry{}, http.StatusBadRequest, `"before" (unix seconds: tokens issued earlier are revoked) is required with "sub"`
+		// The cut-off is inclusive (iat <= before) and defaults to the
+		// second of the request, so a token minted in that second is
+		// revoked too.
+		before := now.Unix()
+		if req.Before != nil {
+			before = *req.Before
 		}
-		if *req.Before > limit {
+		if before <= 0 {
+			return revocation.Entry{}, http.StatusBadRequest, `"before" must be positive unix seconds: tokens issued at or before it are revoked`
+		}
+		if before > limit {
 			return revocation.Entry{}, http.StatusBadRequest, `"before" is more than ten years ahead`
 		}
-		from := max(*req.Before, now.Unix())
+		from := max(before, now.Unix())
 		return revocation.Entry{
 			Kind:      revocation.KindSub,
 			Value:     *req.Sub,
-			Before:    *req.Before,
+			Before:    before,
 			ExpiresAt: from + int64(h.sessionTTL/time.Second),
 		}, 0, ""
 

@@ -42,6 +42,16 @@ func TestCreate(t *testing.T) {
 			want:  entryJSON{Kind: "sub", Value: "alice", Before: now.Unix() - 10, ExpiresAt: now.Unix() + hour},
 			check: [4]any{"", "", "alice", now.Unix() - 11},
 		},
+		"sub at the cut-off second": {
+			body:  fmt.Sprintf(`{"sub":"carol","before":%d}`, now.Unix()-10),
+			want:  entryJSON{Kind: "sub", Value: "carol", Before: now.Unix() - 10, ExpiresAt: now.Unix() + hour},
+			check: [4]any{"", "", "carol", now.Unix() - 10},
+		},
+		"sub without before: cut-off is the second of the request": {
+			body:  `{"sub":"dave"}`,
+			want:  entryJSON{Kind: "sub", Value: "dave", Before: now.Unix(), ExpiresAt: now.Unix() + hour},
+			check: [4]any{"", "", "dave", now.Unix()},
+		},
 		"sub with future cut-off": {
 			body:  fmt.Sprintf(`{"sub":"bob","before":%d}`, now.Unix()+100),
 			want:  entryJSON{Kind: "sub", Value: "bob", Before: now.Unix() + 100, ExpiresAt: now.Unix() + 100 + hour},
@@ -131,7 +141,6 @@ func TestCreateRejects(t *testing.T) {
 		"oversized jti":           {body: fmt.Sprintf(`{"jti":%q,"exp":1767225600}`, long), status: 400, code: "invalid_request"},
 		"exp with sid":            {body: `{"sid":"a","exp":1767225600}`, status: 400, code: "invalid_request"},
 		"empty sid":               {body: `{"sid":""}`, status: 400, code: "invalid_request"},
-		"sub without before":      {body: `{"sub":"alice"}`, status: 400, code: "invalid_request"},
 		"sub with zero before":    {body: `{"sub":"alice","before":0}`, status: 400, code: "invalid_request"},
 		"before too far ahead":    {body: fmt.Sprintf(`{"sub":"alice","before":%d}`, tooFar), status: 400, code: "invalid_request"},
 		"before with jti":         {body: `{"jti":"a","exp":1767225600,"before":5}`, status: 400, code: "invalid_request"},
@@ -140,6 +149,8 @@ func TestCreateRejects(t *testing.T) {
 		"empty token":             {body: `{"token":""}`, inspector: inspector, status: 400, code: "invalid_request"},
 		"token form unavailable":  {body: `{"token":"live.valid.token"}`, status: 501, code: "unsupported"},
 		"form encoded":            {body: `jti=a`, header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, status: 415, code: "unsupported_media_type"},
+		"no content type":         {body: `{"sid":"a"}`, header: map[string]string{"Content-Type": ""}, status: 415, code: "unsupported_media_type"},
+		"text/plain":              {body: `{"sid":"a"}`, header: map[string]string{"Content-Type": "text/plain"}, status: 415, code: "unsupported_media_type"},
 		"bad content type":        {body: `{"sid":"a"}`, header: map[string]string{"Content-Type": ";;;"}, status: 415, code: "unsupported_media_type"},
 		"oversized body":          {body: `{"sid":"a","x":"` + strings.Repeat("a", adminapi.MaxBodyBytes) + `"}`, status: 413, code: "request_too_large"},
 		"oversized whitespace":    {body: `{"sid":"a"}` + strings.Repeat(" ", adminapi.MaxBodyBytes), status: 413, code: "request_too_large"},
@@ -191,6 +202,7 @@ func TestCreateKeepsMiddlewareActor(t *testing.T) {
 		revocation.WithActor(t.Context(), revocation.Actor{Name: "ops-token"}),
 		http.MethodPost, "/admin/revocations", strings.NewReader(`{"sid":"s"}`))
 	req.RemoteAddr = "203.0.113.5:1"
+	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	s.h.ServeHTTP(rec, req)
 	if rec.Code != 201 {

@@ -7,7 +7,7 @@
 //
 //	{"jti":"...","exp":1767225600}    one token, until its exp plus the clock skew
 //	{"sid":"..."}                     every token of a session
-//	{"sub":"...","before":1767225600} every token of a subject issued before the cut-off
+//	{"sub":"...","before":1767225600} every token of a subject with iat <= before
 //	{"token":"<jwt>"}                 one token, by its jti and exp
 //
 // The token form accepts an expired or otherwise invalid token as long as
@@ -18,6 +18,11 @@
 // it); a token without exp is revoked for ten years; sid entries live for
 // the refresh token lifetime, and sub entries for that long after
 // max(before, now). exp and before more than ten years ahead are refused.
+//
+// The subject cut-off is inclusive: a token of sub whose iat is at or
+// before "before" is revoked. iat has whole seconds, so "before" defaults
+// to the second of the request, and a token minted in that second is
+// revoked too (one minted in the next second is not).
 //
 // Errors are JSON, {"error":"...","error_description":"..."}: 400
 // invalid_request, 413 request_too_large, 415 unsupported_media_type, 501

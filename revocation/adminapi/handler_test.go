@@ -65,6 +65,9 @@ func (s server) do(t *testing.T, method, path, body string, header map[string]st
 	t.Helper()
 	req := httptest.NewRequestWithContext(t.Context(), method, path, strings.NewReader(body))
 	req.RemoteAddr = "198.51.100.9:4242"
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"DeleteExpired", testDeleteExpired},
 		{"ConcurrentPuts", testConcurrentPuts},
 		{"CanceledContext", testCanceledContext},
+		{"SubCutOffInclusive", testSubCutOffInclusive},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -344,5 +345,29 @@ func testCanceledContext(t *testing.T, s revocation.Store) {
 	}
 	if _, ok := mustGet(t, s, e.Kind, e.Value); ok {
 		t.Fatal("Put with a canceled context stored the entry")
+	}
+}
+
+// testSubCutOffInclusive stores a subject cut-off and loads it back
+// through a Service: the cut-off second itself is revoked (iat <= before),
+// the next second is not, whatever the store's encoding.
+func testSubCutOffInclusive(t *testing.T, s revocation.Store) {
+	before := time.Now().Unix()
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindSub, Value: "same-second", Before: before, ExpiresAt: future(time.Hour), CreatedAt: 1})
+	svc, err := revocation.NewService(s, revocation.Options{})
+	if err != nil {
+		t.Fatalf("NewService: %v", err)
+	}
+	for _, tc := range []struct {
+		iat  int64
+		want error
+	}{
+		{before - 1, revocation.ErrRevoked},
+		{before, revocation.ErrRevoked},
+		{before + 1, nil},
+	} {
+		if got := svc.Index().Check("", "", "same-second", tc.iat); got != tc.want {
+			t.Errorf("Check(iat = before%+d) = %v, want %v", tc.iat-before, got, tc.want)
+		}
 	}
 }
