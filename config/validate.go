@@ -25,6 +25,7 @@ func (c *Config) validate() problems {
 		{"http_addr", c.HTTPAddr},
 		{"admin_addr", c.AdminAddr},
 	})
+	validateAdminExposure(&p, c.AdminAddr, c.AdminTokenFile)
 	if c.DataDir == "" {
 		p.add("data_dir", "must not be empty")
 	}

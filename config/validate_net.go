@@ -38,6 +38,17 @@ func validateListeners(p *problems, ls []listener) {
 	}
 }
 
+// validateAdminExposure refuses an admin listener that other hosts can
+// reach (a wildcard, a non-loopback IP or a host name other than
+// localhost) without admin_token_file: it mints tokens and revokes them.
+func validateAdminExposure(p *problems, addr, tokenFile string) {
+	host, _, msg := splitAddr(addr)
+	if msg != "" || tokenFile != "" || isLoopbackHost(host) {
+		return
+	}
+	p.add("admin_addr", "%s is reachable from other hosts, so admin_token_file must be set; or listen on a loopback address such as 127.0.0.1:9090", quote(addr))
+}
+
 // splitAddr parses a listen address, or says why it cannot.
 func splitAddr(addr string) (host string, port uint64, problem string) {
 	host, portStr, err := net.SplitHostPort(addr)

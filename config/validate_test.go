@@ -50,6 +50,39 @@ func TestValidate(t *testing.T) {
 		"ipv6 and host names": {
 			edit: func(c *Config) { c.GRPCAddr, c.HTTPAddr = "[::1]:9001", "jwt-authz.default.svc:8080" },
 		},
+		"admin on every IPv4 interface without a token": {
+			edit: func(c *Config) { c.AdminAddr = "0.0.0.0:9090" },
+			want: []string{`admin_addr: "0.0.0.0:9090" is reachable from other hosts, so admin_token_file must be set; or listen on a loopback address such as 127.0.0.1:9090`},
+		},
+		"admin on every IPv6 interface without a token": {
+			edit: func(c *Config) { c.AdminAddr = "[::]:9090" },
+			want: []string{`admin_addr: "[::]:9090" is reachable from other hosts, so admin_token_file must be set; or listen on a loopback address such as 127.0.0.1:9090`},
+		},
+		"admin on an empty host without a token": {
+			edit: func(c *Config) { c.AdminAddr = ":9090" },
+			want: []string{`admin_addr: ":9090" is reachable from other hosts, so admin_token_file must be set; or listen on a loopback address such as 127.0.0.1:9090`},
+		},
+		"admin on a routable address without a token": {
+			edit: func(c *Config) { c.AdminAddr = "10.1.2.3:9090" },
+			want: []string{`admin_addr: "10.1.2.3:9090" is reachable from other hosts, so admin_token_file must be set; or listen on a loopback address such as 127.0.0.1:9090`},
+		},
+		"admin on a host name without a token": {
+			edit: func(c *Config) { c.AdminAddr = "jwt-authz.default.svc:9090" },
+			want: []string{`admin_addr: "jwt-authz.default.svc:9090" is reachable from other hosts, so admin_token_file must be set; or listen on a loopback address such as 127.0.0.1:9090`},
+		},
+		"admin on every interface with a token": {
+			edit: func(c *Config) { c.AdminAddr, c.AdminTokenFile = "0.0.0.0:9090", "/run/secrets/admin-token" },
+		},
+		"admin on loopback names without a token": {
+			edit: func(c *Config) {
+				c.AdminAddr = "localhost:9090"
+				c.GRPCAddr = "[::1]:9001"
+				c.HTTPAddr = "127.0.0.2:8080"
+			},
+		},
+		"admin on IPv6 loopback without a token": {
+			edit: func(c *Config) { c.AdminAddr = "[::1]:9090" },
+		},
 		"port out of range": {
 			edit: func(c *Config) { c.GRPCAddr = "127.0.0.1:65536" },
 			want: []string{`grpc_addr: port must be a number from 0 to 65535, not "65536"`},
