@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -35,23 +34,17 @@ func writeError(w http.ResponseWriter, status int, code, desc string) {
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
-// requireAdmin wraps h with the admin bearer token check when one is
-// configured. required forces a configured token (for admin functions
-// served on the public listener).
-func (a *app) requireAdmin(h http.Handler, required bool) http.Handler {
+// requireAdminToken serves h on the public listener only to callers with
+// the admin bearer token; without admin_token_file the endpoint is
+// refused.
+func (a *app) requireAdminToken(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		want := a.adminToken.Load()
 		if want == nil {
-			if required {
-				writeError(w, http.StatusForbidden, "access_denied", "this endpoint needs admin_token_file to be configured")
-				return
-			}
-			ctx := revocation.WithActor(r.Context(), revocation.Actor{Name: "admin_api", RemoteAddr: r.RemoteAddr})
-			h.ServeHTTP(w, r.WithContext(ctx))
+			writeError(w, http.StatusForbidden, "access_denied", "this endpoint needs admin_token_file to be configured")
 			return
 		}
-		got, ok := bearerToken(r.Header.Get("Authorization"))
-		if !ok || subtle.ConstantTimeCompare([]byte(got), *want) != 1 {
+		if !validAdminToken(r, *want) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="jwt-authz-admin"`)
 			writeError(w, http.StatusUnauthorized, "invalid_token", "admin token required")
 			return
@@ -69,29 +62,39 @@ func bearerToken(v string) (string, bool) {
 	return strings.TrimSpace(v[len(scheme):]), true
 }
 
-// adminMux serves /metrics and /admin/* on the admin listener.
+// adminMux serves the admin listener: /metrics, /admin/*, introspection,
+// Go profiles and health, all behind adminGuard (which leaves GET /metrics
+// open when a token is configured).
 func (a *app) adminMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
 	cfg := a.cfg.Load()
 	revAPI := adminapi.New(a.rev, a, a.log, adminapi.WithSessionTTL(cfg.Issuer.RefreshTokenTTL), adminapi.WithJTISkew(maxClockSkew(cfg)))
-	mux.Handle("/admin/revocations", a.requireAdmin(revAPI, false))
-	mux.Handle("/admin/revocations/", a.requireAdmin(revAPI, false))
-	mux.Handle("POST /admin/tokens", a.requireAdmin(http.HandlerFunc(a.handleMint), false))
-	mux.Handle("POST /admin/jwks/refresh", a.requireAdmin(http.HandlerFunc(a.handleJWKSRefresh), false))
-	mux.Handle("GET /admin/providers", a.requireAdmin(http.HandlerFunc(a.handleProviders), false))
-	// Profiles for performance work, behind the admin token like the rest.
-	mux.Handle("GET /admin/debug/pprof/", a.requireAdmin(http.StripPrefix("/admin", http.HandlerFunc(pprof.Index)), false))
-	mux.Handle("GET /admin/debug/pprof/profile", a.requireAdmin(http.HandlerFunc(pprof.Profile), false))
-	mux.Handle("/admin/", a.requireAdmin(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("/admin/revocations", revAPI)
+	mux.Handle("/admin/revocations/", revAPI)
+	mux.Handle("POST /admin/tokens", http.HandlerFunc(a.handleMint))
+	mux.Handle("POST /admin/jwks/refresh", http.HandlerFunc(a.handleJWKSRefresh))
+	mux.Handle("GET /admin/providers", http.HandlerFunc(a.handleProviders))
+	// Profiles for performance work, at the usual path and under /admin.
+	mux.Handle("GET /debug/pprof/", http.HandlerFunc(pprof.Index))
+	mux.Handle("GET /debug/pprof/cmdline", http.HandlerFunc(pprof.Cmdline))
+	mux.Handle("GET /debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	mux.Handle("GET /debug/pprof/symbol", http.HandlerFunc(pprof.Symbol))
+	mux.Handle("GET /debug/pprof/trace", http.HandlerFunc(pprof.Trace))
+	mux.Handle("GET /admin/debug/pprof/", http.StripPrefix("/admin", http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /admin/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+	mux.Handle("/admin/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such admin endpoint")
-	}), false))
+	}))
 	if a.iss != nil {
 		mux.Handle("POST /oauth2/introspect", issuer.IntrospectHandler(a))
 	}
 	mux.Handle("GET /healthz", health.Healthz())
 	mux.Handle("GET /readyz", a.health.Readyz())
-	return mux
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+	}))
+	return a.adminGuard(mux)
 }
 
 // httpMux serves the public listener: token endpoint, discovery, forward
@@ -107,7 +110,7 @@ func (a *app) httpMux() http.Handler {
 		mux.Handle("/oauth2/token", token)
 		mux.Handle("/token/refresh", token)
 		mux.Handle("/oauth2/revoke", a.iss.RevokeHandler())
-		mux.Handle("/oauth2/introspect", a.requireAdmin(issuer.IntrospectHandler(a), true))
+		mux.Handle("/oauth2/introspect", a.requireAdminToken(issuer.IntrospectHandler(a)))
 		mux.Handle("/.well-known/jwks.json", a.iss.JWKSHandler())
 		mux.Handle("/.well-known/openid-configuration", a.iss.DiscoveryHandler())
 	}
@@ -156,9 +159,10 @@ func (a *app) handleMint(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// decodeJSONBody reads one JSON object, strictly, within maxAdminBody.
+// decodeJSONBody reads one JSON object, strictly, within maxAdminBody. The
+// body must be declared application/json: no HTML form can send that.
 func decodeJSONBody(w http.ResponseWriter, r *http.Request, v any) (int, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+	if !isJSON(r.Header.Get("Content-Type")) {
 		return http.StatusUnsupportedMediaType, errors.New("content type must be application/json")
 	}
 	body := http.MaxBytesReader(w, r.Body, maxAdminBody)

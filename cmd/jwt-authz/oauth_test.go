@@ -69,7 +69,11 @@ func TestEndToEndTokenExchangeIntrospectRevoke(t *testing.T) {
 	if status != 200 || m["active"] != true || m["sub"] != "alice" {
 		t.Fatalf("introspect: %d %v", status, m)
 	}
-	if _, m := introspect(in.adminAddr, nil, corp); m["active"] != true {
+	auth := map[string]string{"Authorization": "Bearer " + adminToken}
+	if status, _ := introspect(in.adminAddr, nil, corp); status != 401 {
+		t.Fatalf("introspection on admin_addr without admin token: %d", status)
+	}
+	if _, m := introspect(in.adminAddr, auth, corp); m["active"] != true {
 		t.Fatalf("introspect provider token on admin_addr: %v", m)
 	}
 
@@ -81,7 +85,7 @@ func TestEndToEndTokenExchangeIntrospectRevoke(t *testing.T) {
 	if r := reasonOf(in.check(pair.AccessToken, "/")); r != "revoked" {
 		t.Fatalf("access token after session revocation: %s", r)
 	}
-	if _, m := introspect(in.adminAddr, nil, pair.AccessToken); m["active"] != false {
+	if _, m := introspect(in.adminAddr, auth, pair.AccessToken); m["active"] != false {
 		t.Fatalf("introspect revoked: %v", m)
 	}
 	// Unknown tokens still get 200 (RFC 7009 §2.2).
