@@ -14,7 +14,13 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/jwt-authz/jwt-authz/config"
 )
+
+// adminTokenEnv holds the admin bearer token itself, for clients that have
+// no file to read it from.
+const adminTokenEnv = "JWT_AUTHZ_ADMIN_TOKEN"
 
 // adminClient calls the admin API of a running server, found from the
 // config (admin_addr, admin_token_file), as the serve command would read it.
@@ -30,12 +36,28 @@ func addAdminFlags(fs *pflag.FlagSet) {
 	envFlag(fs, "admin-addr", "admin_addr", "admin address of the running server")
 }
 
+// newAdminClient finds the server's admin listener (--admin-addr, else the
+// config's admin_addr) and its token: --admin-token-file (or
+// $JWT_AUTHZ_ADMIN_TOKEN_FILE), else $JWT_AUTHZ_ADMIN_TOKEN, else the config
+// file's admin_token_file. No config file is needed for a server elsewhere.
 func newAdminClient(cfgPath string, lookup func(string) (string, bool)) (*adminClient, error) {
-	cfg, err := loadConfig(cfgPath, lookup)
+	addrKey, fileKey := config.EnvVar("admin_addr"), config.EnvVar("admin_token_file")
+	// The address to dial is not this process's listener: it is kept out
+	// of the config, whose rules for admin_addr are the server's.
+	addr, _ := lookup(addrKey)
+	tokenFile, _ := lookup(fileKey)
+	cfg, err := loadConfig(cfgPath, func(name string) (string, bool) {
+		if name == addrKey || name == fileKey {
+			return "", false
+		}
+		return lookup(name)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	addr := cfg.AdminAddr
+	if addr == "" {
+		addr = cfg.AdminAddr
+	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("admin address %q: %w", addr, err)
@@ -44,7 +66,17 @@ func newAdminClient(cfgPath string, lookup func(string) (string, bool)) (*adminC
 		host = "127.0.0.1"
 	}
 	c := &adminClient{base: "http://" + net.JoinHostPort(host, port), http: &http.Client{Timeout: 10 * time.Second}}
-	if cfg.AdminTokenFile != "" {
+	env, _ := os.LookupEnv(adminTokenEnv)
+	switch {
+	case tokenFile != "":
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--admin-token-file: %w", err)
+		}
+		c.token = strings.TrimSpace(string(b))
+	case strings.TrimSpace(env) != "":
+		c.token = strings.TrimSpace(env)
+	case cfg.AdminTokenFile != "":
 		b, err := os.ReadFile(cfg.AdminTokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("admin_token_file: %w", err)
@@ -80,7 +112,8 @@ func (c *adminClient) post(ctx context.Context, path string, body any) (int, []b
 const tokenIssueLong = `Asks the running server, through its admin API, to mint an access and
 refresh token pair in a new session, and prints it as JSON, as the token
 endpoint would. The server is found from the config: admin_addr and
-admin_token_file (or --admin-addr and --admin-token-file).`
+admin_token_file, or --admin-addr and --admin-token-file (or the token
+itself in $JWT_AUTHZ_ADMIN_TOKEN), so no config file is needed.`
 
 const tokenIssueExample = `  jwt-authz token issue --sub alice --scope "read write"
   jwt-authz token issue --sub svc-orders --claims '{"tenant":"acme"}' --config /etc/jwt-authz/config.yaml`
@@ -130,7 +163,9 @@ const revokeLong = `Revokes through the running server's admin API, in one of fo
   --jti J --exp UNIX   one token, by its jti; --exp is its expiry (unix
                        seconds), how long the entry must be kept
   --sid S              every token of a session (refresh tokens included)
-  --sub S [--before T] every token of a subject issued before T (default now)
+  --sub S [--before T] every token of a subject with iat <= T (inclusive;
+                       default: the second the server gets the request, so
+                       a token minted in that second is revoked too)
   --token T            one token, given whole; the server verifies its
                        signature and reads its jti and exp
 
@@ -168,8 +203,8 @@ func newRevokeCmd(g *globalFlags) *cobra.Command {
 	fs.StringVar(&jti, "jti", "", "revoke one token by its jti (with --exp)")
 	fs.Int64Var(&exp, "exp", 0, "the token's exp (unix seconds, in the future), with --jti")
 	fs.StringVar(&sid, "sid", "", "revoke every token of a session")
-	fs.StringVar(&sub, "sub", "", "revoke every token of a subject issued before --before")
-	fs.Int64Var(&before, "before", 0, "cut-off for --sub (unix seconds; default now)")
+	fs.StringVar(&sub, "sub", "", "revoke every token of a subject issued at or before --before")
+	fs.Int64Var(&before, "before", 0, "cut-off for --sub, inclusive (unix seconds; default: the second the server gets the request)")
 	fs.StringVar(&tok, "token", "", "revoke the token itself (its jti, until its exp)")
 	addAdminFlags(fs)
 	return cmd
@@ -213,8 +248,10 @@ func revokeBody(fs *pflag.FlagSet, jti string, exp int64, sid, sub string, befor
 		return map[string]any{"sid": sid}, nil
 	case "--sub":
 		if !fs.Changed("before") {
-			before = now.Unix()
-		} else if before <= 0 {
+			// The server takes the second it receives the request.
+			return map[string]any{"sub": sub}, nil
+		}
+		if before <= 0 {
 			return nil, usageErrorf("--before must be a unix time in seconds, not %d", before)
 		}
 		return map[string]any{"sub": sub, "before": before}, nil
