@@ -23,6 +23,8 @@ type Config struct {
 	TokenCache          TokenCache    `yaml:"token_cache"`
 	Revocation          Revocation    `yaml:"revocation"`
 	Issuer              Issuer        `yaml:"issuer"`
+	GRPC                GRPC          `yaml:"grpc"`
+	HTTP                HTTP          `yaml:"http"`
 }
 
 // Provider is one trusted token issuer.

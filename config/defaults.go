@@ -135,6 +135,8 @@ func (c *Config) ApplyDefaults() {
 	}
 	c.Revocation.applyDefaults()
 	c.Issuer.applyDefaults(c.HTTPAddr)
+	c.GRPC.applyDefaults()
+	c.HTTP.applyDefaults()
 }
 
 func (p *Provider) applyDefaults() {

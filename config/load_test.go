@@ -197,6 +197,23 @@ func TestParseValidFull(t *testing.T) {
 			ExchangeProviders:  []string{"corp", "google"},
 			ExchangeClaims:     []string{"sub", "scope", "email", "tenant"},
 		},
+		GRPC: GRPC{
+			MaxConcurrentStreams:         500,
+			MaxRecvMsgBytes:              1 << 20,
+			KeepaliveMinTime:             20 * time.Second,
+			KeepalivePermitWithoutStream: &no,
+			KeepaliveTime:                time.Minute,
+			KeepaliveTimeout:             10 * time.Second,
+			MaxConnectionAge:             30 * time.Minute,
+		},
+		HTTP: HTTP{
+			ReadHeaderTimeout: 2 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      20 * time.Second,
+			IdleTimeout:       time.Minute,
+			MaxHeaderBytes:    32 << 10,
+			MaxBodyBytes:      16 << 10,
+		},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse(valid-full.yaml) =\n%+v\nwant\n%+v", got, want)

@@ -44,6 +44,7 @@ func (c *Config) validate() problems {
 		p.add("token_cache.max_entries", "must not be negative (0 disables the cache)")
 	}
 	c.validateRevocation(&p)
+	c.validateListenerLimits(&p)
 	if c.IssuerEnabled() {
 		c.validateIssuer(&p, known)
 	}
