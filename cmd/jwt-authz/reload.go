@@ -70,6 +70,8 @@ func restartOnlyChanges(old, cur *config.Config) []string {
 	check("issuer", old.Issuer, cur.Issuer)
 	check("token_cache", old.TokenCache, cur.TokenCache)
 	check("log_level", old.LogLevel, cur.LogLevel)
+	check("grpc", old.GRPC, cur.GRPC)
+	check("http", old.HTTP, cur.HTTP)
 	return out
 }
 

@@ -8,12 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"time"
 
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/keepalive"
 
 	"github.com/jwt-authz/jwt-authz/config"
 	"github.com/jwt-authz/jwt-authz/extauthz"
@@ -103,36 +101,16 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, lookup func(
 	defer a.close()
 	a.runBackground(bg)
 
-	gs := grpc.NewServer(
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
-		grpc.MaxRecvMsgSize(4<<20),
-		// Fixed flow-control windows, larger than any Check, turn off
-		// grpc-go's bandwidth-delay estimation, which otherwise sends a
-		// PING (and reads its ack) for nearly every Check when they are
-		// small and evenly spread, as Envoy sends them: about a quarter of
-		// the server's CPU per Check at a steady rate, and most of its
-		// latency tail. The windows are credit, not buffers.
-		grpc.InitialWindowSize(serverStreamWindow),
-		grpc.InitialConnWindowSize(serverConnWindow),
-		// A pool of warm stream workers instead of a new goroutine (whose
-		// stack grows again while verifying) for every Check. The pool hands
-		// a stream to the worker that has waited longest, so with many its
-		// stack has left the CPU's caches: 64 measured about 14 % fewer
-		// Checks per CPU-second at concurrency 1 than four per core, and
-		// four per core about 10 % fewer new tokens per CPU-second at 64 in
-		// flight, where most streams found no free worker. Sixteen per
-		// core measured as well as the better of the two in both cases.
-		grpc.NumStreamWorkers(uint32(16*runtime.GOMAXPROCS(0))),
+	gs := grpc.NewServer(append(grpcServerOptions(cfg.GRPC),
 		// Check requests are read in place and answers sent as bytes.
 		extauthz.ServerOption(),
 		grpc.ChainUnaryInterceptor(newGRPCMetrics(a.reg).unary),
-	)
+	)...)
 	a.authz.Register(gs)
 	healthpb.RegisterHealthServer(gs, a.health.GRPC())
 
-	httpSrv := &http.Server{Handler: a.httpMux(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 15 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	adminSrv := &http.Server{Handler: a.adminMux(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	httpSrv := newHTTPServer(a.httpMux(), cfg.HTTP)
+	adminSrv := newAdminServer(a.adminMux())
 
 	errc := make(chan error, 3)
 	go func() { errc <- gs.Serve(lns.grpc) }()
@@ -171,13 +149,6 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, lookup func(
 	log.Info("stopped")
 	return serveErr
 }
-
-// The gRPC server's flow-control windows: a stream's, and the
-// connection's, shared by the Checks one Envoy worker has in flight.
-const (
-	serverStreamWindow = 1 << 20
-	serverConnWindow   = 4 << 20
-)
 
 func ignoreClosed(err error) error {
 	if errors.Is(err, http.ErrServerClosed) {
