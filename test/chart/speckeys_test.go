@@ -10,7 +10,7 @@ import (
 // keyTree lists the config file keys of SPEC.md ("Config file"), plus the
 // operational keys the config package adds (log_level, log_format,
 // shutdown_delay, max_token_bytes, revocation.sync_interval,
-// issuer.exchange_claims). A nested keyTree is a map; a list of maps is
+// issuer.exchange_claims, the grpc and http limits). A nested keyTree is a map; a list of maps is
 // described by its item's keyTree under listOf; nil is a leaf.
 type keyTree map[string]any
 
@@ -33,6 +33,7 @@ var specKeys = keyTree{
 		"max_lifetime": nil, "typ": nil, "jwks_refresh_interval": nil,
 		"jwks_min_refresh_interval": nil, "jwks_max_stale": nil, "allow_http": nil,
 		"forward_claims": nil, "forward_payload_header": nil, "keep_authorization": nil,
+		"optional": nil,
 	},
 	"dry_run":               nil,
 	"bypass_cors_preflight": nil,
@@ -51,6 +52,15 @@ var specKeys = keyTree{
 		"signing_key_file": nil, "previous_key_files": nil, "access_token_ttl": nil,
 		"refresh_token_ttl": nil, "refresh_reuse_grace": nil, "session_max_lifetime": nil,
 		"exchange_providers": nil, "exchange_claims": nil,
+	},
+	"grpc": keyTree{
+		"max_concurrent_streams": nil, "max_recv_msg_bytes": nil, "keepalive_min_time": nil,
+		"keepalive_permit_without_stream": nil, "keepalive_time": nil, "keepalive_timeout": nil,
+		"max_connection_age": nil,
+	},
+	"http": keyTree{
+		"read_header_timeout": nil, "read_timeout": nil, "write_timeout": nil, "idle_timeout": nil,
+		"max_header_bytes": nil, "max_body_bytes": nil,
 	},
 }
 
