@@ -18,6 +18,7 @@ type Config struct {
 	Providers           []Provider    `yaml:"providers"`
 	DryRun              bool          `yaml:"dry_run"`
 	BypassCORSPreflight bool          `yaml:"bypass_cors_preflight"`
+	PathNormalization   string        `yaml:"path_normalization"` // reject | envoy (default reject)
 	TokenSources        []TokenSource `yaml:"token_sources"`
 	Rules               []Rule        `yaml:"rules"`
 	TokenCache          TokenCache    `yaml:"token_cache"`
@@ -68,8 +69,10 @@ type Rule struct {
 }
 
 // Match selects the requests a Rule applies to; empty fields match anything.
+// PathPrefix matches whole path segments; Path matches one exact path.
 type Match struct {
 	PathPrefix string   `yaml:"path_prefix"`
+	Path       string   `yaml:"path"`
 	Methods    []string `yaml:"methods"`
 	Host       string   `yaml:"host"`
 }

@@ -36,6 +36,16 @@ const (
 	DefaultTokenSourceHeader = "authorization"
 	// DefaultTokenCacheEntries bounds the verified-token cache.
 	DefaultTokenCacheEntries = 100000
+	// DefaultPathNormalization refuses ambiguous request paths.
+	DefaultPathNormalization = PathNormalizationReject
+)
+
+// Values of path_normalization.
+const (
+	// PathNormalizationReject answers ambiguous paths 400 before any rule.
+	PathNormalizationReject = "reject"
+	// PathNormalizationEnvoy resolves them as Envoy's normalize_path does.
+	PathNormalizationEnvoy = "envoy"
 )
 
 // Defaults of every entry of providers.
@@ -120,6 +130,7 @@ func (c *Config) ApplyDefaults() {
 	setString(&c.DataDir, DefaultDataDir)
 	setString(&c.LogLevel, DefaultLogLevel)
 	setString(&c.LogFormat, DefaultLogFormat)
+	setString(&c.PathNormalization, DefaultPathNormalization)
 	if c.MaxTokenBytes == 0 {
 		c.MaxTokenBytes = DefaultMaxTokenBytes
 	}

@@ -159,6 +159,7 @@ func TestParseValidFull(t *testing.T) {
 		},
 		DryRun:              true,
 		BypassCORSPreflight: true,
+		PathNormalization:   PathNormalizationEnvoy,
 		TokenSources: []TokenSource{
 			{Header: "authorization"},
 			{Header: "x-access-token"},
@@ -168,6 +169,7 @@ func TestParseValidFull(t *testing.T) {
 		Rules: []Rule{
 			{Match: Match{PathPrefix: "/healthz"}, AllowAnonymous: true},
 			{Match: Match{PathPrefix: "/beta"}, DryRun: true},
+			{Match: Match{Path: "/status"}, AllowAnonymous: true},
 			{
 				Match:         Match{PathPrefix: "/admin", Methods: []string{"POST", "DELETE"}, Host: "api.example.com"},
 				Providers:     []string{"corp", "self"},

@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/jwt-authz/jwt-authz/internal/urlpath"
 )
 
 // maxMaxTokenBytes caps max_token_bytes: a larger limit would only let a
@@ -31,6 +33,7 @@ func (c *Config) validate() problems {
 	}
 	oneOf(&p, "log_level", c.LogLevel, "debug", "info", "warn", "error")
 	oneOf(&p, "log_format", c.LogFormat, "json", "text")
+	oneOf(&p, "path_normalization", c.PathNormalization, PathNormalizationReject, PathNormalizationEnvoy)
 	if c.ShutdownDelay < 0 {
 		p.add("shutdown_delay", "must not be negative")
 	}
@@ -136,9 +139,8 @@ var httpMethods = []string{
 func (c *Config) validateRules(p *problems, known map[string]bool) {
 	for i, r := range c.Rules {
 		path := indexPath("rules", i)
-		if pp := r.Match.PathPrefix; pp != "" && !strings.HasPrefix(pp, "/") {
-			p.add(path+".match.path_prefix", "must start with \"/\"")
-		}
+		validateRulePath(p, path+".match.path_prefix", r.Match.PathPrefix)
+		validateRulePath(p, path+".match.path", r.Match.Path)
 		for j, m := range r.Match.Methods {
 			mp := indexPath(path+".match.methods", j)
 			switch {
@@ -175,6 +177,28 @@ func (c *Config) validateRules(p *problems, known map[string]bool) {
 		if r.AllowAnonymous && (len(r.RequireScopes) > 0 || len(r.RequireClaims) > 0) {
 			p.add(path, "allow_anonymous contradicts require_scopes and require_claims: an anonymous request has neither")
 		}
+	}
+}
+
+// validateRulePath reports a path or prefix that no request path can
+// equal: one that is ambiguous (requests like it are refused) or not in
+// the canonical form every request path is brought to before matching.
+func validateRulePath(p *problems, path, val string) {
+	if val == "" {
+		return
+	}
+	if !strings.HasPrefix(val, "/") {
+		p.add(path, "must start with \"/\"")
+		return
+	}
+	canon, ok := urlpath.Normalize(val, urlpath.Reject)
+	switch {
+	case !ok:
+		p.add(path, "%s is ambiguous (a dot segment, %%2E, %%2F, %%5C, a backslash, a control character or a malformed escape): no request path matches it", quote(val))
+	case strings.ContainsAny(val, "?#"):
+		p.add(path, "%s must not contain a query or fragment: rules match the path only", quote(val))
+	case canon != val:
+		p.add(path, "%s is not normalized; request paths are compared in the form %s", quote(val), quote(canon))
 	}
 }
 
