@@ -311,8 +311,10 @@ func TestRules(t *testing.T) {
 	}{
 		{"anonymous no token", "GET", "/healthz", nil, "ok", 0},
 		{"anonymous bad token still denied", "GET", "/healthz", bearerHdr("junk"), "malformed", 401},
-		{"dot-dot does not reach anonymous", "GET", "/healthz/../orders", nil, "missing", 401},
-		{"encoded dot-dot", "GET", "/healthz/%2e%2e/orders", nil, "missing", 401},
+		{"dot-dot does not reach anonymous", "GET", "/healthz/../orders", nil, "ambiguous_path", 400},
+		{"encoded dot-dot", "GET", "/healthz/%2e%2e/orders", nil, "ambiguous_path", 400},
+		{"prefix is segment-aware", "GET", "/healthzz", nil, "missing", 401},
+		{"lower-case method matches", "delete", "/admin/users", bearerHdr(plain), "insufficient_scope", 403},
 		{"dry run rule allows", "GET", "/beta/x", bearerHdr(plain), "insufficient_scope", 0},
 		{"admin with scope and claim", "POST", "/admin/users", bearerHdr(admin), "ok", 0},
 		{"admin missing scope", "DELETE", "/admin/users", bearerHdr(plain), "insufficient_scope", 403},

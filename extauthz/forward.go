@@ -45,9 +45,7 @@ func fromHTTP(req *http.Request) request {
 	if host == "" {
 		host = req.Host
 	}
-	r := request{method: strings.ToUpper(method), host: host, httpHeaders: req.Header, id: req.Header.Get("X-Request-Id")}
-	r.path, r.query = splitTarget(target, "")
-	return r
+	return request{method: method, host: host, target: target, httpHeaders: req.Header, id: req.Header.Get("X-Request-Id")}
 }
 
 func firstHeader(h http.Header, names ...string) string {

@@ -9,6 +9,7 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
+	"github.com/jwt-authz/jwt-authz/internal/urlpath"
 	"github.com/jwt-authz/jwt-authz/token"
 )
 
@@ -45,8 +46,16 @@ type Source struct {
 }
 
 // Rule decides which requests need what; the first matching rule applies.
+// PathPrefix matches whole segments of the canonical path ("/public"
+// matches "/public", "/public/" and "/public/x", not "/publicity"; a
+// prefix ending in "/" matches every path below it), Path one exact
+// canonical path; both are expected in canonical form (see NewPolicy).
+// Methods match case-insensitively. Host matches the request's host
+// case-insensitively and without a trailing dot, ignoring the request's
+// port unless Host names one.
 type Rule struct {
 	PathPrefix     string
+	Path           string
 	Methods        []string
 	Host           string
 	AllowAnonymous bool
@@ -64,6 +73,7 @@ type PolicyOptions struct {
 	Rules               []Rule
 	DryRun              bool
 	BypassCORSPreflight bool
+	PathNormalization   PathNormalization
 }
 
 // Policy is an immutable, precompiled set of providers, rules and
@@ -77,6 +87,7 @@ type Policy struct {
 	defaultRl  *rule
 	dryRun     bool
 	bypassCORS bool
+	pathMode   urlpath.Mode
 	forwarded  []string // every forwarded header name of every provider, for spoofing protection
 
 	anonymous *authv3.CheckResponse // allow without a token
@@ -93,6 +104,8 @@ type providerState struct {
 type rule struct {
 	Rule
 	index     int
+	host      string // canonical
+	hostPort  bool   // host names a port
 	methods   map[string]bool
 	providers map[*Provider]bool // nil: any provider
 	// forbidden is the 403 answer of this rule, per provider.
@@ -112,6 +125,7 @@ func NewPolicy(opts PolicyOptions, m *Metrics) (*Policy, error) {
 		sources:    opts.Sources,
 		dryRun:     opts.DryRun,
 		bypassCORS: opts.BypassCORSPreflight,
+		pathMode:   opts.PathNormalization.mode(),
 	}
 	if len(pol.sources) == 0 {
 		pol.sources = []Source{{Header: "authorization"}}
@@ -180,6 +194,21 @@ func newProviderState(p *Provider, name string, m *Metrics) *providerState {
 
 func (pol *Policy) compileRule(i int, r Rule) (*rule, error) {
 	cr := &rule{Rule: r, index: i}
+	for key, p := range map[string]string{"path_prefix": r.PathPrefix, "path": r.Path} {
+		if p == "" {
+			continue
+		}
+		// A rule in another form than the requests it is compared with
+		// would silently match nothing, or less than it says.
+		if c, ok := urlpath.Normalize(p, urlpath.Reject); !ok || c != p || !strings.HasPrefix(p, "/") {
+			return nil, fmt.Errorf("extauthz: rules[%d].match.%s: %q is not a normalized, unambiguous path", i, key, p)
+		}
+	}
+	if r.Host != "" {
+		cr.host = canonicalHost(r.Host)
+		_, port := splitHostPort(cr.host)
+		cr.hostPort = port != ""
+	}
 	if len(r.Methods) > 0 {
 		cr.methods = make(map[string]bool, len(r.Methods))
 		for _, m := range r.Methods {
@@ -211,17 +240,21 @@ func forbiddenPair(scopes []string, provider string) [2]*authv3.CheckResponse {
 	}
 }
 
-// match returns the first rule that fits the request, or the default rule
-// (any provider, a valid token required).
+// match returns the first rule that fits the request view (method in
+// upper case, canonical path and host; see request.view), or the default
+// rule (any provider, a valid token required).
 func (pol *Policy) match(method, path, host string) *rule {
 	for _, r := range pol.rules {
-		if r.PathPrefix != "" && !strings.HasPrefix(path, r.PathPrefix) {
+		if r.PathPrefix != "" && !prefixMatches(path, r.PathPrefix) {
+			continue
+		}
+		if r.Path != "" && path != r.Path {
 			continue
 		}
 		if r.methods != nil && !r.methods[method] {
 			continue
 		}
-		if r.Host != "" && !hostMatches(host, r.Host) {
+		if r.host != "" && !r.hostMatches(host) {
 			continue
 		}
 		return r
@@ -229,16 +262,27 @@ func (pol *Policy) match(method, path, host string) *rule {
 	return pol.defaultRl
 }
 
-// hostMatches compares hosts case-insensitively, ignoring a port on the
-// request's host when the rule names none.
-func hostMatches(host, want string) bool {
-	if strings.EqualFold(host, want) {
-		return true
+// prefixMatches reports whether prefix covers path in whole segments:
+// "/public" covers "/public", "/public/" and "/public/x", not
+// "/publicity"; "/static/" covers "/static/" and everything below it.
+func prefixMatches(path, prefix string) bool {
+	if !strings.HasPrefix(path, prefix) {
+		return false
 	}
-	if i := strings.LastIndexByte(host, ':'); i > 0 && !strings.Contains(want, ":") && !strings.HasSuffix(host, "]") {
-		return strings.EqualFold(host[:i], want)
+	return len(path) == len(prefix) || prefix[len(prefix)-1] == '/' || path[len(prefix)] == '/'
+}
+
+// hostMatches compares a canonical request host with the rule's, ignoring
+// the request's port when the rule names none. A request without a host
+// matches no host rule.
+func (r *rule) hostMatches(host string) bool {
+	if host == "" {
+		return false
 	}
-	return false
+	if !r.hostPort {
+		host, _ = splitHostPort(host)
+	}
+	return host == r.host
 }
 
 // canonicalHeader is the HTTP/1 form of a lower-case header name.

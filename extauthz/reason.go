@@ -31,6 +31,9 @@ const (
 	ReasonRevoked
 	ReasonInsufficientScope
 	ReasonClaimMismatch
+	// ReasonAmbiguousPath refuses a request whose path a next hop may read
+	// differently (see urlpath); it is decided before any rule.
+	ReasonAmbiguousPath
 	reasonCount
 )
 
@@ -38,6 +41,7 @@ var reasonNames = [reasonCount]string{
 	"ok", "missing", "too_large", "malformed", "unsupported_alg", "unknown_issuer", "unknown_kid",
 	"bad_signature", "keys_unavailable", "store_unavailable", "expired", "not_yet_valid",
 	"lifetime_exceeded", "bad_audience", "bad_typ", "revoked", "insufficient_scope", "claim_mismatch",
+	"ambiguous_path",
 }
 
 // String is the reason's name as SPEC.md spells it.
@@ -50,6 +54,7 @@ const (
 	kindUnauthenticated kind = iota // 401, invalid_token
 	kindForbidden                   // 403, insufficient_scope
 	kindUnavailable                 // 503, temporarily_unavailable
+	kindInvalidRequest              // 400, invalid_request
 )
 
 func (r Reason) kind() kind {
@@ -58,6 +63,8 @@ func (r Reason) kind() kind {
 		return kindForbidden
 	case ReasonKeysUnavailable, ReasonStoreUnavailable:
 		return kindUnavailable
+	case ReasonAmbiguousPath:
+		return kindInvalidRequest
 	}
 	return kindUnauthenticated
 }

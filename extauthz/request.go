@@ -3,18 +3,20 @@ package extauthz
 import (
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 )
 
 // request is the transport-neutral view of the request being authorized.
+// A transport fills in method, target, query and host as received; view
+// turns them into the canonical view rules are matched against.
 type request struct {
-	method string
-	path   string // without query, normalized for rule matching
-	query  string // raw query string
-	host   string
+	method string // as received; upper case after view
+	target string // the request target as received: path, query, fragment
+	path   string // set by view: the canonical path, without query
+	query  string // raw query string: the target's, else the one given apart
+	host   string // as received; lower case, without a trailing dot after view
 	id     string // x-request-id, for logs
 
 	// headers are a Check request's headers with Envoy's lower-case names.
@@ -57,7 +59,7 @@ func (r *request) header(lower string) (string, bool) {
 // request without HTTP attributes has no token and is denied as missing.
 func fromCheck(req *authv3.CheckRequest) request {
 	h := req.GetAttributes().GetRequest().GetHttp()
-	r := request{method: h.GetMethod(), host: h.GetHost(), path: h.GetPath(), query: h.GetQuery()}
+	r := request{method: h.GetMethod(), host: h.GetHost(), target: h.GetPath(), query: h.GetQuery()}
 	for k, v := range h.GetHeaders() {
 		r.headers = append(r.headers, field{k, v})
 	}
@@ -78,8 +80,9 @@ func (r *request) addHeaderMapEntry(key, value string, raw []byte) {
 }
 
 // finish completes a decoded request: header_map entries count only when
-// the headers map is empty (Envoy sends one or the other), the target is
-// split and normalized, and the host and request id are filled in.
+// the headers map is empty (Envoy sends one or the other), and the host
+// and request id are filled in. The view is built later, under the policy
+// in force (see view).
 func (r *request) finish() {
 	if len(r.headers) == 0 && len(r.headerMap) > 0 {
 		for i := range r.headerMap {
@@ -87,7 +90,6 @@ func (r *request) finish() {
 		}
 		r.headers, r.headerMap, r.firstWins = r.headerMap, r.headers, true
 	}
-	r.path, r.query = splitTarget(r.path, r.query)
 	if r.host == "" {
 		r.host, _ = r.header(":authority")
 	}
@@ -103,44 +105,6 @@ func lowerASCII(s string) string {
 		}
 	}
 	return s
-}
-
-// splitTarget splits a request target into a normalized path and its raw
-// query; query is used when the target has none. Normalization (dot segments, duplicate slashes, encoded dots and
-// slashes, backslashes) keeps "/healthz/../admin" from matching a rule for
-// "/healthz".
-func splitTarget(target, query string) (string, string) {
-	p, q, _ := strings.Cut(target, "?")
-	if q == "" {
-		q = query
-	}
-	if i := strings.IndexByte(p, '#'); i >= 0 {
-		p = p[:i]
-	}
-	if p == "" || p[0] != '/' {
-		p = "/" + p
-	}
-	if needsCleaning(p) {
-		p = cleanPath(p)
-	}
-	return p, q
-}
-
-func needsCleaning(p string) bool {
-	return strings.Contains(p, "/.") || strings.Contains(p, "//") || strings.IndexByte(p, '%') >= 0 || strings.IndexByte(p, '\\') >= 0
-}
-
-func cleanPath(p string) string {
-	if dec, err := url.PathUnescape(p); err == nil {
-		p = dec
-	}
-	p = strings.ReplaceAll(p, "\\", "/")
-	trailing := strings.HasSuffix(p, "/")
-	p = path.Clean(p)
-	if trailing && p != "/" {
-		p += "/"
-	}
-	return p
 }
 
 // extract returns the token of the first source present.

@@ -115,6 +115,14 @@ type denial struct {
 // required scopes (only for 403 answers).
 func denialFor(r Reason, scopes []string) denial {
 	switch r.kind() {
+	case kindInvalidRequest:
+		// Not a matter of credentials: no challenge, which would make a
+		// client retry with a token the same refused request.
+		return denial{
+			status:  400,
+			headers: []header{{"content-type", "application/json"}, {"cache-control", "no-store"}},
+			body:    jsonBody("invalid_request", r.String()),
+		}
 	case kindUnavailable:
 		return denial{
 			status: 503,
@@ -162,6 +170,8 @@ func denyResponse(r Reason, provider string, scopes []string) *authv3.CheckRespo
 		grpcCode = code.Code_PERMISSION_DENIED
 	case kindUnavailable:
 		grpcCode = code.Code_UNAVAILABLE
+	case kindInvalidRequest:
+		grpcCode = code.Code_INVALID_ARGUMENT
 	}
 	denied := &authv3.DeniedHttpResponse{
 		Status: &typev3.HttpStatus{Code: typev3.StatusCode(d.status)},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jwt-authz/jwt-authz/cache"
 	"github.com/jwt-authz/jwt-authz/internal/jsontape"
+	"github.com/jwt-authz/jwt-authz/internal/urlpath"
 	"github.com/jwt-authz/jwt-authz/jwks"
 )
 
@@ -222,6 +223,9 @@ func (s *Server) record(ctx context.Context, r *request, o *outcome, start time.
 	switch {
 	case result == resultDryRunDenied:
 		s.log.LogAttrs(ctx, slog.LevelInfo, "dry run: request would be denied", s.attrs(r, o)...)
+	case o.reason == ReasonAmbiguousPath:
+		// Rare from real clients, and a probe when it is not: say who.
+		s.log.LogAttrs(ctx, slog.LevelInfo, "ambiguous path refused", s.attrs(r, o)...)
 	case s.log.Enabled(ctx, slog.LevelDebug):
 		msg := "allowed"
 		if result == resultDenied {
@@ -242,8 +246,12 @@ func (s *Server) attrs(r *request, o *outcome) []slog.Attr {
 		slog.String("reason", o.reason.String()),
 		slog.String("provider", provider),
 		slog.String("method", r.method),
-		slog.String("path", r.path),
-		slog.Int("rule", o.rule.index),
+	}
+	if o.reason == ReasonAmbiguousPath {
+		p, _ := urlpath.Split(r.target)
+		a = append(a, slog.String("raw_path", loggedPath(p)))
+	} else {
+		a = append(a, slog.String("path", r.path), slog.Int("rule", o.rule.index))
 	}
 	if o.verified && o.claims.jti != "" {
 		a = append(a, slog.String("jti", o.claims.jti))
@@ -254,6 +262,10 @@ func (s *Server) attrs(r *request, o *outcome) []slog.Attr {
 // decide runs the whole decision for one request; sc holds the token's
 // claims until the answer is built.
 func (s *Server) decide(ctx context.Context, pol *Policy, r *request, sc *scratch, now time.Time) outcome {
+	if !r.view(pol.pathMode) {
+		// Before any rule: no rule can be trusted to mean this path.
+		return s.deny(pol, outcome{st: pol.none, rule: pol.defaultRl}, ReasonAmbiguousPath)
+	}
 	rl := pol.match(r.method, r.path, r.host)
 	o := outcome{st: pol.none, rule: rl}
 	if pol.bypassCORS && r.method == "OPTIONS" {

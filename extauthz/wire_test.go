@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
+	"github.com/jwt-authz/jwt-authz/internal/urlpath"
 	"github.com/jwt-authz/jwt-authz/token"
 )
 
@@ -184,8 +185,11 @@ func TestCodecCheckCall(t *testing.T) {
 	if err := NewCodec().Unmarshal(data, c); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := c.r.header("authorization"); v != "Bearer a.b.c" || c.r.path != "/api/orders" || c.r.query != "x=1&access_token=q" {
+	if v, _ := c.r.header("authorization"); v != "Bearer a.b.c" || c.r.target != "/api/orders?x=1&access_token=q" {
 		t.Fatalf("decoded %+v", c.r)
+	}
+	if !c.r.view(urlpath.Reject) || c.r.path != "/api/orders" || c.r.query != "x=1&access_token=q" {
+		t.Fatalf("viewed %+v", c.r)
 	}
 	if err := NewCodec().Unmarshal(mem.BufferSlice{mem.SliceBuffer([]byte{0x0a, 0x7f})}, getCall()); err == nil {
 		t.Fatal("malformed request accepted")

@@ -66,7 +66,7 @@ func decodeHTTP(b []byte, r *request) error {
 		case fieldHTTPMethod:
 			r.method = str(h.v)
 		case fieldHTTPPath:
-			r.path = str(h.v)
+			r.target = str(h.v)
 		case fieldHTTPHost:
 			r.host = str(h.v)
 		case fieldHTTPQuery:

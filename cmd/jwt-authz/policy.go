@@ -30,12 +30,16 @@ func buildPolicy(cfg *config.Config, entries []*providerEntry, m *extauthz.Metri
 		DryRun:              cfg.DryRun,
 		BypassCORSPreflight: cfg.BypassCORSPreflight,
 	}
+	if cfg.PathNormalization == config.PathNormalizationEnvoy {
+		opts.PathNormalization = extauthz.PathEnvoy
+	}
 	for _, s := range cfg.TokenSources {
 		opts.Sources = append(opts.Sources, extauthz.Source{Header: s.Header, Cookie: s.Cookie, Query: s.Query})
 	}
 	for _, r := range cfg.Rules {
 		opts.Rules = append(opts.Rules, extauthz.Rule{
 			PathPrefix:     r.Match.PathPrefix,
+			Path:           r.Match.Path,
 			Methods:        r.Match.Methods,
 			Host:           r.Match.Host,
 			AllowAnonymous: r.AllowAnonymous,
