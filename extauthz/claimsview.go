@@ -50,7 +50,8 @@ type claimsView struct {
 
 var errPayload = errors.New("extauthz: token payload unreadable")
 
-var payloadEncoding = base64.RawURLEncoding
+// payloadEncoding decodes the segment exactly as the verifier did.
+var payloadEncoding = base64.RawURLEncoding.Strict()
 
 // readClaims indexes the payload of raw, a token whose signature and
 // claims were verified, into sc. A cached token is read again on every

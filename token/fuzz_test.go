@@ -19,12 +19,10 @@ func FuzzVerify(f *testing.F) {
 		f.Add(u)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		res, err := fx.v.Verify(t.Context(), raw)
-		if err == nil && raw != valid {
-			// Only re-encodings of the valid token may pass.
-			if res.Claims.Subject != "alice" || res.Key == nil {
-				t.Fatalf("accepted %q", raw)
-			}
+		// Segments are canonical base64url, so no other spelling of the
+		// valid token passes.
+		if _, err := fx.v.Verify(t.Context(), raw); err == nil && raw != valid {
+			t.Fatalf("accepted %q", raw)
 		}
 	})
 }

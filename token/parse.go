@@ -15,14 +15,15 @@ import (
 
 // Static parse errors, built once: rejecting garbage allocates nothing.
 var (
-	errNotCompact  = fmt.Errorf("%w: not a compact JWS", ErrMalformed)
-	errExtraParts  = fmt.Errorf("%w: not a compact JWS (encrypted or extra part)", ErrMalformed)
-	errHeaderB64   = fmt.Errorf("%w: header is not base64url", ErrMalformed)
-	errHeaderJSON  = fmt.Errorf("%w: header is not a JSON object", ErrMalformed)
-	errCrit        = fmt.Errorf("%w: unsupported crit header", ErrMalformed)
-	errPayloadB64  = fmt.Errorf("%w: payload is not base64url", ErrMalformed)
-	errPayloadJSON = fmt.Errorf("%w: payload is not a JSON object", ErrMalformed)
-	errClaimsJSON  = fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+	errNotCompact   = fmt.Errorf("%w: not a compact JWS", ErrMalformed)
+	errExtraParts   = fmt.Errorf("%w: not a compact JWS (encrypted or extra part)", ErrMalformed)
+	errHeaderB64    = fmt.Errorf("%w: header is not base64url", ErrMalformed)
+	errHeaderJSON   = fmt.Errorf("%w: header is not a JSON object", ErrMalformed)
+	errCrit         = fmt.Errorf("%w: unsupported crit header", ErrMalformed)
+	errPayloadB64   = fmt.Errorf("%w: payload is not base64url", ErrMalformed)
+	errPayloadJSON  = fmt.Errorf("%w: payload is not a JSON object", ErrMalformed)
+	errClaimsJSON   = fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+	errSignatureB64 = fmt.Errorf("%w: signature is not base64url", ErrMalformed)
 )
 
 // header is the part of a JOSE header this package reads. jku, x5u, jwk
@@ -43,7 +44,18 @@ type parsed struct {
 	signature    string // base64url, as received
 }
 
-var b64 = base64.RawURLEncoding
+// b64 decodes the three segments of a token: base64url without padding,
+// with unused trailing bits zero (Strict). Together with noLineBreaks it
+// admits exactly one spelling of each byte string, so that the
+// verified-token cache and revocation by token see one token per
+// signature.
+var b64 = base64.RawURLEncoding.Strict()
+
+// noLineBreaks reports whether seg is free of CR and LF, which the
+// encoding/base64 decoders skip even in Strict mode.
+func noLineBreaks(seg string) bool {
+	return strings.IndexByte(seg, '\n') < 0 && strings.IndexByte(seg, '\r') < 0
+}
 
 // parse splits and decodes a compact JWS. It never verifies anything.
 func parse(raw string) (*parsed, error) {
@@ -136,7 +148,7 @@ type headerScratch struct {
 
 var headerScratches = sync.Pool{New: func() any { return new(headerScratch) }}
 
-// decodeHeader decodes a header segment: base64url, then a JSON object
+// decodeHeader decodes a header segment: canonical base64url, then a JSON object
 // indexed in one allocation-free pass (internal/jsontape). Member names are
 // case-sensitive (RFC 7515 §4) and the last of duplicate names wins (§5.2).
 // alg must name a supported algorithm, kid and typ must be strings when
@@ -144,6 +156,9 @@ var headerScratches = sync.Pool{New: func() any { return new(headerScratch) }}
 // (§4.1.11). When mayHave rejects the kid the answer is ErrUnknownKey.
 // Nothing is allocated but the kid and typ of a header that is kept.
 func decodeHeader(segment string, mayHave func(kid string) bool) (header, Algorithm, error) {
+	if !noLineBreaks(segment) {
+		return header{}, algInvalid, errHeaderB64
+	}
 	sc := headerScratches.Get().(*headerScratch)
 	defer headerScratches.Put(sc)
 	raw, err := b64.AppendDecode(sc.buf[:0], unsafe.Slice(unsafe.StringData(segment), len(segment)))
@@ -200,6 +215,9 @@ func decodeHeader(segment string, mayHave func(kid string) bool) (header, Algori
 
 // decodePayload decodes the claims of a parsed header's token.
 func (p *parsed) decodePayload() error {
+	if !noLineBreaks(p.payload64) {
+		return errPayloadB64
+	}
 	payload, err := b64.DecodeString(p.payload64)
 	if err != nil {
 		return errPayloadB64

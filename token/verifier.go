@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/jwt-authz/jwt-authz/jwks"
 )
@@ -165,6 +166,11 @@ func (v *Verifier) VerifySignature(ctx context.Context, raw string) (Result, err
 	if err := p.decodePayload(); err != nil {
 		return Result{}, err
 	}
+	var sigBuf [maxStackSignature]byte
+	sig, err := decodeSignature(&sigBuf, p.signature)
+	if err != nil {
+		return Result{}, err
+	}
 	prov, ok := v.byIssuer[p.claims.Issuer]
 	if !ok {
 		return Result{}, ErrUnknownIssuer
@@ -185,7 +191,7 @@ func (v *Verifier) VerifySignature(ctx context.Context, raw string) (Result, err
 	if (key.Algorithm != "" && key.Algorithm != p.header.Alg) || !p.alg.fits(key.Public) {
 		return res, fmt.Errorf("%w: key %s does not fit %s", ErrSignature, key.ID, p.alg)
 	}
-	if !verifyEncoded(p.alg, key, p.signingInput, p.signature) {
+	if !p.alg.verifyKey(key, []byte(p.signingInput), sig) {
 		return res, ErrSignature
 	}
 	res.Key = key
@@ -210,24 +216,29 @@ func (v *Verifier) anyMayHave(kid string) bool {
 	return false
 }
 
-// verifyEncoded decodes the base64url signature into a stack buffer when it
-// fits (RSA-4096 is 512 bytes) and verifies it.
-func verifyEncoded(alg Algorithm, key *jwks.Key, input, sig64 string) bool {
-	var buf [512]byte
-	var sig []byte
-	if n := b64.DecodedLen(len(sig64)); n <= len(buf) {
-		m, err := b64.Decode(buf[:n], []byte(sig64))
-		if err != nil {
-			return false
-		}
-		sig = buf[:m]
-	} else {
-		var err error
-		if sig, err = b64.DecodeString(sig64); err != nil {
-			return false
-		}
+// maxStackSignature is the longest signature decoded without allocating:
+// RSA-8192, the largest key a JWKS may hold, signs with 1024 bytes.
+const maxStackSignature = 1024
+
+// decodeSignature decodes the signature segment into buf when it fits. It
+// accepts only canonical base64url: no padding, no line breaks, unused
+// trailing bits zero, so one signature has one spelling.
+func decodeSignature(buf *[maxStackSignature]byte, sig64 string) ([]byte, error) {
+	if !noLineBreaks(sig64) {
+		return nil, errSignatureB64
 	}
-	return alg.verifyKey(key, []byte(input), sig)
+	if n := b64.DecodedLen(len(sig64)); n <= len(buf) {
+		m, err := b64.Decode(buf[:n], unsafe.Slice(unsafe.StringData(sig64), len(sig64)))
+		if err != nil {
+			return nil, errSignatureB64
+		}
+		return buf[:m], nil
+	}
+	sig, err := b64.DecodeString(sig64)
+	if err != nil {
+		return nil, errSignatureB64
+	}
+	return sig, nil
 }
 
 // Validate checks the claims of a token whose signature is verified against
