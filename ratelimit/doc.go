@@ -1,0 +1,14 @@
+// Package ratelimit keeps a token bucket per client address, for the
+// token endpoints: a client that sends more than its rate (after a burst)
+// is refused until its bucket refills, before its request reaches any
+// store.
+//
+// Buckets are golang.org/x/time/rate limiters, held in a bounded LRU so
+// that a flood of distinct addresses costs bounded memory; a client whose
+// bucket was dropped starts again with a full one. IPv6 clients are keyed
+// by their /64 prefix, since one host usually holds a whole /64.
+//
+// The package knows nothing of HTTP beyond the middleware in http.go,
+// nothing of config and nothing of Prometheus registries beyond the
+// counter it is given. A Limiter is safe for concurrent use.
+package ratelimit
