@@ -22,10 +22,13 @@ type Config struct {
 	TokenSources        []TokenSource `yaml:"token_sources"`
 	Rules               []Rule        `yaml:"rules"`
 	TokenCache          TokenCache    `yaml:"token_cache"`
-	Revocation          Revocation    `yaml:"revocation"`
-	Issuer              Issuer        `yaml:"issuer"`
-	GRPC                GRPC          `yaml:"grpc"`
-	HTTP                HTTP          `yaml:"http"`
+	// TokenEndpointRateLimit limits the token endpoints of http_addr per
+	// client address.
+	TokenEndpointRateLimit TokenEndpointRateLimit `yaml:"token_endpoint_rate_limit"`
+	Revocation             Revocation             `yaml:"revocation"`
+	Issuer                 Issuer                 `yaml:"issuer"`
+	GRPC                   GRPC                   `yaml:"grpc"`
+	HTTP                   HTTP                   `yaml:"http"`
 }
 
 // Provider is one trusted token issuer.
@@ -75,6 +78,16 @@ type Match struct {
 	Path       string   `yaml:"path"`
 	Methods    []string `yaml:"methods"`
 	Host       string   `yaml:"host"`
+}
+
+// TokenEndpointRateLimit is a token bucket per client address in front of
+// /oauth2/token, /token/refresh, /oauth2/revoke and /oauth2/introspect on
+// http_addr.
+type TokenEndpointRateLimit struct {
+	RequestsPerSecond *int   `yaml:"requests_per_second"` // nil = default 50; 0 disables the limit
+	Burst             int    `yaml:"burst"`               // default 100
+	MaxClients        int    `yaml:"max_clients"`         // default 10000
+	ClientIPHeader    string `yaml:"client_ip_header"`    // "" = the TCP peer
 }
 
 // TokenCache configures the verified-token cache.

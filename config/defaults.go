@@ -48,6 +48,14 @@ const (
 	PathNormalizationEnvoy = "envoy"
 )
 
+// Defaults of token_endpoint_rate_limit: generous for one client, and for
+// the few addresses of proxies that many clients share.
+const (
+	DefaultRateLimitRequestsPerSecond = 50
+	DefaultRateLimitBurst             = 100
+	DefaultRateLimitMaxClients        = 10000
+)
+
 // Defaults of every entry of providers.
 const (
 	DefaultClockSkew              = 30 * time.Second
@@ -144,10 +152,33 @@ func (c *Config) ApplyDefaults() {
 		n := DefaultTokenCacheEntries
 		c.TokenCache.MaxEntries = &n
 	}
+	c.TokenEndpointRateLimit.applyDefaults()
 	c.Revocation.applyDefaults()
 	c.Issuer.applyDefaults(c.HTTPAddr)
 	c.GRPC.applyDefaults()
 	c.HTTP.applyDefaults()
+}
+
+func (r *TokenEndpointRateLimit) applyDefaults() {
+	if r.RequestsPerSecond == nil {
+		v := DefaultRateLimitRequestsPerSecond
+		r.RequestsPerSecond = &v
+	}
+	if r.Burst == 0 {
+		r.Burst = DefaultRateLimitBurst
+	}
+	if r.MaxClients == 0 {
+		r.MaxClients = DefaultRateLimitMaxClients
+	}
+}
+
+// RateLimitPerSecond returns token_endpoint_rate_limit.requests_per_second,
+// or its default when unset. Zero means no limit.
+func (r *TokenEndpointRateLimit) RateLimitPerSecond() int {
+	if r.RequestsPerSecond == nil {
+		return DefaultRateLimitRequestsPerSecond
+	}
+	return *r.RequestsPerSecond
 }
 
 func (p *Provider) applyDefaults() {

@@ -106,6 +106,7 @@ func TestParseValidFull(t *testing.T) {
 	}
 	no, yes := false, true
 	entries := 5000
+	rateLimit := 5
 	want := &Config{
 		GRPCAddr:       "127.0.0.1:19001",
 		HTTPAddr:       "127.0.0.1:18080",
@@ -178,6 +179,9 @@ func TestParseValidFull(t *testing.T) {
 			},
 		},
 		TokenCache: TokenCache{MaxEntries: &entries},
+		TokenEndpointRateLimit: TokenEndpointRateLimit{
+			RequestsPerSecond: &rateLimit, Burst: 10, MaxClients: 500, ClientIPHeader: "x-forwarded-for",
+		},
 		Revocation: Revocation{
 			Store:        StoreRedis,
 			BoltPath:     "/var/lib/jwt-authz/revocations.db",

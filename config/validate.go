@@ -46,6 +46,7 @@ func (c *Config) validate() problems {
 	if c.TokenCache.MaxEntries != nil && *c.TokenCache.MaxEntries < 0 {
 		p.add("token_cache.max_entries", "must not be negative (0 disables the cache)")
 	}
+	c.validateRateLimit(&p)
 	c.validateRevocation(&p)
 	c.validateListenerLimits(&p)
 	if c.IssuerEnabled() {
@@ -278,6 +279,29 @@ func nonEmptyItems(p *problems, path string, items []string) {
 	for i, s := range items {
 		if strings.TrimSpace(s) == "" {
 			p.add(indexPath(path, i), "must not be empty")
+		}
+	}
+}
+
+// maxRateLimitClients bounds token_endpoint_rate_limit.max_clients: each
+// tracked client costs a few hundred bytes.
+const maxRateLimitClients = 10_000_000
+
+func (c *Config) validateRateLimit(p *problems) {
+	r := c.TokenEndpointRateLimit
+	const key = "token_endpoint_rate_limit."
+	if v := r.RateLimitPerSecond(); v < 0 || v > 1_000_000 {
+		p.add(key+"requests_per_second", "must be between 0 (no limit) and 1000000")
+	}
+	if r.Burst < 1 || r.Burst > 1_000_000 {
+		p.add(key+"burst", "must be between 1 and 1000000")
+	}
+	if r.MaxClients < 1 || r.MaxClients > maxRateLimitClients {
+		p.add(key+"max_clients", "must be between 1 and %d", maxRateLimitClients)
+	}
+	if h := r.ClientIPHeader; h != "" {
+		if msg := headerNameProblem(h); msg != "" {
+			p.add(key+"client_ip_header", "%s", msg)
 		}
 	}
 }

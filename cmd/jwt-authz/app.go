@@ -19,6 +19,7 @@ import (
 	"github.com/jwt-authz/jwt-authz/health"
 	"github.com/jwt-authz/jwt-authz/issuer"
 	"github.com/jwt-authz/jwt-authz/jwks"
+	"github.com/jwt-authz/jwt-authz/ratelimit"
 	"github.com/jwt-authz/jwt-authz/revocation"
 	revbolt "github.com/jwt-authz/jwt-authz/revocation/bolt"
 	"github.com/jwt-authz/jwt-authz/session"
@@ -45,6 +46,7 @@ type app struct {
 	authzM    *extauthz.Metrics
 	health    *health.Checker
 	reloads   *prometheus.CounterVec
+	rateLimit ratelimit.HTTP // the token endpoints' limit per client
 
 	reloadMu sync.Mutex
 	bgWG     sync.WaitGroup
@@ -71,6 +73,7 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 		Help: "Configuration reloads by result (success, error).",
 	}, []string{"result"})
 	a.reg.MustRegister(a.reloads)
+	a.rateLimit = newTokenRateLimit(cfg, ratelimit.NewMetrics(a.reg))
 	a.reloads.WithLabelValues("success")
 	a.reloads.WithLabelValues("error")
 

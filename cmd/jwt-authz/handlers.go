@@ -15,6 +15,7 @@ import (
 	"github.com/jwt-authz/jwt-authz/extauthz"
 	"github.com/jwt-authz/jwt-authz/health"
 	"github.com/jwt-authz/jwt-authz/issuer"
+	"github.com/jwt-authz/jwt-authz/ratelimit"
 	"github.com/jwt-authz/jwt-authz/revocation"
 	"github.com/jwt-authz/jwt-authz/revocation/adminapi"
 )
@@ -106,11 +107,14 @@ func (a *app) httpMux() http.Handler {
 	mux.Handle(extauthz.ForwardAuthPrefix+"/", a.authz.ForwardAuthHandler())
 	mux.Handle(extauthz.ForwardAuthPrefix, a.authz.ForwardAuthHandler())
 	if a.iss != nil {
+		// The token endpoints are limited per client before anything
+		// else, the admin token check and the stores included.
+		limit := a.rateLimit.Wrap
 		token := a.iss.TokenHandler(a)
-		mux.Handle("/oauth2/token", token)
-		mux.Handle("/token/refresh", token)
-		mux.Handle("/oauth2/revoke", a.iss.RevokeHandler())
-		mux.Handle("/oauth2/introspect", a.requireAdminToken(issuer.IntrospectHandler(a)))
+		mux.Handle("/oauth2/token", limit("token", token))
+		mux.Handle("/token/refresh", limit("refresh", token))
+		mux.Handle("/oauth2/revoke", limit("revoke", a.iss.RevokeHandler()))
+		mux.Handle("/oauth2/introspect", limit("introspect", a.requireAdminToken(issuer.IntrospectHandler(a))))
 		mux.Handle("/.well-known/jwks.json", a.iss.JWKSHandler())
 		mux.Handle("/.well-known/openid-configuration", a.iss.DiscoveryHandler())
 	}
@@ -250,4 +254,18 @@ func maxClockSkew(cfg *config.Config) time.Duration {
 		skew = max(skew, p.ClockSkew)
 	}
 	return skew
+}
+
+// newTokenRateLimit builds the limit of token_endpoint_rate_limit.
+func newTokenRateLimit(cfg *config.Config, m *ratelimit.Metrics) ratelimit.HTTP {
+	rl := cfg.TokenEndpointRateLimit
+	return ratelimit.HTTP{
+		Limiter: ratelimit.New(ratelimit.Options{
+			RequestsPerSecond: float64(rl.RateLimitPerSecond()),
+			Burst:             rl.Burst,
+			MaxClients:        rl.MaxClients,
+		}),
+		ClientIPHeader: rl.ClientIPHeader,
+		Metrics:        m,
+	}
 }
