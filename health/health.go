@@ -65,6 +65,7 @@ type Checker struct {
 	mu         sync.Mutex // serializes evaluations and guards the fields below
 	components map[key]Component
 	stopping   bool
+	closed     bool // no more expiry timers
 	stopTimer  func() bool
 
 	state atomic.Pointer[State]
@@ -150,11 +151,12 @@ func (c *Checker) Shutdown() {
 // Current returns the state in force.
 func (c *Checker) Current() *State { return c.state.Load() }
 
-// Close stops the expiry timer. The Checker keeps answering with its last
-// state.
+// Close stops the expiry timer for good. The Checker keeps answering, and
+// evaluating on Notify, but no longer expires states by itself.
 func (c *Checker) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.closed = true
 	if c.stopTimer != nil {
 		c.stopTimer()
 		c.stopTimer = nil
@@ -202,7 +204,7 @@ func (c *Checker) evaluateLocked() {
 		c.stopTimer()
 		c.stopTimer = nil
 	}
-	if !next.IsZero() {
+	if !next.IsZero() && !c.closed {
 		c.stopTimer = c.clock.AfterFunc(next.Sub(now), c.Notify)
 	}
 

@@ -315,3 +315,19 @@ func TestHealthz(t *testing.T) {
 		t.Fatal("healthz not 200")
 	}
 }
+
+func TestCloseStopsExpiry(t *testing.T) {
+	clock := newFakeClock()
+	c := New(Options{Clock: clock})
+	keys := &comp{}
+	keys.set(clock.Now().Add(time.Minute), nil)
+	c.Set("keys", Component{Probe: keys.probe})
+	if clock.pending() != 1 {
+		t.Fatal("no expiry timer")
+	}
+	c.Close()
+	c.Notify()
+	if n := clock.pending(); n != 0 {
+		t.Fatalf("%d timers armed after Close", n)
+	}
+}
