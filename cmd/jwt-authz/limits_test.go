@@ -187,3 +187,31 @@ func TestGRPCStreamsCappedPerConnection(t *testing.T) {
 		t.Fatalf("advertised %d, refused %d, served %d; want %d, %d, %d", o.advertised, o.refused, o.served, limit, streams-limit, limit)
 	}
 }
+
+// TestGRPCStreamCapQueuesConformingClients: a client that honours the
+// advertised limit, as Envoy and grpc-go do, gets every one of 500
+// concurrent Checks answered on one connection; the excess waits on the
+// client's side instead of failing.
+func TestGRPCStreamCapQueuesConformingClients(t *testing.T) {
+	k := testkit.NewKey(t, "ES256", "k1")
+	js := newJWKSServer(t, k)
+	in := start(t, corpConfig(js.URL, "grpc:\n  max_concurrent_streams: 10\n"), "")
+	eventually(t, "ready", in.grpcServing)
+	tok := corpToken(t, k)
+	var wg sync.WaitGroup
+	errs := make(chan string, 500)
+	for range 500 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := reasonOf(in.check(tok, "/")); r != "ok" {
+				errs <- r
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for r := range errs {
+		t.Fatalf("a queued Check answered %s", r)
+	}
+}
