@@ -456,39 +456,94 @@ func TestCacheDroppedWhenKeyRemovedOrProviderChanges(t *testing.T) {
 
 func TestForwardAuthHTTP(t *testing.T) {
 	e := newEnv(t, func(o *PolicyOptions) {
-		o.Rules = []Rule{{PathPrefix: "/public", AllowAnonymous: true}}
+		o.Rules = []Rule{
+			{PathPrefix: "/public", AllowAnonymous: true},
+			{Host: "open.example.com", AllowAnonymous: true},
+		}
 	})
 	tok := e.token(nil)
+	bearer := "Bearer " + tok
 	h := e.srv.ForwardAuthHandler()
 	tests := []struct {
 		name    string
+		method  string
 		target  string
-		headers map[string]string
+		host    string
+		headers [][2]string
 		status  int
+		desc    string // error_description of a 400
 	}{
-		{"envoy http_service path", "/authz/orders", map[string]string{"Authorization": "Bearer " + tok}, 200},
-		{"missing", "/authz/orders", nil, 401},
-		{"nginx original uri anonymous", "/authz", map[string]string{"X-Original-Uri": "/public/x", "X-Original-Method": "GET"}, 200},
-		{"traefik forwarded uri", "/authz", map[string]string{"X-Forwarded-Uri": "/orders", "X-Forwarded-Method": "GET"}, 401},
+		{"http_service with token", "GET", "/authz/orders", "api.example.com", [][2]string{{"Authorization", bearer}}, 200, ""},
+		{"http_service missing", "GET", "/authz/orders", "api.example.com", nil, 401, ""},
+		{"http_service anonymous", "GET", "/authz/public/x?y=1", "api.example.com", nil, 200, ""},
+		{"http_service bare prefix", "GET", "/authz", "api.example.com", nil, 401, ""},
+		{"http_service host", "POST", "/authz/x", "OPEN.example.com.:8080", nil, 200, ""},
+		{"http_service ignores X-Forwarded-Host", "GET", "/authz/x", "api.example.com", [][2]string{{"X-Forwarded-Host", "open.example.com"}}, 401, ""},
+		{"http_service refuses X-Original-URI", "GET", "/authz/x", "api.example.com", [][2]string{{"X-Original-URI", "/public"}}, 400, "/authz/... reads the request from its own URL, not from X-Original-URI; a proxy that sends X-Original-URI uses /forward/x-original"},
+		{"http_service refuses X-Forwarded-Uri", "GET", "/authz/x", "api.example.com", [][2]string{{"X-Forwarded-Uri", "/public"}}, 400, "/authz/... reads the request from its own URL, not from X-Forwarded-Uri; a proxy that sends X-Forwarded-Uri uses /forward/x-forwarded"},
+		{"http_service ambiguous", "GET", "/authz/public/..%2Fadmin", "api.example.com", nil, 400, "ambiguous_path"},
+		{"x-original with token", "GET", "/forward/x-original", "auth", [][2]string{{"X-Original-Method", "GET"}, {"X-Original-URI", "/orders"}, {"X-Original-Host", "api.example.com"}, {"Authorization", bearer}}, 200, ""},
+		{"x-original anonymous", "POST", "/forward/x-original", "auth", [][2]string{{"X-Original-Method", "GET"}, {"X-Original-URI", "/public/x"}}, 200, ""},
+		{"x-original host", "GET", "/forward/x-original", "open.example.com", [][2]string{{"X-Original-Method", "GET"}, {"X-Original-URI", "/x"}, {"X-Original-Host", "Open.Example.com"}}, 200, ""},
+		{"x-original no host header: no host", "GET", "/forward/x-original", "open.example.com", [][2]string{{"X-Original-Method", "GET"}, {"X-Original-URI", "/x"}}, 401, ""},
+		{"x-original ignores X-Forwarded family", "GET", "/forward/x-original", "auth", [][2]string{{"X-Original-Method", "GET"}, {"X-Original-URI", "/x"}, {"X-Original-Host", "api.example.com"}, {"X-Forwarded-Uri", "/public"}, {"X-Forwarded-Host", "open.example.com"}}, 401, ""},
+		{"x-original missing method", "GET", "/forward/x-original", "auth", [][2]string{{"X-Original-URI", "/public"}}, 400, "X-Original-Method header is required"},
+		{"x-original missing uri", "GET", "/forward/x-original", "auth", [][2]string{{"X-Original-Method", "GET"}, {"X-Forwarded-Uri", "/public"}}, 400, "X-Original-URI header is required"},
+		{"x-original repeated uri", "GET", "/forward/x-original", "auth", [][2]string{{"X-Original-Method", "GET"}, {"X-Original-URI", "/x"}, {"X-Original-URI", "/public"}}, 400, "X-Original-URI must be sent once"},
+		{"x-original repeated host", "GET", "/forward/x-original", "auth", [][2]string{{"X-Original-Method", "GET"}, {"X-Original-URI", "/x"}, {"X-Original-Host", "a"}, {"X-Original-Host", "open.example.com"}}, 400, "X-Original-Host must be sent once"},
+		{"x-original ambiguous", "GET", "/forward/x-original", "auth", [][2]string{{"X-Original-Method", "GET"}, {"X-Original-URI", `/public\..\admin`}}, 400, "ambiguous_path"},
+		{"x-forwarded with token", "GET", "/forward/x-forwarded", "auth", [][2]string{{"X-Forwarded-Method", "DELETE"}, {"X-Forwarded-Uri", "/orders"}, {"X-Forwarded-Host", "api.example.com"}, {"Authorization", bearer}}, 200, ""},
+		{"x-forwarded anonymous", "GET", "/forward/x-forwarded", "auth", [][2]string{{"X-Forwarded-Method", "GET"}, {"X-Forwarded-Uri", "/public?a=b"}}, 200, ""},
+		{"x-forwarded ignores X-Original family", "GET", "/forward/x-forwarded", "auth", [][2]string{{"X-Forwarded-Method", "GET"}, {"X-Forwarded-Uri", "/x"}, {"X-Original-URI", "/public"}, {"X-Original-Host", "open.example.com"}}, 401, ""},
+		{"x-forwarded missing method", "GET", "/forward/x-forwarded", "auth", [][2]string{{"X-Forwarded-Uri", "/public"}}, 400, "X-Forwarded-Method header is required"},
+		{"x-forwarded empty uri", "GET", "/forward/x-forwarded", "auth", [][2]string{{"X-Forwarded-Method", "GET"}, {"X-Forwarded-Uri", ""}}, 400, "X-Forwarded-Uri header is required"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req := httptest.NewRequest("GET", tc.target, nil)
-			for k, v := range tc.headers {
-				req.Header.Set(k, v)
+			req := httptest.NewRequest(tc.method, tc.target, nil)
+			req.Host = tc.host
+			req.Header.Set("X-Jwt-Sub", "spoofed")
+			for _, kv := range tc.headers {
+				req.Header.Add(kv[0], kv[1])
 			}
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
 			if rec.Code != tc.status {
 				t.Fatalf("status %d, want %d (%s)", rec.Code, tc.status, rec.Body)
 			}
-			if tc.status == 200 && tc.headers["Authorization"] != "" && rec.Header().Get("X-Jwt-Sub") != "alice" {
-				t.Fatalf("forwarded header missing: %v", rec.Header())
-			}
-			if tc.status == 401 && rec.Header().Get("WWW-Authenticate") == "" {
-				t.Fatal("no challenge")
+			switch {
+			case tc.status == 200:
+				want := ""
+				for _, kv := range tc.headers {
+					if kv[0] == "Authorization" {
+						want = "alice"
+					}
+				}
+				if got := rec.Header().Get("X-Jwt-Sub"); got != want {
+					t.Fatalf("X-Jwt-Sub %q, want %q", got, want)
+				}
+			case tc.status == 401:
+				if rec.Header().Get("WWW-Authenticate") == "" {
+					t.Fatal("no challenge")
+				}
+			case tc.status == 400:
+				if got := rec.Body.String(); got != jsonBody("invalid_request", tc.desc) || rec.Header().Get("Content-Type") != "application/json" {
+					t.Fatalf("body %s", got)
+				}
+				if rec.Header().Get("WWW-Authenticate") != "" {
+					t.Fatal("a 400 with a challenge")
+				}
 			}
 		})
+	}
+	for target, want := range map[string]bool{
+		"/authz": true, "/authz/": true, "/authz/x/../y": true, "/authz?x": true, "/authzx": false,
+		"/forward/x-original": true, "/forward/x-original?a": true, "/forward/x-original/": false,
+		"/forward/x-forwarded": true, "/forward": false, "/oauth2/token": false, "http://h/authz": false,
+	} {
+		if got := IsForwardAuthTarget(target); got != want {
+			t.Errorf("IsForwardAuthTarget(%q) = %v", target, got)
+		}
 	}
 }
 

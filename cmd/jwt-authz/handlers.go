@@ -99,13 +99,15 @@ func (a *app) adminMux() http.Handler {
 }
 
 // httpMux serves the public listener: token endpoint, discovery, forward
-// auth and health.
+// auth and health. The forward-auth endpoints are routed on the raw
+// request target before the ServeMux, which would answer a path with dot
+// segments or doubled slashes with a redirect to a cleaned one instead of
+// the decision on the path as the proxy sent it.
 func (a *app) httpMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", health.Healthz())
 	mux.Handle("GET /readyz", a.health.Readyz())
-	mux.Handle(extauthz.ForwardAuthPrefix+"/", a.authz.ForwardAuthHandler())
-	mux.Handle(extauthz.ForwardAuthPrefix, a.authz.ForwardAuthHandler())
+	forward := a.authz.ForwardAuthHandler()
 	if a.iss != nil {
 		// The token endpoints are limited per client before anything
 		// else, the admin token check and the stores included.
@@ -121,7 +123,13 @@ func (a *app) httpMux() http.Handler {
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	}))
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if extauthz.IsForwardAuthTarget(r.RequestURI) {
+			forward.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // mintRequest is the body of POST /admin/tokens.
