@@ -82,6 +82,9 @@ func validateConfig(t *testing.T, body string) {
 func TestConfigValidates(t *testing.T) {
 	scenarios := map[string]map[string]any{
 		"defaults": nil,
+		// Without the token the admin listener must stay on loopback, or
+		// jwt-authz refuses the config.
+		"admin token off": valuesYAML(t, "adminToken: {enabled: false}"),
 		"issuer off, one provider": valuesYAML(t, `
 config:
   issuer: {enabled: false}

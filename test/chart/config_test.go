@@ -47,6 +47,7 @@ func TestConfigMapConfig(t *testing.T) {
 		},
 		"admin token off": {
 			values: "adminToken: {enabled: false}",
+			want:   map[string]any{"admin_addr": "127.0.0.1:9090"},
 			absent: []string{"admin_token_file"},
 		},
 		"admin token from an existing secret": {

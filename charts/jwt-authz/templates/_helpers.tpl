@@ -206,13 +206,16 @@ broken release is never applied.
 {{/*
 The config file: .Values.config with the keys that depend on the pod set by
 the chart. Listeners bind every interface inside the pod; the Service and an
-optional NetworkPolicy decide who reaches them.
+optional NetworkPolicy decide who reaches them. Without the admin token the
+admin listener binds 127.0.0.1 only: jwt-authz refuses to serve its admin
+API on another address without a token.
 */}}
 {{- define "jwt-authz.config" -}}
 {{- $cfg := deepCopy (.Values.config | default dict) }}
 {{- $_ := set $cfg "grpc_addr" (printf "0.0.0.0:%d" (int .Values.containerPorts.grpc)) }}
 {{- $_ := set $cfg "http_addr" (printf "0.0.0.0:%d" (int .Values.containerPorts.http)) }}
-{{- $_ := set $cfg "admin_addr" (printf "0.0.0.0:%d" (int .Values.containerPorts.admin)) }}
+{{- $adminHost := ternary "0.0.0.0" "127.0.0.1" (.Values.adminToken.enabled | default false) }}
+{{- $_ := set $cfg "admin_addr" (printf "%s:%d" $adminHost (int .Values.containerPorts.admin)) }}
 {{- $_ := set $cfg "data_dir" (include "jwt-authz.dataDir" .) }}
 {{- if .Values.adminToken.enabled }}
 {{- $_ := set $cfg "admin_token_file" (printf "%s/%s" (include "jwt-authz.adminTokenDir" .) .Values.adminToken.secretKey) }}
