@@ -118,4 +118,9 @@ type Issuer struct {
 	SessionMaxLifetime time.Duration `yaml:"session_max_lifetime"`
 	ExchangeProviders  []string      `yaml:"exchange_providers"`
 	ExchangeClaims     []string      `yaml:"exchange_claims"` // claims carried over on token exchange (default sub scope email)
+	// ForwardClaims, ForwardPayloadHeader and KeepAuthorization are those
+	// of providers[] for the implicit "self" provider's tokens.
+	ForwardClaims        map[string]string `yaml:"forward_claims"`
+	ForwardPayloadHeader string            `yaml:"forward_payload_header"`
+	KeepAuthorization    *bool             `yaml:"keep_authorization"` // nil = default true
 }

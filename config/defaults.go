@@ -241,6 +241,15 @@ func setDuration(d *time.Duration, def time.Duration) {
 	}
 }
 
+// KeepAuthorizationOrDefault reports whether the Authorization header is kept
+// on requests allowed with a token of the built-in issuer.
+func (is *Issuer) KeepAuthorizationOrDefault() bool {
+	if is.KeepAuthorization == nil {
+		return DefaultKeepAuthorization
+	}
+	return *is.KeepAuthorization
+}
+
 // IssuerEnabled reports whether the built-in issuer (and with it the token
 // endpoint and the implicit "self" provider) is enabled. Unset means enabled.
 func (c *Config) IssuerEnabled() bool {

@@ -273,6 +273,7 @@ func (c *Config) validateIssuer(p *problems, known map[string]bool) {
 		checkProviderRef(p, indexPath("issuer.exchange_providers", j), name, known)
 	}
 	nonEmptyItems(p, "issuer.exchange_claims", is.ExchangeClaims)
+	validateForwarding(p, "issuer", is.ForwardClaims, is.ForwardPayloadHeader)
 }
 
 func nonEmptyItems(p *problems, path string, items []string) {

@@ -87,7 +87,7 @@ func validateProvider(p *problems, path string, pr *Provider) {
 			pr.JWKSMaxStale, pr.JWKSRefreshInterval)
 	}
 	nonEmptyItems(p, path+".audiences", pr.Audiences)
-	validateForwarding(p, path, pr)
+	validateForwarding(p, path, pr.ForwardClaims, pr.ForwardPayloadHeader)
 }
 
 func validateKeySource(p *problems, path string, pr *Provider) {
@@ -158,11 +158,13 @@ var reservedHeaders = []string{
 	"connection", "content-length", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
 }
 
-func validateForwarding(p *problems, path string, pr *Provider) {
-	used := make(map[string]string, len(pr.ForwardClaims)+1)
-	for _, claim := range slices.Sorted(maps.Keys(pr.ForwardClaims)) {
+// validateForwarding checks forward_claims and forward_payload_header under
+// path (a provider, or issuer for the "self" provider).
+func validateForwarding(p *problems, path string, claims map[string]string, payloadHeader string) {
+	used := make(map[string]string, len(claims)+1)
+	for _, claim := range slices.Sorted(maps.Keys(claims)) {
 		cp := childPath(path+".forward_claims", claim)
-		header := pr.ForwardClaims[claim]
+		header := claims[claim]
 		if !isClaimPath(claim) {
 			p.add(cp, "claim must be a name or a dotted path such as realm_access.roles")
 			continue
@@ -177,7 +179,7 @@ func validateForwarding(p *problems, path string, pr *Provider) {
 		}
 		used[header] = claim
 	}
-	if h := pr.ForwardPayloadHeader; h != "" {
+	if h := payloadHeader; h != "" {
 		if msg := forwardHeaderProblem(h); msg != "" {
 			p.add(path+".forward_payload_header", "%s", msg)
 		} else if claim, dup := used[h]; dup {

@@ -111,7 +111,7 @@ func (ps *providerSet) build(cfg *config.Config) ([]*providerEntry, func(), erro
 		}
 	}
 	if cfg.IssuerEnabled() && ps.self != nil {
-		fp := "self|" + cfg.Issuer.Issuer + "|" + fmt.Sprint(cfg.Issuer.Audiences)
+		fp := selfFingerprint(cfg)
 		if old, ok := ps.entries[config.SelfProvider]; ok && old.fingerprint == fp {
 			next[config.SelfProvider] = old
 		} else {
@@ -129,7 +129,9 @@ func (ps *providerSet) build(cfg *config.Config) ([]*providerEntry, func(), erro
 						Typ:        "at+jwt",
 						Keys:       ps.self,
 					},
-					KeepAuthorization: true,
+					ForwardClaims:        cfg.Issuer.ForwardClaims,
+					ForwardPayloadHeader: cfg.Issuer.ForwardPayloadHeader,
+					KeepAuthorization:    cfg.Issuer.KeepAuthorizationOrDefault(),
 				},
 			}
 		}
@@ -159,6 +161,22 @@ func (ps *providerSet) build(cfg *config.Config) ([]*providerEntry, func(), erro
 		ps.entries = next
 	}
 	return out, commit, nil
+}
+
+// selfFingerprint identifies the settings of the built-in issuer's
+// provider: a change of any makes a new provider, whose cached tokens are
+// not those of the old one.
+func selfFingerprint(cfg *config.Config) string {
+	is := cfg.Issuer
+	return config.ProviderFingerprint(config.Provider{
+		Name:                 config.SelfProvider,
+		Issuer:               is.Issuer,
+		Audiences:            is.Audiences,
+		Algorithms:           []string{is.Algorithm},
+		ForwardClaims:        is.ForwardClaims,
+		ForwardPayloadHeader: is.ForwardPayloadHeader,
+		KeepAuthorization:    &[]bool{is.KeepAuthorizationOrDefault()}[0],
+	})
 }
 
 // current returns the providers in force, sorted by name.

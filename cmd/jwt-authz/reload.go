@@ -67,12 +67,20 @@ func restartOnlyChanges(old, cur *config.Config) []string {
 	check("admin_addr", old.AdminAddr, cur.AdminAddr)
 	check("data_dir", old.DataDir, cur.DataDir)
 	check("revocation", old.Revocation, cur.Revocation)
-	check("issuer", old.Issuer, cur.Issuer)
+	check("issuer", issuerRestartKeys(old), issuerRestartKeys(cur))
 	check("token_cache", old.TokenCache, cur.TokenCache)
 	check("log_level", old.LogLevel, cur.LogLevel)
 	check("grpc", old.GRPC, cur.GRPC)
 	check("http", old.HTTP, cur.HTTP)
 	return out
+}
+
+// issuerRestartKeys is the issuer section without the keys of the "self"
+// provider's forwarding, which a reload applies with the new policy.
+func issuerRestartKeys(c *config.Config) config.Issuer {
+	is := c.Issuer
+	is.ForwardClaims, is.ForwardPayloadHeader, is.KeepAuthorization = nil, "", nil
+	return is
 }
 
 // watchConfig reloads on SIGHUP and when the file's content changes (a
