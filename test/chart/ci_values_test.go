@@ -38,6 +38,11 @@ func TestCIValues(t *testing.T) {
 			sel := dig(podSpec(m.get(t, "Deployment")), "topologySpreadConstraints", 0, "labelSelector", "matchLabels")
 			requireSelectorLabels(t, sel)
 		},
+		"istio-values.yaml": func(t *testing.T, m manifests) {
+			if n := len(m.all("AuthorizationPolicy")); n != 2 {
+				t.Errorf("%d AuthorizationPolicy resources, want 2", n)
+			}
+		},
 		"servicemonitor-values.yaml": func(t *testing.T, m manifests) {
 			for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy"} {
 				if !m.has(kind) {
