@@ -86,6 +86,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newTokenCmd(g),
 		newRevokeCmd(g),
 		newConfigCmd(g),
+		newKeygenCmd(g),
 		newVersionCmd(),
 	)
 	return root
