@@ -1,5 +1,7 @@
 # jwt-authz — `make help` lists the targets.
 GO        ?= go
+# `make test` reads each part's exit status through a pipe.
+SHELL     := bash
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # grpcnotrace leaves out grpc's golang.org/x/net/trace, which jwt-authz never
@@ -12,7 +14,7 @@ FUZZTIME  ?= 30s
 .PHONY: help build run test test-go test-chart test-examples vet fuzz bench tidy-check image
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build the static binary ./jwt-authz
 	CGO_ENABLED=0 $(GO) build -trimpath -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o jwt-authz ./cmd/jwt-authz
@@ -20,7 +22,25 @@ build: ## build the static binary ./jwt-authz
 run: build ## build and run on the embedded default (data in ./data)
 	./jwt-authz serve --log-format text
 
-test: vet test-go test-chart test-examples ## the whole suite: vet, race tests of every package, chart tests, examples
+# The parts of `make test`: vet, the race tests of the main module, and the
+# tests of every separate module under test/ (found, not listed).
+TEST_MODULES := $(sort $(patsubst test/%/go.mod,%,$(wildcard test/*/go.mod)))
+TEST_PARTS   := vet test-go $(addprefix test-mod-,$(TEST_MODULES))
+
+test: ## the whole suite: every part runs even when one fails; one summary at the end
+	@fail=0; start=$$(date +%s); logs=$$(mktemp -d); \
+	for part in $(TEST_PARTS); do \
+	  t0=$$(date +%s); \
+	  echo "== make test: $$part"; \
+	  $(MAKE) --no-print-directory $$part 2>&1 | tee "$$logs/$$part.log"; st=$${PIPESTATUS[0]}; \
+	  took=$$(( $$(date +%s) - t0 )); \
+	  if [ "$$st" -eq 0 ]; then printf '  ok    %-22s %4ss\n' "$$part" "$$took" >> "$$logs/summary"; \
+	  else fail=$$((fail + 1)); printf '  FAIL  %-22s %4ss\n' "$$part" "$$took" >> "$$logs/summary"; \
+	    grep -E '^(--- FAIL|FAIL[[:space:]]|panic:|make(\[[0-9]+\])?: \*\*\*)' "$$logs/$$part.log" | head -20 | sed 's/^/          /' >> "$$logs/summary"; fi; \
+	done; \
+	echo; echo "== make test: $$fail of $(words $(TEST_PARTS)) parts failed, $$(( $$(date +%s) - start ))s in all"; \
+	cat "$$logs/summary"; rm -rf "$$logs"; \
+	[ "$$fail" -eq 0 ]
 
 vet: ## go vet
 	$(GO) vet ./...
@@ -28,12 +48,12 @@ vet: ## go vet
 test-go: ## race-enabled tests of every package (Redis tests use $$JWT_AUTHZ_REDIS_ADDR or start redis-server)
 	$(GO) test -race -count=1 -timeout 12m ./...
 
-test-chart: ## render and check the Helm chart and the Dockerfile (separate modules)
-	cd test/chart && $(GO) test -count=1 -timeout 8m ./...
-	cd test/dockerfile && $(GO) test -count=1 -timeout 5m ./...
+test-mod-%: ## the tests of the separate module test/% (chart, dockerfile, examples, ...)
+	cd test/$* && $(GO) test -count=1 -timeout 10m ./...
 
-test-examples: ## decode examples/ strictly into the Envoy and Istio API types (separate module)
-	cd test/examples && $(GO) test -count=1 -timeout 5m ./...
+test-chart: test-mod-chart test-mod-dockerfile ## render and check the Helm chart and the Dockerfile
+
+test-examples: test-mod-examples ## decode examples/ strictly into the Envoy and Istio API types
 
 fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./token
