@@ -2,8 +2,11 @@ package revocation
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/jwt-authz/jwt-authz/internal/logthrottle"
 )
 
 // subscribeRetry is the pause before subscribing again after Subscribe
@@ -83,7 +86,11 @@ func (s *Service) follow(ctx context.Context) {
 		s.apply(e, s.now(), true)
 		s.metrics.setEntries(s.index)
 	}
+	// A subscription that fails at once (the store refuses connections)
+	// would log every subscribeRetry.
+	failures := logthrottle.New(s.log, slog.LevelWarn, "revocation subscription failed; retrying")
 	onSubscribed := func() {
+		failures.Resolve()
 		select {
 		case s.resync <- struct{}{}:
 		default:
@@ -94,7 +101,7 @@ func (s *Service) follow(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Warn("revocation subscription failed; retrying", "err", err)
+		failures.Error(err)
 		select {
 		case <-ctx.Done():
 			return

@@ -81,7 +81,7 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
+		return nil, fmt.Errorf("data_dir: %w", err) // the error names the path
 	}
 	if a.st, err = openStores(cfg, log); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/jwt-authz/jwt-authz/config"
+	"github.com/jwt-authz/jwt-authz/internal/logthrottle"
 	"github.com/jwt-authz/jwt-authz/revocation"
 	revbolt "github.com/jwt-authz/jwt-authz/revocation/bolt"
 	revmemory "github.com/jwt-authz/jwt-authz/revocation/memory"
@@ -43,7 +45,7 @@ func openStores(cfg *config.Config, log *slog.Logger) (*stores, error) {
 		if err != nil {
 			return nil, fmt.Errorf("revocation.redis_url: %w", err)
 		}
-		goredis.SetLogger(redisLogger{log})
+		goredis.SetLogger(newRedisLogger(log))
 		st.redis = client
 		rs, err := revredis.New(st.redis, revredis.Options{Logger: log})
 		if err != nil {
@@ -94,10 +96,15 @@ func (st *stores) close() {
 	}
 }
 
-// redisLogger routes go-redis's own messages (reconnect attempts) into the
-// structured log.
-type redisLogger struct{ log *slog.Logger }
+// redisLogger routes go-redis's own messages (a failed dial on every retry
+// while Redis is away) into the structured log: the first of a run, then a
+// count at a slowing interval.
+type redisLogger struct{ th *logthrottle.Throttle }
 
-func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.WarnContext(ctx, "redis client", "msg_detail", fmt.Sprintf(format, v...), "backend", "redis")
+func newRedisLogger(log *slog.Logger) redisLogger {
+	return redisLogger{th: logthrottle.New(log.With("backend", "redis"), slog.LevelWarn, "redis client")}
+}
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.th.Error(errors.New(fmt.Sprintf(format, v...)))
 }

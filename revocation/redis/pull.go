@@ -18,7 +18,7 @@ import (
 func (s *Store) Pull(ctx context.Context, from revocation.Cursor, fn func(revocation.Entry) error) (revocation.Cursor, bool, error) {
 	gen, head, err := s.head(ctx)
 	if err != nil {
-		return from, false, fmt.Errorf("pull revocations: %w", err)
+		return from, false, fmt.Errorf("read the write sequence: %w", err)
 	}
 	reset := gen != from.Generation || head < from.Seq
 	start := from.Seq
@@ -31,7 +31,7 @@ func (s *Store) Pull(ctx context.Context, from revocation.Cursor, fn func(revoca
 		return from, reset, stop.err
 	}
 	if err != nil {
-		return from, reset, fmt.Errorf("pull revocations: %w", err)
+		return from, reset, fmt.Errorf("scan the revocation log: %w", err)
 	}
 	return revocation.Cursor{Generation: gen, Seq: last}, reset, nil
 }
