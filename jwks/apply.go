@@ -18,6 +18,9 @@ type fetchResult struct {
 	etag        string
 	modified    string // Last-Modified, verbatim
 	err         error
+	// polled: a JWKS file was looked at but not read, as nothing changed;
+	// not counted as a fetch.
+	polled bool
 }
 
 // apply publishes the outcome of a fetch: the new set, freshness, schedule,
@@ -53,6 +56,11 @@ func (s *Source) apply(res fetchResult) error {
 			break
 		}
 		parsed, err = parseSet(res.body)
+		if err == nil || errors.Is(err, ErrNoUsableKeys) {
+			s.mu.Lock()
+			s.skipped = skippedKeys(parsed.notes)
+			s.mu.Unlock()
+		}
 		if err != nil {
 			if sum == s.rejectedHash {
 				parsed.notes = nil // logged when this document first came
@@ -69,6 +77,7 @@ func (s *Source) apply(res fetchResult) error {
 			k.MarkRemoved()
 		}
 		s.appliedHash = sum
+		s.rejectedHash = [32]byte{} // a refused document that comes back is news again
 		s.remote.etag, s.remote.modified = res.etag, res.modified
 		changed = true
 		result = resultSuccess
@@ -86,7 +95,9 @@ func (s *Source) apply(res fetchResult) error {
 		}
 		s.opts.Metrics.setLastSuccess(s.opts.Provider, float64(now.UnixNano())/1e9)
 	}
-	s.opts.Metrics.observe(s.opts.Provider, result)
+	if !res.polled {
+		s.opts.Metrics.observe(s.opts.Provider, result)
+	}
 	if ks := s.set.Load(); ks != nil {
 		s.opts.Metrics.setKeys(s.opts.Provider, len(ks.all))
 	}
@@ -175,16 +186,17 @@ func (s *Source) logFailure(err error, now time.Time, retry time.Duration, repea
 	s.log.Log(context.Background(), level, msg, attrs...)
 }
 
-// logNotes logs the remarks about single keys of a new document. Documents
-// are parsed only when they change, so each remark is logged once per
-// change.
+// logNotes logs and counts the remarks about single keys of a new
+// document. Documents are parsed only when they change, so each remark is
+// logged once per change.
 func (s *Source) logNotes(notes []keyNote) {
 	for _, n := range notes {
-		msg := "jwks key has a defect"
-		if n.skipped {
-			msg = "jwks key skipped"
+		if !n.skipped {
+			s.log.Warn("jwks key has a defect", "kid", n.kid, "index", n.index, "detail", n.message)
+			continue
 		}
-		s.log.Warn(msg, "kid", n.kid, "index", n.index, "reason", n.message)
+		s.opts.Metrics.skip(s.opts.Provider, n.reason)
+		s.log.Warn("jwks key skipped", "kid", n.kid, "index", n.index, "reason", n.reason, "detail", n.message)
 	}
 }
 

@@ -1,9 +1,11 @@
 package jwks
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -13,10 +15,6 @@ import (
 // maxDocumentBytes bounds a JWKS or discovery document: real sets are a few
 // KiB, and the limit keeps a misbehaving endpoint from exhausting memory.
 const maxDocumentBytes = 1 << 20
-
-// errNoUsableKeys is wrapped when a JWKS holds no key this package can verify
-// with; the previous set is kept.
-var errNoUsableKeys = errors.New("no usable signature keys")
 
 // trustFields are JWK members that point at certificates. They are removed
 // before parsing: x5u is never fetched and x5c never confers trust, so they
@@ -28,12 +26,31 @@ var trustFields = []string{"x5u", "x5c", "x5t", "x5t#S256"}
 type keyNote struct {
 	index   int    // position in the "keys" array
 	kid     string // "" when absent or unreadable
+	reason  string // one of SkipReasons when skipped
 	message string
 	skipped bool // false for a warning about a key that is still used
 }
 
 func newNote(index int, kid, message string, skipped bool) keyNote {
 	return keyNote{index: index, kid: clip(kid), message: clip(message), skipped: skipped}
+}
+
+// skipNote is the note about a key that is not used.
+func skipNote(index int, kid string, err error) keyNote {
+	n := newNote(index, kid, err.Error(), true)
+	n.reason = reasonOf(err)
+	return n
+}
+
+// skippedKeys lists the keys the notes skip.
+func skippedKeys(notes []keyNote) []SkippedKey {
+	var out []SkippedKey
+	for _, n := range notes {
+		if n.skipped {
+			out = append(out, SkippedKey{KID: n.kid, Index: n.index, Reason: n.reason, Detail: n.message})
+		}
+	}
+	return out
 }
 
 // maxShown bounds strings taken from a fetched document before they are
@@ -57,8 +74,11 @@ type parsedSet struct {
 // ParseSet parses a JWKS document ({"keys": [...]}) into the verification
 // keys it holds, in document order. Keys that cannot verify signatures are
 // left out: "use" other than "sig", "key_ops" without "verify", symmetric
-// ("oct") keys, unsupported key types or curves, RSA moduli under 2048 bits
-// and keys whose "alg" does not fit them. Of keys sharing a kid only the
+// ("oct") keys, unsupported key types or curves, and keys whose "alg" does
+// not fit them. So are keys that are unsafe or too costly to verify with:
+// RSA moduli under 2048 or over 8192 bits, RSA exponents that are even,
+// under 3 or over 2^32, EC points off their curve, and Ed25519 keys that
+// are of small order or not canonically encoded (see SkipReasons). Of keys sharing a kid only the
 // first is kept. "x5u" is never fetched and "x5c" is ignored. Private JWKs
 // are reduced to their public part. It returns an error when the document is
 // malformed, larger than 1 MiB, or has no usable key.
@@ -91,15 +111,15 @@ func parseSet(data []byte) (parsedSet, error) {
 	for i, raw := range doc.Keys {
 		k, warning, err := parseKey(raw)
 		if err != nil {
-			ps.notes = append(ps.notes, newNote(i, rawKID(raw), err.Error(), true))
+			ps.notes = append(ps.notes, skipNote(i, rawKID(raw), err))
 			continue
 		}
 		switch {
 		case k.ID != "" && seenID[k.ID]:
-			ps.notes = append(ps.notes, newNote(i, k.ID, "duplicate kid; the first key with it is used", true))
+			ps.notes = append(ps.notes, skipNote(i, k.ID, refuse(SkipDuplicate, "duplicate kid; the first key with it is used")))
 			continue
 		case seenKey[identityOf(k)]:
-			ps.notes = append(ps.notes, newNote(i, k.ID, "duplicate key", true))
+			ps.notes = append(ps.notes, skipNote(i, k.ID, refuse(SkipDuplicate, "duplicate key")))
 			continue
 		}
 		if warning != "" {
@@ -112,7 +132,7 @@ func parseSet(data []byte) (parsedSet, error) {
 		ps.keys = append(ps.keys, k)
 	}
 	if len(ps.keys) == 0 {
-		return ps, fmt.Errorf("parse jwks: %w (%s)", errNoUsableKeys, summarize(len(doc.Keys), ps.notes))
+		return ps, fmt.Errorf("parse jwks: %w: %s", ErrNoUsableKeys, summarize(len(doc.Keys), ps.notes))
 	}
 	return ps, nil
 }
@@ -136,12 +156,18 @@ func parseKey(raw json.RawMessage) (k *Key, warning string, err error) {
 		return nil, "", fmt.Errorf("malformed JWK: kty: %w", err)
 	}
 	switch kty {
-	case "RSA", "EC", "OKP":
+	case "RSA":
+		// Checked before decoding: the decoder truncates "e" to a machine
+		// integer, and a huge modulus is not worth decoding.
+		if err := checkRawRSA(fields); err != nil {
+			return nil, "", err
+		}
+	case "EC", "OKP":
 	case "oct":
 		// Never parsed: a shared secret must not verify tokens from a JWKS.
-		return nil, "", errors.New("symmetric (oct) key")
+		return nil, "", refuse(SkipUnsupported, "symmetric (oct) key")
 	default:
-		return nil, "", fmt.Errorf("unsupported kty %q", clip(kty))
+		return nil, "", refuse(SkipUnsupported, "unsupported kty %q", clip(kty))
 	}
 	for _, f := range trustFields {
 		delete(fields, f)
@@ -158,13 +184,13 @@ func parseKey(raw json.RawMessage) (k *Key, warning string, err error) {
 	switch key.KeyType() {
 	case jwa.RSA, jwa.EC, jwa.OKP:
 	default:
-		return nil, "", fmt.Errorf("unsupported kty %q", key.KeyType())
+		return nil, "", refuse(SkipUnsupported, "unsupported kty %q", key.KeyType())
 	}
 	if use := key.KeyUsage(); use != "" && use != string(jwk.ForSignature) {
-		return nil, "", fmt.Errorf("use %q is not sig", use)
+		return nil, "", refuse(SkipNotForSigning, "use %q is not sig", clip(use))
 	}
 	if ops := key.KeyOps(); len(ops) > 0 && !hasVerify(ops) {
-		return nil, "", errors.New("key_ops exclude verify")
+		return nil, "", refuse(SkipNotForSigning, "key_ops exclude verify")
 	}
 	if private, _ := jwk.IsPrivateKey(key); private {
 		// The set is published, so the private part is already exposed;
@@ -232,7 +258,35 @@ func summarize(total int, notes []keyNote) string {
 			break
 		}
 		shown++
-		fmt.Fprintf(&b, "; key %d kid %q: %s", n.index, n.kid, n.message)
+		fmt.Fprintf(&b, "; key %d kid %q: %s: %s", n.index, n.kid, n.reason, n.message)
 	}
 	return b.String()
+}
+
+// checkRawRSA applies the RSA bounds to the "n" and "e" members of a JWK as
+// written. A member that cannot be read is left to the JWK decoder.
+func checkRawRSA(fields map[string]json.RawMessage) error {
+	n, okN := rawBigInt(fields["n"])
+	e, okE := rawBigInt(fields["e"])
+	if !okN || !okE {
+		return nil
+	}
+	return checkRSA(n, e)
+}
+
+// rawBigInt decodes a JWK member holding a base64url big-endian integer.
+// Padding and the standard alphabet are tolerated, as JWK decoders do.
+func rawBigInt(raw json.RawMessage) (*big.Int, bool) {
+	var s string
+	if raw == nil || json.Unmarshal(raw, &s) != nil {
+		return nil, false
+	}
+	s = strings.TrimRight(s, "=")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		if b, err = base64.RawStdEncoding.DecodeString(s); err != nil {
+			return nil, false
+		}
+	}
+	return new(big.Int).SetBytes(b), true
 }

@@ -134,9 +134,9 @@ func TestParseSet(t *testing.T) {
 		{name: "no keys member", doc: []byte(`{"kty":"EC"}`), wantErr: errAny},
 		{name: "keys is null", doc: []byte(`{"keys":null}`), wantErr: errAny},
 		{name: "keys is not an array", doc: []byte(`{"keys":{}}`), wantErr: errAny},
-		{name: "empty set", doc: setJSON(t), wantErr: errNoUsableKeys},
-		{name: "only skipped keys", doc: setJSON(t, jwkMap(t, rsaPub, "enc", "", map[string]any{"use": "enc"})), wantErr: errNoUsableKeys},
-		{name: "array of garbage", doc: []byte(`{"keys":[1,"two",null,{}]}`), wantErr: errNoUsableKeys},
+		{name: "empty set", doc: setJSON(t), wantErr: ErrNoUsableKeys},
+		{name: "only skipped keys", doc: setJSON(t, jwkMap(t, rsaPub, "enc", "", map[string]any{"use": "enc"})), wantErr: ErrNoUsableKeys},
+		{name: "array of garbage", doc: []byte(`{"keys":[1,"two",null,{}]}`), wantErr: ErrNoUsableKeys},
 		{name: "over 1 MiB", doc: append(setJSON(t, ecJWK(t, "parse", "e")), make([]byte, maxDocumentBytes)...), wantErr: errAny},
 	}
 	for _, tt := range tests {
@@ -280,12 +280,21 @@ func TestParseSetNotes(t *testing.T) {
 	}
 }
 
+// FuzzParseSet: ParseSet never panics, returns keys only without an
+// error, and never returns a key outside the sanity bounds (RSA moduli of
+// 2048 to 8192 bits and odd, exponents odd in 3..2^32, EC points on their
+// curve, Ed25519 points canonical and not of small order).
 func FuzzParseSet(f *testing.F) {
 	f.Add(setJSON(f, ecJWK(f, "fuzz", "a"), jwkMap(f, edKey().Public(), "b", "EdDSA", nil)))
 	f.Add([]byte(`{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]}`))
 	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"","y":""}]}`))
 	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AA"}]}`))
 	f.Add([]byte(`{"keys":[{"kty":"oct","k":"AA"}],"x":1}`))
+	// Keys just outside the bounds, each beside a good one (testdata/fuzz
+	// holds more).
+	for _, u := range unsafeKeys(f) {
+		f.Add(setJSON(f, u.jwk, ecJWK(f, "fuzz", "good")))
+	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		keys, err := ParseSet(doc)
 		if err != nil {
@@ -299,6 +308,9 @@ func FuzzParseSet(f *testing.F) {
 		}
 		for _, k := range keys {
 			checkUsable(t, k)
+			if !keyWithinBounds(k) {
+				t.Fatalf("kid %q outside the sanity bounds is usable", k.ID)
+			}
 		}
 	})
 }

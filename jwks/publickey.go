@@ -7,25 +7,28 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"math/big"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
-// Bounds on RSA keys. Moduli under 2048 bits are forgeable in practice;
-// moduli over 16384 bits are refused by crypto/rsa anyway and would make
-// every verification needlessly expensive.
+// Bounds on RSA keys. Moduli under 2048 bits are forgeable in practice.
+// Larger moduli cost more on every verification (quadratically and worse):
+// over 8192 bits a forged token would cost milliseconds of CPU per Check,
+// a denial of service through any trusted JWKS. Exponents are odd, at
+// least 3 (RFC 8017 section 3.1) and, as every verifier expects, at most
+// 2^32; a larger one also multiplies the cost.
 const (
-	minRSABits = 2048
-	maxRSABits = 16384
+	minRSABits     = 2048
+	maxRSABits     = 8192
+	maxRSAExponent = 1 << 32
 )
 
 // FromPublicKey builds a Key from a public key held in memory (for example
 // the built-in issuer's own keys), checking it by the same rules as a key read
 // from a JWKS and computing its RFC 7638 thumbprint. pub must be an
-// *rsa.PublicKey (at least 2048 bits), an *ecdsa.PublicKey on P-256, P-384 or
+// *rsa.PublicKey (2048 to 8192 bits), an *ecdsa.PublicKey on P-256, P-384 or
 // P-521, or an ed25519.PublicKey; private keys are refused. alg may be "" or
 // a signature algorithm that fits the key type (RS256 or PS256 for RSA,
 // ES256 for P-256, EdDSA for Ed25519, ...).
@@ -50,46 +53,45 @@ func checkPublicKey(pub crypto.PublicKey) (crypto.PublicKey, error) {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		if k == nil || k.N == nil {
-			return nil, errors.New("empty RSA public key")
+			return nil, refuse(SkipMalformed, "empty RSA public key")
 		}
-		if bits := k.N.BitLen(); bits < minRSABits || bits > maxRSABits {
-			return nil, fmt.Errorf("RSA modulus of %d bits outside %d..%d", bits, minRSABits, maxRSABits)
-		}
-		// RFC 8017 section 3.1: e is odd and at least 3.
-		if k.E < 3 || k.E%2 == 0 {
-			return nil, fmt.Errorf("RSA public exponent %d is invalid", k.E)
+		if err := checkRSA(k.N, big.NewInt(int64(k.E))); err != nil {
+			return nil, err
 		}
 		return &rsa.PublicKey{N: newInt(k.N), E: k.E}, nil
 	case *ecdsa.PublicKey:
 		if k == nil || k.Curve == nil {
-			return nil, errors.New("empty EC public key")
+			return nil, refuse(SkipMalformed, "empty EC public key")
 		}
 		switch k.Curve {
 		case elliptic.P256(), elliptic.P384(), elliptic.P521():
 		default:
-			return nil, fmt.Errorf("EC curve %s is not supported", k.Curve.Params().Name)
+			return nil, refuse(SkipUnsupported, "EC curve %s is not supported", k.Curve.Params().Name)
 		}
 		// The round trip through the encoded point copies the key and
-		// checks that the point lies on the curve: an off-curve point must
-		// never reach signature verification.
+		// checks that the point lies on the curve and is not the point at
+		// infinity: such a point must never reach signature verification.
 		b, err := k.Bytes()
 		if err != nil {
-			return nil, fmt.Errorf("EC public key is invalid: %w", err)
+			return nil, refuse(SkipECPoint, "EC public key is not a point on %s", k.Curve.Params().Name)
 		}
 		cp, err := ecdsa.ParseUncompressedPublicKey(k.Curve, b)
 		if err != nil {
-			return nil, fmt.Errorf("EC public key is invalid: %w", err)
+			return nil, refuse(SkipECPoint, "EC public key is not a point on %s", k.Curve.Params().Name)
 		}
 		return cp, nil
 	case ed25519.PublicKey:
 		if len(k) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("Ed25519 public key of %d bytes", len(k))
+			return nil, refuse(SkipMalformed, "Ed25519 public key of %d bytes", len(k))
+		}
+		if err := checkEd25519(k); err != nil {
+			return nil, err
 		}
 		return ed25519.PublicKey(append([]byte(nil), k...)), nil
 	case nil:
-		return nil, errors.New("no public key")
+		return nil, refuse(SkipMalformed, "no public key")
 	default:
-		return nil, fmt.Errorf("key type %T is not a supported public key", pub)
+		return nil, refuse(SkipUnsupported, "key type %T is not a supported public key", pub)
 	}
 }
 
@@ -129,7 +131,7 @@ func checkAlgorithm(alg string, pub crypto.PublicKey) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("algorithm %q does not fit a %s key", alg, kind)
+	return refuse(SkipAlgMismatch, "algorithm %q does not fit a %s key", clip(alg), kind)
 }
 
 // thumbprint computes the RFC 7638 SHA-256 thumbprint from the key material

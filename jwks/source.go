@@ -47,7 +47,8 @@ type Source struct {
 	dueAt     time.Time // wall-clock-independent time of the next loop fetch
 	lastFetch time.Time
 	lastErr   string
-	nextFetch time.Time // dueAt on Options.Clock, for Status
+	nextFetch time.Time    // dueAt on Options.Clock, for Status
+	skipped   []SkippedKey // of the last document whose keys were parsed
 
 	// Owned by the single running fetch: fetches never overlap, and each
 	// starts under mu after the previous one released it.
@@ -58,7 +59,8 @@ type Source struct {
 }
 
 // New validates opts and returns a Source that holds no keys yet: until the
-// first successful fetch, Key returns ErrUnavailable. New does no I/O.
+// first successful fetch, Key returns ErrUnavailable. New does no I/O; it
+// creates the provider's counter series at 0.
 func New(opts Options) (*Source, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -78,6 +80,7 @@ func New(opts Options) (*Source, error) {
 		cancel:       cancel,
 		resched:      make(chan struct{}, 1),
 	}
+	o.Metrics.init(o.Provider)
 	if o.JWKSURI != "" {
 		// Validated by withDefaults.
 		s.remote.jwksURL, _ = checkURL(o.JWKSURI, o.AllowHTTP)
@@ -214,6 +217,7 @@ func (s *Source) Status() Status {
 	st.LastFetch = s.lastFetch
 	st.LastError = s.lastErr
 	st.NextRefresh = s.nextFetch
+	st.SkippedKeys = append([]SkippedKey(nil), s.skipped...)
 	s.mu.Unlock()
 	return st
 }

@@ -25,6 +25,11 @@ type Status struct {
 	NextRefresh time.Time
 	// Ready reports usable keys within the maximum staleness.
 	Ready bool
+	// SkippedKeys lists the keys of the last parsed document that are not
+	// used, with why. When it holds every key of that document, the
+	// document was refused (LastError wraps ErrNoUsableKeys) and the keys
+	// before it, if any, keep serving.
+	SkippedKeys []SkippedKey
 	// StaleAt is when the keys stop serving unless a fetch confirms them
 	// first: the last success plus MaxStale. Zero before the first success
 	// and for keys that never go stale.

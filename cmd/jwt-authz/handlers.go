@@ -193,31 +193,6 @@ func decodeJSONBody(w http.ResponseWriter, r *http.Request, v any) (int, error) 
 	return 0, nil
 }
 
-// providerStatus is one provider in GET /admin/providers and the refresh
-// answer.
-type providerStatus struct {
-	Name        string    `json:"name"`
-	Source      string    `json:"source"`
-	KeyIDs      []string  `json:"key_ids"`
-	Ready       bool      `json:"ready"`
-	LastFetch   time.Time `json:"last_fetch,omitzero"`
-	LastSuccess time.Time `json:"last_success,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
-	NextRefresh time.Time `json:"next_refresh,omitzero"`
-}
-
-func statusOf(e *providerEntry) providerStatus {
-	st := e.source.Status()
-	ids := st.KeyIDs
-	if ids == nil {
-		ids = []string{}
-	}
-	return providerStatus{
-		Name: e.authz.Name(), Source: st.Location, KeyIDs: ids, Ready: e.source.Ready(),
-		LastFetch: st.LastFetch, LastSuccess: st.LastSuccess, LastError: st.LastError, NextRefresh: st.NextRefresh,
-	}
-}
-
 func (a *app) handleProviders(w http.ResponseWriter, _ *http.Request) {
 	out := []providerStatus{}
 	for _, e := range a.providers.current() {

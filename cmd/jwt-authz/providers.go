@@ -42,6 +42,9 @@ type providerSet struct {
 	ctx     context.Context
 	// onChange is called after every JWKS fetch, for readiness.
 	onChange func()
+	// onRemove is called with the name of each provider a reload removes,
+	// once its JWKS series are deleted, for the series others keep.
+	onRemove func(provider string)
 }
 
 func newProviderSet(ctx context.Context, log *slog.Logger, m *jwks.Metrics, self *jwks.Static) *providerSet {
@@ -60,6 +63,7 @@ func (ps *providerSet) build(cfg *config.Config) ([]*providerEntry, func(), erro
 		for _, s := range started {
 			s.Stop()
 		}
+		ps.forgetNew(next)
 		return nil, nil, err
 	}
 	for i := range cfg.Providers {
@@ -155,6 +159,9 @@ func (ps *providerSet) build(cfg *config.Config) ([]*providerEntry, func(), erro
 				}
 				if _, still := next[name]; !still {
 					ps.metrics.Forget(name)
+					if ps.onRemove != nil {
+						ps.onRemove(name)
+					}
 				}
 			}
 		}
@@ -177,6 +184,16 @@ func selfFingerprint(cfg *config.Config) string {
 		ForwardPayloadHeader: is.ForwardPayloadHeader,
 		KeepAuthorization:    &[]bool{is.KeepAuthorizationOrDefault()}[0],
 	})
+}
+
+// forgetNew deletes the series that building next created for providers
+// not in force, once that build is abandoned. The caller holds ps.mu.
+func (ps *providerSet) forgetNew(next map[string]*providerEntry) {
+	for name := range next {
+		if _, ok := ps.entries[name]; !ok {
+			ps.metrics.Forget(name)
+		}
+	}
 }
 
 // current returns the providers in force, sorted by name.
@@ -203,6 +220,43 @@ func (ps *providerSet) stopAll() {
 		if e.fetched != nil {
 			e.fetched.Stop()
 		}
+	}
+}
+
+// providerStatus is one provider in GET /admin/providers and the refresh
+// answer.
+type providerStatus struct {
+	Name        string       `json:"name"`
+	Source      string       `json:"source"`
+	KeyIDs      []string     `json:"key_ids"`
+	SkippedKeys []skippedKey `json:"skipped_keys"`
+	Ready       bool         `json:"ready"`
+	LastFetch   time.Time    `json:"last_fetch,omitzero"`
+	LastSuccess time.Time    `json:"last_success,omitzero"`
+	LastError   string       `json:"last_error,omitempty"`
+	NextRefresh time.Time    `json:"next_refresh,omitzero"`
+}
+
+// skippedKey is a key of the provider's JWKS that is not used, and why.
+type skippedKey struct {
+	KID    string `json:"kid"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail"`
+}
+
+func statusOf(e *providerEntry) providerStatus {
+	st := e.source.Status()
+	ids := st.KeyIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	skipped := make([]skippedKey, 0, len(st.SkippedKeys))
+	for _, k := range st.SkippedKeys {
+		skipped = append(skipped, skippedKey{KID: k.KID, Reason: k.Reason, Detail: k.Detail})
+	}
+	return providerStatus{
+		Name: e.authz.Name(), Source: st.Location, KeyIDs: ids, SkippedKeys: skipped, Ready: e.source.Ready(),
+		LastFetch: st.LastFetch, LastSuccess: st.LastSuccess, LastError: st.LastError, NextRefresh: st.NextRefresh,
 	}
 }
 
