@@ -69,6 +69,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// Forget deletes the Check series of a provider that is no longer
+// configured.
+func (m *Metrics) Forget(provider string) {
+	m.checks.DeletePartialMatch(prometheus.Labels{"provider": provider})
+}
+
 func (m *Metrics) counters(provider string) counters {
 	var c counters
 	c[resultAllowed][ReasonOK] = m.checks.WithLabelValues(provider, resultNames[resultAllowed], ReasonOK.String())

@@ -15,27 +15,36 @@ type fileState struct {
 	size     int64
 	sum      [32]byte // SHA-256 of the content last read
 	applyErr error    // why that content was not applied; nil when it was
+	statErr  string   // why the last look at the file failed; "" when it did not
 }
 
 // readFile polls the JWKS file. The content is read only when its
 // modification time or size changed (or on an explicit Refresh), and is
 // returned for parsing only when its hash changed too, so touching the file
 // is not a change. An unchanged file repeats the previous outcome: not
-// modified when its content was applied, the same error when it was not.
+// modified when its content was applied, the same error when it was not;
+// as nothing was read, that repetition is marked polled and not counted as
+// a fetch. So is a file that stays missing the same way.
 func (s *Source) readFile(force bool) fetchResult {
 	path := s.opts.File
 	fail := func(err error) fetchResult {
 		return fetchResult{err: fmt.Errorf("read jwks file %s: %w", path, err)}
 	}
 	info, err := os.Stat(path)
+	if err == nil && !info.Mode().IsRegular() {
+		err = fmt.Errorf("not a regular file")
+	}
 	if err != nil {
-		return fail(err)
+		res := fail(err)
+		res.polled = !force && err.Error() == s.file.statErr
+		s.file.statErr = err.Error()
+		return res
 	}
-	if !info.Mode().IsRegular() {
-		return fail(fmt.Errorf("not a regular file"))
-	}
+	s.file.statErr = ""
 	if !force && s.file.seen && info.ModTime().Equal(s.file.modTime) && info.Size() == s.file.size {
-		return s.unchangedFile()
+		res := s.unchangedFile()
+		res.polled = true
+		return res
 	}
 
 	f, err := os.Open(path)

@@ -38,14 +38,17 @@ func TestFileSourceReload(t *testing.T) {
 		t.Fatal("a got a new *Key")
 	}
 
-	// A broken file keeps the keys; the error is logged once however often
-	// the file is polled.
+	// A broken file keeps the keys; the error is logged once, and counted
+	// once, however often the file is polled.
 	writeFile(t, path, []byte(`{"keys": [`))
 	eventually(t, "the broken file to be noticed", func() bool { return env.src.Status().LastError != "" })
-	polls := testutil.ToFloat64(env.metrics.fetches.WithLabelValues("test", resultError))
+	polls := env.logs.Count("level=DEBUG msg=\"jwks fetch failed")
 	eventually(t, "more polls", func() bool {
-		return testutil.ToFloat64(env.metrics.fetches.WithLabelValues("test", resultError)) >= polls+3
+		return env.logs.Count("level=DEBUG msg=\"jwks fetch failed") >= polls+3
 	})
+	if n := testutil.ToFloat64(env.metrics.fetches.WithLabelValues("test", resultError)); n != 1 {
+		t.Fatalf("one broken file counted as %v failed fetches", n)
+	}
 	mustKey(t, env.src, "a")
 	mustKey(t, env.src, "b")
 	if got := env.logs.Count("level=WARN msg=\"jwks fetch failed"); got != 1 {
@@ -74,14 +77,14 @@ func TestFileSourceRefresh(t *testing.T) {
 		remove   bool
 		wantErr  bool
 		wantKIDs string
-		result   string
+		result   string // "": the poll reads nothing and is not counted
 	}{
 		{name: "missing file", wantErr: true, result: resultError},
 		{name: "first content", write: setJSON(t, ecJWK(t, "a", "a")), wantKIDs: "a", result: resultSuccess},
-		{name: "unchanged", wantKIDs: "a", result: resultNotModified},
+		{name: "unchanged", wantKIDs: "a"},
 		{name: "touched, same content", touch: true, wantKIDs: "a", result: resultNotModified},
 		{name: "no usable key", write: setJSON(t, map[string]any{"kty": "oct", "k": "c2VjcmV0"}), wantErr: true, wantKIDs: "a", result: resultError},
-		{name: "still broken", wantErr: true, wantKIDs: "a", result: resultError},
+		{name: "still broken", wantErr: true, wantKIDs: "a"},
 		{name: "removed", remove: true, wantErr: true, wantKIDs: "a", result: resultError},
 		{name: "rotated", write: setJSON(t, ecJWK(t, "b", "b")), wantKIDs: "b", result: resultSuccess},
 	}
@@ -100,10 +103,25 @@ func TestFileSourceRefresh(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		before := testutil.ToFloat64(env.metrics.fetches.WithLabelValues("test", st.result))
+		before := fetchCount(env.metrics, "test")
+		var counted float64
+		if st.result != "" {
+			counted = testutil.ToFloat64(env.metrics.fetches.WithLabelValues("test", st.result))
+		}
 		pollOnce(t, env.src)
-		if after := testutil.ToFloat64(env.metrics.fetches.WithLabelValues("test", st.result)); after != before+1 {
-			t.Fatalf("%s: %s count went from %v to %v", st.name, st.result, before, after)
+		after := fetchCount(env.metrics, "test")
+		switch {
+		case st.result == "" && after != before:
+			t.Fatalf("%s: a poll that read nothing was counted", st.name)
+		case st.result != "" && testutil.ToFloat64(env.metrics.fetches.WithLabelValues("test", st.result)) != counted+1:
+			t.Fatalf("%s: the poll was not counted as %s", st.name, st.result)
+		}
+		// Still missing, the file is not counted again.
+		if st.remove {
+			pollOnce(t, env.src)
+			if again := fetchCount(env.metrics, "test"); again != after {
+				t.Fatalf("%s: a file missing the same way was counted again", st.name)
+			}
 		}
 		err := env.src.Refresh(ctx)
 		if st.wantErr != (err != nil) {
@@ -140,4 +158,13 @@ func pollOnce(t *testing.T, s *Source) {
 		t.Fatal("no poll started")
 	}
 	<-c.done
+}
+
+// fetchCount is the provider's fetches of every result.
+func fetchCount(m *Metrics, provider string) float64 {
+	var n float64
+	for _, r := range fetchResults {
+		n += testutil.ToFloat64(m.fetches.WithLabelValues(provider, r))
+	}
+	return n
 }

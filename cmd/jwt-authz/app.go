@@ -107,6 +107,7 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 	a.providers.onChange = a.health.Notify
 
 	a.authzM = extauthz.NewMetrics(a.reg)
+	a.providers.onRemove = a.authzM.Forget
 	entries, commit, err := a.providers.build(cfg)
 	if err != nil {
 		return nil, err
