@@ -266,27 +266,45 @@ func runLoad(ctx context.Context, spec loadSpec) (loadResult, error) {
 	return res, ctx.Err()
 }
 
+// dialClients connects spec.Conns grpc-go clients to spec.Target. The open
+// loop's connections get fixed receive windows and send requests
+// marshalled before the run.
+func dialClients(spec *loadSpec) ([]*grpc.ClientConn, error) {
+	opts := []grpc.DialOption{grpcInsecure()}
+	if spec.Mode == modeOpen {
+		opts = append(opts, grpc.WithInitialWindowSize(openStreamWindow), grpc.WithInitialConnWindowSize(openConnWindow),
+			grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newStatusCodec(spec.DecodeFull))))
+	} else if !spec.DecodeFull {
+		opts = append(opts, grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newStatusCodec(false))))
+	}
+	ccs := make([]*grpc.ClientConn, 0, spec.Conns)
+	for range spec.Conns {
+		cc, err := grpc.NewClient(spec.Target, opts...)
+		if err != nil {
+			closeClients(ccs)
+			return nil, fmt.Errorf("load: connect %s: %w", spec.Target, err)
+		}
+		ccs = append(ccs, cc)
+	}
+	return ccs, nil
+}
+
+func closeClients(ccs []*grpc.ClientConn) {
+	for _, cc := range ccs {
+		cc.Close()
+	}
+}
+
 // prepareClosed connects grpc-go clients for a closed-loop run and warms
 // them up; measure runs the measured window on the same connections.
 func prepareClosed(ctx context.Context, spec *loadSpec, src *requestSource, warm *authv3.CheckRequest) (measure func() []tally, cleanup func(), err error) {
-	var ccs []*grpc.ClientConn
-	cleanup = func() {
-		for _, cc := range ccs {
-			cc.Close()
-		}
+	ccs, err := dialClients(spec)
+	if err != nil {
+		return nil, nil, err
 	}
-	clients := make([]authv3.AuthorizationClient, spec.Conns)
-	for i := range clients {
-		opts := []grpc.DialOption{grpcInsecure()}
-		if !spec.DecodeFull {
-			opts = append(opts, grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newStatusCodec())))
-		}
-		cc, err := grpc.NewClient(spec.Target, opts...)
-		if err != nil {
-			cleanup()
-			return nil, nil, fmt.Errorf("load: connect %s: %w", spec.Target, err)
-		}
-		ccs = append(ccs, cc)
+	cleanup = func() { closeClients(ccs) }
+	clients := make([]authv3.AuthorizationClient, len(ccs))
+	for i, cc := range ccs {
 		clients[i] = authv3.NewAuthorizationClient(cc)
 	}
 	if spec.Warmup > 0 {
@@ -302,34 +320,34 @@ func prepareClosed(ctx context.Context, spec *loadSpec, src *requestSource, warm
 	return measure, cleanup, nil
 }
 
-// prepareOpen connects the open-loop HTTP/2 driver, marshals the requests
-// and warms the connections up: an unmeasured open-loop run at the
+// prepareOpen connects grpc-go clients for an open-loop run, marshals the
+// requests and warms the connections up: an unmeasured open-loop run at the
 // measured rate for spec.Warmup, with the warm-up request. measure runs the
 // measured window on the same connections.
 func prepareOpen(ctx context.Context, spec *loadSpec, src *requestSource, warm *authv3.CheckRequest) (measure func() []tally, cleanup func(), err error) {
-	reqs, err := newWireRequests(src)
+	warmSrc := &requestSource{reqs: []*authv3.CheckRequest{warm}}
+	msgs, err := marshalRequests(src)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load: %w", err)
 	}
-	warmReqs, err := newWireRequests(&requestSource{reqs: []*authv3.CheckRequest{warm}})
+	warmMsgs, err := marshalRequests(warmSrc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load: %w", err)
 	}
-	opts := newH2Options(spec.Target, spec.Timeout, spec.DecodeFull)
-	conns, err := dialH2Conns(ctx, opts, spec.Conns)
+	ccs, err := dialClients(spec)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load: %w", err)
+		return nil, nil, err
 	}
-	cleanup = func() { closeH2Conns(conns) }
+	cleanup = func() { closeClients(ccs) }
 	if spec.Warmup > 0 {
-		w := runOpen(ctx, conns, warmReqs, spec.Concurrency, spec.Rate, spec.Warmup, spec.Timeout, spec.Expect)
+		w := runOpen(ctx, ccs, warmSrc, warmMsgs, spec.Concurrency, spec.Rate, spec.Warmup, spec.Timeout, spec.Expect)
 		if err := warmupError(spec.Target, w); err != nil {
 			cleanup()
 			return nil, nil, err
 		}
 	}
 	measure = func() []tally {
-		return runOpen(ctx, conns, reqs, spec.Concurrency, spec.Rate, spec.Duration, spec.Timeout, spec.Expect)
+		return runOpen(ctx, ccs, src, msgs, spec.Concurrency, spec.Rate, spec.Duration, spec.Timeout, spec.Expect)
 	}
 	return measure, cleanup, nil
 }

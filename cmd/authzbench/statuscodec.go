@@ -12,23 +12,37 @@ import (
 )
 
 // statusCodec is the load client's codec: requests are marshalled as
-// gRPC's proto codec does, but of a CheckResponse only the status code is
-// read, which is all the client checks. The client shares the machine's
-// cores with the server under test; decoding the rest (a verified token's
-// claims as dynamic_metadata, several hundred bytes of nested Structs)
-// would take CPU from the server, more for a server that sends more.
-// --decode-full restores the full decoding.
-type statusCodec struct{ proto encoding.CodecV2 }
+// gRPC's proto codec does, or sent as they are when they were marshalled
+// before the run (premarshalled), but of a CheckResponse only the status
+// code is read, which is all the client checks. The client shares the
+// machine's cores with the server under test; decoding the rest (a
+// verified token's claims as dynamic_metadata, several hundred bytes of
+// nested Structs) would take CPU from the server, more for a server that
+// sends more. full (--decode-full) restores the full decoding.
+type statusCodec struct {
+	proto encoding.CodecV2
+	full  bool
+}
 
-func newStatusCodec() statusCodec { return statusCodec{proto: encoding.GetCodecV2(protoenc.Name)} }
+func newStatusCodec(full bool) statusCodec {
+	return statusCodec{proto: encoding.GetCodecV2(protoenc.Name), full: full}
+}
+
+// premarshalled is a request message marshalled once, before the run.
+type premarshalled []byte
 
 func (c statusCodec) Name() string { return protoenc.Name }
 
-func (c statusCodec) Marshal(v any) (mem.BufferSlice, error) { return c.proto.Marshal(v) }
+func (c statusCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if b, ok := v.(premarshalled); ok {
+		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+	}
+	return c.proto.Marshal(v)
+}
 
 func (c statusCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	resp, ok := v.(*authv3.CheckResponse)
-	if !ok {
+	if !ok || c.full {
 		return c.proto.Unmarshal(data, v)
 	}
 	buf := data.Materialize()

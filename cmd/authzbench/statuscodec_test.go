@@ -23,14 +23,14 @@ func TestStatusCodecReadsTheCode(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := &authv3.CheckResponse{}
-		if err := newStatusCodec().Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, got); err != nil {
+		if err := newStatusCodec(false).Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, got); err != nil {
 			t.Fatal(err)
 		}
 		if got.GetStatus().GetCode() != resp.GetStatus().GetCode() {
 			t.Fatalf("code %d, want %d", got.GetStatus().GetCode(), resp.GetStatus().GetCode())
 		}
 	}
-	if err := newStatusCodec().Unmarshal(mem.BufferSlice{mem.SliceBuffer([]byte{0x0a, 0x09})}, &authv3.CheckResponse{}); err == nil {
+	if err := newStatusCodec(false).Unmarshal(mem.BufferSlice{mem.SliceBuffer([]byte{0x0a, 0x09})}, &authv3.CheckResponse{}); err == nil {
 		t.Fatal("truncated response accepted")
 	}
 }
