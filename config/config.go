@@ -15,6 +15,7 @@ type Config struct {
 	LogFormat           string        `yaml:"log_format"` // json | text (default json)
 	ShutdownDelay       time.Duration `yaml:"shutdown_delay"`
 	MaxTokenBytes       int           `yaml:"max_token_bytes"` // default 8192
+	ProcTuning          string        `yaml:"proc_tuning"`     // auto | off (default auto)
 	Providers           []Provider    `yaml:"providers"`
 	DryRun              bool          `yaml:"dry_run"`
 	BypassCORSPreflight bool          `yaml:"bypass_cors_preflight"`

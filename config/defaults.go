@@ -27,6 +27,9 @@ const (
 	DefaultLogLevel      = "info"
 	DefaultLogFormat     = "json"
 	DefaultMaxTokenBytes = 8192
+	// DefaultProcTuning runs the scheduler on one processor while one is
+	// enough for the load (ProcTuningAuto).
+	DefaultProcTuning = ProcTuningAuto
 	// DefaultShutdownDelay is zero so that a local run stops at once; the
 	// Helm chart sets 5s so that Envoy stops routing before the listeners
 	// close.
@@ -54,6 +57,12 @@ const (
 	DefaultRateLimitRequestsPerSecond = 50
 	DefaultRateLimitBurst             = 100
 	DefaultRateLimitMaxClients        = 10000
+)
+
+// Values of proc_tuning.
+const (
+	ProcTuningAuto = "auto" // one processor while one is enough, the runtime's default otherwise
+	ProcTuningOff  = "off"  // always the runtime's default
 )
 
 // Defaults of every entry of providers.
@@ -139,6 +148,7 @@ func (c *Config) ApplyDefaults() {
 	setString(&c.LogLevel, DefaultLogLevel)
 	setString(&c.LogFormat, DefaultLogFormat)
 	setString(&c.PathNormalization, DefaultPathNormalization)
+	setString(&c.ProcTuning, DefaultProcTuning)
 	if c.MaxTokenBytes == 0 {
 		c.MaxTokenBytes = DefaultMaxTokenBytes
 	}

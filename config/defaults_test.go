@@ -24,6 +24,7 @@ func TestDefault(t *testing.T) {
 		"log_format":                    {c.LogFormat, "json"},
 		"shutdown_delay":                {c.ShutdownDelay, time.Duration(0)},
 		"max_token_bytes":               {c.MaxTokenBytes, 8192},
+		"proc_tuning":                   {c.ProcTuning, "auto"},
 		"providers":                     {len(c.Providers), 0},
 		"dry_run":                       {c.DryRun, false},
 		"bypass_cors_preflight":         {c.BypassCORSPreflight, false},

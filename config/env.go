@@ -25,6 +25,7 @@ var envKeys = [...]string{
 	"path_normalization",
 	"shutdown_delay",
 	"max_token_bytes",
+	"proc_tuning",
 	// Not a top-level scalar, but a URL that may carry a password belongs
 	// in a Secret, not in the ConfigMap holding the file.
 	"revocation_redis_url",
@@ -50,7 +51,8 @@ func EnvVars() []string {
 // JWT_AUTHZ_GRPC_ADDR, JWT_AUTHZ_HTTP_ADDR, JWT_AUTHZ_ADMIN_ADDR,
 // JWT_AUTHZ_ADMIN_TOKEN_FILE, JWT_AUTHZ_DATA_DIR, JWT_AUTHZ_LOG_LEVEL,
 // JWT_AUTHZ_LOG_FORMAT, JWT_AUTHZ_DRY_RUN, JWT_AUTHZ_BYPASS_CORS_PREFLIGHT,
-// JWT_AUTHZ_PATH_NORMALIZATION, JWT_AUTHZ_SHUTDOWN_DELAY, JWT_AUTHZ_MAX_TOKEN_BYTES and
+// JWT_AUTHZ_PATH_NORMALIZATION, JWT_AUTHZ_SHUTDOWN_DELAY, JWT_AUTHZ_MAX_TOKEN_BYTES,
+// JWT_AUTHZ_PROC_TUNING and
 // JWT_AUTHZ_REVOCATION_REDIS_URL (revocation.redis_url, so the URL and its
 // password can come from a Secret).
 //
@@ -107,6 +109,8 @@ func (c *Config) setFromEnv(key, val string) string {
 		c.LogFormat = val
 	case "path_normalization":
 		c.PathNormalization = val
+	case "proc_tuning":
+		c.ProcTuning = val
 	case "dry_run", "bypass_cors_preflight":
 		b, err := strconv.ParseBool(strings.TrimSpace(val))
 		if err != nil {

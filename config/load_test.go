@@ -117,6 +117,7 @@ func TestParseValidFull(t *testing.T) {
 		LogFormat:      "text",
 		ShutdownDelay:  5 * time.Second,
 		MaxTokenBytes:  16384,
+		ProcTuning:     "off",
 		Providers: []Provider{
 			{
 				Name:                   "corp",

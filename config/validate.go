@@ -34,6 +34,7 @@ func (c *Config) validate() problems {
 	oneOf(&p, "log_level", c.LogLevel, "debug", "info", "warn", "error")
 	oneOf(&p, "log_format", c.LogFormat, "json", "text")
 	oneOf(&p, "path_normalization", c.PathNormalization, PathNormalizationReject, PathNormalizationEnvoy)
+	oneOf(&p, "proc_tuning", c.ProcTuning, ProcTuningAuto, ProcTuningOff)
 	if c.ShutdownDelay < 0 {
 		p.add("shutdown_delay", "must not be negative")
 	}

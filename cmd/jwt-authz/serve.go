@@ -71,9 +71,13 @@ func cmdServe(ctx context.Context, sf *serveFlags, stderr io.Writer) int {
 	if soft := gctune.SetMemoryLimit(); soft > 0 {
 		log.Info("soft memory limit set from the container's memory limit", "bytes", soft)
 	}
-	// The scheduler runs on one P while one is enough for the load and on
-	// the runtime's default otherwise, unless GOMAXPROCS is set.
-	procs := proctune.Start(func(n int) { log.Debug("GOMAXPROCS changed with the load", "procs", n) })
+	// With proc_tuning auto, the scheduler runs on one P while one is
+	// enough for the load and on the runtime's default otherwise, unless
+	// GOMAXPROCS is set.
+	var procs *proctune.Tuner
+	if cfg.ProcTuning == config.ProcTuningAuto {
+		procs = proctune.Start(func(n int) { log.Debug("GOMAXPROCS changed with the load", "procs", n) })
+	}
 	defer procs.Stop()
 	if err := serve(ctx, cfg, sf.configPath, sf.lookup, log, nil); err != nil {
 		log.Error("serve", "err", err)
