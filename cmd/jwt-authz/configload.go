@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"strings"
 
@@ -112,11 +111,21 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 }
 
 const configValidateLong = `Loads a config file as serve would (the file, then the JWT_AUTHZ_*
-environment variables) and prints every problem with its key path, such as
+environment variables) and checks what serve will need: every key and
+value; the files it names exist and are readable (admin_token_file,
+issuer.signing_key_file and previous_key_files, whose keys must parse,
+providers[].jwks_file, whose keys must load); the data directory and the
+bolt file can be written or created; the listen addresses parse and do not
+collide. Unless --offline, it fetches each provider's discovery document
+and JWKS once and prints the key ids found. --config-only checks the file
+alone.
+
+Every problem is printed with its key path, such as
 "providers[1].jwks_uri: ...". Exit status 1 when the file is not valid.`
 
 const configValidateExample = `  jwt-authz config validate --config /etc/jwt-authz/config.yaml
-  jwt-authz config validate config.yaml`
+  jwt-authz config validate --offline config.yaml       # without the identity providers
+  jwt-authz config validate --config-only config.yaml   # the file alone, as in CI`
 
 func newConfigCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
@@ -125,8 +134,9 @@ func newConfigCmd(g *globalFlags) *cobra.Command {
 		Args:  subcommandArgs,
 		RunE:  needSubcommand,
 	}
+	var checks validateChecks
 	validate := &cobra.Command{
-		Use:     "validate (--config FILE | FILE)",
+		Use:     "validate [--offline | --config-only] (--config FILE | FILE)",
 		Short:   "Validate a config file and print every problem with its key path",
 		Long:    configValidateLong,
 		Example: configValidateExample,
@@ -147,24 +157,11 @@ func newConfigCmd(g *globalFlags) *cobra.Command {
 			if path == "" {
 				return usageErrorf("name the file to validate: --config FILE")
 			}
-			return validateConfig(path, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return validateConfig(cmd.Context(), path, lookupFor(cmd), checks, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
+	validate.Flags().BoolVar(&checks.offline, "offline", false, "do not fetch the providers' JWKS or discovery documents")
+	validate.Flags().BoolVar(&checks.configOnly, "config-only", false, "check the file alone, not the files, directories and JWKS it names (a ConfigMap checked in CI, away from its Secrets)")
 	cmd.AddCommand(validate)
 	return cmd
-}
-
-// validateConfig prints whether the file at path is valid, and each
-// problem when it is not.
-func validateConfig(path string, stdout, stderr io.Writer) error {
-	if _, err := config.Load(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-			return err
-		}
-		fmt.Fprintf(stderr, "%s is not valid:\n", path)
-		printProblems(stderr, err)
-		return exitStatus(1)
-	}
-	fmt.Fprintf(stdout, "%s is valid\n", path)
-	return nil
 }

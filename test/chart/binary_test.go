@@ -71,7 +71,7 @@ func validateConfig(t *testing.T, body string) {
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.CommandContext(t.Context(), bin, "config", "validate", "--config", path).CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), bin, "config", "validate", "--config-only", "--config", path).CombinedOutput()
 	if err != nil {
 		t.Errorf("jwt-authz config validate: %v\n%s\nconfig:\n%s", err, out, body)
 	}
@@ -121,7 +121,7 @@ func TestConfigValidateRejects(t *testing.T) {
 	if err := os.WriteFile(path, []byte("grpc_address: 0.0.0.0:9001\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.CommandContext(t.Context(), bin, "config", "validate", "--config", path).CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), bin, "config", "validate", "--config-only", "--config", path).CombinedOutput()
 	if err == nil {
 		t.Fatalf("config validate accepted an unknown key:\n%s", out)
 	}

@@ -107,7 +107,7 @@ func TestBuildRuns(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(imageConfig(t)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := exec.CommandContext(t.Context(), out, "config", "validate", "--config", cfg).CombinedOutput(); err != nil {
+	if b, err := exec.CommandContext(t.Context(), out, "config", "validate", "--config-only", "--config", cfg).CombinedOutput(); err != nil {
 		t.Errorf("jwt-authz config validate on the image's config: %v\n%s", err, b)
 	}
 }
