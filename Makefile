@@ -69,9 +69,11 @@ fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzCreate$$' -fuzztime $(FUZZTIME) ./revocation/adminapi
 	$(GO) test -run '^$$' -fuzz '^FuzzLedgerRecord$$' -fuzztime $(FUZZTIME) ./revocation
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME) ./revocation/redis
+	$(GO) test -run '^$$' -fuzz '^FuzzAdminGuard$$' -fuzztime $(FUZZTIME) ./cmd/jwt-authz
+	$(GO) test -run '^$$' -fuzz '^FuzzClientAddress$$' -fuzztime $(FUZZTIME) ./ratelimit
 
 bench: ## Go benchmarks of the hot paths
-	$(GO) test -run '^$$' -bench . -benchmem ./token ./cache ./extauthz ./revocation ./jwks ./internal/jsontape
+	$(GO) test -run '^$$' -bench . -benchmem ./token ./cache ./extauthz ./revocation ./jwks ./internal/jsontape ./ratelimit
 
 tidy-check: ## go mod tidy leaves no diff
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum

@@ -103,3 +103,29 @@ func BenchmarkWrapAllowed(b *testing.B) {
 		wrapped.ServeHTTP(w, req)
 	}
 }
+
+// FuzzClientAddress: any header value and peer address give the header's
+// last address when it is one, else the peer's, else the zero address;
+// never a panic.
+func FuzzClientAddress(f *testing.F) {
+	f.Add("198.51.100.1, 203.0.113.5", "10.0.0.1:1")
+	f.Add("[2001:db8::1]:443", "[::1]:2")
+	f.Add(",,,", "not an address")
+	f.Fuzz(func(t *testing.T, header, remote string) {
+		req := httptest.NewRequest(http.MethodPost, "/", nil)
+		req.RemoteAddr = remote
+		req.Header["X-Forwarded-For"] = []string{header}
+		got := (HTTP{ClientIPHeader: "x-forwarded-for"}).client(req)
+		want, ok := lastAddr([]string{header})
+		if !ok {
+			if ap, err := netip.ParseAddrPort(remote); err == nil {
+				want = ap.Addr()
+			} else {
+				want, _ = netip.ParseAddr(remote)
+			}
+		}
+		if got != want {
+			t.Fatalf("client %v, want %v (header %q, peer %q)", got, want, header, remote)
+		}
+	})
+}
