@@ -6,9 +6,12 @@ import "time"
 // names follow the YAML keys of SPEC.md; every key is listed in
 // CONFIGURATION.md with its default.
 type Config struct {
-	GRPCAddr            string        `yaml:"grpc_addr"`
-	HTTPAddr            string        `yaml:"http_addr"`
-	AdminAddr           string        `yaml:"admin_addr"`
+	GRPCAddr  string `yaml:"grpc_addr"`
+	HTTPAddr  string `yaml:"http_addr"`
+	AdminAddr string `yaml:"admin_addr"`
+	// MetricsAddr, when set, is a listener that serves only /metrics; empty
+	// leaves /metrics on AdminAddr alone.
+	MetricsAddr         string        `yaml:"metrics_addr"`
 	AdminTokenFile      string        `yaml:"admin_token_file"`
 	DataDir             string        `yaml:"data_dir"`
 	LogLevel            string        `yaml:"log_level"`  // debug | info | warn | error (default info)

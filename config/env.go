@@ -16,6 +16,7 @@ var envKeys = [...]string{
 	"grpc_addr",
 	"http_addr",
 	"admin_addr",
+	"metrics_addr",
 	"admin_token_file",
 	"data_dir",
 	"log_level",
@@ -97,6 +98,8 @@ func (c *Config) setFromEnv(key, val string) string {
 		c.HTTPAddr = val
 	case "admin_addr":
 		c.AdminAddr = val
+	case "metrics_addr":
+		c.MetricsAddr = val
 	case "admin_token_file":
 		c.AdminTokenFile = val
 	case "data_dir":

@@ -121,8 +121,8 @@ func TestApplyEnvNilLookup(t *testing.T) {
 
 func TestEnvVars(t *testing.T) {
 	vars := EnvVars()
-	if len(vars) != 14 {
-		t.Errorf("EnvVars() has %d names, want 14: %v", len(vars), vars)
+	if len(vars) != 15 {
+		t.Errorf("EnvVars() has %d names, want 15: %v", len(vars), vars)
 	}
 	if got := EnvVar("grpc_addr"); got != "JWT_AUTHZ_GRPC_ADDR" {
 		t.Errorf("EnvVar(grpc_addr) = %q", got)

@@ -111,6 +111,7 @@ func TestParseValidFull(t *testing.T) {
 		GRPCAddr:       "127.0.0.1:19001",
 		HTTPAddr:       "127.0.0.1:18080",
 		AdminAddr:      "127.0.0.1:19090",
+		MetricsAddr:    "127.0.0.1:19091",
 		AdminTokenFile: "/etc/jwt-authz/admin-token",
 		DataDir:        "/var/lib/jwt-authz",
 		LogLevel:       "debug",

@@ -22,11 +22,15 @@ func (c *Config) Validate() error {
 
 func (c *Config) validate() problems {
 	var p problems
-	validateListeners(&p, []listener{
+	ls := []listener{
 		{"grpc_addr", c.GRPCAddr},
 		{"http_addr", c.HTTPAddr},
 		{"admin_addr", c.AdminAddr},
-	})
+	}
+	if c.MetricsAddr != "" {
+		ls = append(ls, listener{"metrics_addr", c.MetricsAddr})
+	}
+	validateListeners(&p, ls)
 	validateAdminExposure(&p, c.AdminAddr, c.AdminTokenFile)
 	if c.DataDir == "" {
 		p.add("data_dir", "must not be empty")

@@ -50,6 +50,17 @@ func TestValidate(t *testing.T) {
 		"ipv6 and host names": {
 			edit: func(c *Config) { c.GRPCAddr, c.HTTPAddr = "[::1]:9001", "jwt-authz.default.svc:8080" },
 		},
+		"metrics on every interface": {
+			edit: func(c *Config) { c.MetricsAddr = "0.0.0.0:9091" },
+		},
+		"metrics on the admin port": {
+			edit: func(c *Config) { c.MetricsAddr = "127.0.0.1:9090" },
+			want: []string{`metrics_addr: "127.0.0.1:9090" is already used by admin_addr`},
+		},
+		"metrics without a port": {
+			edit: func(c *Config) { c.MetricsAddr = "127.0.0.1" },
+			want: []string{`metrics_addr: must be host:port, such as 127.0.0.1:8080, not "127.0.0.1"`},
+		},
 		"admin on every IPv4 interface without a token": {
 			edit: func(c *Config) { c.AdminAddr = "0.0.0.0:9090" },
 			want: []string{`admin_addr: "0.0.0.0:9090" is reachable from other hosts, so admin_token_file must be set; or listen on a loopback address such as 127.0.0.1:9090`},

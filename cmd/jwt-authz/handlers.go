@@ -66,6 +66,17 @@ func bearerToken(v string) (string, bool) {
 // adminMux serves the admin listener: /metrics, /admin/*, introspection,
 // Go profiles and health, all behind adminGuard (which leaves GET /metrics
 // open when a token is configured).
+// metricsMux is the handler of metrics_addr: GET /metrics and nothing
+// else, so a scraper given this port reaches no admin endpoint.
+func (a *app) metricsMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "this listener serves only GET /metrics")
+	}))
+	return mux
+}
+
 func (a *app) adminMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))

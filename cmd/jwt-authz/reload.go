@@ -65,6 +65,7 @@ func restartOnlyChanges(old, cur *config.Config) []string {
 	check("grpc_addr", old.GRPCAddr, cur.GRPCAddr)
 	check("http_addr", old.HTTPAddr, cur.HTTPAddr)
 	check("admin_addr", old.AdminAddr, cur.AdminAddr)
+	check("metrics_addr", old.MetricsAddr, cur.MetricsAddr)
 	check("data_dir", old.DataDir, cur.DataDir)
 	check("revocation", old.Revocation, cur.Revocation)
 	check("issuer", issuerRestartKeys(old), issuerRestartKeys(cur))

@@ -25,20 +25,21 @@ const (
 	httpDrainTimeout = 10 * time.Second
 )
 
-// listeners are the three bound sockets of a running server.
+// listeners are the bound sockets of a running server; metrics is nil
+// unless metrics_addr is set.
 type listeners struct {
-	grpc, http, admin net.Listener
+	grpc, http, admin, metrics net.Listener
 }
 
 func (l *listeners) close() {
-	for _, ln := range []net.Listener{l.grpc, l.http, l.admin} {
+	for _, ln := range []net.Listener{l.grpc, l.http, l.admin, l.metrics} {
 		if ln != nil {
 			_ = ln.Close()
 		}
 	}
 }
 
-func listen(grpcAddr, httpAddr, adminAddr string) (*listeners, error) {
+func listen(grpcAddr, httpAddr, adminAddr, metricsAddr string) (*listeners, error) {
 	l := &listeners{}
 	var err error
 	if l.grpc, err = net.Listen("tcp", grpcAddr); err != nil {
@@ -51,6 +52,12 @@ func listen(grpcAddr, httpAddr, adminAddr string) (*listeners, error) {
 	if l.admin, err = net.Listen("tcp", adminAddr); err != nil {
 		l.close()
 		return nil, fmt.Errorf("admin_addr: %w", err)
+	}
+	if metricsAddr != "" {
+		if l.metrics, err = net.Listen("tcp", metricsAddr); err != nil {
+			l.close()
+			return nil, fmt.Errorf("metrics_addr: %w", err)
+		}
 	}
 	return l, nil
 }
@@ -91,7 +98,7 @@ func cmdServe(ctx context.Context, sf *serveFlags, stderr io.Writer) int {
 // stores. bound, when set, receives the listeners' addresses once they
 // accept connections (tests listen on port 0).
 func serve(ctx context.Context, cfg *config.Config, cfgPath string, lookup func(string) (string, bool), log *slog.Logger, bound chan<- [3]string) error {
-	lns, err := listen(cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr)
+	lns, err := listen(cfg.GRPCAddr, cfg.HTTPAddr, cfg.AdminAddr, cfg.MetricsAddr)
 	if err != nil {
 		return err
 	}
@@ -116,11 +123,18 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, lookup func(
 	httpSrv := newHTTPServer(a.httpMux(), cfg.HTTP)
 	adminSrv := newAdminServer(a.adminMux())
 
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- gs.Serve(lns.grpc) }()
 	go func() { errc <- ignoreClosed(httpSrv.Serve(lns.http)) }()
 	go func() { errc <- ignoreClosed(adminSrv.Serve(lns.admin)) }()
-	log.Info("jwt-authz serving", "version", version, "grpc_addr", lns.grpc.Addr().String(), "http_addr", lns.http.Addr().String(), "admin_addr", lns.admin.Addr().String(), "providers", len(a.providers.current()), "store", cfg.Revocation.Store)
+	metricsAddr := "(admin_addr)"
+	var metricsSrv *http.Server
+	if lns.metrics != nil {
+		metricsSrv = newAdminServer(a.metricsMux())
+		metricsAddr = lns.metrics.Addr().String()
+		go func() { errc <- ignoreClosed(metricsSrv.Serve(lns.metrics)) }()
+	}
+	log.Info("jwt-authz serving", "version", version, "grpc_addr", lns.grpc.Addr().String(), "http_addr", lns.http.Addr().String(), "admin_addr", lns.admin.Addr().String(), "metrics_addr", metricsAddr, "providers", len(a.providers.current()), "store", cfg.Revocation.Store)
 	if bound != nil {
 		bound <- [3]string{lns.grpc.Addr().String(), lns.http.Addr().String(), lns.admin.Addr().String()}
 	}
@@ -149,6 +163,9 @@ func serve(ctx context.Context, cfg *config.Config, cfgPath string, lookup func(
 	defer cancel()
 	_ = httpSrv.Shutdown(sctx)
 	_ = adminSrv.Shutdown(sctx)
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(sctx)
+	}
 	stopBG()
 	log.Info("stopped")
 	return serveErr

@@ -54,11 +54,11 @@ func TestDefaultRenderSecurity(t *testing.T) {
 	}
 }
 
-// TestDefaultRenderPorts checks the three named ports on the container and
+// TestDefaultRenderPorts checks the four named ports on the container and
 // the Service, with appProtocol grpc where Envoy connects.
 func TestDefaultRenderPorts(t *testing.T) {
 	m := parseRendered(t, mustRender(t, nil))
-	want := map[string]int{"grpc": 9001, "http": 8080, "admin": 9090}
+	want := map[string]int{"grpc": 9001, "http": 8080, "admin": 9090, "metrics": 9091}
 
 	got := map[string]int{}
 	for _, p := range dig(container(m.get(t, "Deployment")), "ports").([]any) {

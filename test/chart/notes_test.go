@@ -97,7 +97,7 @@ func TestNotesWarnings(t *testing.T) {
 			want:   []string{"Prometheus cannot scrape /metrics"},
 		},
 		"metrics let through the NetworkPolicy": {
-			values: "networkPolicy: {enabled: true, adminFrom: [{namespaceSelector: {}}]}\nserviceMonitor: {enabled: true}",
+			values: "networkPolicy: {enabled: true, metricsFrom: [{namespaceSelector: {}}]}\nserviceMonitor: {enabled: true}",
 			avoid:  []string{"WARNING"},
 		},
 		"dry run": {

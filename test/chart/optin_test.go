@@ -19,8 +19,8 @@ func TestOptInObjects(t *testing.T) {
 			kind:   "ServiceMonitor",
 			check: func(t *testing.T, _ manifests, o object) {
 				ep := dig(o, "spec", "endpoints", 0)
-				if dig(ep, "port") != "admin" || dig(ep, "path") != "/metrics" || dig(ep, "interval") != "15s" {
-					t.Errorf("endpoint = %v, want port admin, path /metrics, interval 15s", ep)
+				if dig(ep, "port") != "metrics" || dig(ep, "path") != "/metrics" || dig(ep, "interval") != "15s" {
+					t.Errorf("endpoint = %v, want port metrics, path /metrics, interval 15s", ep)
 				}
 				if dig(o, "metadata", "labels", "release") != "prom" {
 					t.Errorf("labels = %v, want release: prom", dig(o, "metadata", "labels"))

@@ -21,6 +21,7 @@ var specKeys = keyTree{
 	"grpc_addr":        nil,
 	"http_addr":        nil,
 	"admin_addr":       nil,
+	"metrics_addr":     nil,
 	"admin_token_file": nil,
 	"data_dir":         nil,
 	"log_level":        nil,

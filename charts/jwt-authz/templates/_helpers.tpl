@@ -197,9 +197,9 @@ broken release is never applied.
 {{- if and .Values.autoscaling.enabled (lt (int .Values.autoscaling.maxReplicas) (int .Values.autoscaling.minReplicas)) }}
 {{- fail "autoscaling.maxReplicas must not be below autoscaling.minReplicas" }}
 {{- end }}
-{{- $ports := list (int .Values.containerPorts.grpc) (int .Values.containerPorts.http) (int .Values.containerPorts.admin) }}
-{{- if ne (len (uniq $ports)) 3 }}
-{{- fail "containerPorts.grpc, containerPorts.http and containerPorts.admin must differ" }}
+{{- $ports := list (int .Values.containerPorts.grpc) (int .Values.containerPorts.http) (int .Values.containerPorts.admin) (int .Values.containerPorts.metrics) }}
+{{- if ne (len (uniq $ports)) 4 }}
+{{- fail "containerPorts.grpc, containerPorts.http, containerPorts.admin and containerPorts.metrics must differ" }}
 {{- end }}
 {{- end }}
 
@@ -216,6 +216,7 @@ API on another address without a token.
 {{- $_ := set $cfg "http_addr" (printf "0.0.0.0:%d" (int .Values.containerPorts.http)) }}
 {{- $adminHost := ternary "0.0.0.0" "127.0.0.1" (.Values.adminToken.enabled | default false) }}
 {{- $_ := set $cfg "admin_addr" (printf "%s:%d" $adminHost (int .Values.containerPorts.admin)) }}
+{{- $_ := set $cfg "metrics_addr" (printf "0.0.0.0:%d" (int .Values.containerPorts.metrics)) }}
 {{- $_ := set $cfg "data_dir" (include "jwt-authz.dataDir" .) }}
 {{- if .Values.adminToken.enabled }}
 {{- $_ := set $cfg "admin_token_file" (printf "%s/%s" (include "jwt-authz.adminTokenDir" .) .Values.adminToken.secretKey) }}
