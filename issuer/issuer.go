@@ -24,6 +24,7 @@ type Issuer struct {
 	audience  any // the "aud" of access tokens: a string when there is one
 	exchange  map[string]bool
 	discovery []byte
+	own       *ownVerifier
 }
 
 // New returns an Issuer signing with keys, keeping sessions in sessions and
@@ -58,6 +59,9 @@ func New(keys *Keys, sessions session.Store, revoker SessionRevoker, opts Option
 	}
 	for _, p := range opts.ExchangeProviders {
 		i.exchange[p] = true
+	}
+	if i.own, err = newOwnVerifier(keys, opts); err != nil {
+		return nil, err
 	}
 	if i.discovery, err = i.buildDiscovery(); err != nil {
 		return nil, err

@@ -31,7 +31,7 @@ func (i *Issuer) refreshGrant(r *http.Request, form url.Values) (*TokenResponse,
 // or (for any other jti) revoke the whole session.
 func (i *Issuer) refresh(ctx context.Context, raw, scope string, scopeGiven bool, addr string) (*TokenResponse, *failure) {
 	now := i.now()
-	tok, err := i.verifyOwn(raw, typRefresh, now, false)
+	tok, err := i.verifyOwn(ctx, raw, typRefresh, false)
 	if errors.Is(err, errTokenExpired) {
 		return nil, invalidGrant("refresh token has expired")
 	}

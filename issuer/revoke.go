@@ -31,7 +31,7 @@ func (i *Issuer) RevokeHandler() http.Handler {
 			return
 		}
 		ctx := r.Context()
-		tok, err := i.verifyOwn(raw, "", i.now(), true)
+		tok, err := i.verifyOwn(ctx, raw, "", true)
 		if err != nil {
 			i.log.DebugContext(ctx, "revocation of a token that is not this issuer's ignored")
 			writeRevoked(w)

@@ -1,22 +1,23 @@
 package issuer
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
-	"strings"
+	"fmt"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/jwt-authz/jwt-authz/jwks"
+	"github.com/jwt-authz/jwt-authz/token"
 )
 
 // maxTokenBytes bounds a token this issuer verifies; its own tokens are far
 // smaller.
 const maxTokenBytes = 8 << 10
 
-// iatLeeway tolerates an "iat" slightly in the future, minted by a replica
-// whose clock runs ahead.
-const iatLeeway = 30 * time.Second
+// ClockSkew is the skew allowed on the times of the issuer's own tokens
+// ("exp", "nbf", "iat"), for replicas whose clocks differ slightly. The
+// authorization check holds access tokens to the same.
+const ClockSkew = 30 * time.Second
 
 // Verification failures of the issuer's own tokens. The token endpoint
 // answers all of them with invalid_grant.
@@ -35,101 +36,124 @@ type ownToken struct {
 	Expiry    time.Time
 }
 
-// tokenClaims is what verifyOwn reads from a payload.
-type tokenClaims struct {
-	Issuer   string          `json:"iss"`
-	Subject  string          `json:"sub"`
-	Audience json.RawMessage `json:"aud"`
-	Expiry   *int64          `json:"exp"`
-	IssuedAt *int64          `json:"iat"`
-	ID       string          `json:"jti"`
-	Session  string          `json:"sid"`
+// ownVerifier verifies the issuer's tokens with the token package's
+// verifier, the one the authorization check uses, so that the two cannot
+// disagree about a token: same parsing, same keys, same rules.
+type ownVerifier struct {
+	keys    *jwks.Static
+	v       *token.Verifier
+	access  *token.Provider // the rules of access tokens
+	refresh *token.Provider // the rules of refresh tokens (not registered in v)
 }
 
-// verifyOwn verifies raw as a compact JWS signed by one of the issuer's
-// published keys and validates its claims at now. wantTyp is typAccess,
-// typRefresh, or "" for either. The "alg" must be the one of the key named
-// by "kid" (so never none or HS*); "crit" and unencoded payloads are
-// refused. Unless allowExpired, an expired token gives errTokenExpired.
-// Every other failure is errTokenInvalid.
-func (i *Issuer) verifyOwn(raw, wantTyp string, now time.Time, allowExpired bool) (ownToken, error) {
-	if raw == "" || len(raw) > maxTokenBytes || strings.Count(raw, ".") != 2 {
-		return ownToken{}, errTokenInvalid
+// newOwnVerifier builds the verifier of the tokens signed by keys.
+func newOwnVerifier(keys *Keys, opts Options) (*ownVerifier, error) {
+	var pub []*jwks.Key
+	var algs []string
+	seen := map[string]bool{}
+	for _, pk := range keys.public {
+		k, err := jwks.FromPublicKey(pk.KID, pk.Algorithm, pk.Key)
+		if err != nil {
+			return nil, fmt.Errorf("issuer: public key %s: %w", pk.KID, err)
+		}
+		pub = append(pub, k)
+		if !seen[pk.Algorithm] {
+			seen[pk.Algorithm] = true
+			algs = append(algs, pk.Algorithm)
+		}
 	}
-	msg, err := jws.Parse([]byte(raw), jws.WithCompact())
+	ov := &ownVerifier{keys: jwks.NewStatic(selfName, pub)}
+	ov.access = ov.rules(selfName, opts, algs)
+	ov.refresh = ov.rules(selfName, opts, algs)
+	ov.refresh.Audiences = []string{opts.Issuer}
+	ov.refresh.Typ = typRefresh
+	v, err := token.NewVerifier([]*token.Provider{ov.access}, token.Options{MaxTokenBytes: maxTokenBytes, Clock: opts.Clock})
 	if err != nil {
-		return ownToken{}, errTokenInvalid
+		return nil, fmt.Errorf("issuer: %w", err)
 	}
-	sigs := msg.Signatures()
-	if len(sigs) != 1 {
-		return ownToken{}, errTokenInvalid
-	}
-	h := sigs[0].ProtectedHeaders()
-	typ := h.Type()
-	if (wantTyp != "" && typ != wantTyp) || (wantTyp == "" && typ != typAccess && typ != typRefresh) {
-		return ownToken{}, errTokenInvalid
-	}
-	if len(h.Critical()) > 0 {
-		return ownToken{}, errTokenInvalid
-	}
-	if _, ok := h.Get("b64"); ok {
-		return ownToken{}, errTokenInvalid
-	}
-	pk, ok := i.keys.lookup(h.KeyID())
-	if !ok || jwa.SignatureAlgorithm(pk.Algorithm) != h.Algorithm() {
-		return ownToken{}, errTokenInvalid
-	}
-	verifier, err := jws.NewVerifier(h.Algorithm())
-	if err != nil {
-		return ownToken{}, errTokenInvalid
-	}
-	signingInput := raw[:strings.LastIndexByte(raw, '.')]
-	if err := verifier.Verify([]byte(signingInput), sigs[0].Signature(), pk.Key); err != nil {
-		return ownToken{}, errTokenInvalid
-	}
+	ov.v = v
+	return ov, nil
+}
 
-	var c tokenClaims
-	if err := json.Unmarshal(msg.Payload(), &c); err != nil {
+// selfName names the issuer's provider in its own verifier.
+const selfName = "self"
+
+// rules returns the provider of the issuer's access tokens.
+func (ov *ownVerifier) rules(name string, opts Options, algs []string) *token.Provider {
+	return &token.Provider{
+		Name:       name,
+		Issuer:     opts.Issuer,
+		Audiences:  append([]string(nil), opts.Audiences...),
+		Algorithms: append([]string(nil), algs...),
+		RequireExp: true,
+		ClockSkew:  ClockSkew,
+		Typ:        typAccess,
+		Keys:       ov.keys,
+	}
+}
+
+// AccessTokenProvider returns, under the given name, the provider the
+// authorization check needs for this issuer's access tokens: its issuer,
+// audiences, published keys and algorithms, and the rules (exp required,
+// typ at+jwt, ClockSkew) the issuer applies to them itself. Each call
+// returns a new Provider, for one token.Verifier.
+func (i *Issuer) AccessTokenProvider(name string) *token.Provider {
+	return i.own.rules(name, i.opts, i.own.access.Algorithms)
+}
+
+// KeySource returns the issuer's published keys as a key source, shared by
+// every verifier of its tokens: a cached token stays tied to the key that
+// verified it.
+func (i *Issuer) KeySource() *jwks.Static { return i.own.keys }
+
+// verifyOwn verifies raw as a token signed by one of the issuer's published
+// keys and validates its claims, through the same verifier and rules as the
+// authorization check. wantTyp is typAccess, typRefresh, or "" for either.
+// Tokens must also carry sub, jti, sid, exp and iat. Unless allowExpired,
+// an expired token gives errTokenExpired. Every other failure is
+// errTokenInvalid.
+func (i *Issuer) verifyOwn(ctx context.Context, raw, wantTyp string, allowExpired bool) (ownToken, error) {
+	res, err := i.own.v.VerifySignature(ctx, raw)
+	if err != nil {
 		return ownToken{}, errTokenInvalid
 	}
-	if c.Issuer != i.opts.Issuer || c.Subject == "" || c.ID == "" || c.Session == "" ||
-		c.Expiry == nil || c.IssuedAt == nil {
+	c := res.Claims
+	if c.Subject == "" || c.ID == "" || c.SessionID == "" || c.Expiry == 0 || c.IssuedAt == 0 {
 		return ownToken{}, errTokenInvalid
 	}
-	if !i.audienceFits(typ, c.Audience) {
-		return ownToken{}, errTokenInvalid
+	var rules []*token.Provider
+	switch wantTyp {
+	case typAccess:
+		rules = []*token.Provider{i.own.access}
+	case typRefresh:
+		rules = []*token.Provider{i.own.refresh}
+	default:
+		rules = []*token.Provider{i.own.access, i.own.refresh}
 	}
-	if time.Unix(*c.IssuedAt, 0).After(now.Add(iatLeeway)) {
-		return ownToken{}, errTokenInvalid
+	expired := false
+	for _, p := range rules {
+		err := i.own.validate(c, p, allowExpired)
+		if err == nil {
+			return ownToken{Type: p.Typ, Subject: c.Subject, SessionID: c.SessionID, ID: c.ID, Expiry: time.Unix(c.Expiry, 0)}, nil
+		}
+		expired = expired || errors.Is(err, token.ErrExpired)
 	}
-	exp := time.Unix(*c.Expiry, 0)
-	if !allowExpired && !now.Before(exp) {
+	if expired {
 		return ownToken{}, errTokenExpired
 	}
-	return ownToken{Type: typ, Subject: c.Subject, SessionID: c.Session, ID: c.ID, Expiry: exp}, nil
+	return ownToken{}, errTokenInvalid
 }
 
-// audienceFits checks "aud": the issuer itself for a refresh token, one of
-// the configured audiences for an access token.
-func (i *Issuer) audienceFits(typ string, raw json.RawMessage) bool {
-	var list []string
-	var one string
-	if err := json.Unmarshal(raw, &one); err == nil {
-		list = []string{one}
-	} else if err := json.Unmarshal(raw, &list); err != nil {
-		return false
+// validate validates c against p; with allowExpired, an expired token is
+// held to every other rule.
+func (ov *ownVerifier) validate(c *token.Claims, p *token.Provider, allowExpired bool) error {
+	err := ov.v.Validate(c, p)
+	if !allowExpired || !errors.Is(err, token.ErrExpired) {
+		return err
 	}
-	for _, a := range list {
-		if typ == typRefresh && a == i.opts.Issuer {
-			return true
-		}
-		if typ == typAccess {
-			for _, want := range i.opts.Audiences {
-				if a == want {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	unexpired := *c
+	unexpired.Expiry = 0
+	lenient := *p
+	lenient.RequireExp = false
+	return ov.v.Validate(&unexpired, &lenient)
 }

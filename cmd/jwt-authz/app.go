@@ -41,6 +41,7 @@ type app struct {
 	rev       *revocation.Service
 	iss       *issuer.Issuer // nil when the built-in issuer is disabled
 	self      *jwks.Static
+	selfRules func(name string) *token.Provider
 	providers *providerSet
 	authz     *extauthz.Server
 	authzM    *extauthz.Metrics
@@ -104,6 +105,7 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 		}
 	}
 	a.providers = newProviderSet(ctx, log, jwks.NewMetrics(a.reg), a.self)
+	a.providers.selfRules = a.selfRules
 	a.providers.onChange = a.health.Notify
 
 	a.authzM = extauthz.NewMetrics(a.reg)
@@ -136,15 +138,6 @@ func (a *app) buildIssuer(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("issuer signing key: %w", err)
 	}
-	var pub []*jwks.Key
-	for _, k := range keys.PublicKeys() {
-		jk, err := jwks.FromPublicKey(k.KID, k.Algorithm, k.Key)
-		if err != nil {
-			return fmt.Errorf("issuer public key %s: %w", k.KID, err)
-		}
-		pub = append(pub, jk)
-	}
-	a.self = jwks.NewStatic(config.SelfProvider, pub)
 	im, err := issuer.NewMetrics(a.reg)
 	if err != nil {
 		return err
@@ -167,6 +160,10 @@ func (a *app) buildIssuer(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("issuer: %w", err)
 	}
+	// Check verifies the issuer's tokens with the issuer's own keys and
+	// rules: one path for both.
+	a.self = a.iss.KeySource()
+	a.selfRules = a.iss.AccessTokenProvider
 	a.log.Info("built-in issuer ready", "issuer", cfg.Issuer.Issuer, "alg", keys.Algorithm(), "kid", keys.PublicKeys()[0].KID)
 	return nil
 }

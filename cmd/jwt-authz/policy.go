@@ -1,16 +1,16 @@
 package main
 
 import (
-	"time"
-
 	"github.com/jwt-authz/jwt-authz/config"
 	"github.com/jwt-authz/jwt-authz/extauthz"
+	"github.com/jwt-authz/jwt-authz/issuer"
 	"github.com/jwt-authz/jwt-authz/token"
 )
 
 // selfClockSkew is the skew allowed for the built-in issuer's tokens, for
-// replicas whose clocks differ slightly.
-const selfClockSkew = 30 * time.Second
+// replicas whose clocks differ slightly; the issuer holds its own tokens to
+// the same.
+const selfClockSkew = issuer.ClockSkew
 
 // buildPolicy compiles the verifier and the Check policy of cfg.
 func buildPolicy(cfg *config.Config, entries []*providerEntry, m *extauthz.Metrics) (*extauthz.Policy, *token.Verifier, error) {

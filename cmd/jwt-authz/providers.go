@@ -42,6 +42,9 @@ type providerSet struct {
 	ctx     context.Context
 	// onChange is called after every JWKS fetch, for readiness.
 	onChange func()
+	// selfRules returns the rules of the built-in issuer's access tokens;
+	// nil when the issuer is disabled.
+	selfRules func(name string) *token.Provider
 	// onRemove is called with the name of each provider a reload removes,
 	// once its JWKS series are deleted, for the series others keep.
 	onRemove func(provider string)
@@ -114,7 +117,7 @@ func (ps *providerSet) build(cfg *config.Config) ([]*providerEntry, func(), erro
 			},
 		}
 	}
-	if cfg.IssuerEnabled() && ps.self != nil {
+	if cfg.IssuerEnabled() && ps.self != nil && ps.selfRules != nil {
 		fp := selfFingerprint(cfg)
 		if old, ok := ps.entries[config.SelfProvider]; ok && old.fingerprint == fp {
 			next[config.SelfProvider] = old
@@ -123,16 +126,7 @@ func (ps *providerSet) build(cfg *config.Config) ([]*providerEntry, func(), erro
 				fingerprint: fp,
 				source:      ps.self,
 				authz: &extauthz.Provider{
-					Token: &token.Provider{
-						Name:       config.SelfProvider,
-						Issuer:     cfg.Issuer.Issuer,
-						Audiences:  cfg.Issuer.Audiences,
-						Algorithms: []string{cfg.Issuer.Algorithm},
-						RequireExp: true,
-						ClockSkew:  selfClockSkew,
-						Typ:        "at+jwt",
-						Keys:       ps.self,
-					},
+					Token:                ps.selfRules(config.SelfProvider),
 					ForwardClaims:        cfg.Issuer.ForwardClaims,
 					ForwardPayloadHeader: cfg.Issuer.ForwardPayloadHeader,
 					KeepAuthorization:    cfg.Issuer.KeepAuthorizationOrDefault(),
