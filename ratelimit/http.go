@@ -62,9 +62,8 @@ func (h HTTP) Wrap(endpoint string, next http.Handler) http.Handler {
 		hdr.Set("Content-Type", "application/json")
 		hdr.Set("Cache-Control", "no-store")
 		hdr.Set("Retry-After", secs)
-		// The body is left unread: close the connection rather than
-		// drain it.
-		hdr.Set("Connection", "close")
+		// The body is left unread; net/http drains a small one and keeps
+		// the connection, cheaper than making the client reconnect.
 		w.WriteHeader(http.StatusTooManyRequests)
 		_, _ = w.Write([]byte(`{"error":"slow_down","error_description":"too many requests from this address; retry after ` + secs + ` s"}` + "\n"))
 	})
