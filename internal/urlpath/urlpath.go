@@ -40,19 +40,17 @@ const (
 // from the first '?' to the first '#' after it, and the fragment is
 // dropped. A '#' before any '?' ends the path and there is no query.
 func Split(target string) (path, query string) {
-	for i := 0; i < len(target); i++ {
-		switch target[i] {
-		case '#':
-			return target[:i], ""
-		case '?':
-			q := target[i+1:]
-			if j := strings.IndexByte(q, '#'); j >= 0 {
-				q = q[:j]
-			}
-			return target[:i], q
+	path = target
+	if i := strings.IndexByte(target, '?'); i >= 0 {
+		path, query = target[:i], target[i+1:]
+		if j := strings.IndexByte(query, '#'); j >= 0 {
+			query = query[:j]
 		}
 	}
-	return target, ""
+	if i := strings.IndexByte(path, '#'); i >= 0 {
+		return path[:i], ""
+	}
+	return path, query
 }
 
 // class is what a byte of a raw path needs.
