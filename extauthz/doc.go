@@ -1,6 +1,8 @@
 // Package extauthz answers Envoy's ext_authz v3 Check (and the same
-// decision over HTTP forward-auth): it extracts the bearer token, picks the
-// rule for the request, verifies and validates the token through a
+// decision over HTTP forward-auth): it builds one canonical view of the
+// request (method, host, normalized path; an ambiguous path is refused
+// before any rule), extracts the bearer token, picks the rule for the
+// request, verifies and validates the token through a
 // token.Verifier, consults the revocation index on every request, and
 // builds the allowed or denied response.
 //
