@@ -118,14 +118,24 @@ func DefaultExchangeClaims() []string {
 	return []string{"sub", "scope", "email"}
 }
 
-// Default returns the embedded default configuration that `serve` runs
-// without --config: no configured providers, the built-in issuer enabled
-// (so the implicit "self" provider is the one provider), a bbolt revocation
-// store in the data directory and every listener on 127.0.0.1.
+// Default returns the configuration of an empty file: no configured
+// providers, the built-in issuer enabled (so the implicit "self" provider
+// is the one provider), a bbolt revocation store in the data directory and
+// every listener on 127.0.0.1. `serve` without --config runs on Embedded,
+// which adds to it.
 func Default() *Config {
 	c := &Config{}
 	c.ApplyDefaults()
 	return c
+}
+
+// Embedded returns what the embedded default sets beyond the defaults of
+// every key, before environment overrides and ApplyDefaults: the "self"
+// provider's sub claim forwarded as x-jwt-sub, so that a service started
+// without a file shows who called. A config file starts from the key
+// defaults instead (issuer.forward_claims {}).
+func Embedded() *Config {
+	return &Config{Issuer: Issuer{ForwardClaims: map[string]string{"sub": "x-jwt-sub"}}}
 }
 
 // ApplyDefaults fills every unset field with its default: empty strings, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/jwt-authz/jwt-authz/config"
 )
 
 const checkLong = `Sends one ext_authz Check to a running server, as Envoy would for an HTTP
@@ -36,6 +39,9 @@ func newCheckCmd() *cobra.Command {
 		Example: checkExample,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if v := os.Getenv(config.EnvVar("grpc_addr")); v != "" && !cmd.Flags().Changed("addr") {
+				addr = v
+			}
 			conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 			if err != nil {
 				return usageErrorf("--addr %q: %v", addr, err)
@@ -62,7 +68,7 @@ func newCheckCmd() *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&addr, "addr", "127.0.0.1:9001", "ext_authz gRPC address of the server")
+	fs.StringVar(&addr, "addr", "127.0.0.1:9001", "ext_authz gRPC address of the server (env JWT_AUTHZ_GRPC_ADDR)")
 	fs.StringVar(&tok, "token", "", "the bearer token (empty sends no Authorization header)")
 	fs.StringVar(&path, "path", "/", "request path")
 	fs.StringVar(&method, "method", "GET", "request method")

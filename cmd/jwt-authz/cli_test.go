@@ -83,6 +83,7 @@ func TestCLIErrors(t *testing.T) {
 		"bad flag value":      {[]string{"revoke", "--jti", "j", "--exp", "soon"}, 2, `invalid argument "soon" for "--exp"`},
 		"stray argument":      {[]string{"version", "now"}, 2, `jwt-authz version takes no arguments, got "now"`},
 		"issue without sub":   {[]string{"token", "issue"}, 2, "--sub is required"},
+		"issue bad output":    {[]string{"token", "issue", "--sub", "a", "-o", "yaml"}, 2, `--output must be json or env, not "yaml"`},
 		"issue bad claims":    {[]string{"token", "issue", "--sub", "a", "--claims", "{"}, 2, "--claims:"},
 		"revoke nothing":      {[]string{"revoke"}, 2, "give one of --jti, --sid, --sub or --token"},
 		"revoke two forms":    {[]string{"revoke", "--sid", "s", "--token", "t"}, 2, "give only one of --jti, --sid, --sub or --token, not --sid and --token"},

@@ -113,9 +113,13 @@ const tokenIssueLong = `Asks the running server, through its admin API, to mint 
 refresh token pair in a new session, and prints it as JSON, as the token
 endpoint would. The server is found from the config: admin_addr and
 admin_token_file, or --admin-addr and --admin-token-file (or the token
-itself in $JWT_AUTHZ_ADMIN_TOKEN), so no config file is needed.`
+itself in $JWT_AUTHZ_ADMIN_TOKEN), so no config file is needed.
+
+--output env prints the pair as shell assignments (ACCESS_TOKEN,
+REFRESH_TOKEN, SCOPE, EXPIRES_IN) for eval.`
 
 const tokenIssueExample = `  jwt-authz token issue --sub alice --scope "read write"
+  eval "$(jwt-authz token issue --sub alice --output env)"; echo "$ACCESS_TOKEN"
   jwt-authz token issue --sub svc-orders --claims '{"tenant":"acme"}' --config /etc/jwt-authz/config.yaml`
 
 func newTokenCmd(g *globalFlags) *cobra.Command {
@@ -125,7 +129,7 @@ func newTokenCmd(g *globalFlags) *cobra.Command {
 		Args:  subcommandArgs,
 		RunE:  needSubcommand,
 	}
-	var sub, scope, claims string
+	var sub, scope, claims, output string
 	issue := &cobra.Command{
 		Use:     "issue --sub S [--scope \"a b\"] [--claims JSON]",
 		Short:   "Mint an access and refresh token pair in a new session",
@@ -135,6 +139,9 @@ func newTokenCmd(g *globalFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if sub == "" {
 				return usageErrorf("--sub is required")
+			}
+			if output != "json" && output != "env" {
+				return usageErrorf("--output must be json or env, not %q", output)
 			}
 			body := mintRequest{Sub: sub, Scope: scope}
 			if claims != "" {
@@ -146,10 +153,15 @@ func newTokenCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printResponse(cmd.OutOrStdout(), http.StatusOK)(c.post(cmd.Context(), "/admin/tokens", body))
+			out := cmd.OutOrStdout()
+			if output == "env" {
+				out = &envWriter{w: out}
+			}
+			return printResponse(out, http.StatusOK)(c.post(cmd.Context(), "/admin/tokens", body))
 		},
 	}
 	fs := issue.Flags()
+	fs.StringVarP(&output, "output", "o", "json", "json, or env: shell assignments for eval")
 	fs.StringVar(&sub, "sub", "", "subject of the new session (required)")
 	fs.StringVar(&scope, "scope", "", `space-separated scopes, e.g. "read write"`)
 	fs.StringVar(&claims, "claims", "", `extra access-token claims as a JSON object, e.g. '{"tenant":"acme"}'`)
@@ -260,6 +272,29 @@ func revokeBody(fs *pflag.FlagSet, jti string, exp int64, sid, sub string, befor
 	}
 }
 
+// envWriter turns the token pair's JSON into shell assignments.
+type envWriter struct{ w io.Writer }
+
+func (e *envWriter) Write(p []byte) (int, error) {
+	var pair struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		Scope        string `json:"scope"`
+		ExpiresIn    int64  `json:"expires_in"`
+	}
+	if err := json.Unmarshal(p, &pair); err != nil {
+		return 0, fmt.Errorf("the server's answer is not a token pair: %w", err)
+	}
+	_, err := fmt.Fprintf(e.w, "ACCESS_TOKEN=%s\nREFRESH_TOKEN=%s\nSCOPE=%s\nEXPIRES_IN=%d\n",
+		shellQuote(pair.AccessToken), shellQuote(pair.RefreshToken), shellQuote(pair.Scope), pair.ExpiresIn)
+	return len(p), err
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 // printResponse returns a function that prints the server's answer, or
 // the error when the server refused or could not be reached.
 func printResponse(stdout io.Writer, want int) func(status int, body []byte, err error) error {
@@ -274,7 +309,9 @@ func printResponse(stdout io.Writer, want int) func(status int, body []byte, err
 		if json.Indent(&pretty, body, "", "  ") == nil {
 			body = pretty.Bytes()
 		}
-		fmt.Fprintln(stdout, string(bytes.TrimSpace(body)))
+		if _, err := fmt.Fprintln(stdout, string(bytes.TrimSpace(body))); err != nil {
+			return err
+		}
 		return nil
 	}
 }

@@ -66,7 +66,7 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 
 func loadConfig(path string, lookup func(string) (string, bool)) (*config.Config, error) {
 	if path == "" {
-		c := &config.Config{}
+		c := config.Embedded()
 		if err := c.ApplyEnv(lookup); err != nil {
 			return nil, err
 		}
