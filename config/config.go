@@ -101,11 +101,34 @@ type TokenCache struct {
 
 // Revocation configures the revocation store.
 type Revocation struct {
-	Store        string        `yaml:"store"` // memory | bolt | redis
-	BoltPath     string        `yaml:"bolt_path"`
-	RedisURL     string        `yaml:"redis_url"`
-	MaxStaleness time.Duration `yaml:"max_staleness"`
-	SyncInterval time.Duration `yaml:"sync_interval"` // redis: full resync period (default 30s)
+	Store    string `yaml:"store"` // memory | bolt | redis
+	BoltPath string `yaml:"bolt_path"`
+	RedisURL string `yaml:"redis_url"`
+	// RedisSentinel names a Sentinel-managed primary instead of RedisURL;
+	// nil when the key is absent.
+	RedisSentinel *RedisSentinel `yaml:"redis_sentinel"`
+	// RedisCluster names a Redis Cluster instead of RedisURL; nil when the
+	// key is absent.
+	RedisCluster  *RedisCluster `yaml:"redis_cluster"`
+	RedisUsername string        `yaml:"redis_username"` // ACL user of the data nodes
+	MaxStaleness  time.Duration `yaml:"max_staleness"`
+	SyncInterval  time.Duration `yaml:"sync_interval"` // redis: full resync period (default 30s)
+}
+
+// RedisSentinel is a primary found through Redis Sentinel.
+type RedisSentinel struct {
+	MasterName           string   `yaml:"master_name"`
+	Addrs                []string `yaml:"addrs"`                  // sentinel host:port list
+	PasswordFile         string   `yaml:"password_file"`          // the data nodes' password
+	SentinelPasswordFile string   `yaml:"sentinel_password_file"` // the sentinels' own password
+	TLS                  bool     `yaml:"tls"`
+}
+
+// RedisCluster is a Redis Cluster reached through seed nodes.
+type RedisCluster struct {
+	Addrs        []string `yaml:"addrs"` // seed host:port list
+	PasswordFile string   `yaml:"password_file"`
+	TLS          bool     `yaml:"tls"`
 }
 
 // Issuer configures the built-in token issuer and token endpoint.

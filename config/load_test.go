@@ -185,11 +185,12 @@ func TestParseValidFull(t *testing.T) {
 			RequestsPerSecond: &rateLimit, Burst: 10, MaxClients: 500, ClientIPHeader: "x-forwarded-for",
 		},
 		Revocation: Revocation{
-			Store:        StoreRedis,
-			BoltPath:     "/var/lib/jwt-authz/revocations.db",
-			RedisURL:     "rediss://redis.example.com:6380/2",
-			MaxStaleness: 2 * time.Minute,
-			SyncInterval: time.Minute,
+			Store:         StoreRedis,
+			BoltPath:      "/var/lib/jwt-authz/revocations.db",
+			RedisURL:      "rediss://redis.example.com:6380/2",
+			RedisUsername: "jwt-authz",
+			MaxStaleness:  2 * time.Minute,
+			SyncInterval:  time.Minute,
 		},
 		Issuer: Issuer{
 			Enabled:              &yes,
@@ -241,27 +242,30 @@ func TestParseValidFull(t *testing.T) {
 }
 
 // TestValidFullSetsEveryKey keeps valid-full.yaml complete: every key of the
-// Config types must appear in it.
+// Config types must appear in it, or, for the Redis topologies that exclude
+// one another, in valid-redis-sentinel.yaml and valid-redis-cluster.yaml.
 func TestValidFullSetsEveryKey(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "valid-full.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, fe := parseYAML(data)
-	if fe != nil {
-		t.Fatal(fe)
-	}
-	d := newDecoder()
-	d.value("", root, reflect.ValueOf(&Config{}).Elem())
-	for _, key := range keyPaths(reflect.TypeFor[Config](), "") {
-		found := false
-		for path := range d.lines {
-			if normalizePath(path) == key {
-				found = true
-				break
-			}
+	set := map[string]bool{}
+	for _, file := range []string{"valid-full.yaml", "valid-redis-sentinel.yaml", "valid-redis-cluster.yaml"} {
+		data, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !found {
+		if _, err := Parse(data); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		root, fe := parseYAML(data)
+		if fe != nil {
+			t.Fatal(fe)
+		}
+		d := newDecoder()
+		d.value("", root, reflect.ValueOf(&Config{}).Elem())
+		for path := range d.lines {
+			set[normalizePath(path)] = true
+		}
+	}
+	for _, key := range keyPaths(reflect.TypeFor[Config](), "") {
+		if !set[key] {
 			t.Errorf("testdata/valid-full.yaml does not set %s", key)
 		}
 	}

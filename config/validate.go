@@ -230,11 +230,7 @@ func (c *Config) validateRevocation(p *problems) {
 	r := &c.Revocation
 	oneOf(p, "revocation.store", r.Store, StoreMemory, StoreBolt, StoreRedis)
 	if r.Store == StoreRedis {
-		if r.RedisURL == "" {
-			p.add("revocation.redis_url", "is required with store: redis")
-		} else if msg := redisURLProblem(r.RedisURL); msg != "" {
-			p.add("revocation.redis_url", "%s", msg)
-		}
+		r.validateRedis(p)
 	}
 	if r.MaxStaleness <= 0 {
 		p.add("revocation.max_staleness", "must be greater than 0")

@@ -190,6 +190,59 @@ func TestValidate(t *testing.T) {
 				c.Revocation.RedisURL = "redis://:pw@redis:6379/0"
 			},
 		},
+		"redis sentinel": {
+			edit: func(c *Config) {
+				c.Revocation.Store = StoreRedis
+				c.Revocation.RedisUsername = "jwt-authz"
+				c.Revocation.RedisSentinel = &RedisSentinel{MasterName: "mymaster", Addrs: []string{"10.0.0.1:26379", "[::1]:26379", "sentinel-2.sentinel:26379"}, TLS: true}
+			},
+		},
+		"redis cluster": {
+			edit: func(c *Config) {
+				c.Revocation.Store = StoreRedis
+				c.Revocation.RedisCluster = &RedisCluster{Addrs: []string{"clustercfg.example.cache.amazonaws.com:6379"}, TLS: true}
+			},
+		},
+		"redis topology missing": {
+			edit: func(c *Config) { c.Revocation.Store = StoreRedis },
+			want: []string{"revocation: store: redis needs one of redis_url, redis_sentinel or redis_cluster"},
+		},
+		"redis username twice": {
+			edit: func(c *Config) {
+				c.Revocation.Store = StoreRedis
+				c.Revocation.RedisURL = "redis://alice:pw@redis:6379"
+				c.Revocation.RedisUsername = "bob"
+			},
+			want: []string{"revocation.redis_username: differs from the user named in revocation.redis_url; set it in one place"},
+		},
+		"redis two topologies": {
+			edit: func(c *Config) {
+				c.Revocation.Store = StoreRedis
+				c.Revocation.RedisURL = "redis://redis:6379"
+				c.Revocation.RedisSentinel = &RedisSentinel{MasterName: "m", Addrs: []string{"s:26379"}}
+				c.Revocation.RedisCluster = &RedisCluster{Addrs: []string{"c:6379"}}
+			},
+			want: []string{"revocation: set only one of redis_url, redis_sentinel or redis_cluster, not redis_url and redis_sentinel and redis_cluster"},
+		},
+		"redis sentinel incomplete": {
+			edit: func(c *Config) {
+				c.Revocation.Store = StoreRedis
+				c.Revocation.RedisSentinel = &RedisSentinel{Addrs: []string{"s", ":26379", "s:http"}}
+			},
+			want: []string{
+				"revocation.redis_sentinel.master_name: is required: the name the sentinels monitor the primary under",
+				`revocation.redis_sentinel.addrs[0]: "s" must be host:port, such as redis-0.redis:6379`,
+				`revocation.redis_sentinel.addrs[1]: ":26379" must be host:port, such as redis-0.redis:6379`,
+				`revocation.redis_sentinel.addrs[2]: "s:http" port must be a number from 1 to 65535`,
+			},
+		},
+		"redis cluster without seeds": {
+			edit: func(c *Config) {
+				c.Revocation.Store = StoreRedis
+				c.Revocation.RedisCluster = &RedisCluster{}
+			},
+			want: []string{"revocation.redis_cluster.addrs: needs at least one host:port"},
+		},
 		"redis without host": {
 			edit: func(c *Config) {
 				c.Revocation.Store = StoreRedis
