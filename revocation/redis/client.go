@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
@@ -25,6 +26,11 @@ const (
 //
 // Errors never repeat the URL, which may hold a password.
 func NewClient(redisURL string) (*goredis.Client, error) {
+	return NewClientUser(redisURL, "")
+}
+
+// NewClientUser is NewClient with an ACL user for a URL that names none.
+func NewClientUser(redisURL, username string) (*goredis.Client, error) {
 	if redisURL == "" {
 		return nil, errors.New("redis: empty URL")
 	}
@@ -41,8 +47,72 @@ func NewClient(redisURL string) (*goredis.Client, error) {
 	if opts.WriteTimeout == 0 {
 		opts.WriteTimeout = ioTimeout
 	}
-	opts.ClientName = "jwt-authz"
+	if opts.Username == "" {
+		opts.Username = username
+	}
+	opts.ClientName = clientName
 	return goredis.NewClient(opts), nil
+}
+
+// clientName is sent with CLIENT SETNAME on every connection.
+const clientName = "jwt-authz"
+
+// SentinelOptions name a primary managed by Redis Sentinel.
+type SentinelOptions struct {
+	MasterName string
+	Addrs      []string // the sentinels, host:port
+	// Username and Password authenticate to the data nodes.
+	Username, Password string
+	// SentinelPassword authenticates to the sentinels (AUTH <password>).
+	SentinelPassword string
+	TLS              bool
+}
+
+// NewSentinelClient returns a client of the primary the sentinels name,
+// which follows it across failovers (go-redis's failover client).
+func NewSentinelClient(o SentinelOptions) *goredis.Client {
+	return goredis.NewFailoverClient(&goredis.FailoverOptions{
+		MasterName:       o.MasterName,
+		SentinelAddrs:    o.Addrs,
+		SentinelPassword: o.SentinelPassword,
+		Username:         o.Username,
+		Password:         o.Password,
+		ClientName:       clientName,
+		DialTimeout:      dialTimeout,
+		ReadTimeout:      ioTimeout,
+		WriteTimeout:     ioTimeout,
+		TLSConfig:        tlsConfig(o.TLS),
+	})
+}
+
+// ClusterOptions name a Redis Cluster.
+type ClusterOptions struct {
+	Addrs              []string // seed nodes, host:port
+	Username, Password string
+	TLS                bool
+}
+
+// NewClusterClient returns a Redis Cluster client, which learns the slot
+// map from the seeds and follows redirections and node failovers.
+func NewClusterClient(o ClusterOptions) *goredis.ClusterClient {
+	return goredis.NewClusterClient(&goredis.ClusterOptions{
+		Addrs:        o.Addrs,
+		Username:     o.Username,
+		Password:     o.Password,
+		ClientName:   clientName,
+		DialTimeout:  dialTimeout,
+		ReadTimeout:  ioTimeout,
+		WriteTimeout: ioTimeout,
+		TLSConfig:    tlsConfig(o.TLS),
+	})
+}
+
+// tlsConfig is TLS 1.2 or later verified against the system roots, or nil.
+func tlsConfig(on bool) *tls.Config {
+	if !on {
+		return nil
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12}
 }
 
 // errBadURL stands in for a URL syntax error, whose text would quote the

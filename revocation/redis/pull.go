@@ -61,7 +61,7 @@ func (s *Store) head(ctx context.Context) (string, uint64, error) {
 // fail-over, or "" when the server does not let us read it (an ACL without
 // INFO); the epoch marker then stands alone.
 func (s *Store) runID(ctx context.Context) (string, error) {
-	info, err := s.c.Info(ctx, "server").Result()
+	info, err := s.primaryInfo(ctx)
 	if err != nil {
 		var rerr goredis.Error
 		if errors.As(err, &rerr) {

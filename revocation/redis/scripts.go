@@ -1,6 +1,10 @@
 package redis
 
-import goredis "github.com/redis/go-redis/v9"
+import (
+	"strings"
+
+	goredis "github.com/redis/go-redis/v9"
+)
 
 // putScript records entries, merging each with the stored one.
 //
@@ -12,7 +16,12 @@ import goredis "github.com/redis/go-redis/v9"
 // Numbers are compared with tonumber (exact below 2^53, which covers unix
 // seconds and milliseconds) but always written back from the original
 // strings, because Lua may format a large number in exponent notation.
-var putScript = goredis.NewScript(`
+var putScript = goredis.NewScript(putSource)
+
+// sputScript is putScript announcing with SPUBLISH, for sharded pub/sub.
+var sputScript = goredis.NewScript(strings.Replace(putSource, "'PUBLISH'", "'SPUBLISH'", 1))
+
+const putSource = `
 local channel = ARGV[1]
 local changed = 0
 for i = 4, #KEYS do
@@ -46,7 +55,7 @@ for i = 4, #KEYS do
   end
 end
 return changed
-`)
+`
 
 // headScript returns the dataset's epoch marker, creating it from ARGV[1]
 // if it is missing, and the current write sequence number.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -18,6 +19,15 @@ import (
 const (
 	DefaultKeyPrefix = "jwt-authz:revocation:"
 	DefaultChannel   = "jwt-authz:revocations"
+)
+
+// Key prefix and channel in a Redis Cluster. The hash tag puts every key
+// and the shard channel in one slot, so each script's keys are on one node.
+// A single server and Sentinel keep the untagged names, which earlier
+// versions use too.
+const (
+	ClusterKeyPrefix = "{jwt-authz:revocation}:"
+	ClusterChannel   = "{jwt-authz:revocation}:announce"
 )
 
 // pageSize is how many entries one round trip of Pull, List or
@@ -32,6 +42,15 @@ type Options struct {
 	// Channel is the pub/sub channel for announcements. Default
 	// DefaultChannel.
 	Channel string
+	// Cluster says the client is a Redis Cluster client: KeyPrefix and
+	// Channel default to ClusterKeyPrefix and ClusterChannel, and
+	// announcements use sharded pub/sub (SPUBLISH, SSUBSCRIBE) when the
+	// primary of the keys' slot is Redis 7 or later, plain PUBLISH and
+	// SUBSCRIBE (which a Cluster broadcasts to every node) before.
+	Cluster bool
+	// PlainPubSub turns sharded pub/sub off in a Cluster (for tests of the
+	// fallback).
+	PlainPubSub bool
 	// Logger receives reconnection warnings. Default: discard.
 	Logger *slog.Logger
 }
@@ -42,6 +61,11 @@ type Store struct {
 	prefix  string
 	channel string
 	log     *slog.Logger
+
+	// shardable is whether sharded pub/sub may be used; sharded caches
+	// what the server supports: 0 not yet known, 1 yes, 2 no.
+	shardable bool
+	sharded   atomic.Int32
 
 	logKey, expKey, seqKey, epochKey string
 }
@@ -55,23 +79,30 @@ func New(client goredis.UniversalClient, opts Options) (*Store, error) {
 	}
 	if opts.KeyPrefix == "" {
 		opts.KeyPrefix = DefaultKeyPrefix
+		if opts.Cluster {
+			opts.KeyPrefix = ClusterKeyPrefix
+		}
 	}
 	if opts.Channel == "" {
 		opts.Channel = DefaultChannel
+		if opts.Cluster {
+			opts.Channel = ClusterChannel
+		}
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	p := opts.KeyPrefix
 	return &Store{
-		c:        client,
-		prefix:   p,
-		channel:  opts.Channel,
-		log:      opts.Logger,
-		logKey:   p + "log",
-		expKey:   p + "exp",
-		seqKey:   p + "seq",
-		epochKey: p + "epoch",
+		c:         client,
+		prefix:    p,
+		channel:   opts.Channel,
+		shardable: opts.Cluster && !opts.PlainPubSub,
+		log:       opts.Logger,
+		logKey:    p + "log",
+		expKey:    p + "exp",
+		seqKey:    p + "seq",
+		epochKey:  p + "epoch",
 	}, nil
 }
 
@@ -117,7 +148,17 @@ func (s *Store) put(ctx context.Context, channel string, entries []revocation.En
 		keys = append(keys, s.entryKey(m))
 		args = append(args, m, e.ExpiresAt, e.Before, e.CreatedAt)
 	}
-	return putScript.Run(ctx, s.c, keys, args...).Err()
+	script := putScript
+	if channel != "" {
+		sharded, err := s.useSharded(ctx)
+		if err != nil {
+			return err
+		}
+		if sharded {
+			script = sputScript
+		}
+	}
+	return script.Run(ctx, s.c, keys, args...).Err()
 }
 
 // Get implements revocation.Store.
@@ -192,3 +233,42 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 
 // Close implements revocation.Store. The client is left open.
 func (s *Store) Close() error { return nil }
+
+// useSharded reports whether announcements use sharded pub/sub: in a
+// Cluster whose primary for the keys' slot runs Redis 7 or later. Every
+// replica asks the same primary, so all of them choose alike.
+func (s *Store) useSharded(ctx context.Context) (bool, error) {
+	if !s.shardable {
+		return false, nil
+	}
+	switch s.sharded.Load() {
+	case 1:
+		return true, nil
+	case 2:
+		return false, nil
+	}
+	info, err := s.primaryInfo(ctx)
+	if err != nil {
+		return false, err
+	}
+	yes := atLeast(infoField(info, "redis_version"), 7, 0)
+	if yes {
+		s.sharded.Store(1)
+	} else {
+		s.sharded.Store(2)
+	}
+	return yes, nil
+}
+
+// primaryInfo returns INFO server of the primary holding the keys (in a
+// Cluster, of the keys' slot).
+func (s *Store) primaryInfo(ctx context.Context) (string, error) {
+	if cc, ok := s.c.(*goredis.ClusterClient); ok {
+		node, err := cc.MasterForKey(ctx, s.seqKey)
+		if err != nil {
+			return "", err
+		}
+		return node.Info(ctx, "server").Result()
+	}
+	return s.c.Info(ctx, "server").Result()
+}

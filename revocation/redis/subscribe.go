@@ -44,7 +44,16 @@ func (s *Store) Subscribe(ctx context.Context, onEntry func(revocation.Entry), o
 // subscribeOnce runs one subscription until it fails or ctx is done, and
 // reports whether it got as far as being subscribed.
 func (s *Store) subscribeOnce(ctx context.Context, onEntry func(revocation.Entry), onSubscribed func()) (subscribed bool) {
-	ps := s.c.Subscribe(ctx, s.channel)
+	sharded, err := s.useSharded(ctx)
+	if err != nil {
+		return false
+	}
+	var ps *goredis.PubSub
+	if sharded {
+		ps = s.c.SSubscribe(ctx, s.channel)
+	} else {
+		ps = s.c.Subscribe(ctx, s.channel)
+	}
 	// Receive does not watch ctx while it blocks on the socket; closing the
 	// subscription unblocks it.
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
@@ -76,7 +85,7 @@ func (s *Store) subscribeOnce(ctx context.Context, onEntry func(revocation.Entry
 		pinged = false
 		switch m := msg.(type) {
 		case *goredis.Subscription:
-			if m.Kind == "subscribe" && m.Channel == s.channel {
+			if (m.Kind == "subscribe" || m.Kind == "ssubscribe") && m.Channel == s.channel {
 				subscribed = true
 				onSubscribed()
 			}
