@@ -28,7 +28,7 @@ import (
 type stores struct {
 	backend  string
 	db       *bbolt.DB
-	redis    *goredis.Client
+	redis    goredis.UniversalClient
 	revStore revocation.Store
 	sessions session.Store
 }
@@ -41,13 +41,13 @@ func openStores(cfg *config.Config, log *slog.Logger) (*stores, error) {
 		st.revStore = revmemory.New(log)
 		st.sessions = sessmemory.New()
 	case "redis":
-		client, err := revredis.NewClient(cfg.Revocation.RedisURL)
+		client, err := openRedis(cfg.Revocation, log)
 		if err != nil {
-			return nil, fmt.Errorf("revocation.redis_url: %w", err)
+			return nil, err
 		}
 		goredis.SetLogger(newRedisLogger(log))
 		st.redis = client
-		rs, err := revredis.New(st.redis, revredis.Options{Logger: log})
+		rs, err := revredis.New(st.redis, revredis.Options{Logger: log, Cluster: cfg.Revocation.RedisCluster != nil})
 		if err != nil {
 			st.close()
 			return nil, err
@@ -59,7 +59,6 @@ func openStores(cfg *config.Config, log *slog.Logger) (*stores, error) {
 			return nil, err
 		}
 		st.sessions = ss
-		log.Info("revocation and session store", "backend", "redis", "addr", client.Options().Addr, "db", client.Options().DB)
 	default:
 		path := cfg.BoltPath()
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
