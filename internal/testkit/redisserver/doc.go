@@ -4,6 +4,10 @@
 // (empty, like a restart without persistence), which is how the revocation
 // tests exercise outages and data loss.
 //
+// NewSentinel starts a primary, a replica and a sentinel; NewCluster a
+// three-primary Redis Cluster made with redis-cli --cluster create. Both
+// wait for readiness by asking the servers, never by sleeping.
+//
 // When redis-server is not installed the tests that need it are skipped
 // with a message saying so, except in CI (the CI environment variable is
 // set), where they fail. Shared returns the address of an externally

@@ -28,6 +28,7 @@ type Server struct {
 	bin    string
 	dir    string
 	port   int
+	pre    []string // arguments before the defaults (a config file)
 	args   []string
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -40,14 +41,25 @@ type Server struct {
 // installed, or fails it when the CI environment variable is set.
 func New(t testing.TB, args ...string) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
+	return newServer(t, lookPath(t, "redis-server", "redis-server"), nil, args)
+}
+
+// lookPath finds a binary, or skips the test (fails it in CI).
+func lookPath(t testing.TB, name, pkg string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server not found in PATH (required in CI): %v", err)
+			t.Fatalf("%s not found in PATH (required in CI): %v", name, err)
 		}
-		t.Skipf("redis-server not found in PATH; install it (e.g. apt-get install redis-server) to run this test: %v", err)
+		t.Skipf("%s not found in PATH; install it (e.g. apt-get install %s) to run this test: %v", name, pkg, err)
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), args: args}
+	return bin
+}
+
+func newServer(t testing.TB, bin string, pre, args []string) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), pre: pre, args: args}
 	t.Cleanup(s.Stop)
 	// A free port is picked by binding :0 and releasing it; another
 	// process may take it in between, so try a few.
@@ -120,7 +132,9 @@ func (s *Server) start() error {
 		"--protected-mode", "no",
 		"--loglevel", "warning",
 	}
-	cmd := exec.Command(s.bin, append(args, s.args...)...)
+	all := append(append(append([]string{}, s.pre...), args...), s.args...)
+	cmd := exec.Command(s.bin, all...)
+	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return err
@@ -185,3 +199,5 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+func lookPathQuiet(name string) (string, error) { return exec.LookPath(name) }

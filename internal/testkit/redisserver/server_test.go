@@ -83,3 +83,20 @@ func TestExtraArguments(t *testing.T) {
 		t.Fatalf("AUTH = %q", got)
 	}
 }
+
+func TestSentinelSetup(t *testing.T) {
+	st := NewSentinel(t)
+	got, err := st.PrimaryAddr(t.Context())
+	if err != nil || got != st.Primary.Addr() {
+		t.Fatalf("primary = %q, %v; want %s", got, err, st.Primary.Addr())
+	}
+}
+
+func TestClusterSetup(t *testing.T) {
+	cs := NewCluster(t)
+	for _, addr := range cs.Addrs() {
+		if got, err := do(addr, "CLUSTER INFO"); err != nil || !strings.HasPrefix(got, "$") {
+			t.Fatalf("CLUSTER INFO %s = %q, %v", addr, got, err)
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package redisserver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// readyTimeout bounds how long a Sentinel or Cluster setup may take to
+// become ready; it is polled, never slept.
+const readyTimeout = 30 * time.Second
+
+// SentinelSetup is a primary, a replica of it and one sentinel monitoring
+// them under MasterName.
+type SentinelSetup struct {
+	MasterName string
+	Password   string // the data nodes' --requirepass, if any
+	Primary    *Server
+	Replica    *Server
+	Sentinel   *Server
+}
+
+// NewSentinel starts a Sentinel setup for the test and stops it in
+// t.Cleanup. The sentinel is redis-sentinel when installed, or else
+// redis-server --sentinel (the same program). It declares a primary down
+// after one second, so a killed primary is failed over in a few. Extra
+// arguments go to both data nodes (for example "--requirepass", "pw",
+// "--masterauth", "pw").
+func NewSentinel(t testing.TB, dataArgs ...string) *SentinelSetup {
+	t.Helper()
+	server := lookPath(t, "redis-server", "redis-server")
+	st := &SentinelSetup{MasterName: "jwt-authz-primary", Password: passwordOf(dataArgs)}
+	st.Primary = newServer(t, server, nil, dataArgs)
+	host, port := "127.0.0.1", strconv.Itoa(st.Primary.port)
+	st.Replica = newServer(t, server, nil, append([]string{"--replicaof", host, port}, dataArgs...))
+
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "sentinel.conf")
+	var auth string
+	if st.Password = passwordOf(dataArgs); st.Password != "" {
+		auth = fmt.Sprintf("sentinel auth-pass %s %s\n", st.MasterName, st.Password)
+	}
+	text := fmt.Sprintf("sentinel monitor %[1]s %[2]s %[3]s 1\n"+
+		"sentinel down-after-milliseconds %[1]s 1000\n"+
+		"sentinel failover-timeout %[1]s 10000\n%[4]s", st.MasterName, host, port, auth)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin, pre := server, []string{conf, "--sentinel"}
+	if sb, err := lookSentinel(); err == nil {
+		bin, pre = sb, []string{conf}
+	}
+	st.Sentinel = newServer(t, bin, pre, nil)
+	st.waitReplicated(t)
+	st.waitSentinelKnowsReplica(t)
+	return st
+}
+
+func lookSentinel() (string, error) {
+	return lookPathQuiet("redis-sentinel")
+}
+
+// PrimaryAddr asks the sentinel for the current primary's address.
+func (st *SentinelSetup) PrimaryAddr(ctx context.Context) (string, error) {
+	c := goredis.NewSentinelClient(&goredis.Options{Addr: st.Sentinel.Addr(), MaxRetries: -1})
+	defer c.Close()
+	a, err := c.GetMasterAddrByName(ctx, st.MasterName).Result()
+	if err != nil {
+		return "", err
+	}
+	if len(a) != 2 {
+		return "", fmt.Errorf("sentinel answered %q", a)
+	}
+	return a[0] + ":" + a[1], nil
+}
+
+// WaitPrimary waits until the sentinel names addr as the primary and addr
+// answers as one.
+func (st *SentinelSetup) WaitPrimary(t testing.TB, addr string) {
+	t.Helper()
+	poll(t, "sentinel to name "+addr+" the primary", func(ctx context.Context) bool {
+		got, err := st.PrimaryAddr(ctx)
+		return err == nil && got == addr && role(ctx, addr, st.Password) == "master"
+	})
+}
+
+func (st *SentinelSetup) waitReplicated(t testing.TB) {
+	t.Helper()
+	poll(t, "the replica to sync with the primary", func(ctx context.Context) bool {
+		info := infoOf(ctx, st.Replica.Addr(), st.Password, "replication")
+		return strings.Contains(info, "master_link_status:up")
+	})
+}
+
+func (st *SentinelSetup) waitSentinelKnowsReplica(t testing.TB) {
+	t.Helper()
+	poll(t, "the sentinel to discover the replica", func(ctx context.Context) bool {
+		c := goredis.NewSentinelClient(&goredis.Options{Addr: st.Sentinel.Addr(), MaxRetries: -1})
+		defer c.Close()
+		reps, err := c.Replicas(ctx, st.MasterName).Result()
+		if err != nil {
+			return false
+		}
+		for _, r := range reps {
+			if r["port"] == strconv.Itoa(st.Replica.port) && !strings.Contains(r["flags"], "disconnected") && !strings.Contains(r["flags"], "s_down") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// poll calls cond until it returns true, failing the test after
+// readyTimeout. It is readiness polling: cond asks a server for its state.
+func poll(t testing.TB, what string, cond func(ctx context.Context) bool) {
+	t.Helper()
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ok := cond(ctx)
+		cancel()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", readyTimeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// passwordOf returns the value of --requirepass in args, or "".
+func passwordOf(args []string) string {
+	for i, a := range args {
+		if a == "--requirepass" && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// client returns a one-connection client of addr; the caller closes it.
+func client(addr, password string) *goredis.Client {
+	return goredis.NewClient(&goredis.Options{Addr: addr, Password: password, MaxRetries: -1, PoolSize: 1, DialTimeout: time.Second})
+}
+
+func infoOf(ctx context.Context, addr, password, section string) string {
+	c := client(addr, password)
+	defer c.Close()
+	info, _ := c.Info(ctx, section).Result()
+	return info
+}
+
+func role(ctx context.Context, addr, password string) string {
+	for line := range strings.Lines(infoOf(ctx, addr, password, "replication")) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "role:"); ok {
+			return v
+		}
+	}
+	return ""
+}
