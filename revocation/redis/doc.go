@@ -25,12 +25,22 @@
 // each case Pull reports a reset, and the Service writes back every entry
 // it holds. No revocation is lost while any replica or Redis holds it.
 //
-// Requirements: Redis 6.2 or later (SET EXAT), a single server or a
-// primary with replicas and Sentinel (not Redis Cluster: scripts touch
-// keys they compute), and maxmemory-policy noeviction, since every key has
-// a TTL and a volatile-* policy would evict revocations early. Durability
-// of an acknowledged write is what the server's persistence settings give;
-// the write-back covers a server that lost it.
+// Topologies: a single server (NewClient), a primary found through Redis
+// Sentinel (NewSentinelClient) or a Redis Cluster (NewClusterClient), all
+// go-redis clients behind goredis.UniversalClient. In a Cluster
+// (Options.Cluster) the keys are under ClusterKeyPrefix, whose hash tag
+// keeps every key of a script in one slot, and announcements use sharded
+// pub/sub on ClusterChannel when the slot's primary runs Redis 7 or later
+// (plain PUBLISH, which a Cluster broadcasts, before). A single server and
+// Sentinel keep the untagged names. Probe and CheckSentinels tell a
+// configuration that cannot work from a server that is merely unreachable.
+//
+// Requirements: Redis 6.2 or later (SET EXAT), and maxmemory-policy
+// noeviction, since every key has a TTL and a volatile-* policy would evict
+// revocations early. Durability of an acknowledged write is what the
+// server's persistence and replication give; the write-back covers a
+// server that lost it, including a promoted replica that missed writes (its
+// run_id differs).
 //
 // The client passed to New stays the caller's: Close does not close it. A
 // Store is safe for concurrent use.

@@ -3,6 +3,7 @@
 // expire with the session's newest refresh token. Create, Rotate and Revoke
 // are Lua scripts, so each is one atomic step on the server: of concurrent
 // rotations presenting the same jti, from any number of replicas, exactly
-// one rotates. Every backend error wraps session.ErrUnavailable. Safe for
+// one rotates. Every script touches one key, so the store works unchanged
+// on a single server, through Sentinel and on a Redis Cluster. Every backend error wraps session.ErrUnavailable. Safe for
 // concurrent use.
 package redis

@@ -8,6 +8,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/jwt-authz/jwt-authz/internal/testkit/redisserver"
+	revredis "github.com/jwt-authz/jwt-authz/revocation/redis"
 	"github.com/jwt-authz/jwt-authz/session"
 	sessionredis "github.com/jwt-authz/jwt-authz/session/redis"
 	"github.com/jwt-authz/jwt-authz/session/storetest"
@@ -103,4 +104,34 @@ func TestNewNilClient(t *testing.T) {
 	if _, err := sessionredis.New(nil); err == nil {
 		t.Fatal("New(nil) succeeded")
 	}
+}
+
+// TestTopologies runs the contract through a Sentinel-managed primary and
+// a three-primary Cluster: every script touches one key, so no hash tag is
+// needed.
+func TestTopologies(t *testing.T) {
+	t.Run("sentinel", func(t *testing.T) {
+		st := redisserver.NewSentinel(t)
+		storetest.Run(t, func(t *testing.T) session.Store {
+			c := revredis.NewSentinelClient(revredis.SentinelOptions{MasterName: st.MasterName, Addrs: []string{st.Sentinel.Addr()}})
+			t.Cleanup(func() { _ = c.Close() })
+			s, err := sessionredis.New(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+	})
+	t.Run("cluster", func(t *testing.T) {
+		cs := redisserver.NewCluster(t)
+		storetest.Run(t, func(t *testing.T) session.Store {
+			c := revredis.NewClusterClient(revredis.ClusterOptions{Addrs: cs.Addrs()})
+			t.Cleanup(func() { _ = c.Close() })
+			s, err := sessionredis.New(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+	})
 }
