@@ -53,7 +53,11 @@ func openStores(cfg *config.Config, log *slog.Logger) (*stores, error) {
 			return nil, err
 		}
 		st.revStore = rs
-		ss, err := sessredis.New(st.redis)
+		// With replicas (Sentinel, Cluster) a rotation is acknowledged only
+		// once a replica has it, so a failover never lets a refresh token
+		// rotate twice.
+		replicated := cfg.Revocation.RedisSentinel != nil || cfg.Revocation.RedisCluster != nil
+		ss, err := sessredis.NewWithOptions(st.redis, sessredis.Options{WaitForReplica: replicated})
 		if err != nil {
 			st.close()
 			return nil, err

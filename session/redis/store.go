@@ -18,6 +18,7 @@ const KeyPrefix = "jwt-authz:session:"
 // Store is a session.Store in Redis.
 type Store struct {
 	client goredis.UniversalClient
+	opts   Options
 }
 
 var _ session.Store = (*Store)(nil)
@@ -26,10 +27,15 @@ var _ session.Store = (*Store)(nil)
 // client: every command touches one key, so Redis Cluster works too). The
 // caller owns and closes client.
 func New(client goredis.UniversalClient) (*Store, error) {
+	return NewWithOptions(client, Options{})
+}
+
+// NewWithOptions is New with Options.
+func NewWithOptions(client goredis.UniversalClient, opts Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("session redis store: nil client")
 	}
-	return &Store{client: client}, nil
+	return &Store{client: client, opts: opts}, nil
 }
 
 func key(sid string) string { return KeyPrefix + sid }
@@ -89,9 +95,13 @@ func (s *Store) Rotate(ctx context.Context, sid, presentedJTI string, next sessi
 	if err := session.ValidateRotate(sid, presentedJTI, next); err != nil {
 		return session.Outcome{}, err
 	}
-	res, err := rotateScript.Run(ctx, s.client, []string{key(sid)},
+	cmd, err := s.runReplicated(ctx, rotateScript, key(sid),
 		presentedJTI, millis(now), next.JTI, millis(next.RetainUntil), millis(next.GraceUntil), next.Replay,
-	).Slice()
+	)
+	var res []any
+	if err == nil {
+		res, err = cmd.Slice()
+	}
 	if err != nil {
 		return session.Outcome{}, unavailable("rotate session", err)
 	}
@@ -120,7 +130,7 @@ func (s *Store) Rotate(ctx context.Context, sid, presentedJTI string, next sessi
 
 // Revoke implements session.Store.
 func (s *Store) Revoke(ctx context.Context, sid string) error {
-	if err := revokeScript.Run(ctx, s.client, []string{key(sid)}).Err(); err != nil {
+	if _, err := s.runReplicated(ctx, revokeScript, key(sid)); err != nil {
 		return unavailable("revoke session", err)
 	}
 	return nil
