@@ -14,7 +14,8 @@ import (
 
 // CheckFiles checks what serve will open: the files the configuration names
 // exist and are readable (admin_token_file, issuer.signing_key_file,
-// issuer.previous_key_files, providers[].jwks_file, revocation.bolt_path),
+// issuer.previous_key_files, providers[].jwks_file, revocation.bolt_path,
+// the Redis password files),
 // and the directories serve writes to (data_dir, and those of a signing key
 // or bolt file still to be created) are directories it can write to, or
 // can create. It does not parse the files' contents. Call it on a Config
@@ -67,6 +68,26 @@ func (c *Config) CheckFiles() error {
 		}
 		if _, msg := readable(pr.JWKSFile); msg != "" {
 			p.add(fmt.Sprintf("providers[%d].jwks_file", i), "%s", msg)
+		}
+	}
+	if c.Revocation.Store == StoreRedis {
+		var files [][2]string // key, path
+		if s := c.Revocation.RedisSentinel; s != nil {
+			files = append(files, [2]string{"revocation.redis_sentinel.password_file", s.PasswordFile},
+				[2]string{"revocation.redis_sentinel.sentinel_password_file", s.SentinelPasswordFile})
+		}
+		if cl := c.Revocation.RedisCluster; cl != nil {
+			files = append(files, [2]string{"revocation.redis_cluster.password_file", cl.PasswordFile})
+		}
+		for _, f := range files {
+			if f[1] == "" {
+				continue
+			}
+			if data, msg := readable(f[1]); msg != "" {
+				p.add(f[0], "%s", msg)
+			} else if len(bytes.TrimSpace(data)) == 0 {
+				p.add(f[0], "%s is empty", f[1])
+			}
 		}
 	}
 	if c.Revocation.Store == "bolt" || c.Revocation.Store == "" {
