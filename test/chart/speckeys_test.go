@@ -38,9 +38,10 @@ var specKeys = keyTree{
 	},
 	"dry_run":               nil,
 	"bypass_cors_preflight": nil,
+	"path_normalization":    nil,
 	"token_sources":         listOf{"header": nil, "cookie": nil, "query": nil},
 	"rules": listOf{
-		"match":           keyTree{"path_prefix": nil, "methods": nil, "host": nil},
+		"match":           keyTree{"path_prefix": nil, "path": nil, "methods": nil, "host": nil},
 		"allow_anonymous": nil, "dry_run": nil, "providers": nil,
 		"require_scopes": nil, "require_claims": nil,
 	},
@@ -53,6 +54,7 @@ var specKeys = keyTree{
 		"signing_key_file": nil, "previous_key_files": nil, "access_token_ttl": nil,
 		"refresh_token_ttl": nil, "refresh_reuse_grace": nil, "session_max_lifetime": nil,
 		"exchange_providers": nil, "exchange_claims": nil,
+		"forward_claims": nil, "forward_payload_header": nil, "keep_authorization": nil,
 	},
 	"grpc": keyTree{
 		"max_concurrent_streams": nil, "max_recv_msg_bytes": nil, "keepalive_min_time": nil,
