@@ -116,9 +116,10 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 	}
 	pol, v, err := buildPolicy(cfg, entries, a.authzM)
 	if err != nil {
+		commit(false)
 		return nil, err
 	}
-	commit()
+	commit(true)
 	a.setProviderReadiness(cfg)
 	a.verifier.Store(v)
 	a.authz, err = extauthz.NewServer(pol, extauthz.Options{

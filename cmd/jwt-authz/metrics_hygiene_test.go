@@ -66,3 +66,29 @@ func TestEndToEndProviderSeriesFromStartToRemoval(t *testing.T) {
 		}
 	}
 }
+
+// A reload refused after its providers were built (two providers with one
+// issuer) stops the sources it started (Stop waits for their fetches, so
+// nothing writes a series afterwards) and leaves none of their series.
+func TestEndToEndRefusedReloadLeavesNoSeries(t *testing.T) {
+	js := newJWKSServer(t, testkit.NewKey(t, "ES256", "k1"))
+	dup := newJWKSServer(t, testkit.NewKey(t, "ES256", "d1"))
+	in := start(t, corpConfig(js.URL, ""), "")
+	eventually(t, "ready", in.grpcServing)
+	writeConfig(t, in, corpConfig(js.URL, "")+fmt.Sprintf(`  - name: dup
+    issuer: %s
+    audiences: [orders-api]
+    jwks_uri: %s
+`, corpIss, dup.URL))
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the refusal", func() bool {
+		_, body := do(t, "GET", "http://"+in.adminAddr+"/metrics", "", nil, nil)
+		return strings.Contains(string(body), `jwt_authz_config_reload_total{result="error"} 1`)
+	})
+	_, body := do(t, "GET", "http://"+in.adminAddr+"/metrics", "", nil, nil)
+	if strings.Contains(string(body), `provider="dup"`) {
+		t.Fatal("series of a provider of a refused reload")
+	}
+}

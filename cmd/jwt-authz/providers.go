@@ -55,14 +55,17 @@ func newProviderSet(ctx context.Context, log *slog.Logger, m *jwks.Metrics, self
 }
 
 // build returns the providers of cfg in a stable order, reusing unchanged
-// ones and starting the JWKS refresh of new ones. It stops sources that are
-// no longer used only through commit, once the new policy is installed.
-func (ps *providerSet) build(cfg *config.Config) ([]*providerEntry, func(), error) {
+// ones and starting the JWKS refresh of new ones. The caller must call
+// finish exactly once: finish(true) once the new policy is installed stops
+// the sources no longer used and forgets the series of removed providers;
+// finish(false) abandons the build, stopping what it started and
+// forgetting the series it created.
+func (ps *providerSet) build(cfg *config.Config) (entries []*providerEntry, finish func(apply bool), err error) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	next := map[string]*providerEntry{}
 	var started []*jwks.Source
-	fail := func(err error) ([]*providerEntry, func(), error) {
+	fail := func(err error) ([]*providerEntry, func(bool), error) {
 		for _, s := range started {
 			s.Stop()
 		}
@@ -143,9 +146,16 @@ func (ps *providerSet) build(cfg *config.Config) ([]*providerEntry, func(), erro
 	for _, n := range names {
 		out = append(out, next[n])
 	}
-	commit := func() {
+	commit := func(apply bool) {
 		ps.mu.Lock()
 		defer ps.mu.Unlock()
+		if !apply {
+			for _, s := range started {
+				s.Stop()
+			}
+			ps.forgetNew(next)
+			return
+		}
 		for name, old := range ps.entries {
 			if cur, ok := next[name]; !ok || cur != old {
 				if old.fetched != nil {

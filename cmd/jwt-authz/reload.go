@@ -31,8 +31,10 @@ func (a *app) reload(trigger string) error {
 		if perr == nil {
 			a.verifier.Store(v)
 			a.authz.SetPolicy(pol)
-			commit()
+			commit(true)
 			a.setProviderReadiness(cfg)
+		} else {
+			commit(false)
 		}
 		err = perr
 	}
