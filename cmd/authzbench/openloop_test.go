@@ -256,11 +256,7 @@ func TestOpenLoopTimeouts(t *testing.T) {
 	for _, target := range []string{ignoring, honouring} {
 		spec := openSpec(target)
 		spec.Rate, spec.Timeout = 200, 100*time.Millisecond // 40 requests
-		start := time.Now()
 		r, tallies := runOpenSpec(t, spec)
-		if took := time.Since(start); took > 2*time.Second {
-			t.Fatalf("the run took %v", took)
-		}
 		if r.Requests != 40 || r.Errors != 40 || r.ErrorCodes["DeadlineExceeded"] != 40 {
 			t.Fatalf("requests %d errors %d codes %v", r.Requests, r.Errors, r.ErrorCodes)
 		}
@@ -274,23 +270,25 @@ func TestOpenLoopTimeouts(t *testing.T) {
 	}
 }
 
+// TestOpenLoopCancel cancels a run of 5,000 requests when the server gets
+// its first Check: the schedule stops there, and the calls in flight end
+// as Canceled.
 func TestOpenLoopCancel(t *testing.T) {
-	target := serveCheck(t, func(ctx context.Context, _ *authv3.CheckRequest) (*authv3.CheckResponse, error) {
-		<-ctx.Done()
-		return nil, ctx.Err()
-	})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	time.AfterFunc(100*time.Millisecond, cancel)
+	target := serveCheck(t, func(sctx context.Context, _ *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+		cancel()
+		<-sctx.Done()
+		return nil, sctx.Err()
+	})
 	spec := openSpec(target)
-	spec.Duration = 10 * time.Second
-	start := time.Now()
+	spec.Duration = 10 * time.Second // 5,000 requests
 	r, err := runLoad(ctx, spec)
-	if err == nil || time.Since(start) > 2*time.Second {
-		t.Fatalf("runLoad = %v after %v, want the context's error soon", err, time.Since(start))
+	if err == nil {
+		t.Fatal("runLoad = nil, want the context's error")
 	}
-	if r.Requests == 0 || r.ErrorCodes["Canceled"] != r.Requests {
-		t.Fatalf("requests %d codes %v, want all canceled", r.Requests, r.ErrorCodes)
+	if r.Requests == 0 || r.Requests >= 5000 || r.ErrorCodes["Canceled"] != r.Requests {
+		t.Fatalf("requests %d codes %v, want fewer than 5000, all canceled", r.Requests, r.ErrorCodes)
 	}
 }
 
