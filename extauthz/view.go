@@ -32,10 +32,11 @@ func (n PathNormalization) mode() urlpath.Mode {
 // query cut off. It reports false when the path is ambiguous under m; r's
 // path is then empty and no rule may be matched.
 //
-// A '#' in the path is ambiguous in either mode: a fragment is never part
-// of a request target (Envoy refuses one), and a next hop that reads it as
-// a character serves another path ("/public#/../admin" is "/admin" to
-// nginx) than the one left once it is cut off.
+// A fragment is cut off, as Envoy and nginx cut it. A fragment that holds
+// a slash, a backslash or an escape is ambiguous in either mode: a next
+// hop that receives the target raw and reads '#' as a character (a Go
+// file server behind a proxy that forwards the request line unchanged)
+// would resolve "/public#/../admin" to "/admin".
 //
 // A request already in canonical form is viewed without allocating.
 func (r *request) view(m urlpath.Mode) bool {
@@ -45,13 +46,22 @@ func (r *request) view(m urlpath.Mode) bool {
 	}
 	r.method = upperASCII(r.method)
 	r.host = canonicalHost(r.host)
-	if len(p) < len(r.target) && r.target[len(p)] == '#' {
+	if len(p) < len(r.target) && r.target[len(p)] == '#' && ambiguousFragment(r.target[len(p)+1:]) {
 		r.path = ""
 		return false
 	}
 	np, ok := urlpath.Normalize(p, m)
 	r.path = np
 	return ok
+}
+
+// ambiguousFragment reports a fragment (up to the query) that a reader of
+// '#' as a character could turn into other path segments.
+func ambiguousFragment(f string) bool {
+	if i := strings.IndexByte(f, '?'); i >= 0 {
+		f = f[:i]
+	}
+	return strings.ContainsAny(f, `/\%`)
 }
 
 // upperASCII upper-cases a method without allocating when it already is.

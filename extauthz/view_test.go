@@ -35,7 +35,11 @@ func TestRequestView(t *testing.T) {
 		{"target query wins", "GET", "/a?y=2", "h", "x=1", urlpath.Reject, "GET", "/a", "h", "y=2", true},
 		{"fragment after query cut", "GET", "/a?b#c", "h", "", urlpath.Reject, "GET", "/a", "h", "b", true},
 		{"fragment in path refused", "GET", "/public#/../admin", "h", "", urlpath.Reject, "GET", "", "h", "", false},
-		{"fragment refused in envoy mode", "GET", "/public#x", "h", "", urlpath.Envoy, "GET", "", "h", "", false},
+		{"fragment with an escape refused in envoy mode", "GET", "/public#%2e%2e", "h", "", urlpath.Envoy, "GET", "", "h", "", false},
+		{"fragment cut", "GET", "/public#x", "h", "", urlpath.Reject, "GET", "/public", "h", "", true},
+		{"fragment cut in envoy mode", "GET", "/public#x", "h", "", urlpath.Envoy, "GET", "/public", "h", "", true},
+		{"fragment before the query cut", "GET", "/a#frag?b=1", "h", "", urlpath.Reject, "GET", "/a", "h", "", true},
+		{"fragment with a backslash refused", "GET", `/public#\..\admin`, "h", "", urlpath.Reject, "GET", "", "h", "", false},
 		{"dot segment refused", "GET", "/a/../b", "h", "", urlpath.Reject, "GET", "", "h", "", false},
 		{"dot segment resolved", "GET", "/a/../b?q", "h", "", urlpath.Envoy, "GET", "/b", "h", "q", true},
 		{"no host", "GET", "/", "", "", urlpath.Reject, "GET", "/", "", "", true},
@@ -175,7 +179,8 @@ func TestAmbiguousPathAnswer(t *testing.T) {
 		"/public/%2e%2e/adm":  "missing",
 		"/public%00":          "ambiguous_path",
 		"/public/%zz":         "ambiguous_path",
-		"/public#x":           "ambiguous_path",
+		"/public#x":           "ok",
+		"/public#/../admin":   "ambiguous_path",
 		"/public//x?y=/../..": "ok",
 	} {
 		if got := reasonOf(envoy.check("GET", path, nil)); got != want {
