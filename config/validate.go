@@ -149,12 +149,9 @@ func (c *Config) validateRules(p *problems, known map[string]bool) {
 		validateRulePath(p, path+".match.path", r.Match.Path)
 		for j, m := range r.Match.Methods {
 			mp := indexPath(path+".match.methods", j)
-			switch {
-			case slices.Contains(httpMethods, m):
-			case slices.Contains(httpMethods, strings.ToUpper(m)):
-				p.add(mp, "must be upper case (%s)", strings.ToUpper(m))
-			default:
-				p.add(mp, "unknown HTTP method %s%s", quote(m), didYouMean(m, httpMethods))
+			// Methods compare case-insensitively, as requests are matched.
+			if !slices.Contains(httpMethods, strings.ToUpper(m)) {
+				p.add(mp, "unknown HTTP method %s%s", quote(m), didYouMean(strings.ToUpper(m), httpMethods))
 			}
 		}
 		if h := r.Match.Host; h != "" && (strings.Contains(h, "/") || strings.ContainsAny(h, " \t\r\n")) {
