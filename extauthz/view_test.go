@@ -64,6 +64,8 @@ func TestRuleMatching(t *testing.T) {
 			{Path: "/status", AllowAnonymous: true},
 			{PathPrefix: "/api", Methods: []string{"DELETE"}, RequireScopes: []string{"admin"}},
 			{PathPrefix: "/api", AllowAnonymous: true},
+			{PathPrefix: "/files", Methods: []string{"put"}, RequireScopes: []string{"write"}},
+			{PathPrefix: "/files", AllowAnonymous: true},
 			{Host: "Open.Example.com.", AllowAnonymous: true},
 			{Host: "port.example.com:8443", AllowAnonymous: true},
 			{Host: "[::1]", PathPrefix: "/v6", AllowAnonymous: true},
@@ -90,6 +92,8 @@ func TestRuleMatching(t *testing.T) {
 		{"GET", "/statusx", "h", false},
 		{"DELETE", "/api/x", "h", false},
 		{"GET", "/api/x", "h", true},
+		{"PUT", "/files/a", "h", false}, // a rule's method in lower case
+		{"GET", "/files/a", "h", true},
 		{"GET", "/x", "open.example.com", true},
 		{"GET", "/x", "open.example.com:443", true},
 		{"GET", "/x", "open.example.comx", false},
