@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -95,16 +96,58 @@ type ClusterOptions struct {
 // NewClusterClient returns a Redis Cluster client, which learns the slot
 // map from the seeds and follows redirections and node failovers.
 func NewClusterClient(o ClusterOptions) *goredis.ClusterClient {
-	return goredis.NewClusterClient(&goredis.ClusterOptions{
-		Addrs:        o.Addrs,
-		Username:     o.Username,
-		Password:     o.Password,
-		ClientName:   clientName,
-		DialTimeout:  dialTimeout,
-		ReadTimeout:  ioTimeout,
-		WriteTimeout: ioTimeout,
-		TLSConfig:    tlsConfig(o.TLS),
+	c := goredis.NewClusterClient(&goredis.ClusterOptions{
+		ClusterStateReloadInterval: clusterReloadInterval,
+		Addrs:                      o.Addrs,
+		Username:                   o.Username,
+		Password:                   o.Password,
+		ClientName:                 clientName,
+		DialTimeout:                dialTimeout,
+		ReadTimeout:                ioTimeout,
+		WriteTimeout:               ioTimeout,
+		TLSConfig:                  tlsConfig(o.TLS),
 	})
+	c.AddHook(reloadOnConnError{c})
+	return c
+}
+
+// clusterReloadInterval bounds how old the client's slot map gets while
+// commands keep succeeding.
+const clusterReloadInterval = 10 * time.Second
+
+// reloadOnConnError refreshes a Cluster client's slot map when a command
+// fails without a reply from the server: the node may have died and a
+// replica taken over its slots, which the client would otherwise learn
+// only at the next periodic reload. Reloads are deduplicated by go-redis.
+type reloadOnConnError struct{ c *goredis.ClusterClient }
+
+func (h reloadOnConnError) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h reloadOnConnError) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		err := next(ctx, cmd)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+func (h reloadOnConnError) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		err := next(ctx, cmds)
+		h.check(ctx, err)
+		return err
+	}
+}
+
+func (h reloadOnConnError) check(ctx context.Context, err error) {
+	if err == nil || ctx.Err() != nil {
+		return
+	}
+	var reply goredis.Error // a reply from a server, Nil included
+	if errors.As(err, &reply) {
+		return
+	}
+	h.c.ReloadState(ctx)
 }
 
 // tlsConfig is TLS 1.2 or later verified against the system roots, or nil.

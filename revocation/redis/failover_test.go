@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/jwt-authz/jwt-authz/internal/testkit/redisserver"
 	"github.com/jwt-authz/jwt-authz/revocation"
@@ -35,17 +36,44 @@ func startReplicaOn(t *testing.T, s *Store, opts revocation.Options) *revocation
 }
 
 // TestSentinelFailoverLosesNoRevocation kills the primary of a Sentinel
-// setup while three replicas revoke in a steady stream: every revocation
-// that was acknowledged (the admin API's 201) before, during or after the
-// failover ends up enforced by every replica and stored on the promoted
-// primary, and the revoking replica enforces it from the moment it is
-// acknowledged.
+// setup while three replicas revoke in a steady stream (see
+// testFailoverLosesNoRevocation).
 func TestSentinelFailoverLosesNoRevocation(t *testing.T) {
 	st := redisserver.NewSentinel(t)
+	testFailoverLosesNoRevocation(t,
+		func() goredis.UniversalClient { return newSentinelClient(t, st) }, Options{},
+		func() {
+			st.Primary.Stop() // kill -9
+			st.WaitPrimary(t, st.Replica.Addr())
+		})
+}
+
+// TestClusterFailoverLosesNoRevocation kills the Cluster primary holding
+// the revocation keys' slot; its replica takes over.
+func TestClusterFailoverLosesNoRevocation(t *testing.T) {
+	cs := redisserver.NewClusterWithReplicas(t)
+	opts := clusterOptions(t, false)
+	testFailoverLosesNoRevocation(t,
+		func() goredis.UniversalClient { return newClusterClient(t, cs) }, opts,
+		func() {
+			seq := opts.KeyPrefix + "seq"
+			old := cs.PrimaryFor(t, seq)
+			old.Stop() // kill -9
+			cs.WaitPromoted(t, seq, old)
+		})
+}
+
+// testFailoverLosesNoRevocation runs three replicas revoking in a steady
+// stream and calls failover in the middle: every revocation that was
+// acknowledged (the admin API's 201) before, during or after the failover
+// ends up enforced by every replica and stored on the promoted primary,
+// and the revoking replica enforces it from the moment it is
+// acknowledged.
+func testFailoverLosesNoRevocation(t *testing.T, newClient func() goredis.UniversalClient, store Options, failover func()) {
 	opts := revocation.Options{ProbeInterval: 100 * time.Millisecond, SyncInterval: time.Second}
 	replicas := make([]*revocation.Service, 3)
 	for i := range replicas {
-		replicas[i] = startReplicaOn(t, storeOn(t, newSentinelClient(t, st), Options{}), opts)
+		replicas[i] = startReplicaOn(t, storeOn(t, newClient(), store), opts)
 	}
 
 	var (
@@ -88,8 +116,7 @@ func TestSentinelFailoverLosesNoRevocation(t *testing.T) {
 	ackedCount := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	eventually(t, "revocations acknowledged before the failover", func() bool { return ackedCount() >= 50 })
 
-	st.Primary.Stop() // kill -9
-	st.WaitPrimary(t, st.Replica.Addr())
+	failover()
 	promoted.Store(true)
 	eventually(t, "revocations acknowledged after the failover", func() bool { return afterNew.Load() >= 50 })
 	close(stop)
@@ -100,7 +127,7 @@ func TestSentinelFailoverLosesNoRevocation(t *testing.T) {
 	mu.Unlock()
 	t.Logf("%d revocations acknowledged (%d after the failover), %d refused during it", len(all), afterNew.Load(), failed.Load())
 	eventually(t, "every replica enforces every acknowledged revocation", func() bool { return allEnforce(replicas, all) })
-	primary := storeOn(t, newSentinelClient(t, st), Options{})
+	primary := storeOn(t, newClient(), store)
 	eventually(t, "every acknowledged revocation is on the promoted primary", func() bool {
 		for _, e := range all {
 			if _, ok, err := primary.Get(t.Context(), e.Kind, e.Value); err != nil || !ok {

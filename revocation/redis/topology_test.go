@@ -27,7 +27,7 @@ func clusterOptions(t testing.TB, plain bool) Options {
 
 func newClusterClient(t testing.TB, cs *redisserver.ClusterSetup) *goredis.ClusterClient {
 	t.Helper()
-	c := NewClusterClient(ClusterOptions{Addrs: cs.Addrs()[:1]})
+	c := NewClusterClient(ClusterOptions{Addrs: cs.Addrs()})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
 	"github.com/jwt-authz/jwt-authz/internal/testkit/redisserver"
 	revredis "github.com/jwt-authz/jwt-authz/revocation/redis"
@@ -17,14 +19,38 @@ import (
 )
 
 // TestSentinelFailoverNeverTwoWinners kills the primary of a Sentinel
-// setup while sessions are created and rotated: a rotation either fails
-// with ErrUnavailable or, once acknowledged, survives the failover, so
-// presenting the same refresh token again afterwards is reuse, never a
-// second rotation.
+// setup while sessions are created and rotated (see
+// testFailoverNeverTwoWinners).
 func TestSentinelFailoverNeverTwoWinners(t *testing.T) {
 	st := redisserver.NewSentinel(t)
 	c := revredis.NewSentinelClient(revredis.SentinelOptions{MasterName: st.MasterName, Addrs: []string{st.Sentinel.Addr()}})
 	t.Cleanup(func() { _ = c.Close() })
+	testFailoverNeverTwoWinners(t, c, func() {
+		st.Primary.Stop() // kill -9
+		st.WaitPrimary(t, st.Replica.Addr())
+	})
+}
+
+// TestClusterFailoverNeverTwoWinners kills one of three Cluster primaries;
+// its replica takes over its slots.
+func TestClusterFailoverNeverTwoWinners(t *testing.T) {
+	cs := redisserver.NewClusterWithReplicas(t)
+	c := revredis.NewClusterClient(revredis.ClusterOptions{Addrs: cs.Addrs()})
+	t.Cleanup(func() { _ = c.Close() })
+	testFailoverNeverTwoWinners(t, c, func() {
+		probe := sessionredis.KeyPrefix + "probe"
+		old := cs.PrimaryFor(t, probe)
+		old.Stop() // kill -9
+		cs.WaitPromoted(t, probe, old)
+	})
+}
+
+// testFailoverNeverTwoWinners creates and rotates sessions in a steady
+// stream and calls failover in the middle: a rotation either fails with
+// ErrUnavailable or, once acknowledged, survives the failover, so
+// presenting the same refresh token again afterwards is reuse, never a
+// second rotation.
+func testFailoverNeverTwoWinners(t *testing.T, c goredis.UniversalClient, failover func()) {
 	s, err := sessionredis.NewWithOptions(c, sessionredis.Options{WaitForReplica: true})
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +104,7 @@ func TestSentinelFailoverNeverTwoWinners(t *testing.T) {
 	}
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(won) }
 	testkit.Eventually(t, 20*time.Second, 5*time.Millisecond, "rotations before the failover", func() bool { return count() >= 30 })
-	st.Primary.Stop()
-	st.WaitPrimary(t, st.Replica.Addr())
+	failover()
 	promoted.Store(true)
 	testkit.Eventually(t, 20*time.Second, 5*time.Millisecond, "rotations after the failover", func() bool { return after.Load() >= 30 })
 	close(stop)

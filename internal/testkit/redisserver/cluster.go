@@ -3,49 +3,108 @@ package redisserver
 import (
 	"context"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
 
-// ClusterSetup is a Redis Cluster of three primaries without replicas,
-// the 16384 slots split between them by redis-cli --cluster create.
+// ClusterSetup is a Redis Cluster of three primaries, the 16384 slots
+// split between them by redis-cli --cluster create, and optionally one
+// replica of each.
 type ClusterSetup struct {
 	Nodes []*Server
 }
 
-// NewCluster starts a three-primary Cluster for the test and stops it in
-// t.Cleanup. It skips the test when redis-server or redis-cli is missing
-// (fails it in CI).
+// NewCluster starts a three-primary Cluster without replicas for the test
+// and stops it in t.Cleanup. It skips the test when redis-server or
+// redis-cli is missing (fails it in CI).
 func NewCluster(t testing.TB) *ClusterSetup {
+	t.Helper()
+	return newCluster(t, 0)
+}
+
+// NewClusterWithReplicas starts three primaries with one replica each; a
+// primary that stops is replaced by its replica after about two seconds.
+func NewClusterWithReplicas(t testing.TB) *ClusterSetup {
+	t.Helper()
+	return newCluster(t, 1)
+}
+
+func newCluster(t testing.TB, replicas int) *ClusterSetup {
 	t.Helper()
 	server := lookPath(t, "redis-server", "redis-server")
 	cli := lookPath(t, "redis-cli", "redis-tools")
 	cs := &ClusterSetup{}
 	args := []string{"create"}
-	for range 3 {
+	for range 3 * (1 + replicas) {
 		n := newServer(t, server, nil, []string{
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", "2000",
+			"--cluster-replica-validity-factor", "0",
+			"--repl-diskless-sync-delay", "0",
 		})
 		cs.Nodes = append(cs.Nodes, n)
 		args = append(args, n.Addr())
 	}
+	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	out := &testkit.LogBuffer{}
-	cmd := exec.Command(cli, append([]string{"--cluster"}, append(args, "--cluster-yes")...)...)
+	cmd := exec.Command(cli, append([]string{"--cluster"}, args...)...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out.String())
 	}
 	for _, n := range cs.Nodes {
 		poll(t, "cluster_state:ok on "+n.Addr(), func(ctx context.Context) bool {
-			return strings.Contains(infoOf(ctx, n.Addr(), "", "cluster"), "cluster_enabled:1") &&
-				clusterOK(ctx, n.Addr())
+			if !clusterOK(ctx, n.Addr()) {
+				return false
+			}
+			info := infoOf(ctx, n.Addr(), "", "replication")
+			return strings.Contains(info, "role:master") || strings.Contains(info, "master_link_status:up")
 		})
 	}
 	return cs
+}
+
+// PrimaryFor returns the node serving key's slot as primary.
+func (cs *ClusterSetup) PrimaryFor(t testing.TB, key string) *Server {
+	t.Helper()
+	for _, n := range cs.Nodes {
+		c := client(n.Addr(), "")
+		err := c.Do(context.Background(), "GET", key).Err()
+		_ = c.Close()
+		if err == nil || err == goredis.Nil {
+			if role(context.Background(), n.Addr(), "") == "master" {
+				return n
+			}
+		}
+	}
+	t.Fatalf("no primary serves the slot of %q", key)
+	return nil
+}
+
+// WaitPromoted waits until another node serves key's slot as primary
+// after its primary was stopped, and the Cluster is ok again.
+func (cs *ClusterSetup) WaitPromoted(t testing.TB, key string, old *Server) {
+	t.Helper()
+	poll(t, "a replica to take over the slot of "+key, func(ctx context.Context) bool {
+		for _, n := range cs.Nodes {
+			if n == old {
+				continue
+			}
+			c := client(n.Addr(), "")
+			err := c.Do(ctx, "GET", key).Err()
+			_ = c.Close()
+			if (err == nil || err == goredis.Nil) && role(ctx, n.Addr(), "") == "master" && clusterOK(ctx, n.Addr()) {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // Addrs returns every node's host:port.

@@ -37,6 +37,8 @@ func NewSentinel(t testing.TB, dataArgs ...string) *SentinelSetup {
 	t.Helper()
 	server := lookPath(t, "redis-server", "redis-server")
 	st := &SentinelSetup{MasterName: "jwt-authz-primary", Password: passwordOf(dataArgs)}
+	// Replicas sync at once (Redis 7 waits 5 s for more replicas by default).
+	dataArgs = append([]string{"--repl-diskless-sync-delay", "0"}, dataArgs...)
 	st.Primary = newServer(t, server, nil, dataArgs)
 	host, port := "127.0.0.1", strconv.Itoa(st.Primary.port)
 	st.Replica = newServer(t, server, nil, append([]string{"--replicaof", host, port}, dataArgs...))
