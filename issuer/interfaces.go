@@ -5,6 +5,15 @@ import (
 	"errors"
 )
 
+// RevocationChecker tells whether a token is covered by a revocation: its
+// jti, its session, or a cut-off of its subject (iat at or before it), as
+// the authorization check decides it.
+type RevocationChecker interface {
+	// Revoked returns true when a revocation covers the token, and an
+	// error when that cannot be known now (the store is unavailable).
+	Revoked(jti, sid, sub string, iat int64) (bool, error)
+}
+
 // SessionRevoker records the revocation of a whole session so that the
 // authorization check denies every access token carrying its sid. The lead
 // implementation writes a "sid" entry to the revocation store.

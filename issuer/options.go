@@ -60,6 +60,10 @@ type Options struct {
 	// ClientID is the "client_id" claim of access tokens (default
 	// DefaultClientID).
 	ClientID string
+	// Revocations, when set, refuses refresh tokens that a revocation
+	// covers (by jti, sid or subject cut-off), before the session store is
+	// read; nil leaves that to the session store alone.
+	Revocations RevocationChecker
 	// Metrics receives the token endpoint metrics; nil keeps them
 	// unregistered.
 	Metrics *Metrics

@@ -38,6 +38,20 @@ func (i *Issuer) refresh(ctx context.Context, raw, scope string, scopeGiven bool
 	if err != nil {
 		return nil, invalidGrant("refresh token is invalid")
 	}
+	// A revocation of the refresh token's jti, session or subject (its
+	// iat at or before the cut-off) ends the chain: otherwise a subject
+	// revocation would be undone by the next refresh, whose tokens are
+	// issued after the cut-off.
+	if rc := i.opts.Revocations; rc != nil {
+		revoked, err := rc.Revoked(tok.ID, tok.SessionID, tok.Subject, tok.IssuedAt)
+		if err != nil {
+			i.log.WarnContext(ctx, "refresh refused: revocations unavailable", "err", err)
+			return nil, unavailable("revocation state unavailable")
+		}
+		if revoked {
+			return nil, invalidGrant("refresh token is revoked")
+		}
+	}
 	s, err := i.sessions.Get(ctx, tok.SessionID)
 	switch {
 	case errors.Is(err, session.ErrNotFound):

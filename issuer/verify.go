@@ -34,6 +34,7 @@ type ownToken struct {
 	SessionID string
 	ID        string
 	Expiry    time.Time
+	IssuedAt  int64 // unix seconds
 }
 
 // ownVerifier verifies the issuer's tokens with the token package's
@@ -134,7 +135,7 @@ func (i *Issuer) verifyOwn(ctx context.Context, raw, wantTyp string, allowExpire
 	for _, p := range rules {
 		err := i.own.validate(c, p, allowExpired)
 		if err == nil {
-			return ownToken{Type: p.Typ, Subject: c.Subject, SessionID: c.SessionID, ID: c.ID, Expiry: time.Unix(c.Expiry, 0)}, nil
+			return ownToken{Type: p.Typ, Subject: c.Subject, SessionID: c.SessionID, ID: c.ID, Expiry: time.Unix(c.Expiry, 0), IssuedAt: c.IssuedAt}, nil
 		}
 		expired = expired || errors.Is(err, token.ErrExpired)
 	}

@@ -336,3 +336,61 @@ func claimIAT(t *testing.T, tok string) int64 {
 	}
 	return c.IAT
 }
+
+// A revoked subject or session cannot be refreshed back to life: the
+// refresh token itself is covered by the revocation.
+func TestRefreshRefusedAfterRevocation(t *testing.T) {
+	in := start(t, "", "")
+	eventually(t, "ready", in.grpcServing)
+	refresh := func(tok string) (int, map[string]any) {
+		status, body := do(t, "POST", "http://"+in.httpAddr+"/oauth2/token", "application/x-www-form-urlencoded",
+			strings.NewReader("grant_type=refresh_token&refresh_token="+tok), nil)
+		var m map[string]any
+		_ = json.Unmarshal(body, &m)
+		return status, m
+	}
+	tests := map[string]func(access string) map[string]any{
+		"subject, cut-off now": func(string) map[string]any { return map[string]any{"sub": "alice"} },
+		"session": func(access string) map[string]any {
+			return map[string]any{"sid": claimString(t, access, "sid")}
+		},
+	}
+	for name, body := range tests {
+		t.Run(name, func(t *testing.T) {
+			access, rt := in.mint("alice", "read")
+			if status := in.adminJSON("POST", "/admin/revocations", body(access), nil); status != http.StatusCreated {
+				t.Fatalf("revoke: %d", status)
+			}
+			if status, m := refresh(rt); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+				t.Fatalf("refresh after the revocation: %d %v, want 400 invalid_grant", status, m["error"])
+			}
+		})
+	}
+	// An unrevoked subject still refreshes.
+	_, rt := in.mint("bob", "read")
+	if status, m := refresh(rt); status != http.StatusOK {
+		t.Fatalf("refresh of bob: %d %v", status, m["error"])
+	}
+}
+
+// claimString reads a string claim of a JWT without verifying it.
+func claimString(t *testing.T, tok, name string) string {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %d segments", len(parts))
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := c[name].(string)
+	if s == "" {
+		t.Fatalf("no %s claim", name)
+	}
+	return s
+}

@@ -144,6 +144,7 @@ func (a *app) buildIssuer(cfg *config.Config) error {
 		return err
 	}
 	a.iss, err = issuer.New(keys, a.st.sessions, sessionRevoker{a}, issuer.Options{
+		Revocations:        revocationChecker{a.rev.Index()},
 		Issuer:             cfg.Issuer.Issuer,
 		Audiences:          cfg.Issuer.Audiences,
 		Algorithm:          cfg.Issuer.Algorithm,
@@ -305,4 +306,19 @@ func (a *app) Inspect(ctx context.Context, raw string) (string, int64, error) {
 		return "", 0, errors.New("token has no jti")
 	}
 	return res.Claims.ID, res.Claims.Expiry, nil
+}
+
+// revocationChecker answers the issuer from the revocation index that
+// Check reads.
+type revocationChecker struct{ ix *revocation.Index }
+
+func (c revocationChecker) Revoked(jti, sid, sub string, iat int64) (bool, error) {
+	switch err := c.ix.Check(jti, sid, sub, iat); {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, revocation.ErrRevoked):
+		return true, nil
+	default:
+		return false, err
+	}
 }
