@@ -76,6 +76,7 @@ func TestCLIErrors(t *testing.T) {
 		"no command":          {nil, 2, "missing command, one of: check,"},
 		"unknown command":     {[]string{"serv"}, 2, `unknown command "serv" for "jwt-authz" (did you mean "serve"?)`},
 		"unknown subcommand":  {[]string{"token", "isue"}, 2, `unknown command "isue" for "jwt-authz token" (did you mean "issue"?)`},
+		"unknown help topic":  {[]string{"help", "tokn"}, 2, `unknown command "tokn" for "jwt-authz" (did you mean "token"?)`},
 		"group alone":         {[]string{"config"}, 2, "missing command, one of: validate"},
 		"unknown flag":        {[]string{"check", "--adr", "x"}, 2, "unknown flag: --adr (did you mean --addr?)"},
 		"go-style flag":       {[]string{"check", "-addr", "x"}, 2, "(did you mean --addr?)"},
@@ -126,5 +127,23 @@ func TestCLIVersion(t *testing.T) {
 		if code := run(args, &stdout, io.Discard); code != 0 || !strings.HasPrefix(stdout.String(), "jwt-authz "+version+" (commit ") {
 			t.Errorf("%v: exit %d, %q", args, code, stdout.String())
 		}
+	}
+}
+
+func TestCLIServerRefusalIsOneLine(t *testing.T) {
+	in := start(t, "", "")
+	eventually(t, "ready", in.grpcServing)
+	for name, args := range map[string][]string{
+		"revoke a token that does not verify": {"revoke", "--token", "garbage"},
+		"revoke a subject that is too long":   {"revoke", "--sub", strings.Repeat("x", 10000)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr strings.Builder
+			code := run(append(args, "--config", in.cfgPath, "--admin-addr", in.adminAddr), &stdout, &stderr)
+			msg := stderr.String()
+			if code != 1 || !strings.HasPrefix(msg, "jwt-authz: the server answered 400 Bad Request: invalid_request: ") || strings.Count(msg, "\n") != 1 {
+				t.Fatalf("exit %d, stderr %q", code, msg)
+			}
+		})
 	}
 }
