@@ -16,9 +16,12 @@
 // and RFC 7638 thumbprint stay the same, and is marked removed once it leaves
 // the set, so results cached per key can be dropped.
 //
-// Only signature keys are kept: RSA of 2048 bits or more, ECDSA on P-256,
-// P-384 or P-521, and Ed25519. Keys for encryption, symmetric keys and keys
-// with unsupported types are skipped with a warning. The "x5u" member is
+// Only signature keys that are safe and cheap to verify with are kept: RSA
+// of 2048 to 8192 bits with an odd exponent in 3..2^32, ECDSA points on
+// P-256, P-384 or P-521, and Ed25519 points canonically encoded and not of
+// small order. Every other key (for encryption, symmetric, of an
+// unsupported type, or outside those bounds) is skipped with a reason from
+// SkipReasons: logged, counted and listed in Status, never used. The "x5u" member is
 // never fetched and "x5c" never confers trust. Plain http:// URLs are refused
 // unless their host is loopback or AllowHTTP is set.
 //
