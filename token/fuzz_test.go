@@ -1,6 +1,7 @@
 package token_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
@@ -12,6 +13,12 @@ func FuzzVerify(f *testing.F) {
 	fx := newFixture(f, nil)
 	valid := testkit.Sign(f, fx.keys["ES256"], testkit.Claims(iss, "alice", "orders-api"), nil)
 	f.Add(valid)
+	// Other spellings of the valid token: padding, a line break, unused
+	// bits set in the signature's last character.
+	f.Add(valid + "=")
+	f.Add(valid[:10] + "\n" + valid[10:])
+	last := strings.IndexByte(alphabet, valid[len(valid)-1])
+	f.Add(valid[:len(valid)-1] + string(alphabet[last^1]))
 	f.Add("")
 	f.Add("a.b.c")
 	f.Add("eyJhbGciOiJub25lIn0.e30.")
