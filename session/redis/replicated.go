@@ -34,7 +34,7 @@ var errNotReplicated = errors.New("no replica acknowledged the write")
 // runReplicated runs script on the primary holding key and, with
 // WaitForReplica, waits on the same connection until a replica has the
 // write.
-func (s *Store) runReplicated(ctx context.Context, script *goredis.Script, key string, args ...any) (*goredis.Cmd, error) {
+func (s *Store) runReplicated(ctx context.Context, script *goredis.Script, key string, args ...any) (_ *goredis.Cmd, rerr error) {
 	if !s.opts.WaitForReplica {
 		cmd := script.Run(ctx, s.client, []string{key}, args...)
 		return cmd, cmd.Err()
@@ -47,6 +47,17 @@ func (s *Store) runReplicated(ctx context.Context, script *goredis.Script, key s
 			return nil, err
 		}
 		node = n
+		// The node's own client is outside the Cluster client's error
+		// handling: a node that stopped answering makes it reload the slot
+		// map here.
+		defer func() {
+			if err := rerr; err != nil && ctx.Err() == nil {
+				var reply goredis.Error
+				if !errors.As(err, &reply) {
+					c.ReloadState(ctx)
+				}
+			}
+		}()
 	case *goredis.Client:
 		node = c
 	default:
