@@ -243,3 +243,31 @@ func wantMisconfig(t *testing.T, err error, cause Cause, contains string) {
 		t.Fatalf("MisconfigError{Cause: %d, Msg: %q}, want cause %d and a line containing %q", me.Cause, me.Msg, cause, contains)
 	}
 }
+
+// TestDocumentedACL runs the shared-store contract as a user with exactly
+// the ACL rules CONFIGURATION.md lists.
+func TestDocumentedACL(t *testing.T) {
+	srv := redisserver.New(t, "--requirepass", "s3cret")
+	admin := goredis.NewClient(&goredis.Options{Addr: srv.Addr(), Password: "s3cret"})
+	t.Cleanup(func() { _ = admin.Close() })
+	rules := []any{"ACL", "SETUSER", "jwt-authz", "on", ">pw",
+		"+@read", "+@write", "+@scripting", "+@pubsub", "+info", "+ping", "+client|setname", "+wait",
+		"~jwt-authz:*", "~{jwt-authz:revocation}:*", "&jwt-authz:*", "&{jwt-authz:revocation}:*"}
+	if err := admin.Do(t.Context(), rules...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	newUserClient := func(t testing.TB) *goredis.Client {
+		c, err := NewClientUser("redis://:pw@"+srv.Addr(), "jwt-authz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	if _, err := Probe(t.Context(), newUserClient(t), Single); err != nil {
+		t.Fatalf("Probe as the documented user: %v", err)
+	}
+	storetest.RunShared(t, func(t *testing.T) revocation.Shared {
+		return storeOn(t, newUserClient(t), uniqueOptions(t))
+	})
+}
