@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jwt-authz/jwt-authz/config"
@@ -87,31 +90,60 @@ func TestOpenRedisRefusesMisconfiguration(t *testing.T) {
 	}
 }
 
-// TestReplicasShareRevocationsOnCluster runs two replicas on a Redis
-// Cluster: a revocation made through one is enforced by the other, and a
-// refresh token rotates once.
-func TestReplicasShareRevocationsOnCluster(t *testing.T) {
-	cs := redisserver.NewCluster(t)
-	keyFile := filepath.Join(t.TempDir(), "signing-key.pem")
-	cfg := fmt.Sprintf(`
-revocation:
-  store: redis
-  redis_cluster:
-    addrs: [%s]
-issuer:
-  issuer: http://authz.test
-  signing_key_file: %s
-`, cs.Addrs()[0], keyFile)
-	a := start(t, cfg, "")
-	eventually(t, "replica ready", a.grpcServing)
-	b := start(t, cfg, "")
-	eventually(t, "replica ready", b.grpcServing)
-	access, _ := a.mint("alice", "read")
-	if got := reasonOf(b.check(access, "/")); got != "ok" {
-		t.Fatalf("before revoke: %s", got)
+// TestReplicasOnSentinelAndCluster runs two replicas on a Sentinel setup
+// and on a Redis Cluster: a revocation made through one is enforced by the
+// other, and of concurrent refreshes of one token through both, exactly one
+// wins.
+func TestReplicasOnSentinelAndCluster(t *testing.T) {
+	topologies := map[string]func(t *testing.T) string{
+		"sentinel": func(t *testing.T) string {
+			st := redisserver.NewSentinel(t)
+			return fmt.Sprintf("  redis_sentinel:\n    master_name: %s\n    addrs: [%s]\n", st.MasterName, st.Sentinel.Addr())
+		},
+		"cluster": func(t *testing.T) string {
+			cs := redisserver.NewCluster(t)
+			return fmt.Sprintf("  redis_cluster:\n    addrs: [%s]\n", strings.Join(cs.Addrs(), ", "))
+		},
 	}
-	if status := a.adminJSON("POST", "/admin/revocations", map[string]any{"token": access}, nil); status != 201 {
-		t.Fatalf("revoke: %d", status)
+	for name, topology := range topologies {
+		t.Run(name, func(t *testing.T) {
+			keyFile := filepath.Join(t.TempDir(), "signing-key.pem")
+			cfg := fmt.Sprintf("revocation:\n  store: redis\n%sissuer:\n  issuer: http://authz.test\n  signing_key_file: %s\n", topology(t), keyFile)
+			a := start(t, cfg, "")
+			eventually(t, "replica ready", a.grpcServing)
+			b := start(t, cfg, "")
+			eventually(t, "replica ready", b.grpcServing)
+
+			access, refresh := a.mint("alice", "read")
+			if got := reasonOf(b.check(access, "/")); got != "ok" {
+				t.Fatalf("before revoke: %s", got)
+			}
+			if status := a.adminJSON("POST", "/admin/revocations", map[string]any{"token": access}, nil); status != 201 {
+				t.Fatalf("revoke: %d", status)
+			}
+			eventually(t, "revocation applied on the other replica", func() bool { return reasonOf(b.check(access, "/")) == "revoked" })
+
+			var wg sync.WaitGroup
+			var ok, invalid atomic.Int64
+			for i := range 20 {
+				wg.Go(func() {
+					r := []*instance{a, b}[i%2]
+					form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}
+					status, body := do(t, "POST", "http://"+r.httpAddr+"/oauth2/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), nil)
+					switch {
+					case status == 200:
+						ok.Add(1)
+					case status == 400 && strings.Contains(string(body), "invalid_grant"):
+						invalid.Add(1)
+					default:
+						t.Errorf("refresh: %d %s", status, body)
+					}
+				})
+			}
+			wg.Wait()
+			if ok.Load() != 1 || invalid.Load() != 19 {
+				t.Fatalf("successes %d, invalid_grant %d; want exactly one success", ok.Load(), invalid.Load())
+			}
+		})
 	}
-	eventually(t, "revocation applied on the other replica", func() bool { return reasonOf(b.check(access, "/")) == "revoked" })
 }
