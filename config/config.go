@@ -23,9 +23,13 @@ type Config struct {
 	DryRun              bool          `yaml:"dry_run"`
 	BypassCORSPreflight bool          `yaml:"bypass_cors_preflight"`
 	PathNormalization   string        `yaml:"path_normalization"` // reject | envoy (default reject)
-	TokenSources        []TokenSource `yaml:"token_sources"`
-	Rules               []Rule        `yaml:"rules"`
-	TokenCache          TokenCache    `yaml:"token_cache"`
+	// ForwardAuthClientCertHeader names the header a forward-auth proxy
+	// sends the client certificate in (Envoy XFCC or a URL-encoded PEM),
+	// for certificate-bound tokens; "" reads none.
+	ForwardAuthClientCertHeader string        `yaml:"forward_auth_client_cert_header"`
+	TokenSources                []TokenSource `yaml:"token_sources"`
+	Rules                       []Rule        `yaml:"rules"`
+	TokenCache                  TokenCache    `yaml:"token_cache"`
 	// TokenEndpointRateLimit limits the token endpoints of http_addr per
 	// client address.
 	TokenEndpointRateLimit TokenEndpointRateLimit `yaml:"token_endpoint_rate_limit"`
@@ -56,6 +60,7 @@ type Provider struct {
 	ForwardPayloadHeader   string            `yaml:"forward_payload_header"`
 	KeepAuthorization      *bool             `yaml:"keep_authorization"` // nil = default true
 	Optional               bool              `yaml:"optional"`           // true: does not gate readiness
+	MTLSBound              string            `yaml:"mtls_bound"`         // allowed | required (default allowed)
 }
 
 // TokenSource names one place a token is looked for; exactly one field is set.

@@ -43,6 +43,15 @@ const (
 	DefaultPathNormalization = PathNormalizationReject
 )
 
+// Values of providers[].mtls_bound.
+const (
+	// MTLSBoundAllowed accepts unbound tokens; a certificate-bound one
+	// needs its certificate.
+	MTLSBoundAllowed = "allowed"
+	// MTLSBoundRequired refuses tokens that are not certificate-bound.
+	MTLSBoundRequired = "required"
+)
+
 // Values of path_normalization.
 const (
 	// PathNormalizationReject answers ambiguous paths 400 before any rule.
@@ -202,6 +211,7 @@ func (r *TokenEndpointRateLimit) RateLimitPerSecond() int {
 }
 
 func (p *Provider) applyDefaults() {
+	setString(&p.MTLSBound, MTLSBoundAllowed)
 	if p.Algorithms == nil {
 		p.Algorithms = DefaultAlgorithms()
 	}

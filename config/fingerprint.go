@@ -44,6 +44,11 @@ func ProviderFingerprint(p Provider) string {
 	}
 	f.str(p.ForwardPayloadHeader)
 	f.flag(p.KeepAuthorizationOrDefault())
+	if p.MTLSBound != MTLSBoundAllowed {
+		// Only when set, so that the fingerprints of providers without
+		// it stay as they were.
+		f.str(p.MTLSBound)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 

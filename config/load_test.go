@@ -138,6 +138,7 @@ func TestParseValidFull(t *testing.T) {
 				ForwardPayloadHeader:   "x-jwt-payload",
 				KeepAuthorization:      &no,
 				Optional:               true,
+				MTLSBound:              MTLSBoundRequired,
 			},
 			{
 				Name:                   "google",
@@ -148,6 +149,7 @@ func TestParseValidFull(t *testing.T) {
 				JWKSRefreshInterval:    DefaultJWKSRefreshInterval,
 				JWKSMinRefreshInterval: DefaultJWKSMinRefreshInterval,
 				JWKSMaxStale:           DefaultJWKSMaxStale,
+				MTLSBound:              MTLSBoundAllowed,
 			},
 			{
 				Name:                   "local",
@@ -158,11 +160,13 @@ func TestParseValidFull(t *testing.T) {
 				JWKSRefreshInterval:    DefaultJWKSRefreshInterval,
 				JWKSMinRefreshInterval: DefaultJWKSMinRefreshInterval,
 				JWKSMaxStale:           DefaultJWKSMaxStale,
+				MTLSBound:              MTLSBoundAllowed,
 			},
 		},
-		DryRun:              true,
-		BypassCORSPreflight: true,
-		PathNormalization:   PathNormalizationEnvoy,
+		DryRun:                      true,
+		BypassCORSPreflight:         true,
+		PathNormalization:           PathNormalizationEnvoy,
+		ForwardAuthClientCertHeader: "x-forwarded-client-cert",
 		TokenSources: []TokenSource{
 			{Header: "authorization"},
 			{Header: "x-access-token"},

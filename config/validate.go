@@ -39,6 +39,11 @@ func (c *Config) validate() problems {
 	oneOf(&p, "log_format", c.LogFormat, "json", "text")
 	oneOf(&p, "path_normalization", c.PathNormalization, PathNormalizationReject, PathNormalizationEnvoy)
 	oneOf(&p, "proc_tuning", c.ProcTuning, ProcTuningAuto, ProcTuningOff)
+	if h := c.ForwardAuthClientCertHeader; h != "" {
+		if msg := headerNameProblem(h); msg != "" {
+			p.add("forward_auth_client_cert_header", "%s", msg)
+		}
+	}
 	if c.ShutdownDelay < 0 {
 		p.add("shutdown_delay", "must not be negative")
 	}

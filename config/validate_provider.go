@@ -68,6 +68,7 @@ func validateProvider(p *problems, path string, pr *Provider) {
 		p.add(path+".issuer", "must not start or end with white space (it is compared exactly with \"iss\")")
 	}
 	validateKeySource(p, path, pr)
+	oneOf(p, path+".mtls_bound", pr.MTLSBound, MTLSBoundAllowed, MTLSBoundRequired)
 	validateAlgorithms(p, path+".algorithms", pr.Algorithms)
 	nonNegative(p, path+".clock_skew", pr.ClockSkew)
 	nonNegative(p, path+".max_lifetime", pr.MaxLifetime)

@@ -69,6 +69,14 @@ func TestValidate(t *testing.T) {
 			edit: func(c *Config) { c.AdminAddr = "[::]:9090" },
 			want: []string{`admin_addr: "[::]:9090" is reachable from other hosts, so admin_token_file must be set; or listen on a loopback address such as 127.0.0.1:9090`},
 		},
+		"mtls_bound unknown": {
+			edit: func(c *Config) { c.Providers[0].MTLSBound = "always" },
+			want: []string{`providers[0].mtls_bound: must be one of allowed or required, not "always"`},
+		},
+		"client cert header not lower case": {
+			edit: func(c *Config) { c.ForwardAuthClientCertHeader = "X-Forwarded-Client-Cert" },
+			want: []string{`forward_auth_client_cert_header: must be lower case (x-forwarded-client-cert)`},
+		},
 		"admin on an empty host without a token": {
 			edit: func(c *Config) { c.AdminAddr = ":9090" },
 			want: []string{`admin_addr: ":9090" is reachable from other hosts, so admin_token_file must be set; or listen on a loopback address such as 127.0.0.1:9090`},

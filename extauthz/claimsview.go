@@ -46,6 +46,8 @@ type claimsView struct {
 	sid       string
 	sub       string
 	iat       int64
+	certBound bool   // cnf has x5t#S256: the token is bound to a certificate
+	x5t       string // cnf["x5t#S256"], when it is a string
 }
 
 var errPayload = errors.New("extauthz: token payload unreadable")
@@ -104,6 +106,7 @@ func (sc *scratch) index(payload []byte, cv *claimsView) error {
 	// One pass over the members reads the claims revocation needs; of
 	// repeated names the last counts, as in the verifier's decoding.
 	cv.jti, cv.sid, cv.sub, cv.iat = "", "", "", 0
+	cv.certBound, cv.x5t = false, ""
 	for it := cv.root.Iter(); it.Next(); {
 		name, _ := it.Key().String()
 		if len(name) != 3 {
@@ -117,6 +120,12 @@ func (sc *scratch) index(payload []byte, cv *claimsView) error {
 			cv.sid, _ = v.String()
 		case "sub":
 			cv.sub, _ = v.String()
+		case "cnf":
+			// A thumbprint that is not a string binds the token to no
+			// certificate at all: it is bound, and never matches.
+			x, bound := v.Field("x5t#S256")
+			cv.certBound = bound
+			cv.x5t, _ = x.String()
 		case "iat":
 			cv.iat = 0
 			if f, ok := v.Float(); ok && f >= 0 && f <= 1<<53 && !math.IsNaN(f) {

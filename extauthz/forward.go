@@ -69,12 +69,30 @@ func (s *Server) ForwardAuthHandler() http.Handler {
 			return
 		}
 		pol := s.policy.Load()
+		r.headerCert(req.Header, pol.certHeader)
 		sc := getScratch()
 		o := s.decide(req.Context(), pol, &r, sc, start)
 		s.writeHTTP(w, &o, sc)
 		s.record(req.Context(), &r, &o, start)
 		putScratch(sc)
 	})
+}
+
+// headerCert takes the client certificate from the configured header
+// (name canonical; "" reads none). A header sent more than once leaves
+// the request with a certificate that is never accepted: a client's own
+// copy next to the proxy's would leave the choice to whoever reads it.
+func (r *request) headerCert(h http.Header, name string) {
+	if name == "" {
+		return
+	}
+	switch vs := h[name]; len(vs) {
+	case 0:
+	case 1:
+		r.cert, r.certFrom = vs[0], certHeader
+	default:
+		r.certFrom = certBad
+	}
 }
 
 // rawTarget is the request target as the client sent it.

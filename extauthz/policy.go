@@ -33,6 +33,9 @@ type Provider struct {
 	ForwardClaims        map[string]string // claim path -> request header
 	ForwardPayloadHeader string
 	KeepAuthorization    bool
+	// MTLSBound says whether the provider's tokens must be bound to the
+	// client certificate; a bound token always needs its certificate.
+	MTLSBound MTLSBinding
 }
 
 // Name is the provider's configured name.
@@ -74,6 +77,12 @@ type PolicyOptions struct {
 	DryRun              bool
 	BypassCORSPreflight bool
 	PathNormalization   PathNormalization
+	// ClientCertHeader names the header that carries the client
+	// certificate on the forward-auth endpoints: an Envoy
+	// x-forwarded-client-cert value or a URL-encoded PEM. "" reads none.
+	// Check never reads a certificate from headers, only from the
+	// request's source.certificate.
+	ClientCertHeader string
 }
 
 // Policy is an immutable, precompiled set of providers, rules and
@@ -88,6 +97,7 @@ type Policy struct {
 	dryRun     bool
 	bypassCORS bool
 	pathMode   urlpath.Mode
+	certHeader string   // canonical; "" when forward-auth reads no certificate
 	forwarded  []string // every forwarded header name of every provider, for spoofing protection
 
 	anonymous *authv3.CheckResponse // allow without a token
@@ -126,6 +136,9 @@ func NewPolicy(opts PolicyOptions, m *Metrics) (*Policy, error) {
 		dryRun:     opts.DryRun,
 		bypassCORS: opts.BypassCORSPreflight,
 		pathMode:   opts.PathNormalization.mode(),
+	}
+	if opts.ClientCertHeader != "" {
+		pol.certHeader = canonicalHeader(opts.ClientCertHeader)
 	}
 	if len(pol.sources) == 0 {
 		pol.sources = []Source{{Header: "authorization"}}

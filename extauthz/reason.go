@@ -34,6 +34,10 @@ const (
 	// ReasonAmbiguousPath refuses a request whose path a next hop may read
 	// differently (see urlpath); it is decided before any rule.
 	ReasonAmbiguousPath
+	// ReasonCertMismatch refuses a certificate-bound token without the
+	// certificate it is bound to, or an unbound token of a provider that
+	// requires the binding (RFC 8705).
+	ReasonCertMismatch
 	reasonCount
 )
 
@@ -41,7 +45,7 @@ var reasonNames = [reasonCount]string{
 	"ok", "missing", "too_large", "malformed", "unsupported_alg", "unknown_issuer", "unknown_kid",
 	"bad_signature", "keys_unavailable", "store_unavailable", "expired", "not_yet_valid",
 	"lifetime_exceeded", "bad_audience", "bad_typ", "revoked", "insufficient_scope", "claim_mismatch",
-	"ambiguous_path",
+	"ambiguous_path", "cert_mismatch",
 }
 
 // String is the reason's name as SPEC.md spells it.

@@ -19,6 +19,12 @@ type request struct {
 	host   string // as received; lower case, without a trailing dot after view
 	id     string // x-request-id, for logs
 
+	// cert is the client certificate as the transport received it, read
+	// as certFrom says (see request.certDER); only a certificate-bound
+	// token reads it.
+	cert     string
+	certFrom certSource
+
 	// headers are a Check request's headers with Envoy's lower-case names.
 	// Of repeated names the last counts (the headers map), or the first
 	// when firstWins (header_map, whose names are lower-cased here).
@@ -60,6 +66,7 @@ func (r *request) header(lower string) (string, bool) {
 func fromCheck(req *authv3.CheckRequest) request {
 	h := req.GetAttributes().GetRequest().GetHttp()
 	r := request{method: h.GetMethod(), host: h.GetHost(), target: h.GetPath(), query: h.GetQuery()}
+	r.setPeerCert(req.GetAttributes().GetSource().GetCertificate())
 	for k, v := range h.GetHeaders() {
 		r.headers = append(r.headers, field{k, v})
 	}
@@ -68,6 +75,14 @@ func fromCheck(req *authv3.CheckRequest) request {
 	}
 	r.finish()
 	return r
+}
+
+// setPeerCert records the URL-encoded PEM of the downstream connection's
+// client certificate (Envoy's attributes.source.certificate).
+func (r *request) setPeerCert(pem string) {
+	if pem != "" {
+		r.cert, r.certFrom = pem, certPEM
+	}
 }
 
 // addHeaderMapEntry records one header_map entry (Envoy's form with

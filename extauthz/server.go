@@ -289,6 +289,9 @@ func (s *Server) decide(ctx context.Context, pol *Policy, r *request, sc *scratc
 	if reason != ReasonOK {
 		return s.deny(pol, o, reason)
 	}
+	if reason := certBound(o.vt.prov, r, &o.claims); reason != ReasonOK {
+		return s.deny(pol, o, reason)
+	}
 	if rl.providers != nil && !rl.providers[o.vt.prov] {
 		return s.deny(pol, o, ReasonUnknownIssuer)
 	}

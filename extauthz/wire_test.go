@@ -40,6 +40,8 @@ func TestWireFieldNumbers(t *testing.T) {
 	}{
 		{num(&authv3.CheckRequest{}, "attributes"), fieldCheckAttributes},
 		{num(&authv3.AttributeContext{}, "request"), fieldAttributesRequest},
+		{num(&authv3.AttributeContext{}, "source"), fieldAttributesSource},
+		{num(&authv3.AttributeContext_Peer{}, "certificate"), fieldPeerCertificate},
 		{num(&authv3.AttributeContext_Request{}, "http"), fieldRequestHTTP},
 		{num(&authv3.AttributeContext_HttpRequest{}, "method"), fieldHTTPMethod},
 		{num(&authv3.AttributeContext_HttpRequest{}, "headers"), fieldHTTPHeaders},
@@ -109,6 +111,10 @@ func wireRequests() map[string]*authv3.CheckRequest {
 		"both forms": http(&authv3.AttributeContext_HttpRequest{
 			Method: "GET", Path: "/", Headers: map[string]string{"authorization": "Bearer map"}, HeaderMap: hm("authorization", "Bearer header_map"),
 		}),
+		"peer certificate": {Attributes: &authv3.AttributeContext{
+			Source:  &authv3.AttributeContext_Peer{Principal: "spiffe://a", Certificate: "-----BEGIN%20CERTIFICATE-----%0AMIIB%2B%3D%0A"},
+			Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{Method: "GET", Path: "/"}},
+		}},
 		"unicode and escapes": http(&authv3.AttributeContext_HttpRequest{
 			Method: "GET", Path: "/%2e%2e/ä?x", Headers: map[string]string{"x-name": "ümlaut", "authorization": strings.Repeat("x", 300)},
 		}),
@@ -129,8 +135,8 @@ func TestDecodeCheckMatchesMessage(t *testing.T) {
 			}
 			got.finish()
 			want := fromCheck(msg)
-			g := fmt.Sprint(got.method, "|", got.path, "|", got.query, "|", got.host, "|", got.id)
-			w := fmt.Sprint(want.method, "|", want.path, "|", want.query, "|", want.host, "|", want.id)
+			g := fmt.Sprint(got.method, "|", got.path, "|", got.query, "|", got.host, "|", got.id, "|", got.cert, "|", got.certFrom)
+			w := fmt.Sprint(want.method, "|", want.path, "|", want.query, "|", want.host, "|", want.id, "|", want.cert, "|", want.certFrom)
 			if g != w {
 				t.Fatalf("decoded %s, message reads %s", g, w)
 			}

@@ -12,6 +12,8 @@ import (
 // descriptors.
 const (
 	fieldCheckAttributes   = 1  // CheckRequest.attributes
+	fieldAttributesSource  = 1  // AttributeContext.source
+	fieldPeerCertificate   = 5  // AttributeContext.Peer.certificate
 	fieldAttributesRequest = 4  // AttributeContext.request
 	fieldRequestHTTP       = 2  // AttributeContext.Request.http
 	fieldHTTPMethod        = 2  // AttributeContext.HttpRequest.method
@@ -37,12 +39,36 @@ var errWire = errors.New("extauthz: malformed CheckRequest")
 // merging does: the last scalar counts, map entries accumulate.
 func decodeCheck(b []byte, r *request) error {
 	return eachMessage(b, fieldCheckAttributes, func(attrs []byte) error {
-		return eachMessage(attrs, fieldAttributesRequest, func(req []byte) error {
-			return eachMessage(req, fieldRequestHTTP, func(http []byte) error {
-				return decodeHTTP(http, r)
-			})
-		})
+		a := fields{b: attrs}
+		for a.next() {
+			var err error
+			switch a.num {
+			case fieldAttributesSource:
+				err = decodePeer(a.v, r)
+			case fieldAttributesRequest:
+				err = eachMessage(a.v, fieldRequestHTTP, func(http []byte) error {
+					return decodeHTTP(http, r)
+				})
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return a.err
 	})
+}
+
+// decodePeer reads the downstream peer's certificate, the last one when
+// repeated; an empty one leaves r without a certificate.
+func decodePeer(b []byte, r *request) error {
+	p := fields{b: b}
+	for p.next() {
+		if p.num == fieldPeerCertificate {
+			r.cert, r.certFrom = "", certNone
+			r.setPeerCert(str(p.v))
+		}
+	}
+	return p.err
 }
 
 // eachMessage calls fn with every length-delimited field num of b.

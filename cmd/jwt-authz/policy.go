@@ -29,6 +29,7 @@ func buildPolicy(cfg *config.Config, entries []*providerEntry, m *extauthz.Metri
 		Providers:           aps,
 		DryRun:              cfg.DryRun,
 		BypassCORSPreflight: cfg.BypassCORSPreflight,
+		ClientCertHeader:    cfg.ForwardAuthClientCertHeader,
 	}
 	if cfg.PathNormalization == config.PathNormalizationEnvoy {
 		opts.PathNormalization = extauthz.PathEnvoy

@@ -117,6 +117,7 @@ func (ps *providerSet) build(cfg *config.Config) (entries []*providerEntry, fini
 				ForwardClaims:        p.ForwardClaims,
 				ForwardPayloadHeader: p.ForwardPayloadHeader,
 				KeepAuthorization:    p.KeepAuthorizationOrDefault(),
+				MTLSBound:            mtlsBinding(p.MTLSBound),
 			},
 		}
 	}
@@ -271,4 +272,12 @@ func maxStale(p config.Provider) time.Duration {
 		return p.JWKSRefreshInterval
 	}
 	return p.JWKSMaxStale
+}
+
+// mtlsBinding maps providers[].mtls_bound to its extauthz form.
+func mtlsBinding(v string) extauthz.MTLSBinding {
+	if v == config.MTLSBoundRequired {
+		return extauthz.MTLSRequired
+	}
+	return extauthz.MTLSAllowed
 }
