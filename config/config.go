@@ -37,6 +37,16 @@ type Config struct {
 	Issuer                 Issuer                 `yaml:"issuer"`
 	GRPC                   GRPC                   `yaml:"grpc"`
 	HTTP                   HTTP                   `yaml:"http"`
+	DecisionLog            DecisionLog            `yaml:"decision_log"`
+}
+
+// DecisionLog configures the log of Check decisions: one JSON line per
+// sampled decision, never with a token or claims.
+type DecisionLog struct {
+	Enabled     bool     `yaml:"enabled"`
+	Path        string   `yaml:"path"`         // "" = stderr
+	SampleAllow *float64 `yaml:"sample_allow"` // nil = default 0.01
+	SampleDeny  *float64 `yaml:"sample_deny"`  // nil = default 1.0
 }
 
 // Provider is one trusted token issuer.

@@ -104,6 +104,15 @@ func (d *decoder) value(path string, n *yaml.Node, v reflect.Value) bool {
 		}
 		v.SetInt(int64(i))
 		return true
+	case t.Kind() == reflect.Float64:
+		var f float64
+		tag := n.ShortTag()
+		if n.Kind != yaml.ScalarNode || tag != "!!int" && tag != "!!float" || n.Decode(&f) != nil {
+			d.fail(path, n, "%s", expectation(t))
+			return false
+		}
+		v.SetFloat(f)
+		return true
 	case t.Kind() == reflect.Slice:
 		return d.list(path, n, v)
 	case t.Kind() == reflect.Map:
@@ -386,6 +395,8 @@ func expectation(t reflect.Type) string {
 		return "must be true or false"
 	case reflect.Int:
 		return "must be an integer"
+	case reflect.Float64:
+		return "must be a number"
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.String {
 			return "must be a list of strings"

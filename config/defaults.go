@@ -52,6 +52,12 @@ const (
 	MTLSBoundRequired = "required"
 )
 
+// Defaults of decision_log.
+const (
+	DefaultDecisionLogSampleAllow = 0.01
+	DefaultDecisionLogSampleDeny  = 1.0
+)
+
 // Values of path_normalization.
 const (
 	// PathNormalizationReject answers ambiguous paths 400 before any rule.
@@ -186,6 +192,18 @@ func (c *Config) ApplyDefaults() {
 	c.Issuer.applyDefaults(c.HTTPAddr)
 	c.GRPC.applyDefaults()
 	c.HTTP.applyDefaults()
+	c.DecisionLog.applyDefaults()
+}
+
+func (d *DecisionLog) applyDefaults() {
+	if d.SampleAllow == nil {
+		v := DefaultDecisionLogSampleAllow
+		d.SampleAllow = &v
+	}
+	if d.SampleDeny == nil {
+		v := DefaultDecisionLogSampleDeny
+		d.SampleDeny = &v
+	}
 }
 
 func (r *TokenEndpointRateLimit) applyDefaults() {

@@ -107,6 +107,7 @@ func TestParseValidFull(t *testing.T) {
 	no, yes := false, true
 	entries := 5000
 	rateLimit := 5
+	half, zero := 0.5, 0.0
 	want := &Config{
 		GRPCAddr:       "127.0.0.1:19001",
 		HTTPAddr:       "127.0.0.1:18080",
@@ -230,6 +231,7 @@ func TestParseValidFull(t *testing.T) {
 			MaxHeaderBytes:    32 << 10,
 			MaxBodyBytes:      16 << 10,
 		},
+		DecisionLog: DecisionLog{Enabled: true, Path: "/var/log/jwt-authz/decisions.log", SampleAllow: &half, SampleDeny: &zero},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse(valid-full.yaml) =\n%+v\nwant\n%+v", got, want)
@@ -549,5 +551,24 @@ func TestParseManyProblems(t *testing.T) {
 	}
 	if last := problems[maxProblems].Error(); !strings.HasPrefix(last, "and ") || !strings.HasSuffix(last, " more problems") {
 		t.Errorf("last problem = %q, want a count of the rest", last)
+	}
+}
+
+func TestParseDecisionLogSampling(t *testing.T) {
+	c, err := Parse([]byte("decision_log:\n  sample_allow: 1\n  sample_deny: 0.25\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *c.DecisionLog.SampleAllow != 1 || *c.DecisionLog.SampleDeny != 0.25 || c.DecisionLog.Enabled {
+		t.Fatalf("decision_log %+v", c.DecisionLog)
+	}
+	if c, _ = Parse([]byte("decision_log:\n  enabled: true\n")); *c.DecisionLog.SampleAllow != DefaultDecisionLogSampleAllow || *c.DecisionLog.SampleDeny != DefaultDecisionLogSampleDeny {
+		t.Fatalf("defaults %+v", c.DecisionLog)
+	}
+	_, err = Parse([]byte("decision_log:\n  sample_allow: often\n  sample_deny: 2\n"))
+	for _, want := range []string{"decision_log.sample_allow: must be a number", "decision_log.sample_deny: must be between 0 and 1, not 2"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want %q", err, want)
+		}
 	}
 }

@@ -44,6 +44,7 @@ func (c *Config) validate() problems {
 			p.add("forward_auth_client_cert_header", "%s", msg)
 		}
 	}
+	c.validateDecisionLog(&p)
 	if c.ShutdownDelay < 0 {
 		p.add("shutdown_delay", "must not be negative")
 	}
@@ -307,5 +308,19 @@ func (c *Config) validateRateLimit(p *problems) {
 		if msg := headerNameProblem(h); msg != "" {
 			p.add(key+"client_ip_header", "%s", msg)
 		}
+	}
+}
+
+func (c *Config) validateDecisionLog(p *problems) {
+	for _, r := range []struct {
+		key string
+		v   *float64
+	}{{"decision_log.sample_allow", c.DecisionLog.SampleAllow}, {"decision_log.sample_deny", c.DecisionLog.SampleDeny}} {
+		if r.v != nil && !(*r.v >= 0 && *r.v <= 1) {
+			p.add(r.key, "must be between 0 and 1, not %v", *r.v)
+		}
+	}
+	if c.DecisionLog.Path != "" && strings.TrimSpace(c.DecisionLog.Path) != c.DecisionLog.Path {
+		p.add("decision_log.path", "must not start or end with white space")
 	}
 }

@@ -77,6 +77,16 @@ func TestValidate(t *testing.T) {
 			edit: func(c *Config) { c.ForwardAuthClientCertHeader = "X-Forwarded-Client-Cert" },
 			want: []string{`forward_auth_client_cert_header: must be lower case (x-forwarded-client-cert)`},
 		},
+		"decision log sampling out of range": {
+			edit: func(c *Config) {
+				over, neg := 1.5, -0.1
+				c.DecisionLog.SampleAllow, c.DecisionLog.SampleDeny = &over, &neg
+			},
+			want: []string{
+				`decision_log.sample_allow: must be between 0 and 1, not 1.5`,
+				`decision_log.sample_deny: must be between 0 and 1, not -0.1`,
+			},
+		},
 		"admin on an empty host without a token": {
 			edit: func(c *Config) { c.AdminAddr = ":9090" },
 			want: []string{`admin_addr: ":9090" is reachable from other hosts, so admin_token_file must be set; or listen on a loopback address such as 127.0.0.1:9090`},

@@ -19,6 +19,7 @@ type Metrics struct {
 	durAllowed, durDenied, durDryRun prometheus.Observer
 	cacheHit, cacheMiss              prometheus.Counter
 	cacheLen                         atomic.Pointer[lenner]
+	decisionLogDropped               prometheus.Counter
 }
 
 // Result label values of jwt_authz_check_requests_total.
@@ -51,7 +52,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Verified-token cache lookups by result (hit, miss).",
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.checks, m.duration, m.cacheReqs)
+	m.decisionLogDropped = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "jwt_authz_decision_log_dropped_total",
+		Help: "Decision log lines dropped because the writer was behind.",
+	})
+	reg.MustRegister(m.checks, m.duration, m.cacheReqs, m.decisionLogDropped)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "jwt_authz_token_cache_entries",
 		Help: "Tokens held in the verified-token cache.",

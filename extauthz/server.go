@@ -39,6 +39,9 @@ type Options struct {
 	Metrics      *Metrics
 	Logger       *slog.Logger
 	Clock        func() time.Time
+	// DecisionLog, when not nil, logs sampled decisions; the caller
+	// closes it after the server has stopped.
+	DecisionLog *DecisionLog
 }
 
 // Server implements envoy.service.auth.v3.Authorization.
@@ -53,6 +56,7 @@ type Server struct {
 	m      *Metrics
 	log    *slog.Logger
 	now    func() time.Time // nil: the request's start time is now
+	dlog   *DecisionLog     // nil: no decision log
 
 	// What the Check handler passes to an interceptor, built once.
 	checkInfo   grpc.UnaryServerInfo
@@ -80,7 +84,7 @@ func NewServer(pol *Policy, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("extauthz: token cache: %w", err)
 	}
-	s := &Server{cache: c, rev: opts.Revocation, m: opts.Metrics, log: opts.Logger, now: opts.Clock}
+	s := &Server{cache: c, rev: opts.Revocation, m: opts.Metrics, log: opts.Logger, now: opts.Clock, dlog: opts.DecisionLog}
 	s.hot.seed = maphash.MakeSeed()
 	s.checkInfo = grpc.UnaryServerInfo{Server: s, FullMethod: checkFullMethod}
 	s.checkWireFn = s.checkWire
@@ -125,6 +129,7 @@ type outcome struct {
 	reason   Reason
 	st       *providerState
 	verified bool          // a token was verified: vt and claims are set
+	cacheHit bool          // the token was found in the cache or the hot tier
 	vt       verifiedToken // the provider and key that verified it
 	claims   claimsView
 	hot      *hotToken // the token's reusable claims and response, when it has them
@@ -219,7 +224,11 @@ func (s *Server) record(ctx context.Context, r *request, o *outcome, start time.
 		result = resultDenied
 	}
 	o.st.counts[result][o.reason].Inc()
-	s.m.observer(result).Observe(time.Since(start).Seconds())
+	latency := time.Since(start)
+	s.m.observer(result).Observe(latency.Seconds())
+	if s.dlog != nil {
+		s.dlog.record(r, o, result, start, latency)
+	}
 	switch {
 	case result == resultDryRunDenied:
 		s.log.LogAttrs(ctx, slog.LevelInfo, "dry run: request would be denied", s.attrs(r, o)...)
@@ -325,6 +334,7 @@ func (s *Server) verify(ctx context.Context, pol *Policy, raw string, sc *scratc
 		if st, current := pol.providers[h.vt.prov]; current && st == h.st && !h.vt.key.Removed() {
 			s.m.cacheHit.Inc()
 			o.st, o.vt, o.verified, o.hot, o.claims = st, h.vt, true, h, h.claims
+			o.cacheHit = true
 			return s.revoked(&o.claims)
 		}
 	}
@@ -333,7 +343,7 @@ func (s *Server) verify(ctx context.Context, pol *Policy, raw string, sc *scratc
 		if st, current := pol.providers[vt.prov]; current && !vt.key.Removed() {
 			if sc.readClaims(raw, nil, &o.claims) == nil {
 				s.m.cacheHit.Inc()
-				o.st, o.vt, o.verified = st, *vt, true
+				o.st, o.vt, o.verified, o.cacheHit = st, *vt, true, true
 				o.offerHot, o.raw, o.hash, o.expires = true, raw, hash, expires
 				return s.revoked(&o.claims)
 			}

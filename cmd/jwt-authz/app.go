@@ -45,6 +45,7 @@ type app struct {
 	providers *providerSet
 	authz     *extauthz.Server
 	authzM    *extauthz.Metrics
+	decisions *decisionLog // nil when decision_log is off
 	health    *health.Checker
 	reloads   *prometheus.CounterVec
 	rateLimit ratelimit.HTTP // the token endpoints' limit per client
@@ -122,11 +123,15 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 	commit(true)
 	a.setProviderReadiness(cfg)
 	a.verifier.Store(v)
+	if a.decisions, err = openDecisionLog(cfg, a.authzM, log); err != nil {
+		return nil, err
+	}
 	a.authz, err = extauthz.NewServer(pol, extauthz.Options{
 		Revocation:   a.rev.Index(),
 		CacheEntries: cfg.TokenCacheEntries(),
 		Metrics:      a.authzM,
 		Logger:       log,
+		DecisionLog:  a.decisions.server(),
 	})
 	if err != nil {
 		return nil, err
@@ -223,6 +228,7 @@ const releaseMappedInterval = 10 * time.Second
 
 // close releases everything in reverse order of construction.
 func (a *app) close() {
+	a.decisions.close()
 	if a.providers != nil {
 		a.providers.stopAll()
 	}

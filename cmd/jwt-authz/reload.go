@@ -75,6 +75,7 @@ func restartOnlyChanges(old, cur *config.Config) []string {
 	check("log_level", old.LogLevel, cur.LogLevel)
 	check("grpc", old.GRPC, cur.GRPC)
 	check("http", old.HTTP, cur.HTTP)
+	check("decision_log", old.DecisionLog, cur.DecisionLog)
 	return out
 }
 
