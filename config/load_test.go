@@ -342,10 +342,10 @@ func TestParseYAMLFeatures(t *testing.T) {
 		"merge key, own keys win": {
 			src: "providers:\n" +
 				"  - &base {name: a, issuer: https://a.example.com/, jwks_uri: https://a.example.com/jwks, clock_skew: 5s}\n" +
-				"  - {<<: *base, name: b, clock_skew: 7s}\n",
+				"  - {<<: *base, name: b, issuer: https://b.example.com/, clock_skew: 7s}\n",
 			check: func(t *testing.T, c *Config) {
 				b := c.Providers[1]
-				if b.Name != "b" || b.Issuer != "https://a.example.com/" || b.ClockSkew != 7*time.Second {
+				if b.Name != "b" || b.Issuer != "https://b.example.com/" || b.JWKSURI != "https://a.example.com/jwks" || b.ClockSkew != 7*time.Second {
 					t.Errorf("merged provider = %+v", b)
 				}
 			},

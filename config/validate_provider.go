@@ -16,6 +16,7 @@ const maxProviderNameLen = 63
 func (c *Config) validateProviders(p *problems) map[string]bool {
 	known := make(map[string]bool, len(c.Providers)+1)
 	first := make(map[string]int, len(c.Providers))
+	issuers := make(map[string]int, len(c.Providers))
 	for i := range c.Providers {
 		pr := &c.Providers[i]
 		path := indexPath("providers", i)
@@ -31,6 +32,18 @@ func (c *Config) validateProviders(p *problems) map[string]bool {
 			known[pr.Name] = true
 		}
 		validateProvider(p, path, pr)
+		// Tokens are matched to their provider by "iss": two providers
+		// with one issuer would leave the choice to chance.
+		if pr.Issuer != "" {
+			if j, dup := issuers[pr.Issuer]; dup {
+				p.add(path+".issuer", "%s is already the issuer of providers[%d]; one provider per issuer", quote(pr.Issuer), j)
+			} else {
+				issuers[pr.Issuer] = i
+			}
+			if c.IssuerEnabled() && pr.Issuer == c.Issuer.Issuer {
+				p.add(path+".issuer", "%s is issuer.issuer, the built-in issuer's (provider %q)", quote(pr.Issuer), SelfProvider)
+			}
+		}
 	}
 	if c.IssuerEnabled() {
 		known[SelfProvider] = true

@@ -195,6 +195,17 @@ func TestValidate(t *testing.T) {
 			},
 			want: []string{"rules[0]: allow_anonymous contradicts require_scopes and require_claims: an anonymous request has neither"},
 		},
+		"two providers with one issuer": {
+			edit: func(c *Config) {
+				c.Providers = append(c.Providers, Provider{Name: "corp2", Issuer: "https://idp.example.com/", JWKSURI: "https://idp.example.com/other.json"})
+				c.ApplyDefaults()
+			},
+			want: []string{`providers[1].issuer: "https://idp.example.com/" is already the issuer of providers[0]; one provider per issuer`},
+		},
+		"a provider with the built-in issuer's issuer": {
+			edit: func(c *Config) { c.Providers[0].Issuer = c.Issuer.Issuer },
+			want: []string{`providers[0].issuer: "http://127.0.0.1:8080" is issuer.issuer, the built-in issuer's (provider "self")`},
+		},
 		"unknown provider suggestion": {
 			edit: func(c *Config) { c.Rules = []Rule{{Providers: []string{"crop"}}} },
 			want: []string{`rules[0].providers[0]: unknown provider "crop" (did you mean corp?)`},

@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/jwt-authz/jwt-authz/config"
 	"github.com/jwt-authz/jwt-authz/health"
+	"github.com/jwt-authz/jwt-authz/jwks"
 )
 
 // Readiness components: the revocation store, and one member of the
@@ -53,6 +55,8 @@ func keysProbe(src keySource) health.Probe {
 				msg += ": " + st.LastError
 			}
 			return time.Time{}, errors.New(msg)
+		case strings.Contains(st.LastError, jwks.ErrNoUsableKeys.Error()):
+			return time.Time{}, errors.New(st.LastError)
 		case st.LastError != "":
 			return time.Time{}, fmt.Errorf("no usable keys: %s", st.LastError)
 		default:
