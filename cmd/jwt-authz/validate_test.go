@@ -72,7 +72,11 @@ func TestConfigValidateChecks(t *testing.T) {
 
 	base := "grpc_addr: 127.0.0.1:0\nhttp_addr: 127.0.0.1:0\nadmin_addr: 127.0.0.1:0\ndata_dir: " + filepath.Join(dir, "data") + "\n"
 	provider := func(name, source string) string {
-		return "  - name: " + name + "\n    issuer: " + idp.URL + "\n    allow_http: true\n    " + source + "\n"
+		iss := idp.URL // discovery checks it; the others are made unique, one provider per issuer
+		if !strings.HasPrefix(source, "discovery") {
+			iss += "/" + name
+		}
+		return "  - name: " + name + "\n    issuer: " + iss + "\n    allow_http: true\n    " + source + "\n"
 	}
 	tests := map[string]struct {
 		yaml   string
