@@ -59,7 +59,7 @@ func TestRunLoadAgainstFloor(t *testing.T) {
 
 	base := loadSpec{
 		Mode: modeClosed, Concurrency: 4, Duration: 200 * time.Millisecond, Warmup: 50 * time.Millisecond,
-		Conns: 1, Timeout: 5 * time.Second, Expect: expectAllow, PID: os.Getpid(), Tokens: tokens(1),
+		Conns: 1, Timeout: time.Minute, Expect: expectAllow, PID: os.Getpid(), Tokens: tokens(1),
 	}
 	tests := []struct {
 		name   string

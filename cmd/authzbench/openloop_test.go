@@ -47,7 +47,7 @@ func allowResponse() *authv3.CheckResponse {
 func openSpec(target string) loadSpec {
 	return loadSpec{
 		Target: target, Mode: modeOpen, Rate: 500, Duration: 200 * time.Millisecond,
-		Concurrency: 32, Conns: 1, Timeout: 5 * time.Second, Expect: expectAllow, Tokens: tokens(1),
+		Concurrency: 32, Conns: 1, Timeout: time.Minute, Expect: expectAllow, Tokens: tokens(1),
 	}
 }
 
@@ -356,7 +356,7 @@ func TestOpenLoopLargeMessages(t *testing.T) {
 	})
 	for _, full := range []bool{false, true} {
 		spec := openSpec(target)
-		spec.Rate, spec.Expect, spec.DecodeFull, spec.Timeout = 200, expectDeny, full, 3*time.Second
+		spec.Rate, spec.Expect, spec.DecodeFull, spec.Timeout = 200, expectDeny, full, time.Minute
 		r, _ := runOpenSpec(t, spec)
 		if r.Requests != 40 || r.Denied != 40 || r.WrongDecisions != 0 || r.StatusCodes["PermissionDenied"] != 40 {
 			t.Fatalf("decode full %v: requests %d denied %d wrong %d errors %d (%s)", full, r.Requests, r.Denied, r.WrongDecisions, r.Errors, r.FirstError)

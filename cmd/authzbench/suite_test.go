@@ -27,7 +27,7 @@ func TestSuiteEndToEnd(t *testing.T) {
 		ServerCmd: exe + " floor --config " + configPlaceholder, ServerName: "stand-in",
 		Runs: 3, Duration: 150 * time.Millisecond, Warmup: 20 * time.Millisecond,
 		Concurrency: []int{2}, Algs: []string{"EdDSA"}, Groups: []string{groupCached, groupOpen},
-		Conns: 1, Timeout: 5 * time.Second, OpenAlg: "EdDSA", OpenFractions: []float64{0.1},
+		Conns: 1, Timeout: time.Minute, OpenAlg: "EdDSA", OpenFractions: []float64{0.1},
 		OpenMaxInFlight: 8, FloodConcurrency: 2, RevokeConcurrency: 1,
 		ReadyTimeout: 30 * time.Second, Settle: 10 * time.Millisecond, FillTimeout: time.Second,
 	}
