@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -64,6 +65,11 @@ func listen(grpcAddr, httpAddr, adminAddr, metricsAddr string) (*listeners, erro
 
 func cmdServe(ctx context.Context, sf *serveFlags, stderr io.Writer) int {
 	cfg, err := sf.load()
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		// No file to list problems of.
+		fmt.Fprintf(stderr, "jwt-authz: %v\n", err)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "jwt-authz: the configuration is not valid:")
 		printProblems(stderr, err)
