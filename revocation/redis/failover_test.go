@@ -85,6 +85,13 @@ func testFailoverLosesNoRevocation(t *testing.T, newClient func() goredis.Univer
 	)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var stopOnce sync.Once
+	halt := func() {
+		stopOnce.Do(func() { close(stop) })
+		wg.Wait()
+	}
+	// A failing test stops the workers before the servers go.
+	t.Cleanup(halt)
 	for w := range replicas {
 		wg.Go(func() {
 			for i := 0; ; i++ {
@@ -119,8 +126,7 @@ func testFailoverLosesNoRevocation(t *testing.T, newClient func() goredis.Univer
 	failover()
 	promoted.Store(true)
 	eventually(t, "revocations acknowledged after the failover", func() bool { return afterNew.Load() >= 50 })
-	close(stop)
-	wg.Wait()
+	halt()
 
 	mu.Lock()
 	all := append([]revocation.Entry(nil), acked...)

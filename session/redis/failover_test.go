@@ -65,6 +65,13 @@ func testFailoverNeverTwoWinners(t *testing.T, c goredis.UniversalClient, failov
 	)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var stopOnce sync.Once
+	halt := func() {
+		stopOnce.Do(func() { close(stop) })
+		wg.Wait()
+	}
+	// A failing test stops the workers before the servers go.
+	t.Cleanup(halt)
 	for w := range 4 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
@@ -107,8 +114,7 @@ func testFailoverNeverTwoWinners(t *testing.T, c goredis.UniversalClient, failov
 	failover()
 	promoted.Store(true)
 	testkit.Eventually(t, 20*time.Second, 5*time.Millisecond, "rotations after the failover", func() bool { return after.Load() >= 30 })
-	close(stop)
-	wg.Wait()
+	halt()
 
 	t.Logf("%d rotations acknowledged (%d after the failover), %d refused during it", len(won), after.Load(), refused.Load())
 	now := time.Now()
