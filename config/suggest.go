@@ -42,6 +42,11 @@ func suggest(word string, candidates []string) string {
 	return best
 }
 
+// Suggest returns the candidate closest to word, or "" when none is close
+// enough to be a plausible typo; the command line uses it for flags and
+// commands, as configuration errors do for keys.
+func Suggest(word string, candidates []string) string { return suggest(word, candidates) }
+
 // didYouMean returns " (did you mean X?)" for the closest candidate, or "".
 func didYouMean(word string, candidates []string) string {
 	if s := suggest(word, candidates); s != "" {
