@@ -88,6 +88,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newRevokeCmd(g),
 		newConfigCmd(g),
 		newKeygenCmd(g),
+		newHealthcheckCmd(g),
 		newVersionCmd(),
 	)
 	return root

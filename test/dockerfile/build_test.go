@@ -110,4 +110,13 @@ func TestBuildRuns(t *testing.T) {
 	if b, err := exec.CommandContext(t.Context(), out, "config", "validate", "--config-only", "--config", cfg).CombinedOutput(); err != nil {
 		t.Errorf("jwt-authz config validate on the image's config: %v\n%s", err, b)
 	}
+
+	// The HEALTHCHECK's command exists in the binary and reads the image's
+	// config: with no server running it answers 1 (not healthy), not 2 (a
+	// wrong command line).
+	hc := exec.CommandContext(t.Context(), out, "healthcheck", "--config", cfg, "--timeout", "2s")
+	b, err = hc.CombinedOutput()
+	if code := hc.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("jwt-authz healthcheck with no server: exit %d (%v), want 1\n%s", code, err, b)
+	}
 }

@@ -161,6 +161,8 @@ func TestFinalStage(t *testing.T) {
 		t.Errorf("CMD = %q, want %q", cmd, want)
 	}
 
+	checkHealthcheck(t, last("HEALTHCHECK"))
+
 	var ports []string
 	for _, e := range final.find("EXPOSE") {
 		ports = append(ports, strings.Fields(e.args)...)
