@@ -50,6 +50,8 @@ func TestProviderFingerprint(t *testing.T) {
 		"forward claim swapped":         {func(p *Provider) { p.ForwardClaims = map[string]string{"sub": "x-email", "email": "x-sub"} }, false},
 		"payload header":                {func(p *Provider) { p.ForwardPayloadHeader = "x-payload" }, false},
 		"keep_authorization false":      {func(p *Provider) { p.KeepAuthorization = &no }, false},
+		"explicit mtls_bound allowed":   {func(p *Provider) { p.MTLSBound = MTLSBoundAllowed }, true},
+		"mtls_bound required":           {func(p *Provider) { p.MTLSBound = MTLSBoundRequired }, false},
 	}
 	want := ProviderFingerprint(base())
 	if len(want) != 64 {
