@@ -3,7 +3,7 @@ package config
 import "time"
 
 // Config is the whole configuration of jwt-authz, as read from YAML. Field
-// names follow the YAML keys of SPEC.md; every key is listed in
+// names follow the YAML keys of the config file; every key is listed in
 // CONFIGURATION.md with its default.
 type Config struct {
 	GRPCAddr  string `yaml:"grpc_addr"`

@@ -9,7 +9,7 @@ import (
 // lenner is what the entries gauge reads.
 type lenner interface{ Len() int }
 
-// Metrics are the Check metrics of SPEC.md. Build them once per registry
+// Metrics are the Check metrics of docs/metrics.md. Build them once per registry
 // and share them across policies.
 type Metrics struct {
 	checks    *prometheus.CounterVec

@@ -11,7 +11,7 @@ import (
 // the WWW-Authenticate header and dynamic metadata.
 type Reason uint8
 
-// The reasons of SPEC.md, in validation order. ReasonOK is an allow.
+// The denial reasons, in validation order (docs/metrics.md). ReasonOK is an allow.
 const (
 	ReasonOK Reason = iota
 	ReasonMissing
@@ -48,7 +48,7 @@ var reasonNames = [reasonCount]string{
 	"ambiguous_path", "cert_mismatch",
 }
 
-// String is the reason's name as SPEC.md spells it.
+// String is the reason's name as metrics and logs spell it.
 func (r Reason) String() string { return reasonNames[r] }
 
 // kind says how a denial is answered.

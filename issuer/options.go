@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Defaults applied by New to zero Options fields; they match SPEC.md.
+// Defaults applied by New to zero Options fields; they match CONFIGURATION.md.
 const (
 	DefaultAccessTokenTTL     = 5 * time.Minute
 	DefaultRefreshTokenTTL    = 336 * time.Hour

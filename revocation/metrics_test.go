@@ -12,7 +12,7 @@ import (
 func TestMetricNames(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	revocation.NewMetrics(reg)
-	// Names from SPEC.md (the first three) and the sync metrics; series
+	// Names of docs/metrics.md (the first three) and the sync metrics; series
 	// with fixed label sets exist from the start, so dashboards show zero
 	// rather than no data.
 	tests := map[string]int{

@@ -3,7 +3,7 @@ package token
 import "errors"
 
 // Sentinel errors for the outcomes callers branch on. Each maps to one
-// reason name of SPEC.md in the extauthz package.
+// reason name in the extauthz package.
 var (
 	ErrTooLarge         = errors.New("token: too large")
 	ErrMalformed        = errors.New("token: malformed")

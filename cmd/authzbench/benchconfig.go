@@ -13,7 +13,7 @@ import (
 )
 
 // genConfig is the jwt-authz configuration gen writes: one provider, bench,
-// trusting the generated JWKS file. Only keys of SPEC.md are used.
+// trusting the generated JWKS file. Only keys of CONFIGURATION.md are used.
 type genConfig struct {
 	GRPCAddr   string        `yaml:"grpc_addr"`
 	HTTPAddr   string        `yaml:"http_addr"`

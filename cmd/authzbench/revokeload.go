@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-// revocationsPath is the admin endpoint of SPEC.md that revokes one entry.
+// revocationsPath is the admin endpoint that revokes one entry.
 const revocationsPath = "/admin/revocations"
 
 // revokeSpec describes a revocation load.
@@ -51,7 +51,7 @@ var errRevocationsRefused = errors.New("admin API refuses revocations")
 
 // revokeLoad POSTs spec.Count revocations ({"jti":..,"exp":..}) with
 // spec.Concurrency requests in flight and counts what the server accepted
-// (any 2xx; SPEC.md answers 201 once the entry is durable).
+// (any 2xx; the server answers 201 once the entry is durable).
 func revokeLoad(ctx context.Context, logger *slog.Logger, spec revokeSpec) (revokeResult, error) {
 	if err := checkLoopback(spec.Admin); err != nil {
 		return revokeResult{}, fmt.Errorf("revoke-load: %w", err)

@@ -24,7 +24,7 @@ var chartAlerts = []string{
 	"JwtAuthzDryRunDenials",
 }
 
-// specMetrics are the metric names of SPEC.md ("Metrics"); histograms also
+// specMetrics are the metric names of docs/metrics.md; histograms also
 // expose _bucket, _sum and _count.
 var specMetrics = []string{
 	"jwt_authz_check_requests_total",
@@ -43,7 +43,7 @@ var specMetrics = []string{
 	"jwt_authz_build_info",
 }
 
-// specReasons are the reason names of SPEC.md ("ext_authz Check").
+// specReasons are the reason names of docs/metrics.md.
 var specReasons = []string{
 	"ok", "missing", "too_large", "malformed", "unsupported_alg", "unknown_issuer",
 	"unknown_kid", "bad_signature", "keys_unavailable", "store_unavailable", "expired",
@@ -56,7 +56,7 @@ var (
 	reasonRef = regexp.MustCompile(`reason="([a-z_]+)"`)
 )
 
-// knownMetric reports whether name is a SPEC.md metric or a series of one.
+// knownMetric reports whether name is a documented metric (docs/metrics.md) or a series of one.
 func knownMetric(name string) bool {
 	for _, m := range specMetrics {
 		if name == m || name == m+"_bucket" || name == m+"_sum" || name == m+"_count" {
@@ -85,12 +85,12 @@ func TestPrometheusRule(t *testing.T) {
 			}
 			for _, ref := range metricRef.FindAllString(expr, -1) {
 				if !knownMetric(ref) {
-					t.Errorf("expr uses %s, which SPEC.md does not list", ref)
+					t.Errorf("expr uses %s, which docs/metrics.md does not list", ref)
 				}
 			}
 			for _, ref := range reasonRef.FindAllStringSubmatch(expr, -1) {
 				if !slices.Contains(specReasons, ref[1]) {
-					t.Errorf("expr uses reason %q, which SPEC.md does not list", ref[1])
+					t.Errorf("expr uses reason %q, which docs/metrics.md does not list", ref[1])
 				}
 			}
 			if sev := dig(r, "labels", "severity"); sev != "critical" && sev != "warning" && sev != "info" {
@@ -179,7 +179,7 @@ func TestAlertsDoc(t *testing.T) {
 	}
 	for _, ref := range metricRef.FindAllString(doc, -1) {
 		if !knownMetric(ref) {
-			t.Errorf("docs/alerts.md names %s, which SPEC.md does not list", ref)
+			t.Errorf("docs/alerts.md names %s, which docs/metrics.md does not list", ref)
 		}
 	}
 }

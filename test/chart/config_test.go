@@ -7,7 +7,7 @@ import (
 )
 
 // TestConfigMapConfig checks the config file the chart renders from
-// .Values.config: only SPEC.md keys, listeners on every interface at the
+// .Values.config: only documented config keys, listeners on every interface at the
 // container ports, and the paths that depend on the pod set by the chart.
 func TestConfigMapConfig(t *testing.T) {
 	tests := map[string]struct {

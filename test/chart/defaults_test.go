@@ -7,7 +7,7 @@ import (
 )
 
 // TestDefaultRenderSecurity checks the hardening every install gets without
-// setting a value (STYLE.md "Helm chart").
+// setting a value.
 func TestDefaultRenderSecurity(t *testing.T) {
 	m := parseRendered(t, mustRender(t, nil))
 	dep := m.get(t, "Deployment")

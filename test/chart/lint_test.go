@@ -149,7 +149,7 @@ func TestValuesDocumented(t *testing.T) {
 	}
 	// A key is documented by its own "# --" comment or by one on the object
 	// it belongs to (helm-docs then documents the object as a whole), except
-	// under config, which mirrors SPEC.md key by key.
+	// under config, which mirrors the config file key by key.
 	var paths []string
 	var walk func(prefix string, n *yaml.Node, documented bool)
 	walk = func(prefix string, n *yaml.Node, documented bool) {

@@ -128,7 +128,7 @@ func TestManifestsMatchChart(t *testing.T) {
 	}
 }
 
-// TestManifestsConfig checks the plain config file against SPEC.md and, once
+// TestManifestsConfig checks the plain config file against the documented keys and, once
 // the command builds, with `jwt-authz config validate`.
 func TestManifestsConfig(t *testing.T) {
 	plain, _ := plainManifests(t)

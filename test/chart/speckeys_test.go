@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// keyTree lists the config file keys of SPEC.md ("Config file"), plus the
+// keyTree lists the config file keys of CONFIGURATION.md, plus the
 // operational keys the config package adds (log_level, log_format,
 // shutdown_delay, max_token_bytes, revocation.sync_interval,
 // issuer.exchange_claims, the grpc and http limits). A nested keyTree is a map; a list of maps is
@@ -117,12 +117,12 @@ func walkKeys(v map[string]any, tree keyTree, prefix string, out *[]string) {
 	}
 }
 
-// requireSpecConfig fails the test when cfg has a key outside SPEC.md or
+// requireSpecConfig fails the test when cfg has a key outside CONFIGURATION.md or
 // lacks one of the keys a deployment must set.
 func requireSpecConfig(t *testing.T, cfg map[string]any) {
 	t.Helper()
 	if bad := unknownKeys(cfg); len(bad) > 0 {
-		t.Errorf("config keys not in SPEC.md: %s", strings.Join(bad, ", "))
+		t.Errorf("config keys not in CONFIGURATION.md: %s", strings.Join(bad, ", "))
 	}
 	for _, path := range [][]any{
 		{"grpc_addr"}, {"http_addr"}, {"admin_addr"}, {"data_dir"},

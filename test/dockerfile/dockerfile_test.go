@@ -205,7 +205,7 @@ func imageConfig(t *testing.T) string {
 }
 
 // TestImageConfig checks the shipped config without a YAML library: its
-// top-level keys are SPEC.md keys, the data dir is the volume, and the admin
+// top-level keys are documented config keys, the data dir is the volume, and the admin
 // API stays on the container's loopback.
 func TestImageConfig(t *testing.T) {
 	cfg := imageConfig(t)
@@ -225,7 +225,7 @@ func TestImageConfig(t *testing.T) {
 		"log_level", "log_format", "shutdown_delay", "max_token_bytes"}
 	for k := range top {
 		if !slices.Contains(spec, k) {
-			t.Errorf("image config key %s is not in SPEC.md", k)
+			t.Errorf("image config key %s is not a documented config key", k)
 		}
 	}
 	want := map[string]string{
