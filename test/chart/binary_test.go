@@ -100,6 +100,17 @@ config:
       providers: [corp]
       require_scopes: [admin]
 `),
+		"certificate-bound tokens and decision log": valuesYAML(t, `
+config:
+  issuer: {enabled: false}
+  providers:
+    - name: corp
+      issuer: https://idp.example.com/
+      jwks_uri: https://idp.example.com/.well-known/jwks.json
+      mtls_bound: required
+  forward_auth_client_cert_header: x-forwarded-client-cert
+  decision_log: {enabled: true, path: "", sample_allow: 0.05, sample_deny: 1}
+`),
 	}
 	files, _ := filepath.Glob(filepath.Join(chartDir(t), "ci", "*-values.yaml"))
 	for _, f := range files {
