@@ -112,7 +112,9 @@ func TestEndToEndStaleKeysThenUnavailable(t *testing.T) {
 	k1 := testkit.NewKey(t, "ES256", "k1")
 	js := newJWKSServer(t, k1)
 	// Short refresh and max-stale so the test sees both phases.
-	cfg := strings.Replace(corpConfig(js.URL, ""), "jwks_max_stale: 1h", "jwks_max_stale: 1500ms", 1)
+	// The stale window is wide enough that a loaded machine cannot pass
+	// it between the failed fetch and the Check that follows.
+	cfg := strings.Replace(corpConfig(js.URL, ""), "jwks_max_stale: 1h", "jwks_max_stale: 5s", 1)
 	cfg = strings.Replace(cfg, "jwks_refresh_interval: 1h", "jwks_refresh_interval: 300ms", 1)
 	in2 := start(t, cfg, "")
 	eventually(t, "ready", in2.grpcServing)
@@ -121,6 +123,8 @@ func TestEndToEndStaleKeysThenUnavailable(t *testing.T) {
 		t.Fatal(r)
 	}
 	js.fail(500)
+	failed := js.requests.Load()
+	eventually(t, "a failed fetch", func() bool { return js.requests.Load() > failed })
 	// Stale keys keep serving for a while...
 	if r := reasonOf(in2.check(corpToken(t, k1), "/")); r != "ok" {
 		t.Fatalf("stale keys: %s", r)
@@ -147,7 +151,7 @@ func TestEndToEndReadinessBeforeFirstLoad(t *testing.T) {
 	js := newJWKSServer(t, k1)
 	js.fail(500)
 	in := start(t, corpConfig(js.URL, ""), "")
-	time.Sleep(300 * time.Millisecond)
+	eventually(t, "a failed fetch", func() bool { return js.requests.Load() > 0 })
 	if in.grpcServing() {
 		t.Fatal("SERVING before any key was loaded")
 	}
