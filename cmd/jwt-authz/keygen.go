@@ -109,7 +109,7 @@ func keygenManifest(o keygenOptions) (string, error) {
 	token := base64.RawURLEncoding.EncodeToString(raw)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "# jwt-authz keygen: a %s signing key for the built-in issuer and an admin token.\n", alg)
+	fmt.Fprintf(&b, "# jwt-authz keygen: signing key (%s) for the built-in issuer, and an admin token.\n", alg)
 	b.WriteString("# Encrypt it before it is committed (sealed-secrets, SOPS, External Secrets);\n")
 	b.WriteString("# never commit it as it is. Chart values that use it:\n")
 	fmt.Fprintf(&b, "#   adminToken.existingSecret: %s\n", o.name)
