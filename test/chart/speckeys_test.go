@@ -40,6 +40,7 @@ var specKeys = keyTree{
 	"bypass_cors_preflight":           nil,
 	"path_normalization":              nil,
 	"forward_auth_client_cert_header": nil,
+	"proc_tuning":                     nil,
 	"decision_log":                    keyTree{"enabled": nil, "path": nil, "sample_allow": nil, "sample_deny": nil},
 	"token_sources":                   listOf{"header": nil, "cookie": nil, "query": nil},
 	"rules": listOf{
