@@ -4,12 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/jwt-authz/jwt-authz/config"
@@ -123,27 +120,7 @@ func TestReplicasOnSentinelAndCluster(t *testing.T) {
 			}
 			eventually(t, "revocation applied on the other replica", func() bool { return reasonOf(b.check(access, "/")) == "revoked" })
 
-			var wg sync.WaitGroup
-			var ok, invalid atomic.Int64
-			for i := range 20 {
-				wg.Go(func() {
-					r := []*instance{a, b}[i%2]
-					form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}
-					status, body := do(t, "POST", "http://"+r.httpAddr+"/oauth2/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), nil)
-					switch {
-					case status == 200:
-						ok.Add(1)
-					case status == 400 && strings.Contains(string(body), "invalid_grant"):
-						invalid.Add(1)
-					default:
-						t.Errorf("refresh: %d %s", status, body)
-					}
-				})
-			}
-			wg.Wait()
-			if ok.Load() != 1 || invalid.Load() != 19 {
-				t.Fatalf("successes %d, invalid_grant %d; want exactly one success", ok.Load(), invalid.Load())
-			}
+			refreshRace(t, []*instance{a, b}, refresh, 20)
 		})
 	}
 }

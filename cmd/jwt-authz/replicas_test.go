@@ -66,13 +66,18 @@ func TestReplicasShareRevocations(t *testing.T) {
 func TestReplicasConcurrentRefreshOneWinner(t *testing.T) {
 	replicas := startReplicas(t, 2)
 	_, refresh := replicas[0].mint("alice", "read")
+	refreshRace(t, replicas, refresh, 50)
+}
+
+// refreshRace presents one refresh token n times at once, spread over the
+// replicas, and requires exactly one success and n-1 invalid_grant.
+func refreshRace(t *testing.T, replicas []*instance, refresh string, n int) {
+	t.Helper()
 	var wg sync.WaitGroup
 	var ok, invalid atomic.Int64
-	for i := range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := replicas[i%2]
+	for i := range n {
+		wg.Go(func() {
+			r := replicas[i%len(replicas)]
 			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}
 			status, body := do(t, "POST", "http://"+r.httpAddr+"/oauth2/token", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), nil)
 			switch {
@@ -83,10 +88,10 @@ func TestReplicasConcurrentRefreshOneWinner(t *testing.T) {
 			default:
 				t.Errorf("refresh: %d %s", status, body)
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	if ok.Load() != 1 || invalid.Load() != 49 {
+	if ok.Load() != 1 || invalid.Load() != int64(n-1) {
 		t.Fatalf("successes %d, invalid_grant %d; want exactly one success", ok.Load(), invalid.Load())
 	}
 }
