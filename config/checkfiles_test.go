@@ -27,20 +27,7 @@ func TestCheckFilesGolden(t *testing.T) {
 				t.Fatal("CheckFiles found nothing")
 			}
 			assertFieldErrors(t, err)
-			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(file, ".yaml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("problems differ from %s\ngot:\n%s\nwant:\n%s", golden, got, want)
-			}
+			matchGolden(t, file, err.Error()+"\n")
 		})
 	}
 	// No probe file is left behind.

@@ -39,20 +39,7 @@ func TestParseInvalidGolden(t *testing.T) {
 				t.Error("Parse returned a Config along with an error")
 			}
 			assertFieldErrors(t, err)
-			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(file, ".yaml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("errors differ from %s\ngot:\n%s\nwant:\n%s", golden, got, want)
-			}
+			matchGolden(t, file, err.Error()+"\n")
 		})
 	}
 }
@@ -570,5 +557,24 @@ func TestParseDecisionLogSampling(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v, want %q", err, want)
 		}
+	}
+}
+
+// matchGolden compares got with the .golden file beside a .yaml fixture;
+// -update rewrites the golden file.
+func matchGolden(t *testing.T, fixture, got string) {
+	t.Helper()
+	golden := strings.TrimSuffix(fixture, ".yaml") + ".golden"
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s\ngot:\n%s\nwant:\n%s", golden, got, want)
 	}
 }

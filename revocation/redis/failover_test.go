@@ -19,7 +19,9 @@ import (
 // until the test ends.
 func startReplicaOn(t *testing.T, s *Store, opts revocation.Options) *revocation.Service {
 	t.Helper()
-	opts.Metrics = revocation.NewMetrics(prometheus.NewRegistry())
+	if opts.Metrics == nil {
+		opts.Metrics = revocation.NewMetrics(prometheus.NewRegistry())
+	}
 	svc, err := revocation.NewService(s, opts)
 	if err != nil {
 		t.Fatal(err)

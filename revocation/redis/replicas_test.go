@@ -1,12 +1,10 @@
 package redis
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,22 +23,7 @@ func startReplica(t *testing.T, addr string, store Options, opts revocation.Opti
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts.Metrics == nil {
-		opts.Metrics = revocation.NewMetrics(prometheus.NewRegistry())
-	}
-	svc, err := revocation.NewService(s, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	var wg sync.WaitGroup
-	wg.Go(func() { svc.Run(ctx) })
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		_ = svc.Close()
-	})
-	return svc
+	return startReplicaOn(t, s, opts)
 }
 
 func startReplicas(t *testing.T, n int, addr string, store Options, opts revocation.Options) []*revocation.Service {
