@@ -151,11 +151,8 @@ func TestAdminRefusesBrowserRequestsWithoutToken(t *testing.T) {
 }
 
 func TestAdminTokenCoversEveryEndpointButMetrics(t *testing.T) {
-	tokenFile := filepath.Join(t.TempDir(), "admin-token")
 	const adminToken = "0123456789abcdef0123456789abcdef"
-	if err := os.WriteFile(tokenFile, []byte(adminToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tokenFile := writeAdminToken(t, adminToken)
 	in := start(t, "admin_token_file: "+tokenFile+"\n", "")
 	eventually(t, "ready", in.grpcServing)
 	auth := "Bearer " + adminToken
@@ -288,11 +285,8 @@ func TestCLISubjectCutOffIsInclusive(t *testing.T) {
 }
 
 func TestCLIAgainstProtectedServerWithoutConfig(t *testing.T) {
-	tokenFile := filepath.Join(t.TempDir(), "admin-token")
 	const adminToken = "fedcba9876543210fedcba9876543210"
-	if err := os.WriteFile(tokenFile, []byte(adminToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tokenFile := writeAdminToken(t, adminToken)
 	in := start(t, "admin_token_file: "+tokenFile+"\n", "")
 	eventually(t, "ready", in.grpcServing)
 	t.Setenv("JWT_AUTHZ_CONFIG", "")

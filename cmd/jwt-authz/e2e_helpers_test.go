@@ -233,3 +233,14 @@ func (in *instance) mint(sub, scope string) (access, refresh string) {
 	}
 	return resp.AccessToken, resp.RefreshToken
 }
+
+// writeAdminToken writes token (with a trailing newline, as editors leave
+// it) to a file for admin_token_file and returns its path.
+func writeAdminToken(t testing.TB, token string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "admin-token")
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

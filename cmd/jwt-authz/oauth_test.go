@@ -3,8 +3,6 @@ package main
 import (
 	"encoding/json"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,11 +16,8 @@ import (
 func TestEndToEndTokenExchangeIntrospectRevoke(t *testing.T) {
 	k1 := testkit.NewKey(t, "ES256", "k1")
 	js := newJWKSServer(t, k1)
-	tokenFile := filepath.Join(t.TempDir(), "admin-token")
 	const adminToken = "0123456789abcdef0123456789abcdef"
-	if err := os.WriteFile(tokenFile, []byte(adminToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	tokenFile := writeAdminToken(t, adminToken)
 	cfg := strings.Replace(corpConfig(js.URL, ""), "issuer:\n  enabled: false\n", "", 1)
 	cfg = strings.Replace(cfg, "revocation:\n  store: memory\n", "revocation:\n  store: bolt\n", 1)
 	cfg += "admin_token_file: " + tokenFile + "\nissuer:\n  exchange_providers: [corp]\n"
