@@ -13,6 +13,7 @@ import (
 
 	"github.com/jwt-authz/jwt-authz/config"
 	"github.com/jwt-authz/jwt-authz/internal/logthrottle"
+	"github.com/jwt-authz/jwt-authz/replay"
 	"github.com/jwt-authz/jwt-authz/revocation"
 	revbolt "github.com/jwt-authz/jwt-authz/revocation/bolt"
 	revmemory "github.com/jwt-authz/jwt-authz/revocation/memory"
@@ -31,6 +32,9 @@ type stores struct {
 	redis    goredis.UniversalClient
 	revStore revocation.Store
 	sessions session.Store
+	// replay remembers single-use ids (DPoP proof and logout token jti),
+	// on the same Redis as the revocation store when there is one.
+	replay replay.Cache
 }
 
 func openStores(cfg *config.Config, log *slog.Logger) (*stores, error) {
@@ -87,6 +91,7 @@ func openStores(cfg *config.Config, log *slog.Logger) (*stores, error) {
 		st.sessions = ss
 		log.Info("revocation and session store", "backend", "bolt", "path", path)
 	}
+	st.replay = st.newReplayCache()
 	return st, nil
 }
 
