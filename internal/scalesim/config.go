@@ -1,0 +1,80 @@
+package scalesim
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	revredis "github.com/jwt-authz/jwt-authz/revocation/redis"
+)
+
+// Config describes one simulation.
+type Config struct {
+	// NewClient returns a new Redis client; each replica and the writer
+	// get their own. The engine closes them.
+	NewClient func() goredis.UniversalClient
+	// Store configures every replica's and the writer's redis.Store.
+	// Simulations sharing a server use distinct key prefixes and channels.
+	Store revredis.Options
+
+	// Replicas is how many replicas follow the store.
+	Replicas int
+	// Revocations is how many single jti revocations are written, at Rate
+	// per second.
+	Revocations int
+	Rate        float64
+	// Sessions is how many sid revocations one mass logout writes, as fast
+	// as Writers allow (0: no mass logout).
+	Sessions int
+	// Writers is how many revocations are in flight at once. Default 32.
+	Writers int
+	// Settle is how long after a phase's last write the engine waits for
+	// every replica to apply every entry; what is missing then is lost.
+	// Default 60s.
+	Settle time.Duration
+	// ProbeInterval and SyncInterval set the replicas' incremental pull
+	// and full resync periods (revocation.Options); zero keeps the
+	// product's defaults.
+	ProbeInterval, SyncInterval time.Duration
+	// StartParallel is how many replicas start at once. Default 32.
+	StartParallel int
+	// Progress, when set, receives a line at each step.
+	Progress func(format string, args ...any)
+}
+
+// maxTracked bounds replicas × entries: the engine keeps 4 bytes per
+// replica and entry to time each apply.
+const maxTracked = 2_000_000_000
+
+func (c Config) withDefaults() (Config, error) {
+	switch {
+	case c.NewClient == nil:
+		return c, errors.New("scalesim: no Redis client constructor")
+	case c.Replicas < 1:
+		return c, fmt.Errorf("scalesim: replicas %d: want at least 1", c.Replicas)
+	case c.Revocations < 0 || c.Sessions < 0:
+		return c, errors.New("scalesim: negative revocation or session count")
+	case c.Revocations > 0 && c.Rate <= 0:
+		return c, fmt.Errorf("scalesim: rate %v: want a positive rate", c.Rate)
+	case c.Revocations+c.Sessions == 0:
+		return c, errors.New("scalesim: nothing to write: set revocations or sessions")
+	case int64(c.Replicas)*int64(c.Revocations+c.Sessions) > maxTracked:
+		return c, fmt.Errorf("scalesim: %d replicas × %d entries is more than %d applies to track; lower one of them",
+			c.Replicas, c.Revocations+c.Sessions, maxTracked)
+	}
+	if c.Writers <= 0 {
+		c.Writers = 32
+	}
+	if c.Settle <= 0 {
+		c.Settle = 60 * time.Second
+	}
+	if c.StartParallel <= 0 {
+		c.StartParallel = 32
+	}
+	if c.Progress == nil {
+		c.Progress = func(string, ...any) {}
+	}
+	return c, nil
+}

@@ -1,0 +1,51 @@
+package scalesim
+
+import (
+	"testing"
+	"time"
+)
+
+func TestHistogramQuantiles(t *testing.T) {
+	h := newHistogram()
+	if got := h.quantile(0.99); got != 0 {
+		t.Fatalf("empty histogram p99 = %v, want 0", got)
+	}
+	for i := 1; i <= 100; i++ {
+		h.add(time.Duration(i) * time.Millisecond)
+	}
+	h.add(-time.Second) // clamped to zero
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 50 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {1, 100 * time.Millisecond}} {
+		got := h.quantile(c.q)
+		if got < c.want || got > c.want+bucketWidth {
+			t.Errorf("quantile(%v) = %v, want %v within one bucket", c.q, got, c.want)
+		}
+	}
+	h.add(time.Hour)
+	if h.max != time.Hour || h.quantile(1) != time.Hour {
+		t.Errorf("max = %v, quantile(1) = %v, want 1h for both", h.max, h.quantile(1))
+	}
+}
+
+func TestIDsRoundTrip(t *testing.T) {
+	a, b := newIDs(), newIDs()
+	for _, i := range []int{0, 1, 99_999, 1 << 40} {
+		v := a.value(i)
+		if len(v) != 36 {
+			t.Fatalf("value(%d) = %q, want a 36-character UUID", i, v)
+		}
+		if got, ok := a.index(v); !ok || got != i {
+			t.Errorf("index(value(%d)) = %d, %v", i, got, ok)
+		}
+		if _, ok := b.index(v); ok && a.prefix != b.prefix {
+			t.Errorf("another run's ids claim %q", v)
+		}
+	}
+	for _, bad := range []string{"", "x", a.prefix + "zzzzzzzzzzzz", a.prefix + "0"} {
+		if _, ok := a.index(bad); ok {
+			t.Errorf("index(%q) accepted", bad)
+		}
+	}
+}

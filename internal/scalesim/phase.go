@@ -1,0 +1,132 @@
+package scalesim
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jwt-authz/jwt-authz/revocation"
+)
+
+// phase writes entries [lo, hi) of kind through the writer, rate per
+// second (0: as fast as the writers go), waits until every replica applied
+// all of them or the settle window ends, and measures.
+func (s *sim) phase(ctx context.Context, name string, kind revocation.Kind, lo, hi int, rate float64) (Phase, error) {
+	p := Phase{Name: name, Entries: hi - lo}
+	g := newGoal(lo, hi, len(s.replicas))
+	s.t.phase.Store(g)
+	defer s.t.phase.Store(nil)
+	s.cfg.Progress("%s: writing %d entries (rate %s)", name, hi-lo, rateText(rate))
+
+	before, err := readUsage(ctx, s.admin)
+	if err != nil {
+		return p, err
+	}
+	cpu0 := processCPU()
+	first := time.Now()
+	p.WriteErrors = s.write(ctx, kind, lo, hi, rate)
+	if err := ctx.Err(); err != nil {
+		return p, err
+	}
+	p.WriteTime = time.Since(first)
+	p.Rate = float64(p.Entries) / p.WriteTime.Seconds()
+	s.cfg.Progress("%s: written in %s (%.0f/s, %d errors); waiting for %d applies",
+		name, p.WriteTime.Round(time.Millisecond), p.Rate, p.WriteErrors, g.want)
+
+	settle := time.NewTimer(s.cfg.Settle)
+	defer settle.Stop()
+	select {
+	case <-g.done:
+	case <-settle.C:
+	case <-ctx.Done():
+		return p, ctx.Err()
+	}
+	p.Wall = time.Since(first)
+	p.ProcessCPU = processCPU() - cpu0
+	after, err := readUsage(ctx, s.admin)
+	if err != nil {
+		return p, err
+	}
+	u := after.sub(before)
+	p.RedisCPU, p.RedisIn, p.RedisOut, p.RedisCommands = u.cpuSeconds, u.netIn, u.netOut, u.commands
+	s.measure(&p, lo, hi, first)
+	s.cfg.Progress("%s: p50 %s p99 %s max %s, lost %d, complete in %s",
+		name, p.P50, p.P99, p.Max, p.Lost, p.Complete.Round(time.Millisecond))
+	return p, nil
+}
+
+// write revokes entries [lo, hi) from s.cfg.Writers goroutines, paced to
+// rate when it is positive, and returns how many failed.
+func (s *sim) write(ctx context.Context, kind revocation.Kind, lo, hi int, rate float64) int {
+	next := make(chan int, s.cfg.Writers)
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed int
+	)
+	expires := time.Now().Add(entryLifetime).Unix()
+	for range s.cfg.Writers {
+		wg.Go(func() {
+			for i := range next {
+				e := revocation.Entry{Kind: kind, Value: s.t.ids.value(i), ExpiresAt: expires}
+				if err := s.writer.Revoke(ctx, e); err != nil {
+					s.written[i] = -1
+					mu.Lock()
+					failed++
+					mu.Unlock()
+					continue
+				}
+				s.written[i] = time.Since(s.t.start).Nanoseconds()
+			}
+		})
+	}
+	start := time.Now()
+	for i := lo; i < hi && ctx.Err() == nil; i++ {
+		if rate > 0 {
+			due := start.Add(time.Duration(float64(i-lo) / rate * float64(time.Second)))
+			if d := time.Until(due); d > time.Millisecond {
+				time.Sleep(d)
+			}
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return failed
+}
+
+// measure fills p's delays and counts from the replicas' arrival times.
+func (s *sim) measure(p *Phase, lo, hi int, first time.Time) {
+	h := newHistogram()
+	var last uint32
+	for _, r := range s.replicas {
+		for i := lo; i < hi; i++ {
+			w := s.written[i]
+			if w < 0 {
+				continue
+			}
+			a := r.arrivals[i].Load()
+			if a == 0 {
+				p.Lost++
+				continue
+			}
+			p.Applied++
+			last = max(last, a)
+			h.add(time.Duration(int64(a-1)*1000 - w))
+		}
+		p.ViaPull += r.viaPull.Load()
+		r.viaPull.Store(0)
+	}
+	p.P50, p.P99, p.Max = h.quantile(0.5), h.quantile(0.99), h.max
+	if last > 0 {
+		p.Complete = s.t.start.Add(time.Duration(last-1) * time.Microsecond).Sub(first)
+	}
+}
+
+func rateText(rate float64) string {
+	if rate <= 0 {
+		return "unpaced"
+	}
+	return fmt.Sprintf("%.0f/s", rate)
+}

@@ -1,0 +1,187 @@
+package scalesim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/jwt-authz/jwt-authz/revocation"
+	revredis "github.com/jwt-authz/jwt-authz/revocation/redis"
+)
+
+// subscribeTimeout bounds how long the replicas may take to start and
+// subscribe.
+const subscribeTimeout = 5 * time.Minute
+
+// entryLifetime is the expiry given to every written entry: long enough
+// to outlive the run, so nothing expires under the measurement.
+const entryLifetime = time.Hour
+
+// sim is one running simulation.
+type sim struct {
+	cfg      Config
+	t        *tracker
+	admin    goredis.UniversalClient
+	writer   *revocation.Service
+	replicas []*replica
+	// written holds, per entry, when the writer's Revoke returned (ns since
+	// the run's start), or -1 when it failed.
+	written []int64
+	opts    revocation.Options
+}
+
+// Run starts cfg.Replicas replicas, writes cfg.Revocations single
+// revocations at cfg.Rate, then a mass logout of cfg.Sessions sessions, and
+// reports how each phase reached the replicas. It stops every replica and
+// closes every client before it returns.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	total := cfg.Revocations + cfg.Sessions
+	s := &sim{
+		cfg:     cfg,
+		t:       &tracker{ids: newIDs(), start: time.Now()},
+		admin:   cfg.NewClient(),
+		written: make([]int64, total),
+		opts:    revocation.Options{ProbeInterval: cfg.ProbeInterval, SyncInterval: cfg.SyncInterval},
+	}
+	defer s.admin.Close()
+	if err := s.admin.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("scalesim: reach Redis: %w", err)
+	}
+	wclient := cfg.NewClient()
+	defer wclient.Close()
+	wstore, err := revredis.New(wclient, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	if s.writer, err = revocation.NewService(wstore, s.opts); err != nil {
+		return nil, err
+	}
+	defer s.writer.Close()
+
+	s.replicas = make([]*replica, cfg.Replicas)
+	for i := range s.replicas {
+		s.replicas[i] = &replica{t: s.t, arrivals: make([]atomic.Uint32, total), subscribed: make(chan struct{})}
+	}
+	heap0 := liveHeap()
+
+	runCtx, stop := context.WithCancel(ctx)
+	var running sync.WaitGroup
+	defer func() {
+		stop()
+		running.Wait()
+		for _, r := range s.replicas {
+			if r.svc != nil {
+				_ = r.svc.Close()
+			}
+			if r.client != nil {
+				_ = r.client.Close()
+			}
+		}
+	}()
+	res := &Result{Replicas: cfg.Replicas}
+	started := time.Now()
+	if err := s.startReplicas(runCtx, &running); err != nil {
+		return nil, err
+	}
+	res.StartTime = time.Since(started)
+	res.HeapIdle = perReplica(liveHeap(), heap0, cfg.Replicas)
+	cfg.Progress("%d replicas subscribed in %s; heap %d KiB each", cfg.Replicas, res.StartTime.Round(time.Millisecond), res.HeapIdle>>10)
+
+	if cfg.Revocations > 0 {
+		p, err := s.phase(ctx, "single jti", revocation.KindJTI, 0, cfg.Revocations, cfg.Rate)
+		if err != nil {
+			return nil, err
+		}
+		res.Phases = append(res.Phases, p)
+	}
+	if cfg.Sessions > 0 {
+		p, err := s.phase(ctx, "mass logout, sid entries", revocation.KindSID, cfg.Revocations, total, 0)
+		if err != nil {
+			return nil, err
+		}
+		res.Phases = append(res.Phases, p)
+	}
+	res.HeapPerReplica = perReplica(liveHeap(), heap0, cfg.Replicas)
+	var entries int
+	for _, r := range s.replicas {
+		entries += r.svc.Index().Len(revocation.KindJTI) + r.svc.Index().Len(revocation.KindSID)
+		res.Resubscriptions += r.subscriptions.Load() - 1
+	}
+	res.IndexEntries = float64(entries) / float64(cfg.Replicas)
+	return res, nil
+}
+
+// startReplicas builds and runs every replica and waits until each has
+// subscribed.
+func (s *sim) startReplicas(ctx context.Context, running *sync.WaitGroup) error {
+	sem := make(chan struct{}, s.cfg.StartParallel)
+	errs := make(chan error, len(s.replicas))
+	var built sync.WaitGroup
+	for _, r := range s.replicas {
+		built.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r.client = s.cfg.NewClient()
+			store, err := revredis.New(r.client, s.cfg.Store)
+			if err == nil {
+				r.svc, err = revocation.NewService(recordingStore{Store: store, r: r}, s.opts)
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+			running.Go(func() { r.svc.Run(ctx) })
+		})
+	}
+	built.Wait()
+	close(errs)
+	if err := errors.Join(collect(errs)...); err != nil {
+		return fmt.Errorf("scalesim: start replicas: %w", err)
+	}
+	deadline := time.NewTimer(subscribeTimeout)
+	defer deadline.Stop()
+	for i, r := range s.replicas {
+		select {
+		case <-r.subscribed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("scalesim: replica %d not subscribed after %s", i, subscribeTimeout)
+		}
+	}
+	return nil
+}
+
+func collect(errs <-chan error) []error {
+	var out []error
+	for err := range errs {
+		out = append(out, err)
+	}
+	return out
+}
+
+// liveHeap returns the live heap after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// perReplica divides the heap growth by the replicas plus the writer.
+func perReplica(now, before uint64, replicas int) uint64 {
+	if now < before {
+		return 0
+	}
+	return (now - before) / uint64(replicas+1)
+}
