@@ -30,6 +30,7 @@ Usage:
   authzbench load --target ADDR --tokens FILE     drive a server (closed or open loop)
   authzbench revoke-load --admin ADDR --count N   load revocations through the admin API
   authzbench suite [--dir DIR] [--server-cmd CMD] the whole A/B matrix against the floor
+  authzbench scale --redis ADDR [--replicas N]    replicas following one Redis: propagation and cost
 
 Run "authzbench COMMAND -h" for a command's flags.
 `
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runRevokeLoadCmd(ctx, logger, rest, stdout, stderr)
 	case "suite":
 		err = runSuiteCmd(ctx, logger, rest, stdout, stderr)
+	case "scale":
+		err = runScaleCmd(ctx, logger, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/jwt-authz/jwt-authz/internal/scalesim"
+	revredis "github.com/jwt-authz/jwt-authz/revocation/redis"
+)
+
+// runScaleCmd simulates many replicas following one Redis (or Cluster)
+// and prints how revocations reached them, as Markdown.
+func runScaleCmd(ctx context.Context, logger *slog.Logger, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg             scalesim.Config
+		redisAddr       string
+		cluster, prefix string
+	)
+	fs.StringVar(&redisAddr, "redis", "", "address (host:port, loopback) of the Redis every replica connects to")
+	fs.StringVar(&cluster, "cluster", "", "comma-separated loopback seed addresses of a Redis Cluster, instead of --redis")
+	fs.StringVar(&prefix, "prefix", "authzbench-scale:", "key prefix and channel name (a Cluster hash-tags it)")
+	fs.IntVar(&cfg.Replicas, "replicas", 10, "replicas, each a revocation service on its own connections")
+	fs.IntVar(&cfg.Revocations, "revocations", 10_000, "single jti revocations, written at --rate")
+	fs.Float64Var(&cfg.Rate, "rate", 1000, "single revocations per second")
+	fs.IntVar(&cfg.Sessions, "sessions", 0, "sessions of one mass logout written as sid entries (0: none)")
+	fs.IntVar(&cfg.Writers, "writers", 32, "revocations in flight")
+	fs.DurationVar(&cfg.Settle, "settle", time.Minute, "wait this long after a phase's last write; entries not applied then are lost")
+	fs.DurationVar(&cfg.ProbeInterval, "probe-interval", 0, "replicas' incremental pull period (0: the product default)")
+	fs.DurationVar(&cfg.SyncInterval, "sync-interval", 0, "replicas' full resync period (0: the product default)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("scale: unexpected argument %q", fs.Arg(0))}
+	}
+	newClient, isCluster, err := scaleClients(redisAddr, cluster)
+	if err != nil {
+		return usageError{err}
+	}
+	cfg.NewClient = newClient
+	cfg.Store = revredis.Options{Cluster: isCluster, KeyPrefix: prefix, Channel: prefix + "announce"}
+	if isCluster {
+		tag := "{" + strings.TrimSuffix(prefix, ":") + "}:"
+		cfg.Store.KeyPrefix, cfg.Store.Channel = tag, tag+"announce"
+	}
+	cfg.Progress = func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) }
+	res, err := scalesim.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return res.WriteMarkdown(stdout)
+}
+
+// scaleClients returns the constructor of one replica's client: the
+// product's own, for a single server or a Cluster.
+func scaleClients(redisAddr, cluster string) (func() goredis.UniversalClient, bool, error) {
+	if (redisAddr == "") == (cluster == "") {
+		return nil, false, errors.New("scale: give exactly one of --redis and --cluster")
+	}
+	if cluster != "" {
+		addrs := strings.Split(cluster, ",")
+		for _, a := range addrs {
+			if err := checkLoopback(a); err != nil {
+				return nil, false, fmt.Errorf("scale: --cluster: %w", err)
+			}
+		}
+		return func() goredis.UniversalClient {
+			return revredis.NewClusterClient(revredis.ClusterOptions{Addrs: addrs})
+		}, true, nil
+	}
+	if err := checkLoopback(redisAddr); err != nil {
+		return nil, false, fmt.Errorf("scale: --redis: %w", err)
+	}
+	redisURL := "redis://" + redisAddr
+	if _, err := revredis.NewClient(redisURL); err != nil {
+		return nil, false, fmt.Errorf("scale: --redis: %w", err)
+	}
+	return func() goredis.UniversalClient {
+		c, _ := revredis.NewClient(redisURL) // parsed above
+		return c
+	}, false, nil
+}
