@@ -45,16 +45,19 @@ func (k *keySource) Key(_ context.Context, kid string) (*jwks.Key, error) {
 type revoked struct {
 	mu          sync.Mutex
 	jtis        map[string]bool
+	providers   map[string]bool // every token of these providers
 	unavailable bool
+	asked       []string // the provider of every Check
 }
 
-func (r *revoked) Check(jti, _, _ string, _ int64) error {
+func (r *revoked) Check(provider, jti, _, _ string, _ int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.asked = append(r.asked, provider)
 	if r.unavailable {
 		return revocation.ErrUnavailable
 	}
-	if r.jtis[jti] {
+	if r.jtis[jti] || r.providers[provider] {
 		return revocation.ErrRevoked
 	}
 	return nil
@@ -429,6 +432,34 @@ func TestCacheHitStillChecksRevocation(t *testing.T) {
 	e.rev.mu.Unlock()
 	if got := reasonOf(e.check("GET", "/", bearerHdr(tok))); got != "revoked" {
 		t.Fatalf("cached revoked token: reason %q", got)
+	}
+}
+
+// Check asks about revocation with the verified provider's name, whether
+// the token was verified now, found in the cache or in the hot tier.
+func TestRevocationNamesTheProvider(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token(nil)
+	for range 4 {
+		if got := reasonOf(e.check("GET", "/", bearerHdr(tok))); got != "ok" {
+			t.Fatalf("reason %q", got)
+		}
+	}
+	e.rev.mu.Lock()
+	e.rev.providers = map[string]bool{"corp": true}
+	e.rev.mu.Unlock()
+	if got := reasonOf(e.check("GET", "/", bearerHdr(tok))); got != "revoked" {
+		t.Fatalf("token of a revoked provider: reason %q", got)
+	}
+	e.rev.mu.Lock()
+	defer e.rev.mu.Unlock()
+	for i, p := range e.rev.asked {
+		if p != "corp" {
+			t.Fatalf("check %d asked about provider %q, want corp", i, p)
+		}
+	}
+	if len(e.rev.asked) != 5 {
+		t.Fatalf("%d revocation checks, want 5", len(e.rev.asked))
 	}
 }
 

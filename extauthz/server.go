@@ -21,11 +21,11 @@ import (
 
 // RevocationChecker is consulted on every Check, cached or not.
 type RevocationChecker interface {
-	// Check returns nil when the token is not revoked,
-	// revocation.ErrRevoked when it is, and revocation.ErrUnavailable when
-	// the revocation state is too stale to trust. It must not block on the
-	// network.
-	Check(jti, sid, sub string, iat int64) error
+	// Check returns nil when the token of provider (the verified
+	// provider's configured name) is not revoked, revocation.ErrRevoked
+	// when it is, and revocation.ErrUnavailable when the revocation state
+	// is too stale to trust. It must not block on the network.
+	Check(provider, jti, sid, sub string, iat int64) error
 }
 
 // DefaultUncappedCacheTTL bounds how long a token without "exp" (allowed
@@ -335,7 +335,7 @@ func (s *Server) verify(ctx context.Context, pol *Policy, raw string, sc *scratc
 			s.m.cacheHit.Inc()
 			o.st, o.vt, o.verified, o.hot, o.claims = st, h.vt, true, h, h.claims
 			o.cacheHit = true
-			return s.revoked(&o.claims)
+			return s.revoked(h.vt.prov, &o.claims)
 		}
 	}
 	key := cache.KeyOf(raw)
@@ -345,7 +345,7 @@ func (s *Server) verify(ctx context.Context, pol *Policy, raw string, sc *scratc
 				s.m.cacheHit.Inc()
 				o.st, o.vt, o.verified, o.cacheHit = st, *vt, true, true
 				o.offerHot, o.raw, o.hash, o.expires = true, raw, hash, expires
-				return s.revoked(&o.claims)
+				return s.revoked(vt.prov, &o.claims)
 			}
 		}
 		s.cache.Remove(key)
@@ -379,14 +379,14 @@ func (s *Server) verify(ctx context.Context, pol *Policy, raw string, sc *scratc
 	if s.cache != nil {
 		s.cache.Add(key, s.bound.get(pol, o.vt), expires)
 	}
-	return s.revoked(&o.claims)
+	return s.revoked(prov, &o.claims)
 }
 
-func (s *Server) revoked(c *claimsView) Reason {
+func (s *Server) revoked(prov *Provider, c *claimsView) Reason {
 	if s.rev == nil {
 		return ReasonOK
 	}
-	return reasonFor(s.rev.Check(c.jti, c.sid, c.sub, c.iat))
+	return reasonFor(s.rev.Check(prov.Name(), c.jti, c.sid, c.sub, c.iat))
 }
 
 // claimsMatch reports whether every required claim has the wanted value:

@@ -23,7 +23,7 @@ import (
 // the issuer revoked.
 type sessionRevocations struct{ r *recordingRevoker }
 
-func (s sessionRevocations) Check(_, sid, _ string, _ int64) error {
+func (s sessionRevocations) Check(_, _, sid, _ string, _ int64) error {
 	if slices.Contains(s.r.revoked(), sid) {
 		return revocation.ErrRevoked
 	}

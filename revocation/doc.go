@@ -1,9 +1,12 @@
 // Package revocation decides whether a token has been revoked, without
 // touching the network on the request path.
 //
-// Three kinds of revocation exist (see [Kind]): a single token by its jti,
-// a whole session by its sid, and every token of a subject issued at or
-// before a cut-off (iat <= before). Each [Entry] expires on its own, so the set stays bounded.
+// Four kinds of revocation exist (see [Kind]): a single token by its jti,
+// a whole session by its sid, every token of a subject issued at or before
+// a cut-off (iat <= before), and every token of one provider issued at or
+// before a cut-off (a mass logout in one entry). A sid or sub entry covers
+// every provider's tokens, or, with Entry.Provider set, one provider's
+// only. Each [Entry] expires on its own, so the set stays bounded.
 //
 // The package owns three things:
 //

@@ -19,14 +19,41 @@ const (
 	// KindSub revokes every token of one subject ("sub") whose "iat" is
 	// at or before Entry.Before.
 	KindSub Kind = "sub"
+	// KindProvider revokes every token of one provider (Value is its
+	// configured name) whose "iat" is at or before Entry.Before: a mass
+	// logout in one entry.
+	KindProvider Kind = "provider"
 )
 
 // Kinds returns every Kind, in a stable order.
-func Kinds() []Kind { return []Kind{KindJTI, KindSID, KindSub} }
+func Kinds() []Kind { return []Kind{KindJTI, KindSID, KindSub, KindProvider} }
 
 // Valid reports whether k is one of the defined kinds.
 func (k Kind) Valid() bool {
-	return k == KindJTI || k == KindSID || k == KindSub
+	return k == KindJTI || k == KindSID || k == KindSub || k == KindProvider
+}
+
+// hasCutoff reports whether entries of kind k carry a cut-off (Before).
+func (k Kind) hasCutoff() bool { return k == KindSub || k == KindProvider }
+
+// MaxProviderBytes is the longest provider name an Entry may hold, as a
+// provider's configured name is.
+const MaxProviderBytes = 63
+
+// ValidProviderName reports whether name can be a provider's configured
+// name: 1 to MaxProviderBytes characters of a-z, 0-9 and "-". Stores rely
+// on it: such a name holds no separator of their key formats.
+func ValidProviderName(name string) bool {
+	if name == "" || len(name) > MaxProviderBytes {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // MaxValueBytes is the longest identifier (jti, sid or sub) an Entry may
@@ -36,16 +63,23 @@ const MaxValueBytes = 256
 
 // Entry is one revocation.
 //
-// Two entries with the same Kind and Value are the same revocation; when
-// both are recorded, the stored result is their merge (see Merge).
+// Two entries with the same Kind, Provider and Value are the same
+// revocation; when both are recorded, the stored result is their merge
+// (see Merge).
 type Entry struct {
-	Kind  Kind
-	Value string
-	// Before is the cut-off of a KindSub entry, in unix seconds: a token of
-	// the subject whose iat is at or before Before is revoked. The cut-off
-	// is inclusive because iat has whole seconds: a token minted in the
-	// second of the revocation is revoked too. A token without iat counts
-	// as iat 0, so it is revoked as well. Zero for the other kinds.
+	Kind Kind
+	// Provider scopes a KindSID or KindSub entry to the tokens of one
+	// provider, by its configured name ("self" for the built-in issuer);
+	// "" means the tokens of every provider. Always "" for KindJTI and
+	// KindProvider (whose Value names the provider).
+	Provider string
+	Value    string
+	// Before is the cut-off of a KindSub or KindProvider entry, in unix
+	// seconds: a token of the subject (or provider) whose iat is at or
+	// before Before is revoked. The cut-off is inclusive because iat has
+	// whole seconds: a token minted in the second of the revocation is
+	// revoked too. A token without iat counts as iat 0, so it is revoked
+	// as well. Zero for the other kinds.
 	Before int64
 	// ExpiresAt is when the entry stops mattering, in unix seconds: for a
 	// jti, the token's exp plus the clock skew; for sid and sub, the refresh
@@ -66,19 +100,34 @@ func (e Entry) Validate() error {
 		return fmt.Errorf("%w: empty %s", ErrInvalidEntry, e.Kind)
 	case len(e.Value) > MaxValueBytes:
 		return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalidEntry, e.Kind, MaxValueBytes)
+	case e.Kind == KindProvider && !ValidProviderName(e.Value):
+		return fmt.Errorf("%w: provider name %q is not 1 to %d characters of a-z, 0-9 and -", ErrInvalidEntry, truncateName(e.Value), MaxProviderBytes)
+	case e.Provider != "" && (e.Kind == KindJTI || e.Kind == KindProvider):
+		return fmt.Errorf("%w: a %s revocation cannot be scoped to a provider", ErrInvalidEntry, e.Kind)
+	case e.Provider != "" && !ValidProviderName(e.Provider):
+		return fmt.Errorf("%w: provider name %q is not 1 to %d characters of a-z, 0-9 and -", ErrInvalidEntry, truncateName(e.Provider), MaxProviderBytes)
 	case e.ExpiresAt <= 0:
 		return fmt.Errorf("%w: expiry missing", ErrInvalidEntry)
 	case e.CreatedAt < 0:
 		return fmt.Errorf("%w: negative creation time", ErrInvalidEntry)
-	case e.Kind == KindSub && e.Before <= 0:
-		return fmt.Errorf("%w: sub revocation needs a positive cut-off (before)", ErrInvalidEntry)
-	case e.Kind != KindSub && e.Before != 0:
-		return fmt.Errorf("%w: cut-off (before) only applies to sub", ErrInvalidEntry)
+	case e.Kind.hasCutoff() && e.Before <= 0:
+		return fmt.Errorf("%w: %s revocation needs a positive cut-off (before)", ErrInvalidEntry, e.Kind)
+	case !e.Kind.hasCutoff() && e.Before != 0:
+		return fmt.Errorf("%w: cut-off (before) only applies to sub and provider", ErrInvalidEntry)
 	}
 	return nil
 }
 
-// Merge combines two records of the same revocation (same Kind and Value)
+// truncateName shortens an invalid provider name quoted in an error.
+func truncateName(s string) string {
+	if len(s) <= MaxProviderBytes {
+		return s
+	}
+	return s[:MaxProviderBytes] + "…"
+}
+
+// Merge combines two records of the same revocation (same Kind, Provider
+// and Value)
 // and reports whether the result differs from e. The merge keeps the later
 // expiry and the later cut-off, so it never revokes less than either
 // input; CreatedAt follows the input that changed something. Every store

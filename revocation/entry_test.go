@@ -27,6 +27,17 @@ func TestEntryValidate(t *testing.T) {
 		"negative created":   {revocation.Entry{Kind: revocation.KindJTI, Value: "j", ExpiresAt: 10, CreatedAt: -1}, false},
 		"sub without cutoff": {revocation.Entry{Kind: revocation.KindSub, Value: "u", ExpiresAt: 10}, false},
 		"jti with cut-off":   {revocation.Entry{Kind: revocation.KindJTI, Value: "j", Before: 5, ExpiresAt: 10}, false},
+		"scoped sid":         {revocation.Entry{Kind: revocation.KindSID, Provider: "idp-a", Value: "s", ExpiresAt: 10}, true},
+		"scoped sub":         {revocation.Entry{Kind: revocation.KindSub, Provider: "self", Value: "u", Before: 5, ExpiresAt: 10}, true},
+		"scoped jti":         {revocation.Entry{Kind: revocation.KindJTI, Provider: "idp-a", Value: "j", ExpiresAt: 10}, false},
+		"bad scope":          {revocation.Entry{Kind: revocation.KindSID, Provider: "IdP A", Value: "s", ExpiresAt: 10}, false},
+		"scope with colon":   {revocation.Entry{Kind: revocation.KindSID, Provider: "a:b", Value: "s", ExpiresAt: 10}, false},
+		"scope too long":     {revocation.Entry{Kind: revocation.KindSID, Provider: strings.Repeat("a", revocation.MaxProviderBytes+1), Value: "s", ExpiresAt: 10}, false},
+		"longest scope":      {revocation.Entry{Kind: revocation.KindSID, Provider: strings.Repeat("a", revocation.MaxProviderBytes), Value: "s", ExpiresAt: 10}, true},
+		"provider":           {revocation.Entry{Kind: revocation.KindProvider, Value: "idp-a", Before: 5, ExpiresAt: 10}, true},
+		"provider no cutoff": {revocation.Entry{Kind: revocation.KindProvider, Value: "idp-a", ExpiresAt: 10}, false},
+		"provider bad name":  {revocation.Entry{Kind: revocation.KindProvider, Value: "idp a", Before: 5, ExpiresAt: 10}, false},
+		"provider scoped":    {revocation.Entry{Kind: revocation.KindProvider, Provider: "idp-b", Value: "idp-a", Before: 5, ExpiresAt: 10}, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

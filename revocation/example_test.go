@@ -32,8 +32,8 @@ func Example() {
 
 	// The Check path asks the index: no I/O, no allocation.
 	ix := svc.Index()
-	fmt.Println(ix.Check("7f1c2a9e-5d1b-4c8e-9a6f-0b3e2d1c4a5b", "session-1", "alice", time.Now().Unix()))
-	fmt.Println(ix.Check("another-token", "session-1", "alice", time.Now().Unix()))
+	fmt.Println(ix.Check("", "7f1c2a9e-5d1b-4c8e-9a6f-0b3e2d1c4a5b", "session-1", "alice", time.Now().Unix()))
+	fmt.Println(ix.Check("", "another-token", "session-1", "alice", time.Now().Unix()))
 	// Output:
 	// revocation: revoked
 	// <nil>
@@ -56,9 +56,9 @@ func ExampleIndex_Check_subjectCutOff() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("issued before:", svc.Index().Check("jti-1", "", "alice", cutOff-1))
-	fmt.Println("issued at:    ", svc.Index().Check("jti-2", "", "alice", cutOff))
-	fmt.Println("issued after: ", svc.Index().Check("jti-3", "", "alice", cutOff+1))
+	fmt.Println("issued before:", svc.Index().Check("", "jti-1", "", "alice", cutOff-1))
+	fmt.Println("issued at:    ", svc.Index().Check("", "jti-2", "", "alice", cutOff))
+	fmt.Println("issued after: ", svc.Index().Check("", "jti-3", "", "alice", cutOff+1))
 	// Output:
 	// issued before: revocation: revoked
 	// issued at:     revocation: revoked

@@ -41,7 +41,7 @@ func newFakeShared() *fakeShared {
 	}
 }
 
-func fakeKey(k revocation.Kind, v string) string { return string(k) + ":" + v }
+func fakeKey(k revocation.Kind, p, v string) string { return string(k) + "@" + p + ":" + v }
 
 func (f *fakeShared) setDown(v bool) {
 	f.mu.Lock()
@@ -81,7 +81,7 @@ func (f *fakeShared) reconnect() {
 func (f *fakeShared) has(k revocation.Kind, v string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	_, ok := f.entries[fakeKey(k, v)]
+	_, ok := f.entries[fakeKey(k, "", v)]
 	return ok
 }
 
@@ -92,7 +92,7 @@ func (f *fakeShared) write(e revocation.Entry, announce bool) (revocation.Entry,
 	if f.down {
 		return e, nil, errDown
 	}
-	k := fakeKey(e.Kind, e.Value)
+	k := fakeKey(e.Kind, e.Provider, e.Value)
 	if cur, ok := f.entries[k]; ok {
 		merged, changed := cur.Merge(e)
 		if !changed {
@@ -133,13 +133,13 @@ func (f *fakeShared) Restore(ctx context.Context, entries []revocation.Entry) er
 	return nil
 }
 
-func (f *fakeShared) Get(ctx context.Context, k revocation.Kind, v string) (revocation.Entry, bool, error) {
+func (f *fakeShared) Get(ctx context.Context, k revocation.Kind, p, v string) (revocation.Entry, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
 		return revocation.Entry{}, false, errDown
 	}
-	e, ok := f.entries[fakeKey(k, v)]
+	e, ok := f.entries[fakeKey(k, p, v)]
 	return e, ok, nil
 }
 

@@ -48,11 +48,11 @@ func (s *flakyStore) Put(ctx context.Context, e revocation.Entry) error {
 	return s.Store.Put(ctx, e)
 }
 
-func (s *flakyStore) Get(ctx context.Context, k revocation.Kind, v string) (revocation.Entry, bool, error) {
+func (s *flakyStore) Get(ctx context.Context, k revocation.Kind, p, v string) (revocation.Entry, bool, error) {
 	if err := s.fail(); err != nil {
 		return revocation.Entry{}, false, err
 	}
-	return s.Store.Get(ctx, k, v)
+	return s.Store.Get(ctx, k, p, v)
 }
 
 func (s *flakyStore) List(ctx context.Context, now time.Time, fn func(revocation.Entry) error) error {

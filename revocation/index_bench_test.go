@@ -64,7 +64,7 @@ func BenchmarkIndexCheckMiss1M(b *testing.B) {
 	defer cpu.stop()
 	i := 0
 	for b.Loop() {
-		if err := ix.Check(probes[i&mask], "", "", 0); err != nil {
+		if err := ix.Check("corp", probes[i&mask], "", "", 0); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -72,7 +72,8 @@ func BenchmarkIndexCheckMiss1M(b *testing.B) {
 }
 
 // BenchmarkIndexCheckMissAllKinds1M is the miss path with a jti, a sid and
-// a sub to look up, each kind holding entries.
+// a sub to look up, each unscoped kind holding entries and no entry scoped
+// to a provider: the provider costs nothing then.
 func BenchmarkIndexCheckMissAllKinds1M(b *testing.B) {
 	ix := newIndex()
 	exp := time.Now().Add(time.Hour).Unix()
@@ -93,7 +94,41 @@ func BenchmarkIndexCheckMissAllKinds1M(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		p := probes[i&mask]
-		if err := ix.Check(p, p, p, 200); err != nil {
+		if err := ix.Check("corp", p, p, p, 200); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkIndexCheckMissScoped1M is BenchmarkIndexCheckMissAllKinds1M
+// with sid and sub entries scoped to providers and a provider cut-off
+// before the token's iat, so every lookup also hashes provider and
+// identifier.
+func BenchmarkIndexCheckMissScoped1M(b *testing.B) {
+	ix := newIndex()
+	exp := time.Now().Add(time.Hour).Unix()
+	fillJTIs(b, ix, 1_000_000, exp)
+	for i, v := range uuidLike(rand.New(rand.NewPCG(5, 6)), 10_000) {
+		ix.add(Entry{Kind: KindSID, Value: v, ExpiresAt: exp})
+		ix.add(Entry{Kind: KindSID, Provider: "corp", Value: v, ExpiresAt: exp})
+		if i%10 == 0 {
+			ix.add(Entry{Kind: KindSub, Value: v, Before: 100, ExpiresAt: exp})
+			ix.add(Entry{Kind: KindSub, Provider: "corp", Value: v, Before: 100, ExpiresAt: exp})
+		}
+	}
+	ix.add(Entry{Kind: KindProvider, Value: "corp", Before: 100, ExpiresAt: exp})
+	ix.maintain()
+	probes := probeSet(3, 1<<18)
+	mask := len(probes) - 1
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := startCPU(b)
+	defer cpu.stop()
+	i := 0
+	for b.Loop() {
+		p := probes[i&mask]
+		if err := ix.Check("corp", p, p, p, 200); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -111,7 +146,7 @@ func BenchmarkIndexCheckHit(b *testing.B) {
 	defer cpu.stop()
 	i := 0
 	for b.Loop() {
-		if err := ix.Check(jtis[i&mask], "", "", 0); err != ErrRevoked {
+		if err := ix.Check("", jtis[i&mask], "", "", 0); err != ErrRevoked {
 			b.Fatal(err)
 		}
 		i++
@@ -130,7 +165,7 @@ func BenchmarkIndexCheckParallel1M(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := rand.IntN(len(probes))
 		for pb.Next() {
-			if err := ix.Check(probes[i&mask], "", "", 0); err != nil {
+			if err := ix.Check("", probes[i&mask], "", "", 0); err != nil {
 				b.Error(err)
 				return
 			}

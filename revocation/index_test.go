@@ -44,7 +44,7 @@ func TestIndexCheck(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := ix.Check(tc.jti, tc.sid, tc.sub, tc.iat); got != tc.want {
+			if got := ix.Check("", tc.jti, tc.sid, tc.sub, tc.iat); got != tc.want {
 				t.Fatalf("Check(%q, %q, %q, %d) = %v, want %v", tc.jti, tc.sid, tc.sub, tc.iat, got, tc.want)
 			}
 		})
@@ -53,13 +53,13 @@ func TestIndexCheck(t *testing.T) {
 	t.Run("unavailable fails closed", func(t *testing.T) {
 		ix.setUnavailable(true)
 		defer ix.setUnavailable(false)
-		if got := ix.Check("unrelated", "", "", 0); got != ErrUnavailable {
+		if got := ix.Check("", "unrelated", "", "", 0); got != ErrUnavailable {
 			t.Fatalf("Check = %v, want ErrUnavailable", got)
 		}
 	})
 	t.Run("nil index fails closed", func(t *testing.T) {
 		var nilIndex *Index
-		if got := nilIndex.Check("j", "", "", 0); got != ErrUnavailable {
+		if got := nilIndex.Check("", "j", "", "", 0); got != ErrUnavailable {
 			t.Fatalf("Check on nil = %v, want ErrUnavailable", got)
 		}
 	})
@@ -115,7 +115,7 @@ func TestIndexSweep(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := ix.Check(tc.jti, tc.sid, tc.sub, 0); got != tc.want {
+			if got := ix.Check("", tc.jti, tc.sid, tc.sub, 0); got != tc.want {
 				t.Fatalf("Check = %v, want %v", got, tc.want)
 			}
 		})
@@ -132,12 +132,74 @@ func TestIndexCheckDoesNotAllocate(t *testing.T) {
 		"miss": {"fresh", "other", "someone"},
 		"hit":  {"revoked", "", ""},
 	}
-	for name, args := range tests {
+	check := func(t *testing.T) {
+		for name, args := range tests {
+			t.Run(name, func(t *testing.T) {
+				if n := testing.AllocsPerRun(1000, func() { _ = ix.Check("corp", args[0], args[1], args[2], 5) }); n != 0 {
+					t.Fatalf("Check allocates %.1f times per call, want 0", n)
+				}
+			})
+		}
+	}
+	t.Run("unscoped only", check)
+	ix.add(Entry{Kind: KindSID, Provider: "corp", Value: "sid", ExpiresAt: exp})
+	ix.add(Entry{Kind: KindSub, Provider: "corp", Value: "sub", Before: 1, ExpiresAt: exp})
+	ix.add(Entry{Kind: KindProvider, Value: "corp", Before: 1, ExpiresAt: exp})
+	t.Run("with scoped entries", check)
+}
+
+func TestIndexCheckScoped(t *testing.T) {
+	ix := newIndex()
+	exp := time.Now().Add(time.Hour).Unix()
+	for _, e := range []Entry{
+		{Kind: KindSID, Provider: "idp-a", Value: "s1", ExpiresAt: exp},
+		{Kind: KindSub, Provider: "idp-a", Value: "u1", Before: 1000, ExpiresAt: exp},
+		{Kind: KindSub, Value: "u2", Before: 500, ExpiresAt: exp},
+		{Kind: KindProvider, Value: "idp-b", Before: 2000, ExpiresAt: exp},
+		// A scoped pair must not collide with another split of the same
+		// bytes.
+		{Kind: KindSID, Provider: "ab", Value: "c", ExpiresAt: exp},
+	} {
+		if _, ok := ix.add(e); !ok {
+			t.Fatalf("add(%+v): not added", e)
+		}
+	}
+	tests := map[string]struct {
+		provider, jti, sid, sub string
+		iat                     int64
+		want                    error
+	}{
+		"scoped sid":                   {provider: "idp-a", sid: "s1", want: ErrRevoked},
+		"scoped sid, other provider":   {provider: "idp-c", sid: "s1", want: nil},
+		"scoped sid, no provider":      {sid: "s1", want: nil},
+		"scoped sid as sub":            {provider: "idp-a", sub: "s1", want: nil},
+		"scoped sub before cut":        {provider: "idp-a", sub: "u1", iat: 1000, want: ErrRevoked},
+		"scoped sub after cut":         {provider: "idp-a", sub: "u1", iat: 1001, want: nil},
+		"scoped sub, other provider":   {provider: "idp-b2", sub: "u1", iat: 1, want: nil},
+		"unscoped sub, any provider":   {provider: "idp-c", sub: "u2", iat: 500, want: ErrRevoked},
+		"provider cut, at":             {provider: "idp-b", jti: "j", iat: 2000, want: ErrRevoked},
+		"provider cut, after":          {provider: "idp-b", jti: "j", iat: 2001, want: nil},
+		"provider cut, no iat":         {provider: "idp-b", want: ErrRevoked},
+		"provider cut, other provider": {provider: "idp-a", iat: 1, want: nil},
+		"provider name as sub":         {provider: "idp-a", sub: "idp-b", iat: 1, want: nil},
+		"other split of scoped bytes":  {provider: "a", sid: "bc", want: nil},
+		"scoped pair itself":           {provider: "ab", sid: "c", want: ErrRevoked},
+	}
+	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if n := testing.AllocsPerRun(1000, func() { _ = ix.Check(args[0], args[1], args[2], 5) }); n != 0 {
-				t.Fatalf("Check allocates %.1f times per call, want 0", n)
+			if got := ix.Check(tc.provider, tc.jti, tc.sid, tc.sub, tc.iat); got != tc.want {
+				t.Fatalf("Check(%q, %q, %q, %q, %d) = %v, want %v", tc.provider, tc.jti, tc.sid, tc.sub, tc.iat, got, tc.want)
 			}
 		})
+	}
+	if ix.Len(KindSID) != 2 || ix.Len(KindSub) != 2 || ix.Len(KindProvider) != 1 {
+		t.Fatalf("Len sid/sub/provider = %d/%d/%d, want 2/2/1", ix.Len(KindSID), ix.Len(KindSub), ix.Len(KindProvider))
+	}
+	if n := ix.sweep(time.Unix(exp, 0)); n != 5 {
+		t.Fatalf("sweep removed %d, want 5", n)
+	}
+	if got := ix.Check("idp-b", "", "", "", 0); got != nil {
+		t.Fatalf("Check after sweep = %v, want nil", got)
 	}
 }
 

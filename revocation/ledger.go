@@ -29,7 +29,11 @@ type ledger struct {
 const ledgerChunkBytes = 256 << 10
 
 // kindCodes maps kinds to the byte stored in a record and back.
-var kindCodes = map[Kind]byte{KindJTI: 1, KindSID: 2, KindSub: 3}
+var kindCodes = map[Kind]byte{KindJTI: 1, KindSID: 2, KindSub: 3, KindProvider: 4}
+
+// scopedFlag, set in a record's kind byte, says that the entry's provider
+// follows the kind byte (its length as a uvarint, then its bytes).
+const scopedFlag = 0x20
 
 // Flags set in a record's kind byte say that its value is 16 bytes
 // written as text in a form that packValue recognises, and is stored as
@@ -129,17 +133,27 @@ func kindOfCode(c byte) (Kind, bool) {
 		return KindSID, true
 	case 3:
 		return KindSub, true
+	case 4:
+		return KindProvider, true
 	}
 	return "", false
 }
 
 // appendRecord encodes e after dst.
 func appendRecord(dst []byte, e Entry) []byte {
-	if flag, u, ok := packValue(e.Value); ok {
-		dst = append(dst, kindCodes[e.Kind]|flag)
+	code := kindCodes[e.Kind]
+	if e.Provider != "" {
+		code |= scopedFlag
+	}
+	flag, u, packed := packValue(e.Value)
+	dst = append(dst, code|flag)
+	if e.Provider != "" {
+		dst = binary.AppendUvarint(dst, uint64(len(e.Provider)))
+		dst = append(dst, e.Provider...)
+	}
+	if packed {
 		dst = append(dst, u[:]...)
 	} else {
-		dst = append(dst, kindCodes[e.Kind])
 		dst = binary.AppendUvarint(dst, uint64(len(e.Value)))
 		dst = append(dst, e.Value...)
 	}
@@ -155,13 +169,22 @@ func decodeRecord(b []byte) (e Entry, rest []byte, ok bool) {
 	if len(b) == 0 {
 		return e, nil, false
 	}
-	kind, ok := kindOfCode(b[0] &^ valueFlags)
+	kind, ok := kindOfCode(b[0] &^ (valueFlags | scopedFlag))
 	if !ok {
 		return e, nil, false
 	}
 	flag := b[0] & valueFlags
+	scoped := b[0]&scopedFlag != 0
 	b = b[1:]
 	e.Kind = kind
+	if scoped {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < l {
+			return e, nil, false
+		}
+		e.Provider = string(b[n : n+int(l)])
+		b = b[n+int(l):]
+	}
 	switch flag {
 	case uuidFlag, base64Flag:
 		if len(b) < 16 {
@@ -198,7 +221,7 @@ func (l *ledger) add(e Entry) {
 }
 
 func (l *ledger) appendLocked(e Entry) {
-	need := 1 + binary.MaxVarintLen64*4 + len(e.Value)
+	need := 1 + binary.MaxVarintLen64*5 + len(e.Provider) + len(e.Value)
 	last := len(l.chunks) - 1
 	if last < 0 || cap(l.chunks[last])-len(l.chunks[last]) < need {
 		l.chunks = append(l.chunks, make([]byte, 0, max(ledgerChunkBytes, need)))

@@ -26,6 +26,10 @@ func TestLedgerRecordRoundTrip(t *testing.T) {
 		// not survive the round trip through 16 bytes.
 		"base64url id, padding bits set": {Kind: KindJTI, Value: "q83vEjRWeJCrze8SNFZ4kB", ExpiresAt: 7},
 		"base64 std alphabet":            {Kind: KindJTI, Value: "q83vEjRWeJCrze8SNFZ+kA", ExpiresAt: 7},
+		"scoped sid":                     {Kind: KindSID, Provider: "idp-a", Value: "s", ExpiresAt: 7},
+		"scoped uuid sid":                {Kind: KindSID, Provider: "self", Value: "00000000-0000-0000-0000-000000000000", ExpiresAt: 7},
+		"scoped base64url sub":           {Kind: KindSub, Provider: "self", Value: "q83vEjRWeJCrze8SNFZ4kA", Before: 3, ExpiresAt: 7},
+		"provider":                       {Kind: KindProvider, Value: "idp-a", Before: 1_767_225_000, ExpiresAt: 7, CreatedAt: 8},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -67,8 +71,11 @@ func FuzzLedgerRecord(f *testing.F) {
 	f.Add(uint8(2), "alice@example.com", int64(5), int64(4), int64(3), []byte{0x03, 0x05, 'a'})
 	f.Add(uint8(1), "q83vEjRWeJCrze8SNFZ4kA", int64(5), int64(0), int64(3), []byte{0xc1, 0})
 	f.Fuzz(func(t *testing.T, kind uint8, value string, exp, before, created int64, junk []byte) {
-		kinds := []Kind{KindJTI, KindSID, KindSub}
+		kinds := []Kind{KindJTI, KindSID, KindSub, KindProvider}
 		want := Entry{Kind: kinds[int(kind)%len(kinds)], Value: value, ExpiresAt: exp, Before: before, CreatedAt: created}
+		if kind&0x10 != 0 {
+			want.Provider = value[:len(value)/2]
+		}
 		got, rest, ok := decodeRecord(appendRecord(nil, want))
 		if !ok || got != want || len(rest) != 0 {
 			t.Fatalf("decode = %+v, %v, %d bytes left; want %+v", got, ok, len(rest), want)

@@ -72,7 +72,8 @@ func NewService(store Store, opts Options) (*Service, error) {
 		}
 		s.index.maintain()
 		s.log.Info("revocation index loaded", "shared", true,
-			"jti", s.index.Len(KindJTI), "sid", s.index.Len(KindSID), "sub", s.index.Len(KindSub))
+			"jti", s.index.Len(KindJTI), "sid", s.index.Len(KindSID), "sub", s.index.Len(KindSub),
+			"provider", s.index.Len(KindProvider))
 		return s, nil
 	}
 
@@ -87,7 +88,8 @@ func NewService(store Store, opts Options) (*Service, error) {
 	s.metrics.setEntries(s.index)
 	s.metrics.setStoreUp(true)
 	s.log.Info("revocation index loaded", "shared", false,
-		"jti", s.index.Len(KindJTI), "sid", s.index.Len(KindSID), "sub", s.index.Len(KindSub))
+		"jti", s.index.Len(KindJTI), "sid", s.index.Len(KindSID), "sub", s.index.Len(KindSub),
+		"provider", s.index.Len(KindProvider))
 	return s, nil
 }
 
@@ -144,21 +146,29 @@ func (s *Service) Revoke(ctx context.Context, e Entry) error {
 		"id_hash", IDHash(e.Value),
 		"expires_at", time.Unix(e.ExpiresAt, 0).UTC(),
 	}
-	if e.Kind == KindSub {
+	if e.Kind == KindProvider {
+		// A provider name is configuration, not an identifier of a user.
+		attrs = append(attrs, "provider", e.Value)
+	} else if e.Provider != "" {
+		attrs = append(attrs, "provider", e.Provider)
+	}
+	if e.Kind.hasCutoff() {
 		attrs = append(attrs, "before", time.Unix(e.Before, 0).UTC())
 	}
 	s.log.Info("revocation recorded", attrs...)
 	return nil
 }
 
-// Lookup returns the unexpired entry of kind for value from the store. The
-// boolean is false when there is none. It fails with ErrInvalidEntry for a
-// malformed query and ErrUnavailable when the store cannot answer.
-func (s *Service) Lookup(ctx context.Context, kind Kind, value string) (Entry, bool, error) {
-	if !kind.Valid() || value == "" || len(value) > MaxValueBytes {
+// Lookup returns the unexpired entry of kind for value, scoped to provider
+// ("" for the entry of every provider), from the store. The boolean is
+// false when there is none. It fails with ErrInvalidEntry for a malformed
+// query and ErrUnavailable when the store cannot answer.
+func (s *Service) Lookup(ctx context.Context, kind Kind, provider, value string) (Entry, bool, error) {
+	if !kind.Valid() || value == "" || len(value) > MaxValueBytes ||
+		(provider != "" && (!ValidProviderName(provider) || kind == KindJTI || kind == KindProvider)) {
 		return Entry{}, false, fmt.Errorf("%w: bad lookup", ErrInvalidEntry)
 	}
-	e, ok, err := s.store.Get(ctx, kind, value)
+	e, ok, err := s.store.Get(ctx, kind, provider, value)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return Entry{}, false, fmt.Errorf("look up %s revocation: %w", kind, ctxErr)

@@ -116,7 +116,10 @@ func (s *Service) sweep(ctx context.Context) {
 	now := s.now()
 	removed := s.index.sweep(now)
 	if s.ledger != nil {
-		live := s.index.Len(KindJTI) + s.index.Len(KindSID) + s.index.Len(KindSub)
+		live := 0
+		for _, k := range Kinds() {
+			live += s.index.Len(k)
+		}
 		// Superseded and expired records accumulate; rewrite once they are
 		// a quarter of the ledger.
 		if recs := s.ledger.records(); recs-live > live/4+1024 {

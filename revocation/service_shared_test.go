@@ -58,7 +58,7 @@ func TestSharedReplicasFollowEachOther(t *testing.T) {
 				t.Fatal(err)
 			}
 			eventually(t, "replica b enforces the revocation made through a", func() bool {
-				return b.svc.Index().Check("j1", "", "", 0) == revocation.ErrRevoked
+				return b.svc.Index().Check("", "j1", "", "", 0) == revocation.ErrRevoked
 			})
 			eventually(t, "sync lag observed on b", func() bool {
 				return metricValue(t, b.reg, "jwt_authz_revocation_sync_lag_seconds", "") >= 1
@@ -82,7 +82,7 @@ func TestSharedFullResyncOnReconnect(t *testing.T) {
 	}
 	store.reconnect()
 	eventually(t, "entry missed while disconnected is applied after the reconnect", func() bool {
-		return a.svc.Index().Check("missed", "", "", 0) == revocation.ErrRevoked
+		return a.svc.Index().Check("", "missed", "", "", 0) == revocation.ErrRevoked
 	})
 }
 
@@ -103,10 +103,10 @@ func TestSharedStaleness(t *testing.T) {
 	if err := a.svc.Ready(); err != nil {
 		t.Fatalf("Ready within max_staleness = %v, want nil", err)
 	}
-	if got := a.svc.Index().Check("fresh", "", "", 0); got != nil {
+	if got := a.svc.Index().Check("", "fresh", "", "", 0); got != nil {
 		t.Fatalf("within max_staleness: Check = %v, want the local copy to serve", got)
 	}
-	if got := a.svc.Index().Check("revoked", "", "", 0); got != revocation.ErrRevoked {
+	if got := a.svc.Index().Check("", "revoked", "", "", 0); got != revocation.ErrRevoked {
 		t.Fatalf("within max_staleness: Check(revoked) = %v, want ErrRevoked", got)
 	}
 	if err := a.svc.Revoke(t.Context(), jtiEntry(clock, "while-down")); !errors.Is(err, revocation.ErrUnavailable) {
@@ -115,7 +115,7 @@ func TestSharedStaleness(t *testing.T) {
 
 	clock.Advance(maxStale)
 	eventually(t, "Check fails closed past max_staleness", func() bool {
-		return a.svc.Index().Check("fresh", "", "", 0) == revocation.ErrUnavailable
+		return a.svc.Index().Check("", "fresh", "", "", 0) == revocation.ErrUnavailable
 	})
 	err := a.svc.Ready()
 	if !errors.Is(err, revocation.ErrUnavailable) || !strings.Contains(err.Error(), "unreachable for") || !strings.Contains(err.Error(), "max_staleness") {
@@ -124,9 +124,9 @@ func TestSharedStaleness(t *testing.T) {
 
 	store.setDown(false)
 	eventually(t, "recovers by itself once the store answers", func() bool {
-		return a.svc.Index().Check("fresh", "", "", 0) == nil && a.svc.Ready() == nil
+		return a.svc.Index().Check("", "fresh", "", "", 0) == nil && a.svc.Ready() == nil
 	})
-	if got := a.svc.Index().Check("revoked", "", "", 0); got != revocation.ErrRevoked {
+	if got := a.svc.Index().Check("", "revoked", "", "", 0); got != revocation.ErrRevoked {
 		t.Fatalf("after recovery: Check(revoked) = %v", got)
 	}
 }
@@ -142,7 +142,7 @@ func TestSharedUnreachableAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewService with an unreachable shared store = %v, want a service that fails closed", err)
 	}
-	if got := svc.Index().Check("anything", "", "", 0); got != revocation.ErrUnavailable {
+	if got := svc.Index().Check("", "anything", "", "", 0); got != revocation.ErrUnavailable {
 		t.Fatalf("Check before the first sync = %v, want ErrUnavailable", got)
 	}
 	if err := svc.Ready(); err == nil || !strings.Contains(err.Error(), "not reached since start") {
@@ -151,8 +151,8 @@ func TestSharedUnreachableAtStart(t *testing.T) {
 	runService(t, svc)
 	store.setDown(false)
 	eventually(t, "serves after the first successful sync", func() bool {
-		return svc.Ready() == nil && svc.Index().Check("old", "", "", 0) == revocation.ErrRevoked &&
-			svc.Index().Check("anything", "", "", 0) == nil
+		return svc.Ready() == nil && svc.Index().Check("", "old", "", "", 0) == revocation.ErrRevoked &&
+			svc.Index().Check("", "anything", "", "", 0) == nil
 	})
 }
 
@@ -192,7 +192,7 @@ func TestSharedWritesBackAfterDataLoss(t *testing.T) {
 		return true
 	})
 	for _, r := range []replica{a, b} {
-		if got := r.svc.Index().Check("j3", "", "", 0); got != revocation.ErrRevoked {
+		if got := r.svc.Index().Check("", "j3", "", "", 0); got != revocation.ErrRevoked {
 			t.Fatalf("after data loss: Check = %v, want ErrRevoked", got)
 		}
 	}

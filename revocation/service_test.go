@@ -49,7 +49,7 @@ func TestNewServiceLoadsUnexpiredEntries(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := svc.Index().Check(tc.jti, tc.sid, tc.sub, tc.iat); got != tc.want {
+			if got := svc.Index().Check("", tc.jti, tc.sid, tc.sub, tc.iat); got != tc.want {
 				t.Fatalf("Check = %v, want %v", got, tc.want)
 			}
 		})
@@ -97,24 +97,24 @@ func TestServiceRevoke(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			if got := svc.Index().Check(tc.jti, tc.sid, tc.sub, tc.iat); got != nil {
+			if got := svc.Index().Check("", tc.jti, tc.sid, tc.sub, tc.iat); got != nil {
 				t.Fatalf("before Revoke: Check = %v", got)
 			}
 			ctx := revocation.WithActor(t.Context(), revocation.Actor{Name: "admin_api", RemoteAddr: "192.0.2.7:5555"})
 			if err := svc.Revoke(ctx, tc.entry); err != nil {
 				t.Fatalf("Revoke: %v", err)
 			}
-			if got := svc.Index().Check(tc.jti, tc.sid, tc.sub, tc.iat); got != revocation.ErrRevoked {
+			if got := svc.Index().Check("", tc.jti, tc.sid, tc.sub, tc.iat); got != revocation.ErrRevoked {
 				t.Fatalf("after Revoke: Check = %v, want ErrRevoked", got)
 			}
-			stored, ok, err := store.Get(t.Context(), tc.entry.Kind, tc.entry.Value)
+			stored, ok, err := store.Get(t.Context(), tc.entry.Kind, "", tc.entry.Value)
 			if err != nil || !ok {
 				t.Fatalf("not in the store: %v %v", ok, err)
 			}
 			if stored.CreatedAt != clock.Now().UnixMilli() {
 				t.Fatalf("CreatedAt = %d, want now in milliseconds (%d)", stored.CreatedAt, clock.Now().UnixMilli())
 			}
-			got, ok, err := svc.Lookup(t.Context(), tc.entry.Kind, tc.entry.Value)
+			got, ok, err := svc.Lookup(t.Context(), tc.entry.Kind, "", tc.entry.Value)
 			if err != nil || !ok || got != stored {
 				t.Fatalf("Lookup = %+v, %v, %v; want %+v", got, ok, err, stored)
 			}
@@ -174,13 +174,13 @@ func TestServiceRevokeStoreFailure(t *testing.T) {
 	if !errors.Is(err, revocation.ErrUnavailable) || !errors.Is(err, errInjected) {
 		t.Fatalf("Revoke on a failing store = %v, want ErrUnavailable wrapping the cause", err)
 	}
-	if got := svc.Index().Check("j", "", "", 0); got != nil {
+	if got := svc.Index().Check("", "j", "", "", 0); got != nil {
 		t.Fatalf("a revocation that was not recorded was applied: Check = %v", got)
 	}
 	if got := metricValue(t, reg, "jwt_authz_revocation_store_up", ""); got != 0 {
 		t.Fatalf("store_up after a failed write = %v, want 0", got)
 	}
-	if _, _, err := svc.Lookup(t.Context(), e.Kind, e.Value); !errors.Is(err, revocation.ErrUnavailable) {
+	if _, _, err := svc.Lookup(t.Context(), e.Kind, "", e.Value); !errors.Is(err, revocation.ErrUnavailable) {
 		t.Fatalf("Lookup on a failing store = %v, want ErrUnavailable", err)
 	}
 
@@ -228,7 +228,7 @@ func TestServiceLookup(t *testing.T) {
 		tc := tests[name]
 		t.Run(name, func(t *testing.T) {
 			clock.Advance(tc.advance)
-			_, found, err := svc.Lookup(t.Context(), tc.kind, tc.value)
+			_, found, err := svc.Lookup(t.Context(), tc.kind, "", tc.value)
 			if found != tc.found || !errors.Is(err, tc.err) {
 				t.Fatalf("Lookup = found %v, err %v; want %v, %v", found, err, tc.found, tc.err)
 			}
@@ -260,7 +260,7 @@ func TestServiceRunSweepsExpired(t *testing.T) {
 		_ = store.List(t.Context(), time.Unix(0, 0), func(revocation.Entry) error { n++; return nil })
 		return svc.Index().Len(revocation.KindJTI) == 0 && svc.Index().Len(revocation.KindSub) == 0 && n == 1
 	})
-	if got := svc.Index().Check("", "long", "", 0); got != revocation.ErrRevoked {
+	if got := svc.Index().Check("", "", "long", "", 0); got != revocation.ErrRevoked {
 		t.Fatalf("unexpired sid: Check = %v, want ErrRevoked", got)
 	}
 }
@@ -276,7 +276,7 @@ func TestServiceClose(t *testing.T) {
 	if err := svc.Close(); err != nil {
 		t.Fatalf("second Close = %v", err)
 	}
-	if got := svc.Index().Check("any", "", "", 0); got != revocation.ErrUnavailable {
+	if got := svc.Index().Check("", "any", "", "", 0); got != revocation.ErrUnavailable {
 		t.Fatalf("Check after Close = %v, want ErrUnavailable (fail closed)", got)
 	}
 }

@@ -14,16 +14,17 @@ type Store interface {
 	// Put records e durably before it returns: once Put returns nil, the
 	// entry survives a crash of this process (for Redis: as durable as the
 	// server's persistence settings make it). If an entry with the same
-	// Kind and Value exists, the stored entry becomes their merge (see
+	// Kind, Provider and Value exists, the stored entry becomes their merge (see
 	// Entry.Merge); recording the same entry again is a no-op. Callers pass
 	// entries that passed Validate.
 	Put(ctx context.Context, e Entry) error
 
-	// Get returns the entry for kind and value. The boolean is false, with
-	// a nil error, when there is none. An entry past its ExpiresAt may
+	// Get returns the entry for kind, provider ("" for an entry of every
+	// provider) and value. The boolean is false, with a nil error, when
+	// there is none. An entry past its ExpiresAt may
 	// still be returned until it is deleted; callers compare with their
 	// clock.
-	Get(ctx context.Context, kind Kind, value string) (Entry, bool, error)
+	Get(ctx context.Context, kind Kind, provider, value string) (Entry, bool, error)
 
 	// List calls fn for every entry whose ExpiresAt is after now, in no
 	// particular order, and stops at the first error fn returns, returning

@@ -388,3 +388,51 @@ func claimString(t *testing.T, tok, name string) string {
 	}
 	return s
 }
+
+func TestCLIProviderRevocation(t *testing.T) {
+	in := start(t, "", "")
+	eventually(t, "ready", in.grpcServing)
+	cfgArgs := []string{"--config", in.cfgPath, "--admin-addr", in.adminAddr}
+	run2 := func(args ...string) (code int, stdout, stderr string) {
+		var out, errOut strings.Builder
+		code = run(append(args, cfgArgs...), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	issue := func(sub string) (token string, iat int64) {
+		code, out, errOut := run2("token", "issue", "--sub", sub)
+		if code != 0 {
+			t.Fatalf("token issue: exit %d: %s", code, errOut)
+		}
+		var pair struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := json.Unmarshal([]byte(out), &pair); err != nil {
+			t.Fatal(err)
+		}
+		return pair.AccessToken, claimIAT(t, pair.AccessToken)
+	}
+
+	// A subject revoked for the built-in issuer's tokens only.
+	tok, _ := issue("frank")
+	if code, out, errOut := run2("revoke", "--sub", "frank", "--provider", "self"); code != 0 || !strings.Contains(out, `"provider": "self"`) {
+		t.Fatalf("revoke --sub --provider self: exit %d: %s%s", code, out, errOut)
+	}
+	if r := reasonOf(in.check(tok, "/")); r != "revoked" {
+		t.Fatalf("token of a subject revoked for self: %s", r)
+	}
+
+	// Every token of the provider up to a cut-off: the one minted before
+	// is revoked, one minted after it is not.
+	tok, iat := issue("grace")
+	if code, out, errOut := run2("revoke", "--provider", "self", "--before", strconv.FormatInt(iat, 10)); code != 0 || !strings.Contains(out, `"kind": "provider"`) {
+		t.Fatalf("revoke --provider self: exit %d: %s%s", code, out, errOut)
+	}
+	if r := reasonOf(in.check(tok, "/")); r != "revoked" {
+		t.Fatalf("token minted at the provider cut-off: %s", r)
+	}
+
+	// An unknown provider is refused, by name.
+	if code, _, errOut := run2("revoke", "--provider", "nope"); code == 0 || !strings.Contains(errOut, `"nope"`) {
+		t.Fatalf("revoke --provider nope: exit %d: %s", code, errOut)
+	}
+}

@@ -270,7 +270,7 @@ func (a *app) validateToken(ctx context.Context, raw string) (token.Result, erro
 		return res, err
 	}
 	c := res.Claims
-	if err := a.rev.Index().Check(c.ID, c.SessionID, c.Subject, c.IssuedAt); err != nil {
+	if err := a.rev.Index().Check(res.Provider.Name, c.ID, c.SessionID, c.Subject, c.IssuedAt); err != nil {
 		if errors.Is(err, revocation.ErrUnavailable) {
 			return res, fmt.Errorf("%w: %w", issuer.ErrTemporarilyUnavailable, err)
 		}
@@ -315,11 +315,12 @@ func (a *app) Inspect(ctx context.Context, raw string) (string, int64, error) {
 }
 
 // revocationChecker answers the issuer from the revocation index that
-// Check reads.
+// Check reads. The issuer asks about its own refresh tokens, which belong
+// to the "self" provider.
 type revocationChecker struct{ ix *revocation.Index }
 
 func (c revocationChecker) Revoked(jti, sid, sub string, iat int64) (bool, error) {
-	switch err := c.ix.Check(jti, sid, sub, iat); {
+	switch err := c.ix.Check(config.SelfProvider, jti, sid, sub, iat); {
 	case err == nil:
 		return false, nil
 	case errors.Is(err, revocation.ErrRevoked):

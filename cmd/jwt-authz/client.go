@@ -170,7 +170,7 @@ func newTokenCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-const revokeLong = `Revokes through the running server's admin API, in one of four forms:
+const revokeLong = `Revokes through the running server's admin API, in one of five forms:
 
   --jti J --exp UNIX   one token, by its jti; --exp is its expiry (unix
                        seconds), how long the entry must be kept
@@ -180,27 +180,35 @@ const revokeLong = `Revokes through the running server's admin API, in one of fo
                        a token minted in that second is revoked too)
   --token T            one token, given whole; the server verifies its
                        signature and reads its jti and exp
+  --provider P [--before T]
+                       every token of provider P (its configured name;
+                       "self" for the built-in issuer) with iat <= T: a
+                       mass logout in one entry
 
-The server is found as for "token issue".`
+--provider P with --sid or --sub limits that revocation to the tokens of
+provider P; without it, the session or subject is revoked for every
+provider. The server is found as for "token issue".`
 
 const revokeExample = `  jwt-authz revoke --sub alice
   jwt-authz revoke --sid 0f8c2e
+  jwt-authz revoke --sid 0f8c2e --provider corp
   jwt-authz revoke --jti 7d1b4a --exp 1767225600
-  jwt-authz revoke --token "$ACCESS"`
+  jwt-authz revoke --token "$ACCESS"
+  jwt-authz revoke --provider corp --before 1767225600`
 
 func newRevokeCmd(g *globalFlags) *cobra.Command {
 	var (
-		jti, sid, sub, tok string
-		exp, before        int64
+		jti, sid, sub, tok, provider string
+		exp, before                  int64
 	)
 	cmd := &cobra.Command{
-		Use:     "revoke (--jti J --exp UNIX | --sid S | --sub S [--before UNIX] | --token T)",
-		Short:   "Revoke a token, a session or a subject's tokens",
+		Use:     "revoke (--jti J --exp UNIX | --sid S | --sub S [--before UNIX] | --token T | --provider P [--before UNIX]) [--provider P]",
+		Short:   "Revoke a token, a session, a subject's or a provider's tokens",
 		Long:    revokeLong,
 		Example: revokeExample,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			body, err := revokeBody(cmd.Flags(), jti, exp, sid, sub, before, tok, time.Now())
+			body, err := revokeBody(cmd.Flags(), revokeFlags{jti, exp, sid, sub, before, tok, provider}, time.Now())
 			if err != nil {
 				return err
 			}
@@ -216,38 +224,77 @@ func newRevokeCmd(g *globalFlags) *cobra.Command {
 	fs.Int64Var(&exp, "exp", 0, "the token's exp (unix seconds, in the future), with --jti")
 	fs.StringVar(&sid, "sid", "", "revoke every token of a session")
 	fs.StringVar(&sub, "sub", "", "revoke every token of a subject issued at or before --before")
-	fs.Int64Var(&before, "before", 0, "cut-off for --sub, inclusive (unix seconds; default: the second the server gets the request)")
+	fs.Int64Var(&before, "before", 0, "cut-off for --sub or --provider alone, inclusive (unix seconds; default: the second the server gets the request)")
 	fs.StringVar(&tok, "token", "", "revoke the token itself (its jti, until its exp)")
+	fs.StringVar(&provider, "provider", "", "alone: revoke every token of this provider issued at or before --before; with --sid or --sub: only that provider's tokens")
 	addAdminFlags(fs)
 	return cmd
 }
 
+// revokeFlags are the values of the revoke flags.
+type revokeFlags struct {
+	jti      string
+	exp      int64
+	sid, sub string
+	before   int64
+	tok      string
+	provider string
+}
+
 // revokeBody checks the revoke flags and returns the request body.
-func revokeBody(fs *pflag.FlagSet, jti string, exp int64, sid, sub string, before int64, tok string, now time.Time) (map[string]any, error) {
+func revokeBody(fs *pflag.FlagSet, f revokeFlags, now time.Time) (map[string]any, error) {
 	var forms []string
-	for _, f := range []string{"jti", "sid", "sub", "token"} {
-		if fs.Changed(f) {
-			forms = append(forms, "--"+f)
+	for _, name := range []string{"jti", "sid", "sub", "token"} {
+		if fs.Changed(name) {
+			forms = append(forms, "--"+name)
 		}
+	}
+	scoped := fs.Changed("provider")
+	if len(forms) == 0 && scoped {
+		forms = append(forms, "--provider")
+		scoped = false
 	}
 	if len(forms) != 1 {
 		if len(forms) == 0 {
-			return nil, usageErrorf("give one of --jti, --sid, --sub or --token")
+			return nil, usageErrorf("give one of --jti, --sid, --sub, --token or --provider")
 		}
 		return nil, usageErrorf("give only one of --jti, --sid, --sub or --token, not %s", strings.Join(forms, " and "))
 	}
 	if fs.Changed("exp") && forms[0] != "--jti" {
 		return nil, usageErrorf("--exp goes with --jti only")
 	}
-	if fs.Changed("before") && forms[0] != "--sub" {
-		return nil, usageErrorf("--before goes with --sub only")
+	if fs.Changed("before") && forms[0] != "--sub" && forms[0] != "--provider" {
+		return nil, usageErrorf("--before goes with --sub or --provider alone only")
 	}
-	for name, v := range map[string]string{"jti": jti, "sid": sid, "sub": sub, "token": tok} {
+	if scoped && forms[0] != "--sid" && forms[0] != "--sub" {
+		return nil, usageErrorf("--provider goes with --sid or --sub, or alone; a %s revocation is never limited to one provider", forms[0])
+	}
+	for name, v := range map[string]string{"jti": f.jti, "sid": f.sid, "sub": f.sub, "token": f.tok, "provider": f.provider} {
 		if fs.Changed(name) && v == "" {
 			return nil, usageErrorf("--%s must not be empty", name)
 		}
 	}
-	switch forms[0] {
+	if fs.Changed("before") && f.before <= 0 {
+		return nil, usageErrorf("--before must be a unix time in seconds, not %d", f.before)
+	}
+	body, err := revokeForm(fs, forms[0], f, now)
+	if err != nil {
+		return nil, err
+	}
+	if fs.Changed("provider") {
+		body["provider"] = f.provider
+	}
+	if fs.Changed("before") {
+		// Without it the server takes the second it receives the request.
+		body["before"] = f.before
+	}
+	return body, nil
+}
+
+// revokeForm is the body of one form, without provider and before.
+func revokeForm(fs *pflag.FlagSet, form string, f revokeFlags, now time.Time) (map[string]any, error) {
+	jti, exp, sid, sub, tok := f.jti, f.exp, f.sid, f.sub, f.tok
+	switch form {
 	case "--jti":
 		if !fs.Changed("exp") {
 			return nil, usageErrorf("--jti needs --exp, the token's expiry in unix seconds")
@@ -259,14 +306,9 @@ func revokeBody(fs *pflag.FlagSet, jti string, exp int64, sid, sub string, befor
 	case "--sid":
 		return map[string]any{"sid": sid}, nil
 	case "--sub":
-		if !fs.Changed("before") {
-			// The server takes the second it receives the request.
-			return map[string]any{"sub": sub}, nil
-		}
-		if before <= 0 {
-			return nil, usageErrorf("--before must be a unix time in seconds, not %d", before)
-		}
-		return map[string]any{"sub": sub, "before": before}, nil
+		return map[string]any{"sub": sub}, nil
+	case "--provider":
+		return map[string]any{}, nil
 	default:
 		return map[string]any{"token": tok}, nil
 	}

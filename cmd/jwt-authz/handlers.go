@@ -81,7 +81,8 @@ func (a *app) adminMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
 	cfg := a.cfg.Load()
-	revAPI := adminapi.New(a.rev, a, a.log, adminapi.WithSessionTTL(cfg.Issuer.RefreshTokenTTL), adminapi.WithJTISkew(maxClockSkew(cfg)))
+	revAPI := adminapi.New(a.rev, a, a.log, adminapi.WithSessionTTL(cfg.Issuer.RefreshTokenTTL), adminapi.WithJTISkew(maxClockSkew(cfg)),
+		adminapi.WithKnownProviders(a.knownProvider))
 	mux.Handle("/admin/revocations", revAPI)
 	mux.Handle("/admin/revocations/", revAPI)
 	mux.Handle("POST /admin/tokens", http.HandlerFunc(a.handleMint))
@@ -238,6 +239,19 @@ func (a *app) handleJWKSRefresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"providers": out})
+}
+
+// knownProvider reports whether name is a provider of the current
+// configuration: one of providers[], or "self" while the built-in issuer
+// runs.
+func (a *app) knownProvider(name string) bool {
+	cfg := a.cfg.Load()
+	for _, p := range cfg.Providers {
+		if p.Name == name {
+			return true
+		}
+	}
+	return name == config.SelfProvider && cfg.IssuerEnabled()
 }
 
 // maxClockSkew is the largest skew any provider allows: a revoked jti must

@@ -15,12 +15,13 @@ import (
 
 // request is a POST body. Pointers tell an absent field from a zero one.
 type request struct {
-	JTI    *string `json:"jti"`
-	Exp    *int64  `json:"exp"`
-	SID    *string `json:"sid"`
-	Sub    *string `json:"sub"`
-	Before *int64  `json:"before"`
-	Token  *string `json:"token"`
+	JTI      *string `json:"jti"`
+	Exp      *int64  `json:"exp"`
+	SID      *string `json:"sid"`
+	Sub      *string `json:"sub"`
+	Before   *int64  `json:"before"`
+	Token    *string `json:"token"`
+	Provider *string `json:"provider"`
 }
 
 func (h *handler) create(w http.ResponseWriter, r *http.Request) {
@@ -65,7 +66,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) {
 	}
 	// Show what is stored now: a merge with an earlier revocation may have
 	// widened it.
-	if stored, found, err := h.svc.Lookup(ctx, e.Kind, e.Value); err == nil && found {
+	if stored, found, err := h.svc.Lookup(ctx, e.Kind, e.Provider, e.Value); err == nil && found {
 		e = stored
 	}
 	writeJSON(w, http.StatusCreated, toJSON(e))
@@ -109,14 +110,25 @@ func (h *handler) entry(ctx context.Context, req request) (revocation.Entry, int
 			forms++
 		}
 	}
-	if forms != 1 {
-		return revocation.Entry{}, http.StatusBadRequest, `send exactly one of "jti", "sid", "sub" or "token"`
+	providerForm := forms == 0 && req.Provider != nil
+	if forms != 1 && !providerForm {
+		return revocation.Entry{}, http.StatusBadRequest, `send exactly one of "jti", "sid", "sub", "token" or "provider"`
 	}
 	if req.Exp != nil && req.JTI == nil {
 		return revocation.Entry{}, http.StatusBadRequest, `"exp" only goes with "jti"`
 	}
-	if req.Before != nil && req.Sub == nil {
-		return revocation.Entry{}, http.StatusBadRequest, `"before" only goes with "sub"`
+	if req.Before != nil && req.Sub == nil && !providerForm {
+		return revocation.Entry{}, http.StatusBadRequest, `"before" only goes with "sub" or "provider"`
+	}
+	if req.Provider != nil && (req.JTI != nil || req.Token != nil) {
+		return revocation.Entry{}, http.StatusBadRequest, `"provider" goes with "sid" or "sub", or alone (with "before") to revoke every token of that provider`
+	}
+	provider := ""
+	if req.Provider != nil {
+		if msg := h.checkProvider(*req.Provider); msg != "" {
+			return revocation.Entry{}, http.StatusBadRequest, msg
+		}
+		provider = *req.Provider
 	}
 	now := h.now()
 	limit := now.Add(horizon).Unix()
@@ -138,36 +150,64 @@ func (h *handler) entry(ctx context.Context, req request) (revocation.Entry, int
 		if msg := checkID("sid", *req.SID); msg != "" {
 			return revocation.Entry{}, http.StatusBadRequest, msg
 		}
-		return revocation.Entry{Kind: revocation.KindSID, Value: *req.SID, ExpiresAt: now.Add(h.sessionTTL).Unix()}, 0, ""
+		return revocation.Entry{Kind: revocation.KindSID, Provider: provider, Value: *req.SID, ExpiresAt: now.Add(h.sessionTTL).Unix()}, 0, ""
 
 	case req.Sub != nil:
 		if msg := checkID("sub", *req.Sub); msg != "" {
 			return revocation.Entry{}, http.StatusBadRequest, msg
 		}
-		// The cut-off is inclusive (iat <= before) and defaults to the
-		// second of the request, so a token minted in that second is
-		// revoked too.
-		before := now.Unix()
-		if req.Before != nil {
-			before = *req.Before
-		}
-		if before <= 0 {
-			return revocation.Entry{}, http.StatusBadRequest, `"before" must be positive unix seconds: tokens issued at or before it are revoked`
-		}
-		if before > limit {
-			return revocation.Entry{}, http.StatusBadRequest, `"before" is more than ten years ahead`
-		}
-		from := max(before, now.Unix())
-		return revocation.Entry{
-			Kind:      revocation.KindSub,
-			Value:     *req.Sub,
-			Before:    before,
-			ExpiresAt: from + int64(h.sessionTTL/time.Second),
-		}, 0, ""
+		return h.cutoffEntry(revocation.KindSub, provider, *req.Sub, req.Before, now)
+
+	case providerForm:
+		return h.cutoffEntry(revocation.KindProvider, "", provider, req.Before, now)
 
 	default:
 		return h.tokenEntry(ctx, *req.Token, now)
 	}
+}
+
+// cutoffEntry is a sub or provider entry with the cut-off before (nil:
+// now).
+func (h *handler) cutoffEntry(kind revocation.Kind, provider, value string, reqBefore *int64, now time.Time) (revocation.Entry, int, string) {
+	// The cut-off is inclusive (iat <= before) and defaults to the second
+	// of the request, so a token minted in that second is revoked too.
+	before := now.Unix()
+	if reqBefore != nil {
+		before = *reqBefore
+	}
+	if before <= 0 {
+		return revocation.Entry{}, http.StatusBadRequest, `"before" must be positive unix seconds: tokens issued at or before it are revoked`
+	}
+	if before > now.Add(horizon).Unix() {
+		return revocation.Entry{}, http.StatusBadRequest, `"before" is more than ten years ahead`
+	}
+	from := max(before, now.Unix())
+	return revocation.Entry{
+		Kind:      kind,
+		Provider:  provider,
+		Value:     value,
+		Before:    before,
+		ExpiresAt: from + int64(h.sessionTTL/time.Second),
+	}, 0, ""
+}
+
+// checkProvider returns why name cannot name a provider, or "".
+func (h *handler) checkProvider(name string) string {
+	switch {
+	case !revocation.ValidProviderName(name):
+		return fmt.Sprintf(`"provider" must be a provider's configured name (1 to %d characters of a-z, 0-9 and -), not %q`, revocation.MaxProviderBytes, truncate(name))
+	case h.known != nil && !h.known(name):
+		return fmt.Sprintf(`unknown provider %q: "provider" must name a configured provider`, name)
+	}
+	return ""
+}
+
+// truncate shortens client text quoted in an error.
+func truncate(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return s[:64] + "…"
 }
 
 func (h *handler) jtiEntry(jti string, exp int64, now time.Time) revocation.Entry {

@@ -97,7 +97,7 @@ func TestCreate(t *testing.T) {
 				t.Fatalf("response %+v, want %+v", got, tc.want)
 			}
 			c := tc.check
-			if err := s.svc.Index().Check(c[0].(string), c[1].(string), c[2].(string), c[3].(int64)); err != revocation.ErrRevoked {
+			if err := s.svc.Index().Check("", c[0].(string), c[1].(string), c[2].(string), c[3].(int64)); err != revocation.ErrRevoked {
 				t.Fatalf("after 201: Check = %v, want ErrRevoked", err)
 			}
 			logs := s.logs.String()

@@ -3,12 +3,18 @@
 //	POST /admin/revocations        record a revocation; 201 once durable
 //	GET  /admin/revocations/{jti}  200 with the entry, 404 when not revoked
 //
-// A POST body is one JSON object, at most 64 KiB, in one of four forms:
+// A POST body is one JSON object, at most 64 KiB, in one of five forms:
 //
-//	{"jti":"...","exp":1767225600}    one token, until its exp plus the clock skew
-//	{"sid":"..."}                     every token of a session
-//	{"sub":"...","before":1767225600} every token of a subject with iat <= before
-//	{"token":"<jwt>"}                 one token, by its jti and exp
+//	{"jti":"...","exp":1767225600}         one token, until its exp plus the clock skew
+//	{"sid":"..."}                          every token of a session
+//	{"sub":"...","before":1767225600}      every token of a subject with iat <= before
+//	{"token":"<jwt>"}                      one token, by its jti and exp
+//	{"provider":"...","before":1767225600} every token of a provider with iat <= before
+//
+// "provider" (a configured provider's name; "self" for the built-in issuer)
+// may also go with "sid" or "sub": the revocation then covers that
+// provider's tokens only. An unknown name is refused (WithKnownProviders).
+// GET takes ?kind=sid|sub|provider and, for sid and sub, ?provider=.
 //
 // The token form accepts an expired or otherwise invalid token as long as
 // its signature verifies against a configured provider (TokenInspector):
@@ -16,8 +22,8 @@
 // until max(exp, now) plus the clock skew, so revoking a token that has
 // just expired still covers validators whose clocks lag (and GET finds
 // it); a token without exp is revoked for ten years; sid entries live for
-// the refresh token lifetime, and sub entries for that long after
-// max(before, now). exp and before more than ten years ahead are refused.
+// the refresh token lifetime, and sub and provider entries for that long
+// after max(before, now). exp and before more than ten years ahead are refused.
 //
 // The subject cut-off is inclusive: a token of sub whose iat is at or
 // before "before" is revoked. iat has whole seconds, so "before" defaults

@@ -12,7 +12,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	if k := r.URL.Query().Get("kind"); k != "" {
 		kind = revocation.Kind(k)
 		if !kind.Valid() {
-			writeError(w, http.StatusBadRequest, "invalid_request", `"kind" must be jti, sid or sub`)
+			writeError(w, http.StatusBadRequest, "invalid_request", `"kind" must be jti, sid, sub or provider`)
 			return
 		}
 	}
@@ -20,7 +20,18 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request", msg)
 		return
 	}
-	e, found, err := h.svc.Lookup(r.Context(), kind, value)
+	provider := r.URL.Query().Get("provider")
+	if provider != "" {
+		if kind != revocation.KindSID && kind != revocation.KindSub {
+			writeError(w, http.StatusBadRequest, "invalid_request", `"provider" only goes with kind sid or sub`)
+			return
+		}
+		if msg := h.checkProvider(provider); msg != "" {
+			writeError(w, http.StatusBadRequest, "invalid_request", msg)
+			return
+		}
+	}
+	e, found, err := h.svc.Lookup(r.Context(), kind, provider, value)
 	if err != nil {
 		h.storeError(w, r, "look up revocation", kind, err)
 		return

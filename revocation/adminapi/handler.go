@@ -64,8 +64,18 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// WithKnownProviders sets how to tell a configured provider name ("self"
+// included when the built-in issuer runs) from another: a request naming
+// an unknown provider is refused with 400. known is asked on every such
+// request, so it can follow configuration reloads. Without it, any
+// well-formed provider name is accepted.
+func WithKnownProviders(known func(name string) bool) Option {
+	return func(h *handler) { h.known = known }
+}
+
 type handler struct {
 	svc        *revocation.Service
+	known      func(name string) bool // nil: any well-formed name
 	inspector  TokenInspector
 	log        *slog.Logger
 	skew       time.Duration

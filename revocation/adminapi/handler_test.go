@@ -57,7 +57,8 @@ func newServer(t *testing.T, store revocation.Store, insp adminapi.TokenInspecto
 		t.Fatal(err)
 	}
 	h := adminapi.New(svc, insp, logger,
-		adminapi.WithClock(clock), adminapi.WithJTISkew(30*time.Second), adminapi.WithSessionTTL(time.Hour))
+		adminapi.WithClock(clock), adminapi.WithJTISkew(30*time.Second), adminapi.WithSessionTTL(time.Hour),
+		adminapi.WithKnownProviders(func(name string) bool { return name == "corp" || name == "self" }))
 	return server{h: h, svc: svc, logs: logs}
 }
 
@@ -78,6 +79,7 @@ func (s server) do(t *testing.T, method, path, body string, header map[string]st
 
 type entryJSON struct {
 	Kind      string `json:"kind"`
+	Provider  string `json:"provider"`
 	Value     string `json:"value"`
 	Before    int64  `json:"before"`
 	ExpiresAt int64  `json:"expires_at"`
@@ -90,7 +92,7 @@ type downStore struct{ revocation.Store }
 var errDown = errors.New("connection refused")
 
 func (downStore) Put(context.Context, revocation.Entry) error { return errDown }
-func (downStore) Get(context.Context, revocation.Kind, string) (revocation.Entry, bool, error) {
+func (downStore) Get(context.Context, revocation.Kind, string, string) (revocation.Entry, bool, error) {
 	return revocation.Entry{}, false, errDown
 }
 

@@ -11,6 +11,7 @@ import (
 // entryJSON is how an entry is shown.
 type entryJSON struct {
 	Kind      revocation.Kind `json:"kind"`
+	Provider  string          `json:"provider,omitempty"`
 	Value     string          `json:"value"`
 	Before    int64           `json:"before,omitempty"`
 	ExpiresAt int64           `json:"expires_at"`
@@ -18,7 +19,7 @@ type entryJSON struct {
 }
 
 func toJSON(e revocation.Entry) entryJSON {
-	return entryJSON{Kind: e.Kind, Value: e.Value, Before: e.Before, ExpiresAt: e.ExpiresAt, CreatedAt: e.CreatedAt}
+	return entryJSON{Kind: e.Kind, Provider: e.Provider, Value: e.Value, Before: e.Before, ExpiresAt: e.ExpiresAt, CreatedAt: e.CreatedAt}
 }
 
 // storeError answers a failed service call.

@@ -19,21 +19,33 @@ const recordBytes = 1 + 3*8
 
 var errCorrupt = errors.New("corrupt revocation record")
 
-// entryKey is kind, a zero byte, then the identifier. Kinds never contain a
-// zero byte, so the split is unambiguous whatever the identifier holds.
-func entryKey(kind revocation.Kind, value string) []byte {
-	k := make([]byte, 0, len(kind)+1+len(value))
+// entryKey is kind, a zero byte, then the identifier; for an entry scoped
+// to a provider, kind "@" provider, a zero byte, then the identifier.
+// Kinds and provider names never contain a zero byte or "@", so the split
+// is unambiguous whatever the identifier holds. Unscoped keys are what
+// earlier versions wrote; an earlier version reading a scoped key sees an
+// unknown kind, which its Service ignores.
+func entryKey(kind revocation.Kind, provider, value string) []byte {
+	k := make([]byte, 0, len(kind)+2+len(provider)+len(value))
 	k = append(k, kind...)
+	if provider != "" {
+		k = append(k, '@')
+		k = append(k, provider...)
+	}
 	k = append(k, 0)
 	return append(k, value...)
 }
 
-func splitEntryKey(k []byte) (revocation.Kind, string, error) {
+func splitEntryKey(k []byte) (kind revocation.Kind, provider, value string, err error) {
 	i := bytes.IndexByte(k, 0)
 	if i < 0 {
-		return "", "", fmt.Errorf("%w: key without kind", errCorrupt)
+		return "", "", "", fmt.Errorf("%w: key without kind", errCorrupt)
 	}
-	return revocation.Kind(k[:i]), string(k[i+1:]), nil
+	head := k[:i]
+	if j := bytes.IndexByte(head, '@'); j >= 0 {
+		provider, head = string(head[j+1:]), head[:j]
+	}
+	return revocation.Kind(head), provider, string(k[i+1:]), nil
 }
 
 // expiryKey orders entries by expiry: the big-endian expiry, then the
@@ -56,7 +68,7 @@ func encodeRecord(e revocation.Entry) []byte {
 // decodeRecord decodes the record stored under key k. It copies, so the
 // result outlives the transaction.
 func decodeRecord(k, v []byte) (revocation.Entry, error) {
-	kind, value, err := splitEntryKey(k)
+	kind, provider, value, err := splitEntryKey(k)
 	if err != nil {
 		return revocation.Entry{}, err
 	}
@@ -65,6 +77,7 @@ func decodeRecord(k, v []byte) (revocation.Entry, error) {
 	}
 	return revocation.Entry{
 		Kind:      kind,
+		Provider:  provider,
 		Value:     value,
 		ExpiresAt: int64(binary.BigEndian.Uint64(v[1:])),
 		Before:    int64(binary.BigEndian.Uint64(v[9:])),

@@ -56,7 +56,7 @@ func fill(t *testing.T, s *Store, n int) {
 		entries, expiry := tx.Bucket(entriesBucket), tx.Bucket(expiryBucket)
 		for i := range n {
 			e := revocation.Entry{Kind: revocation.KindJTI, Value: fmt.Sprintf("%08x-4b1d-4c3a-9f2e-%012x", i*2654435761, i), ExpiresAt: exp, CreatedAt: 1}
-			k := entryKey(e.Kind, e.Value)
+			k := entryKey(e.Kind, "", e.Value)
 			if err := entries.Put(k, encodeRecord(e)); err != nil {
 				return err
 			}
@@ -109,7 +109,7 @@ func TestReleaseMapped(t *testing.T) {
 	if err := s.Put(t.Context(), e); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok, err := s.Get(t.Context(), e.Kind, e.Value); err != nil || !ok || got != e {
+	if got, ok, err := s.Get(t.Context(), e.Kind, "", e.Value); err != nil || !ok || got != e {
 		t.Fatalf("Get after release = %+v, %v, %v", got, ok, err)
 	}
 }

@@ -67,7 +67,7 @@ func (s *Store) Put(ctx context.Context, e revocation.Entry) error {
 	err := s.db.Batch(func(tx *bbolt.Tx) error {
 		changed = false
 		entries, expiry := tx.Bucket(entriesBucket), tx.Bucket(expiryBucket)
-		k := entryKey(e.Kind, e.Value)
+		k := entryKey(e.Kind, e.Provider, e.Value)
 		next := e
 		if v := entries.Get(k); v != nil {
 			cur, err := decodeRecord(k, v)
@@ -102,7 +102,7 @@ func (s *Store) Put(ctx context.Context, e revocation.Entry) error {
 }
 
 // Get implements revocation.Store.
-func (s *Store) Get(ctx context.Context, kind revocation.Kind, value string) (revocation.Entry, bool, error) {
+func (s *Store) Get(ctx context.Context, kind revocation.Kind, provider, value string) (revocation.Entry, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return revocation.Entry{}, false, fmt.Errorf("get revocation: %w", err)
 	}
@@ -111,7 +111,7 @@ func (s *Store) Get(ctx context.Context, kind revocation.Kind, value string) (re
 		found bool
 	)
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		k := entryKey(kind, value)
+		k := entryKey(kind, provider, value)
 		v := tx.Bucket(entriesBucket).Get(k)
 		if v == nil {
 			return nil

@@ -109,7 +109,7 @@ func TestSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, ok, err := s.Get(t.Context(), want.Kind, want.Value)
+	got, ok, err := s.Get(t.Context(), want.Kind, "", want.Value)
 	if err != nil || !ok || got != want {
 		t.Fatalf("after reopen Get = %+v, %v, %v; want %+v", got, ok, err, want)
 	}
@@ -149,7 +149,7 @@ func TestSurvivesKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := s.Get(t.Context(), revocation.KindJTI, "leaked-before-crash"); err != nil || !ok {
+	if _, ok, err := s.Get(t.Context(), revocation.KindJTI, "", "leaked-before-crash"); err != nil || !ok {
 		t.Fatalf("after kill -9: found = %v, err = %v; want the entry", ok, err)
 	}
 }
@@ -212,7 +212,7 @@ func TestSharesDatabaseWithOtherBuckets(t *testing.T) {
 func TestCorruptRecord(t *testing.T) {
 	s, db := newStore(t)
 	exp := time.Now().Add(time.Hour).Unix()
-	k := entryKey(revocation.KindJTI, "bad")
+	k := entryKey(revocation.KindJTI, "", "bad")
 	if err := db.Update(func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(entriesBucket).Put(k, []byte{9, 9}); err != nil {
 			return err
@@ -222,7 +222,7 @@ func TestCorruptRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := map[string]func() error{
-		"Get": func() error { _, _, err := s.Get(t.Context(), revocation.KindJTI, "bad"); return err },
+		"Get": func() error { _, _, err := s.Get(t.Context(), revocation.KindJTI, "", "bad"); return err },
 		"List": func() error {
 			return s.List(t.Context(), time.Now(), func(revocation.Entry) error { return nil })
 		},

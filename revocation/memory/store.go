@@ -15,8 +15,9 @@ import (
 var ErrClosed = errors.New("memory: store closed")
 
 type key struct {
-	kind  revocation.Kind
-	value string
+	kind     revocation.Kind
+	provider string
+	value    string
 }
 
 // Store is an in-memory revocation.Store.
@@ -51,7 +52,7 @@ func (s *Store) Put(ctx context.Context, e revocation.Entry) error {
 	if s.closed {
 		return ErrClosed
 	}
-	k := key{e.Kind, e.Value}
+	k := key{e.Kind, e.Provider, e.Value}
 	if cur, ok := s.entries[k]; ok {
 		e, _ = cur.Merge(e)
 	}
@@ -60,7 +61,7 @@ func (s *Store) Put(ctx context.Context, e revocation.Entry) error {
 }
 
 // Get implements revocation.Store.
-func (s *Store) Get(ctx context.Context, kind revocation.Kind, value string) (revocation.Entry, bool, error) {
+func (s *Store) Get(ctx context.Context, kind revocation.Kind, provider, value string) (revocation.Entry, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return revocation.Entry{}, false, fmt.Errorf("get revocation: %w", err)
 	}
@@ -69,7 +70,7 @@ func (s *Store) Get(ctx context.Context, kind revocation.Kind, value string) (re
 	if s.closed {
 		return revocation.Entry{}, false, ErrClosed
 	}
-	e, ok := s.entries[key{kind, value}]
+	e, ok := s.entries[key{kind, provider, value}]
 	return e, ok, nil
 }
 

@@ -37,7 +37,7 @@ func TestClosed(t *testing.T) {
 	e := revocation.Entry{Kind: revocation.KindJTI, Value: "x", ExpiresAt: time.Now().Add(time.Hour).Unix()}
 	tests := map[string]func() error{
 		"Put": func() error { return s.Put(t.Context(), e) },
-		"Get": func() error { _, _, err := s.Get(t.Context(), e.Kind, e.Value); return err },
+		"Get": func() error { _, _, err := s.Get(t.Context(), e.Kind, "", e.Value); return err },
 		"List": func() error {
 			return s.List(t.Context(), time.Now(), func(revocation.Entry) error { return nil })
 		},

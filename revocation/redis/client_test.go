@@ -89,7 +89,7 @@ func TestPasswordAndDatabase(t *testing.T) {
 	if n, err := other.Exists(t.Context(), DefaultKeyPrefix+"e:jti:db3").Result(); err != nil || n != 0 {
 		t.Fatalf("entry found in db 0 (%d, %v); want it in db 3 only", n, err)
 	}
-	if _, ok, err := s.Get(t.Context(), e.Kind, e.Value); err != nil || !ok {
+	if _, ok, err := s.Get(t.Context(), e.Kind, "", e.Value); err != nil || !ok {
 		t.Fatalf("Get through db 3 = %v, %v", ok, err)
 	}
 

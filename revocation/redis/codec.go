@@ -11,18 +11,30 @@ import (
 
 var errBadRecord = errors.New("malformed revocation record")
 
-// member names an entry in the sorted sets: "<kind>:<id>". Kinds contain
-// no colon, so the first colon splits it whatever the identifier holds.
-func member(kind revocation.Kind, value string) string {
+// member names an entry in the sorted sets: "<kind>:<id>", or
+// "<kind>@<provider>:<id>" for an entry scoped to one provider. Kinds and
+// provider names contain no colon or "@", so the first colon splits it
+// whatever the identifier holds.
+//
+// Unscoped members are what earlier versions write and read. An earlier
+// version finds no kind it knows in a scoped member, nor in a "provider:"
+// one, and skips it as malformed (logging a warning): it does not enforce
+// such entries, and it misreads none.
+func member(kind revocation.Kind, provider, value string) string {
+	if provider != "" {
+		return string(kind) + "@" + provider + ":" + value
+	}
 	return string(kind) + ":" + value
 }
 
-func splitMember(m string) (revocation.Kind, string, error) {
-	kind, value, ok := strings.Cut(m, ":")
-	if !ok || !revocation.Kind(kind).Valid() || value == "" {
-		return "", "", fmt.Errorf("%w: member %q", errBadRecord, truncate(m))
+func splitMember(m string) (kind revocation.Kind, provider, value string, err error) {
+	head, value, ok := strings.Cut(m, ":")
+	k, provider, scoped := strings.Cut(head, "@")
+	kind = revocation.Kind(k)
+	if !ok || !kind.Valid() || value == "" || (scoped && !revocation.ValidProviderName(provider)) {
+		return "", "", "", fmt.Errorf("%w: member %q", errBadRecord, truncate(m))
 	}
-	return revocation.Kind(kind), value, nil
+	return kind, provider, value, nil
 }
 
 // encodeValue is the stored form of an entry's numbers:
@@ -33,11 +45,11 @@ func encodeValue(e revocation.Entry) string {
 
 // decodeEntry rebuilds the entry stored as v under member m.
 func decodeEntry(m, v string) (revocation.Entry, error) {
-	kind, value, err := splitMember(m)
+	kind, provider, value, err := splitMember(m)
 	if err != nil {
 		return revocation.Entry{}, err
 	}
-	e := revocation.Entry{Kind: kind, Value: value}
+	e := revocation.Entry{Kind: kind, Provider: provider, Value: value}
 	parts := strings.Split(v, ":")
 	if len(parts) != 3 {
 		return revocation.Entry{}, fmt.Errorf("%w: value %q", errBadRecord, truncate(v))
@@ -53,7 +65,7 @@ func decodeEntry(m, v string) (revocation.Entry, error) {
 }
 
 // decodeMessage decodes an announcement:
-// "<expires>:<before>:<created>:<kind>:<id>".
+// "<expires>:<before>:<created>:<member>".
 func decodeMessage(payload string) (revocation.Entry, error) {
 	parts := strings.SplitN(payload, ":", 4)
 	if len(parts) != 4 {

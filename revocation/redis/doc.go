@@ -5,9 +5,14 @@
 //
 // Layout, under the key prefix (default "jwt-authz:revocation:"):
 //
-//	e:<kind>:<id>  the entry, "exp:before:created", expiring (EXAT) with it
-//	log            sorted set of "<kind>:<id>" by write sequence number
-//	exp            sorted set of "<kind>:<id>" by expiry, for the sweep
+//	e:<member>     the entry, "exp:before:created", expiring (EXAT) with it
+//	log            sorted set of members by write sequence number
+//	exp            sorted set of members by expiry, for the sweep
+//
+// A member is "<kind>:<id>", or "<kind>@<provider>:<id>" for an entry
+// scoped to one provider; a provider cut-off is "provider:<name>". An
+// earlier version skips the last two as malformed (see member).
+//
 //	seq            the write sequence counter
 //	epoch          a random marker naming the dataset
 //

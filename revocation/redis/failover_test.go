@@ -138,7 +138,7 @@ func testFailoverLosesNoRevocation(t *testing.T, newClient func() goredis.Univer
 	primary := storeOn(t, newClient(), store)
 	eventually(t, "every acknowledged revocation is on the promoted primary", func() bool {
 		for _, e := range all {
-			if _, ok, err := primary.Get(t.Context(), e.Kind, e.Value); err != nil || !ok {
+			if _, ok, err := primary.Get(t.Context(), e.Kind, "", e.Value); err != nil || !ok {
 				return false
 			}
 		}

@@ -57,11 +57,11 @@ func enforces(r *revocation.Service, e revocation.Entry) bool {
 	var err error
 	switch e.Kind {
 	case revocation.KindJTI:
-		err = r.Index().Check(e.Value, "", "", 0)
+		err = r.Index().Check("", e.Value, "", "", 0)
 	case revocation.KindSID:
-		err = r.Index().Check("", e.Value, "", 0)
+		err = r.Index().Check("", "", e.Value, "", 0)
 	case revocation.KindSub:
-		err = r.Index().Check("", "", e.Value, e.Before-1)
+		err = r.Index().Check("", "", "", e.Value, e.Before-1)
 	}
 	return err == revocation.ErrRevoked
 }
@@ -136,7 +136,7 @@ func TestReplicasSurviveRedisRestartWithoutPersistence(t *testing.T) {
 	probe := newStore(t, srv.Addr(), store)
 	inRedis := func() bool {
 		for _, e := range entries {
-			if _, ok, err := probe.Get(t.Context(), e.Kind, e.Value); err != nil || !ok {
+			if _, ok, err := probe.Get(t.Context(), e.Kind, "", e.Value); err != nil || !ok {
 				return false
 			}
 		}
@@ -178,7 +178,7 @@ func TestReplicasFailClosedPastMaxStaleness(t *testing.T) {
 	srv.Stop()
 	for i, r := range replicas {
 		eventually(t, fmt.Sprintf("replica %d fails closed", i), func() bool {
-			return errors.Is(r.Index().Check("not-revoked", "", "", 0), revocation.ErrUnavailable)
+			return errors.Is(r.Index().Check("", "not-revoked", "", "", 0), revocation.ErrUnavailable)
 		})
 		err := r.Ready()
 		if !errors.Is(err, revocation.ErrUnavailable) || !strings.Contains(err.Error(), "max_staleness") {
@@ -189,7 +189,7 @@ func TestReplicasFailClosedPastMaxStaleness(t *testing.T) {
 	srv.Start()
 	for i, r := range replicas {
 		eventually(t, fmt.Sprintf("replica %d recovers", i), func() bool {
-			return r.Ready() == nil && r.Index().Check("not-revoked", "", "", 0) == nil
+			return r.Ready() == nil && r.Index().Check("", "not-revoked", "", "", 0) == nil
 		})
 	}
 	if !allEnforce(replicas, entries) {
@@ -198,7 +198,7 @@ func TestReplicasFailClosedPastMaxStaleness(t *testing.T) {
 	probe := newStore(t, srv.Addr(), store)
 	eventually(t, "revocations written back into the restarted Redis", func() bool {
 		for _, e := range entries {
-			if _, ok, err := probe.Get(t.Context(), e.Kind, e.Value); err != nil || !ok {
+			if _, ok, err := probe.Get(t.Context(), e.Kind, "", e.Value); err != nil || !ok {
 				return false
 			}
 		}

@@ -144,7 +144,7 @@ func (s *Store) put(ctx context.Context, channel string, entries []revocation.En
 	args := make([]any, 0, 1+4*len(entries))
 	args = append(args, channel)
 	for _, e := range entries {
-		m := member(e.Kind, e.Value)
+		m := member(e.Kind, e.Provider, e.Value)
 		keys = append(keys, s.entryKey(m))
 		args = append(args, m, e.ExpiresAt, e.Before, e.CreatedAt)
 	}
@@ -162,8 +162,8 @@ func (s *Store) put(ctx context.Context, channel string, entries []revocation.En
 }
 
 // Get implements revocation.Store.
-func (s *Store) Get(ctx context.Context, kind revocation.Kind, value string) (revocation.Entry, bool, error) {
-	m := member(kind, value)
+func (s *Store) Get(ctx context.Context, kind revocation.Kind, provider, value string) (revocation.Entry, bool, error) {
+	m := member(kind, provider, value)
 	v, err := s.c.Get(ctx, s.entryKey(m)).Result()
 	if errors.Is(err, goredis.Nil) {
 		return revocation.Entry{}, false, nil

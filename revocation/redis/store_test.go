@@ -3,6 +3,7 @@ package redis
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,11 @@ func TestCodec(t *testing.T) {
 		"jti":               {payload: "100:0:5:jti:abc", want: revocation.Entry{Kind: revocation.KindJTI, Value: "abc", ExpiresAt: 100, CreatedAt: 5}},
 		"value with colons": {payload: "100:0:5:sid:a:b:c", want: revocation.Entry{Kind: revocation.KindSID, Value: "a:b:c", ExpiresAt: 100, CreatedAt: 5}},
 		"sub with cut-off":  {payload: "100:42:5:sub:u", want: revocation.Entry{Kind: revocation.KindSub, Value: "u", Before: 42, ExpiresAt: 100, CreatedAt: 5}},
+		"scoped sid":        {payload: "100:0:5:sid@idp-a:a:b", want: revocation.Entry{Kind: revocation.KindSID, Provider: "idp-a", Value: "a:b", ExpiresAt: 100, CreatedAt: 5}},
+		"scoped sub":        {payload: "100:42:5:sub@self:u@x", want: revocation.Entry{Kind: revocation.KindSub, Provider: "self", Value: "u@x", Before: 42, ExpiresAt: 100, CreatedAt: 5}},
+		"provider":          {payload: "100:42:5:provider:idp-a", want: revocation.Entry{Kind: revocation.KindProvider, Value: "idp-a", Before: 42, ExpiresAt: 100, CreatedAt: 5}},
+		"empty provider":    {payload: "100:0:5:sid@:a", wantErr: true},
+		"bad provider":      {payload: "100:0:5:sid@Idp A:a", wantErr: true},
 		"unknown kind":      {payload: "100:0:5:xyz:abc", wantErr: true},
 		"missing value":     {payload: "100:0:5:jti:", wantErr: true},
 		"too few parts":     {payload: "100:0:jti", wantErr: true},
@@ -122,7 +128,7 @@ func TestCodec(t *testing.T) {
 				t.Fatalf("decodeMessage(%q) = %+v, want %+v", tc.payload, got, tc.want)
 			}
 			if !tc.wantErr {
-				if back := encodeValue(got) + ":" + member(got.Kind, got.Value); back != tc.payload {
+				if back := encodeValue(got) + ":" + member(got.Kind, got.Provider, got.Value); back != tc.payload {
 					t.Fatalf("re-encoded %q, want %q", back, tc.payload)
 				}
 			}
@@ -151,4 +157,41 @@ func BenchmarkRedisPut(b *testing.B) {
 
 func BenchmarkRedisGet(b *testing.B) {
 	storetest.BenchGet(b, newStore(b, redisserver.Shared(b), uniqueOptions(b)))
+}
+
+// previousSplitMember is how the version before provider-scoped entries
+// split a member, kept to check that it skips what it cannot enforce.
+func previousSplitMember(m string) (revocation.Kind, string, bool) {
+	kind, value, ok := strings.Cut(m, ":")
+	k := revocation.Kind(kind)
+	if !ok || !(k == revocation.KindJTI || k == revocation.KindSID || k == revocation.KindSub) || value == "" {
+		return "", "", false
+	}
+	return k, value, true
+}
+
+// TestMembersForPreviousVersion checks the rolling-upgrade contract: an
+// unscoped entry's member is what the previous version reads, and it
+// rejects (skips as malformed) a scoped or provider member rather than
+// reading it as an unscoped entry.
+func TestMembersForPreviousVersion(t *testing.T) {
+	for _, e := range []revocation.Entry{
+		{Kind: revocation.KindJTI, Value: "a:b"},
+		{Kind: revocation.KindSID, Value: "s@x"},
+		{Kind: revocation.KindSub, Value: "u"},
+	} {
+		k, v, ok := previousSplitMember(member(e.Kind, e.Provider, e.Value))
+		if !ok || k != e.Kind || v != e.Value {
+			t.Errorf("previous version reads %q as %s %q (ok %v), want %s %q", member(e.Kind, e.Provider, e.Value), k, v, ok, e.Kind, e.Value)
+		}
+	}
+	for _, e := range []revocation.Entry{
+		{Kind: revocation.KindSID, Provider: "idp-a", Value: "s1"},
+		{Kind: revocation.KindSub, Provider: "self", Value: "u:1"},
+		{Kind: revocation.KindProvider, Value: "idp-a"},
+	} {
+		if k, v, ok := previousSplitMember(member(e.Kind, e.Provider, e.Value)); ok {
+			t.Errorf("previous version reads %q as %s %q, want it skipped", member(e.Kind, e.Provider, e.Value), k, v)
+		}
+	}
 }

@@ -37,7 +37,7 @@ func BenchGet(b *testing.B, s revocation.Store) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, ok, err := s.Get(b.Context(), revocation.KindJTI, keys[i&1023]); err != nil || !ok {
+		if _, ok, err := s.Get(b.Context(), revocation.KindJTI, "", keys[i&1023]); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
 		i++

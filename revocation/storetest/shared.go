@@ -188,8 +188,11 @@ func testSubscribeDeliversPuts(t *testing.T, s revocation.Shared) {
 		"sid":           {Kind: revocation.KindSID, Value: "s\nwith newline", ExpiresAt: exp, CreatedAt: 12},
 		"sub":           {Kind: revocation.KindSub, Value: "u", Before: 77, ExpiresAt: exp, CreatedAt: 13},
 		"sub, extended": {Kind: revocation.KindSub, Value: "u", Before: 78, ExpiresAt: exp, CreatedAt: 14},
+		"scoped sid":    {Kind: revocation.KindSID, Provider: "idp-a", Value: "s:1@x", ExpiresAt: exp, CreatedAt: 15},
+		"scoped sub":    {Kind: revocation.KindSub, Provider: "self", Value: "u", Before: 79, ExpiresAt: exp, CreatedAt: 16},
+		"provider":      {Kind: revocation.KindProvider, Value: "idp-a", Before: 80, ExpiresAt: exp, CreatedAt: 17},
 	}
-	for _, name := range []string{"jti", "sid", "sub", "sub, extended"} {
+	for _, name := range []string{"jti", "sid", "sub", "sub, extended", "scoped sid", "scoped sub", "provider"} {
 		want := tests[name]
 		t.Run(name, func(t *testing.T) {
 			mustPut(t, s, want)

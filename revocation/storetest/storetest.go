@@ -34,6 +34,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ConcurrentPuts", testConcurrentPuts},
 		{"CanceledContext", testCanceledContext},
 		{"SubCutOffInclusive", testSubCutOffInclusive},
+		{"ScopedEntries", testScopedEntries},
+		{"ScopedMerge", testScopedMerge},
+		{"ScopedThroughService", testScopedThroughService},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,9 +58,15 @@ func mustPut(t *testing.T, s revocation.Store, e revocation.Entry) {
 
 func mustGet(t *testing.T, s revocation.Store, kind revocation.Kind, value string) (revocation.Entry, bool) {
 	t.Helper()
-	e, ok, err := s.Get(t.Context(), kind, value)
+	return mustGetIn(t, s, kind, "", value)
+}
+
+// mustGetIn is mustGet for an entry scoped to provider.
+func mustGetIn(t *testing.T, s revocation.Store, kind revocation.Kind, provider, value string) (revocation.Entry, bool) {
+	t.Helper()
+	e, ok, err := s.Get(t.Context(), kind, provider, value)
 	if err != nil {
-		t.Fatalf("Get(%s %q): %v", kind, value, err)
+		t.Fatalf("Get(%s %q %q): %v", kind, provider, value, err)
 	}
 	return e, ok
 }
@@ -80,6 +89,9 @@ func sortEntries(es []revocation.Entry) {
 		if es[i].Kind != es[j].Kind {
 			return es[i].Kind < es[j].Kind
 		}
+		if es[i].Provider != es[j].Provider {
+			return es[i].Provider < es[j].Provider
+		}
 		return es[i].Value < es[j].Value
 	})
 }
@@ -87,14 +99,17 @@ func sortEntries(es []revocation.Entry) {
 func testPutGet(t *testing.T, s revocation.Store) {
 	exp := future(time.Hour)
 	tests := map[string]revocation.Entry{
-		"jti": {Kind: revocation.KindJTI, Value: "7f1c2a9e-5d1b-4c8e-9a6f-0b3e2d1c4a5b", ExpiresAt: exp, CreatedAt: 1_767_225_600_123},
-		"sid": {Kind: revocation.KindSID, Value: "session-42", ExpiresAt: exp + 10, CreatedAt: 1_767_225_600_456},
-		"sub": {Kind: revocation.KindSub, Value: "user@example.com", Before: 1_767_225_000, ExpiresAt: exp + 20, CreatedAt: 1_767_225_600_789},
+		"jti":        {Kind: revocation.KindJTI, Value: "7f1c2a9e-5d1b-4c8e-9a6f-0b3e2d1c4a5b", ExpiresAt: exp, CreatedAt: 1_767_225_600_123},
+		"sid":        {Kind: revocation.KindSID, Value: "session-42", ExpiresAt: exp + 10, CreatedAt: 1_767_225_600_456},
+		"sub":        {Kind: revocation.KindSub, Value: "user@example.com", Before: 1_767_225_000, ExpiresAt: exp + 20, CreatedAt: 1_767_225_600_789},
+		"scoped sid": {Kind: revocation.KindSID, Provider: "corp", Value: "session-42", ExpiresAt: exp + 30, CreatedAt: 1_767_225_600_901},
+		"scoped sub": {Kind: revocation.KindSub, Provider: "self", Value: "user@example.com", Before: 1_767_225_001, ExpiresAt: exp + 40, CreatedAt: 1_767_225_600_902},
+		"provider":   {Kind: revocation.KindProvider, Value: "corp", Before: 1_767_225_002, ExpiresAt: exp + 50, CreatedAt: 1_767_225_600_903},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
 			mustPut(t, s, want)
-			got, ok := mustGet(t, s, want.Kind, want.Value)
+			got, ok := mustGetIn(t, s, want.Kind, want.Provider, want.Value)
 			if !ok {
 				t.Fatal("Get after Put: not found")
 			}
@@ -195,21 +210,30 @@ func testOddValues(t *testing.T, s revocation.Store) {
 	}
 	for name, v := range tests {
 		t.Run(name, func(t *testing.T) {
-			for _, k := range revocation.Kinds() {
-				want := revocation.Entry{Kind: k, Value: v, ExpiresAt: exp, CreatedAt: 7}
-				if k == revocation.KindSub {
-					want.Before = 99
-				}
+			for _, want := range oddEntries(v, exp) {
 				mustPut(t, s, want)
-				if got, ok := mustGet(t, s, k, v); !ok || got != want {
-					t.Fatalf("Get(%s %q) = %+v (found %v), want %+v", k, v, got, ok, want)
+				if got, ok := mustGetIn(t, s, want.Kind, want.Provider, want.Value); !ok || got != want {
+					t.Fatalf("Get(%s %q %q) = %+v (found %v), want %+v", want.Kind, want.Provider, v, got, ok, want)
 				}
 			}
 		})
 	}
 	got := listAll(t, s, time.Now())
-	if len(got) != len(tests)*len(revocation.Kinds()) {
-		t.Fatalf("List returned %d entries, want %d", len(got), len(tests)*len(revocation.Kinds()))
+	if want := len(tests) * len(oddEntries("x", exp)); len(got) != want {
+		t.Fatalf("List returned %d entries, want %d", len(got), want)
+	}
+}
+
+// oddEntries are the entries of every kind, scoped and not, that can hold
+// identifier v (a provider entry's value is a provider name, which is
+// never odd).
+func oddEntries(v string, exp int64) []revocation.Entry {
+	return []revocation.Entry{
+		{Kind: revocation.KindJTI, Value: v, ExpiresAt: exp, CreatedAt: 7},
+		{Kind: revocation.KindSID, Value: v, ExpiresAt: exp, CreatedAt: 7},
+		{Kind: revocation.KindSub, Value: v, Before: 99, ExpiresAt: exp, CreatedAt: 7},
+		{Kind: revocation.KindSID, Provider: "p-1", Value: v, ExpiresAt: exp, CreatedAt: 7},
+		{Kind: revocation.KindSub, Provider: "p-1", Value: v, Before: 98, ExpiresAt: exp, CreatedAt: 7},
 	}
 }
 
@@ -366,8 +390,107 @@ func testSubCutOffInclusive(t *testing.T, s revocation.Store) {
 		{before, revocation.ErrRevoked},
 		{before + 1, nil},
 	} {
-		if got := svc.Index().Check("", "", "same-second", tc.iat); got != tc.want {
+		if got := svc.Index().Check("", "", "", "same-second", tc.iat); got != tc.want {
 			t.Errorf("Check(iat = before%+d) = %v, want %v", tc.iat-before, got, tc.want)
+		}
+	}
+}
+
+// testScopedEntries stores the same identifier unscoped and scoped to two
+// providers: each is its own entry, found only under its own provider, and
+// a provider entry is not a sid or sub of that name.
+func testScopedEntries(t *testing.T, s revocation.Store) {
+	exp := future(time.Hour)
+	entries := []revocation.Entry{
+		{Kind: revocation.KindSID, Value: "s1", ExpiresAt: exp + 1, CreatedAt: 1},
+		{Kind: revocation.KindSID, Provider: "idp-a", Value: "s1", ExpiresAt: exp + 2, CreatedAt: 2},
+		{Kind: revocation.KindSID, Provider: "idp-b", Value: "s1", ExpiresAt: exp + 3, CreatedAt: 3},
+		{Kind: revocation.KindSub, Provider: "idp-a", Value: "idp-b", Before: 10, ExpiresAt: exp + 4, CreatedAt: 4},
+		{Kind: revocation.KindProvider, Value: "idp-a", Before: 20, ExpiresAt: exp + 5, CreatedAt: 5},
+	}
+	for _, e := range entries {
+		mustPut(t, s, e)
+	}
+	for _, want := range entries {
+		if got, ok := mustGetIn(t, s, want.Kind, want.Provider, want.Value); !ok || got != want {
+			t.Errorf("Get(%s %q %q) = %+v (found %v), want %+v", want.Kind, want.Provider, want.Value, got, ok, want)
+		}
+	}
+	for name, q := range map[string]struct {
+		kind            revocation.Kind
+		provider, value string
+	}{
+		"other provider":          {revocation.KindSID, "idp-c", "s1"},
+		"scoped sub, unscoped":    {revocation.KindSub, "", "idp-b"},
+		"provider name as sid":    {revocation.KindSID, "", "idp-a"},
+		"provider name as sub":    {revocation.KindSub, "idp-a", "idp-a"},
+		"provider and value swap": {revocation.KindSub, "idp-b", "idp-a"},
+	} {
+		if e, ok := mustGetIn(t, s, q.kind, q.provider, q.value); ok {
+			t.Errorf("%s: Get(%s %q %q) = %+v, want not found", name, q.kind, q.provider, q.value, e)
+		}
+	}
+	want := append([]revocation.Entry(nil), entries...)
+	sortEntries(want)
+	got := listAll(t, s, time.Now())
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("List = %+v, want %+v", got, want)
+	}
+}
+
+// testScopedMerge merges scoped and provider entries like unscoped ones,
+// and never across providers.
+func testScopedMerge(t *testing.T, s revocation.Store) {
+	exp := future(time.Hour)
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindProvider, Value: "idp-a", Before: 200, ExpiresAt: exp, CreatedAt: 1})
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindProvider, Value: "idp-a", Before: 100, ExpiresAt: exp + 60, CreatedAt: 2})
+	if got, _ := mustGetIn(t, s, revocation.KindProvider, "", "idp-a"); got.Before != 200 || got.ExpiresAt != exp+60 {
+		t.Errorf("merged provider entry = %+v, want before 200 and expiry +60", got)
+	}
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindSub, Provider: "idp-a", Value: "u", Before: 100, ExpiresAt: exp, CreatedAt: 1})
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindSub, Provider: "idp-b", Value: "u", Before: 300, ExpiresAt: exp, CreatedAt: 2})
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindSub, Provider: "idp-a", Value: "u", Before: 150, ExpiresAt: exp, CreatedAt: 3})
+	if got, _ := mustGetIn(t, s, revocation.KindSub, "idp-a", "u"); got.Before != 150 || got.CreatedAt != 3 {
+		t.Errorf("merged scoped sub = %+v, want before 150 from the third put", got)
+	}
+	if got, _ := mustGetIn(t, s, revocation.KindSub, "idp-b", "u"); got.Before != 300 {
+		t.Errorf("other provider's sub = %+v, want before 300, untouched", got)
+	}
+}
+
+// testScopedThroughService loads scoped and provider entries through a
+// Service: each revokes its provider's tokens only, and a provider cut-off
+// is inclusive.
+func testScopedThroughService(t *testing.T, s revocation.Store) {
+	before := time.Now().Unix()
+	exp := future(time.Hour)
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindSID, Provider: "idp-a", Value: "s1", ExpiresAt: exp, CreatedAt: 1})
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindSub, Provider: "idp-a", Value: "u1", Before: before, ExpiresAt: exp, CreatedAt: 1})
+	mustPut(t, s, revocation.Entry{Kind: revocation.KindProvider, Value: "idp-b", Before: before, ExpiresAt: exp, CreatedAt: 1})
+	svc, err := revocation.NewService(s, revocation.Options{})
+	if err != nil {
+		t.Fatalf("NewService: %v", err)
+	}
+	ix := svc.Index()
+	for _, tc := range []struct {
+		name                    string
+		provider, jti, sid, sub string
+		iat                     int64
+		want                    error
+	}{
+		{"scoped sid, its provider", "idp-a", "j", "s1", "", before + 5, revocation.ErrRevoked},
+		{"scoped sid, other provider", "idp-c", "j", "s1", "", before + 5, nil},
+		{"scoped sid, no provider", "", "j", "s1", "", before + 5, nil},
+		{"scoped sub at cut-off", "idp-a", "j", "", "u1", before, revocation.ErrRevoked},
+		{"scoped sub after cut-off", "idp-a", "j", "", "u1", before + 1, nil},
+		{"scoped sub, other provider", "idp-b2", "j", "", "u1", before, nil},
+		{"provider at cut-off", "idp-b", "j", "x", "y", before, revocation.ErrRevoked},
+		{"provider after cut-off", "idp-b", "j", "x", "y", before + 1, nil},
+		{"provider without iat", "idp-b", "", "", "", 0, revocation.ErrRevoked},
+		{"other provider", "idp-a", "j", "x", "y", 0, nil},
+	} {
+		if got := ix.Check(tc.provider, tc.jti, tc.sid, tc.sub, tc.iat); got != tc.want {
+			t.Errorf("%s: Check = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
