@@ -33,6 +33,7 @@ func runScaleCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 	fs.IntVar(&cfg.Revocations, "revocations", 10_000, "single jti revocations, written at --rate")
 	fs.Float64Var(&cfg.Rate, "rate", 1000, "single revocations per second")
 	fs.IntVar(&cfg.Sessions, "sessions", 0, "sessions of one mass logout written as sid entries (0: none)")
+	fs.DurationVar(&cfg.Idle, "idle", 0, "measure this long without writes before and after them (the replicas' background cost)")
 	fs.IntVar(&cfg.Writers, "writers", 32, "revocations in flight")
 	fs.DurationVar(&cfg.Settle, "settle", time.Minute, "wait this long after a phase's last write; entries not applied then are lost")
 	fs.DurationVar(&cfg.ProbeInterval, "probe-interval", 0, "replicas' incremental pull period (0: the product default)")

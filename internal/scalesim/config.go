@@ -28,6 +28,11 @@ type Config struct {
 	// Sessions is how many sid revocations one mass logout writes, as fast
 	// as Writers allow (0: no mass logout).
 	Sessions int
+	// Idle, when positive, adds a phase without writes before the first
+	// write and after the last: what the replicas' background work
+	// (incremental pulls, full resyncs) costs on its own, with an empty
+	// store and with every entry written.
+	Idle time.Duration
 	// Writers is how many revocations are in flight at once. Default 32.
 	Writers int
 	// Settle is how long after a phase's last write the engine waits for
@@ -58,8 +63,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("scalesim: negative revocation or session count")
 	case c.Revocations > 0 && c.Rate <= 0:
 		return c, fmt.Errorf("scalesim: rate %v: want a positive rate", c.Rate)
-	case c.Revocations+c.Sessions == 0:
-		return c, errors.New("scalesim: nothing to write: set revocations or sessions")
+	case c.Revocations+c.Sessions == 0 && c.Idle <= 0:
+		return c, errors.New("scalesim: nothing to measure: set revocations, sessions or an idle time")
 	case int64(c.Replicas)*int64(c.Revocations+c.Sessions) > maxTracked:
 		return c, fmt.Errorf("scalesim: %d replicas × %d entries is more than %d applies to track; lower one of them",
 			c.Replicas, c.Revocations+c.Sessions, maxTracked)

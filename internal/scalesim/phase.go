@@ -9,10 +9,13 @@ import (
 	"github.com/jwt-authz/jwt-authz/revocation"
 )
 
-// phase writes entries [lo, hi) of kind through the writer, rate per
+// entryMaker returns entry i of a phase; expires is the expiry to give it.
+type entryMaker func(i int, expires int64) revocation.Entry
+
+// phase writes entries [lo, hi), made by mk, through the writer, rate per
 // second (0: as fast as the writers go), waits until every replica applied
 // all of them or the settle window ends, and measures.
-func (s *sim) phase(ctx context.Context, name string, kind revocation.Kind, lo, hi int, rate float64) (Phase, error) {
+func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, mk entryMaker) (Phase, error) {
 	p := Phase{Name: name, Entries: hi - lo}
 	g := newGoal(lo, hi, len(s.replicas))
 	s.t.phase.Store(g)
@@ -25,7 +28,7 @@ func (s *sim) phase(ctx context.Context, name string, kind revocation.Kind, lo, 
 	}
 	cpu0 := processCPU()
 	first := time.Now()
-	p.WriteErrors = s.write(ctx, kind, lo, hi, rate)
+	p.WriteErrors = s.write(ctx, lo, hi, rate, mk)
 	if err := ctx.Err(); err != nil {
 		return p, err
 	}
@@ -56,9 +59,37 @@ func (s *sim) phase(ctx context.Context, name string, kind revocation.Kind, lo, 
 	return p, nil
 }
 
+// idle measures Redis and the replicas for d without writes.
+func (s *sim) idle(ctx context.Context, d time.Duration) (Phase, error) {
+	p := Phase{Name: "idle"}
+	s.cfg.Progress("idle: measuring for %s", d)
+	before, err := readUsage(ctx, s.admin)
+	if err != nil {
+		return p, err
+	}
+	cpu0 := processCPU()
+	start := time.Now()
+	wait := time.NewTimer(d)
+	defer wait.Stop()
+	select {
+	case <-wait.C:
+	case <-ctx.Done():
+		return p, ctx.Err()
+	}
+	p.Wall = time.Since(start)
+	p.ProcessCPU = processCPU() - cpu0
+	after, err := readUsage(ctx, s.admin)
+	if err != nil {
+		return p, err
+	}
+	u := after.sub(before)
+	p.RedisCPU, p.RedisIn, p.RedisOut, p.RedisCommands = u.cpuSeconds, u.netIn, u.netOut, u.commands
+	return p, nil
+}
+
 // write revokes entries [lo, hi) from s.cfg.Writers goroutines, paced to
 // rate when it is positive, and returns how many failed.
-func (s *sim) write(ctx context.Context, kind revocation.Kind, lo, hi int, rate float64) int {
+func (s *sim) write(ctx context.Context, lo, hi int, rate float64, mk entryMaker) int {
 	next := make(chan int, s.cfg.Writers)
 	var (
 		wg     sync.WaitGroup
@@ -69,7 +100,7 @@ func (s *sim) write(ctx context.Context, kind revocation.Kind, lo, hi int, rate 
 	for range s.cfg.Writers {
 		wg.Go(func() {
 			for i := range next {
-				e := revocation.Entry{Kind: kind, Value: s.t.ids.value(i), ExpiresAt: expires}
+				e := mk(i, expires)
 				if err := s.writer.Revoke(ctx, e); err != nil {
 					s.written[i] = -1
 					mu.Lock()
@@ -121,6 +152,13 @@ func (s *sim) measure(p *Phase, lo, hi int, first time.Time) {
 	p.P50, p.P99, p.Max = h.quantile(0.5), h.quantile(0.99), h.max
 	if last > 0 {
 		p.Complete = s.t.start.Add(time.Duration(last-1) * time.Microsecond).Sub(first)
+	}
+}
+
+// numbered returns the maker of entries of kind named by their number.
+func (s *sim) numbered(kind revocation.Kind) entryMaker {
+	return func(i int, expires int64) revocation.Entry {
+		return revocation.Entry{Kind: kind, Value: s.t.ids.value(i), ExpiresAt: expires}
 	}
 }
 

@@ -15,6 +15,18 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		r.IndexEntries, r.Resubscriptions); err != nil {
 		return err
 	}
+	for _, p := range r.Phases {
+		if p.Entries > 0 {
+			continue
+		}
+		n, secs := float64(r.Replicas), p.Wall.Seconds()
+		if _, err := fmt.Fprintf(w, "%s, %s: Redis %.3f cores (%.1f µs of CPU per replica per second), "+
+			"%.1f commands and %.0f bytes out per replica per second; replicas' CPU %.1f µs per replica per second\n\n",
+			p.Name, p.Wall.Round(time.Millisecond), p.RedisCores(), p.RedisCPU*1e6/n/secs,
+			float64(p.RedisCommands)/n/secs, float64(p.RedisOut)/n/secs, p.ProcessCPU*1e6/n/secs); err != nil {
+			return err
+		}
+	}
 	const header = "| phase | entries | write rate /s | p50 | p99 | max | complete | applied | lost | via pull " +
 		"| Redis cores | Redis µs/delivery | Redis out B/delivery | Redis in MB | replicas' cores | replicas' µs/delivery |\n" +
 		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
@@ -22,6 +34,9 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		return err
 	}
 	for _, p := range r.Phases {
+		if p.Entries == 0 {
+			continue
+		}
 		if _, err := fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | %.2f | %.2f | %.0f | %.1f | %.2f | %.1f |\n",
 			p.Name, p.Entries, p.Rate, ms(p.P50), ms(p.P99), ms(p.Max), ms(p.Complete), p.Applied, p.Lost, p.ViaPull,
 			p.RedisCores(), p.RedisMicrosPerDelivery(), p.BytesPerDelivery(), float64(p.RedisIn)/1e6,

@@ -97,18 +97,34 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.HeapIdle = perReplica(liveHeap(), heap0, cfg.Replicas)
 	cfg.Progress("%d replicas subscribed in %s; heap %d KiB each", cfg.Replicas, res.StartTime.Round(time.Millisecond), res.HeapIdle>>10)
 
+	if cfg.Idle > 0 {
+		p, err := s.idle(ctx, cfg.Idle)
+		if err != nil {
+			return nil, err
+		}
+		p.Name = "idle, empty"
+		res.Phases = append(res.Phases, p)
+	}
 	if cfg.Revocations > 0 {
-		p, err := s.phase(ctx, "single jti", revocation.KindJTI, 0, cfg.Revocations, cfg.Rate)
+		p, err := s.phase(ctx, "single jti", 0, cfg.Revocations, cfg.Rate, s.numbered(revocation.KindJTI))
 		if err != nil {
 			return nil, err
 		}
 		res.Phases = append(res.Phases, p)
 	}
 	if cfg.Sessions > 0 {
-		p, err := s.phase(ctx, "mass logout, sid entries", revocation.KindSID, cfg.Revocations, total, 0)
+		p, err := s.phase(ctx, "mass logout, sid entries", cfg.Revocations, total, 0, s.numbered(revocation.KindSID))
 		if err != nil {
 			return nil, err
 		}
+		res.Phases = append(res.Phases, p)
+	}
+	if cfg.Idle > 0 {
+		p, err := s.idle(ctx, cfg.Idle)
+		if err != nil {
+			return nil, err
+		}
+		p.Name = "idle, holding every entry"
 		res.Phases = append(res.Phases, p)
 	}
 	res.HeapPerReplica = perReplica(liveHeap(), heap0, cfg.Replicas)
