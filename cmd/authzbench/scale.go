@@ -34,6 +34,7 @@ func runScaleCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 	fs.Float64Var(&cfg.Rate, "rate", 1000, "single revocations per second")
 	fs.IntVar(&cfg.Sessions, "sessions", 0, "sessions of one mass logout written as sid entries (0: none)")
 	fs.DurationVar(&cfg.Idle, "idle", 0, "measure this long without writes before and after them (the replicas' background cost)")
+	fs.BoolVar(&cfg.ProviderLogout, "provider-logout", true, "also log a whole provider out with one cut-off entry")
 	fs.IntVar(&cfg.Writers, "writers", 32, "revocations in flight")
 	fs.DurationVar(&cfg.Settle, "settle", time.Minute, "wait this long after a phase's last write; entries not applied then are lost")
 	fs.DurationVar(&cfg.ProbeInterval, "probe-interval", 0, "replicas' incremental pull period (0: the product default)")

@@ -33,6 +33,9 @@ type Config struct {
 	// (incremental pulls, full resyncs) costs on its own, with an empty
 	// store and with every entry written.
 	Idle time.Duration
+	// ProviderLogout adds the mass logout as it is meant to be done: one
+	// KindProvider entry that cuts off every token of a provider.
+	ProviderLogout bool
 	// Writers is how many revocations are in flight at once. Default 32.
 	Writers int
 	// Settle is how long after a phase's last write the engine waits for
@@ -63,9 +66,9 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("scalesim: negative revocation or session count")
 	case c.Revocations > 0 && c.Rate <= 0:
 		return c, fmt.Errorf("scalesim: rate %v: want a positive rate", c.Rate)
-	case c.Revocations+c.Sessions == 0 && c.Idle <= 0:
-		return c, errors.New("scalesim: nothing to measure: set revocations, sessions or an idle time")
-	case int64(c.Replicas)*int64(c.Revocations+c.Sessions) > maxTracked:
+	case c.Revocations+c.Sessions == 0 && !c.ProviderLogout && c.Idle <= 0:
+		return c, errors.New("scalesim: nothing to measure: set revocations, sessions, the provider logout or an idle time")
+	case int64(c.Replicas)*int64(c.Revocations+c.Sessions+1) > maxTracked:
 		return c, fmt.Errorf("scalesim: %d replicas × %d entries is more than %d applies to track; lower one of them",
 			c.Replicas, c.Revocations+c.Sessions, maxTracked)
 	}

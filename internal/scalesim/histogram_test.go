@@ -30,7 +30,7 @@ func TestHistogramQuantiles(t *testing.T) {
 }
 
 func TestIDsRoundTrip(t *testing.T) {
-	a, b := newIDs(), newIDs()
+	a, b := newIDs(7), newIDs(7)
 	for _, i := range []int{0, 1, 99_999, 1 << 40} {
 		v := a.value(i)
 		if len(v) != 36 {
@@ -42,6 +42,9 @@ func TestIDsRoundTrip(t *testing.T) {
 		if _, ok := b.index(v); ok && a.prefix != b.prefix {
 			t.Errorf("another run's ids claim %q", v)
 		}
+	}
+	if got, ok := a.index(a.provider); !ok || got != 7 {
+		t.Errorf("index(provider) = %d, %v; want the provider slot 7", got, ok)
 	}
 	for _, bad := range []string{"", "x", a.prefix + "zzzzzzzzzzzz", a.prefix + "0"} {
 		if _, ok := a.index(bad); ok {

@@ -13,12 +13,20 @@ import (
 // run and whose last group is the entry's number, so that a replica can
 // tell which entry it applied without a lookup table, and entries of an
 // earlier run on the same server never match.
-type ids struct{ prefix string }
+//
+// The provider of the run's provider-wide mass logout is named alike,
+// "scale-<random>", and counts as entry providerSlot.
+type ids struct {
+	prefix       string
+	provider     string
+	providerSlot int
+}
 
-func newIDs() ids {
+func newIDs(providerSlot int) ids {
 	var b [4]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return ids{prefix: hex.EncodeToString(b[:]) + "-5ca1-4000-8000-"}
+	r := hex.EncodeToString(b[:])
+	return ids{prefix: r + "-5ca1-4000-8000-", provider: "scale-" + r, providerSlot: providerSlot}
 }
 
 // value returns the identifier of entry i (i < 2^48).
@@ -26,6 +34,9 @@ func (d ids) value(i int) string { return fmt.Sprintf("%s%012x", d.prefix, i) }
 
 // index returns the entry number of v, or false when v is not of this run.
 func (d ids) index(v string) (int, bool) {
+	if v == d.provider {
+		return d.providerSlot, true
+	}
 	if len(v) != len(d.prefix)+12 || v[:len(d.prefix)] != d.prefix {
 		return 0, false
 	}

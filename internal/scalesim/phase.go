@@ -162,6 +162,12 @@ func (s *sim) numbered(kind revocation.Kind) entryMaker {
 	}
 }
 
+// providerCutoff makes the run's provider-wide mass logout: every token
+// of the provider issued up to now.
+func (s *sim) providerCutoff(_ int, expires int64) revocation.Entry {
+	return revocation.Entry{Kind: revocation.KindProvider, Value: s.t.ids.provider, Before: time.Now().Unix(), ExpiresAt: expires}
+}
+
 func rateText(rate float64) string {
 	if rate <= 0 {
 		return "unpaced"

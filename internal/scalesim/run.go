@@ -45,10 +45,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	total := cfg.Revocations + cfg.Sessions
+	// Entries: the single revocations, the sessions, then the provider
+	// cut-off.
+	total := cfg.Revocations + cfg.Sessions + 1
 	s := &sim{
 		cfg:     cfg,
-		t:       &tracker{ids: newIDs(), start: time.Now()},
+		t:       &tracker{ids: newIDs(total - 1), start: time.Now()},
 		admin:   cfg.NewClient(),
 		written: make([]int64, total),
 		opts:    revocation.Options{ProbeInterval: cfg.ProbeInterval, SyncInterval: cfg.SyncInterval},
@@ -113,7 +115,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Phases = append(res.Phases, p)
 	}
 	if cfg.Sessions > 0 {
-		p, err := s.phase(ctx, "mass logout, sid entries", cfg.Revocations, total, 0, s.numbered(revocation.KindSID))
+		p, err := s.phase(ctx, "mass logout, sid entries", cfg.Revocations, total-1, 0, s.numbered(revocation.KindSID))
+		if err != nil {
+			return nil, err
+		}
+		res.Phases = append(res.Phases, p)
+	}
+	if cfg.ProviderLogout {
+		p, err := s.phase(ctx, "mass logout, one provider entry", total-1, total, 0, s.providerCutoff)
 		if err != nil {
 			return nil, err
 		}
@@ -130,7 +139,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.HeapPerReplica = perReplica(liveHeap(), heap0, cfg.Replicas)
 	var entries int
 	for _, r := range s.replicas {
-		entries += r.svc.Index().Len(revocation.KindJTI) + r.svc.Index().Len(revocation.KindSID)
+		for _, k := range revocation.Kinds() {
+			entries += r.svc.Index().Len(k)
+		}
 		res.Resubscriptions += r.subscriptions.Load() - 1
 	}
 	res.IndexEntries = float64(entries) / float64(cfg.Replicas)

@@ -23,16 +23,18 @@ func TestRunSmallOverRealRedis(t *testing.T) {
 		Rate:        100_000,
 		Sessions:    200,
 		Writers:     4,
-		Progress:    t.Logf,
+		// The mass logout as one entry.
+		ProviderLogout: true,
+		Progress:       t.Logf,
 	}
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Phases) != 2 {
-		t.Fatalf("got %d phases, want 2 (single, mass logout)", len(res.Phases))
+	if len(res.Phases) != 3 {
+		t.Fatalf("got %d phases, want 3 (single, sids, provider)", len(res.Phases))
 	}
-	for i, want := range []int{60, 200} {
+	for i, want := range []int{60, 200, 1} {
 		p := res.Phases[i]
 		if p.Entries != want || p.WriteErrors != 0 {
 			t.Errorf("%s: %d entries, %d write errors; want %d, 0", p.Name, p.Entries, p.WriteErrors, want)
@@ -47,8 +49,8 @@ func TestRunSmallOverRealRedis(t *testing.T) {
 			t.Errorf("%s: Redis usage not measured: out %d bytes, %d commands", p.Name, p.RedisOut, p.RedisCommands)
 		}
 	}
-	if res.IndexEntries != 260 {
-		t.Errorf("replicas hold %.1f index entries on average, want 260", res.IndexEntries)
+	if res.IndexEntries != 261 {
+		t.Errorf("replicas hold %.1f index entries on average, want 261", res.IndexEntries)
 	}
 	if res.HeapPerReplica == 0 {
 		t.Error("heap per replica not measured")
