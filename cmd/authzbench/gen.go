@@ -3,23 +3,40 @@ package main
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"flag"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"golang.org/x/sync/errgroup"
 )
 
-// Files gen writes into its output directory.
+// What every generated token says; config.yaml trusts exactly this.
+const (
+	benchIssuer   = "https://bench.example/"
+	benchAudience = "bench"
+	benchProvider = "bench"
+	benchScope    = "orders:read orders:write"
+	tokenLifetime = 24 * time.Hour
+)
+
+// Files gen writes into its directory.
 const (
 	jwksFile        = "jwks.json"
 	configFile      = "config.yaml"
@@ -30,212 +47,226 @@ const (
 	fillFile        = "fill-EdDSA.txt"
 )
 
-func validFile(alg string) string   { return "valid-" + alg + ".txt" }
-func expiredFile(alg string) string { return "expired-" + alg + ".txt" }
+func validFile(alg string) string { return "valid-" + alg + ".txt" }
 
 // genOptions are the parameters of gen.
 type genOptions struct {
-	Out          string
-	Tokens       int // valid tokens per algorithm
-	Expired      int // expired tokens per algorithm
-	Flood        int // lines of garbage.txt and unknown-kid.txt
-	Revoked      int // tokens in revoked.txt
-	Fill         int // distinct EdDSA tokens in fill-EdDSA.txt
-	GRPCAddr     string
-	HTTPAddr     string
-	AdminAddr    string
-	Store        string
-	CacheEntries int
-	Now          time.Time
-	TTL          time.Duration // lifetime of valid tokens
+	Out                          string
+	Tokens, Flood, Revoked, Fill int
 }
 
-func runGen(ctx context.Context, logger *slog.Logger, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o := genOptions{}
-	fs.StringVar(&o.Out, "out", "", "output directory (created; existing keys in it are reused)")
-	fs.IntVar(&o.Tokens, "tokens", 20000, "valid tokens per algorithm, each with a distinct jti (RS256 signing costs ~1-3 ms a token)")
-	fs.IntVar(&o.Expired, "expired", 1000, "expired tokens per algorithm")
+func runGen(ctx context.Context, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("gen", stderr)
+	var o genOptions
+	fs.StringVar(&o.Out, "out", "", "output directory (created)")
+	fs.IntVar(&o.Tokens, "tokens", 20000, "valid tokens per algorithm, each with a distinct jti (RS256 signing costs 1-3 ms a token)")
 	fs.IntVar(&o.Flood, "flood", 100000, "lines of garbage.txt and unknown-kid.txt")
-	fs.IntVar(&o.Revoked, "revoked", 1000, "tokens in revoked.txt (their jtis in revoked-jtis.txt)")
+	fs.IntVar(&o.Revoked, "revoked", 1000, "tokens in revoked.txt, their jtis in revoked-jtis.txt")
 	fs.IntVar(&o.Fill, "fill", 100000, "distinct EdDSA tokens in fill-EdDSA.txt, for the cache memory case")
-	fs.StringVar(&o.GRPCAddr, "grpc-addr", "", "grpc_addr written to config.yaml (default: a free loopback port)")
-	fs.StringVar(&o.HTTPAddr, "http-addr", "", "http_addr written to config.yaml (default: a free loopback port)")
-	fs.StringVar(&o.AdminAddr, "admin-addr", "", "admin_addr written to config.yaml (default: a free loopback port)")
-	fs.StringVar(&o.Store, "store", "bolt", "revocation.store written to config.yaml: bolt or memory")
-	fs.IntVar(&o.CacheEntries, "cache-entries", 100000, "token_cache.max_entries written to config.yaml")
-	fs.DurationVar(&o.TTL, "ttl", 24*time.Hour, "lifetime of valid tokens")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("gen: unexpected argument %q", fs.Arg(0))}
-	}
-	o.Now = time.Now()
-	files, err := generate(ctx, logger, o)
-	if err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	for _, f := range files {
-		fmt.Fprintln(stdout, f)
-	}
-	return nil
+	return generate(ctx, log, o)
 }
 
-// generate writes keys, jwks.json, config.yaml and the token files into
-// o.Out and returns a line per file written.
-func generate(ctx context.Context, logger *slog.Logger, o genOptions) ([]string, error) {
+// generate writes jwks.json, config.yaml and the token files into o.Out,
+// with keys of its own: a server watching jwks.json picks the new keys up.
+func generate(ctx context.Context, log *slog.Logger, o genOptions) error {
 	if o.Out == "" {
-		return nil, usageError{errors.New("gen: --out is required")}
+		return usagef("--out is required")
 	}
-	for name, n := range map[string]int{"tokens": o.Tokens, "expired": o.Expired, "flood": o.Flood, "revoked": o.Revoked, "fill": o.Fill} {
+	for _, n := range []int{o.Tokens, o.Flood, o.Revoked, o.Fill} {
 		if n < 1 || n > 10_000_000 {
-			return nil, usageError{fmt.Errorf("gen: --%s must be between 1 and 10000000, not %d", name, n)}
-		}
-	}
-	switch o.Store {
-	case "bolt", "memory":
-	default:
-		return nil, usageError{fmt.Errorf("gen: --store must be bolt or memory, not %q (for redis, add redis_url to config.yaml by hand)", o.Store)}
-	}
-	if o.TTL <= 0 {
-		return nil, usageError{errors.New("gen: --ttl must be positive")}
-	}
-	addrs := []*string{&o.GRPCAddr, &o.HTTPAddr, &o.AdminAddr}
-	for _, a := range addrs {
-		if *a == "" {
-			continue
-		}
-		if err := checkLoopback(*a); err != nil {
-			return nil, usageError{fmt.Errorf("gen: %w", err)}
+			return usagef("--tokens, --flood, --revoked and --fill must be between 1 and 10000000, not %d", n)
 		}
 	}
 	dir, err := filepath.Abs(o.Out)
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("gen: %w", err)
+		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("gen: %w", err)
-	}
-	free, err := freeLoopbackAddrs(len(addrs))
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for i, a := range addrs {
-		if *a == "" {
-			*a = free[i]
-		}
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	_, unknownKey, _ := ed25519.GenerateKey(rand.Reader) // never published
+	keys := []struct {
+		alg jwa.SignatureAlgorithm
+		key crypto.Signer
+	}{{jwa.RS256, rsaKey}, {jwa.ES256, ecKey}, {jwa.EdDSA, edKey}}
+	jwks := jwk.NewSet()
+	for _, k := range keys {
+		pub, _ := jwk.FromRaw(k.key.Public())
+		_ = pub.Set(jwk.KeyIDKey, kidOf(k.alg))
+		_ = pub.Set(jwk.AlgorithmKey, k.alg)
+		_ = pub.Set(jwk.KeyUsageKey, jwk.ForSignature)
+		_ = jwks.AddKey(pub)
+	}
+	b, _ := json.MarshalIndent(jwks, "", "  ")
+	if err := writeFile(filepath.Join(dir, jwksFile), b, 0o644); err != nil {
+		return err
+	}
+	addrs, err := freeLoopbackAddrs(3)
+	if err != nil {
+		return err
+	}
+	cfg := fmt.Sprintf(`# jwt-authz configuration written by authzbench gen: one provider trusting
+# jwks.json of this directory. The suite starts every server on a copy with
+# fresh ports and data_dir when its --server-cmd contains {config}.
+grpc_addr: %s
+http_addr: %s
+admin_addr: %s
+data_dir: %q
+token_cache:
+  max_entries: 100000
+revocation:
+  store: bolt
+providers:
+  - name: %s
+    issuer: %q
+    audiences: [%s]
+    jwks_file: %q
+    algorithms: [RS256, ES256, EdDSA]
+`, addrs[0], addrs[1], addrs[2], filepath.Join(dir, "data"), benchProvider, benchIssuer, benchAudience, filepath.Join(dir, jwksFile))
+	if err := writeFile(filepath.Join(dir, configFile), []byte(cfg), 0o644); err != nil {
+		return err
 	}
 
-	keys := make([]crypto.Signer, len(benchAlgs))
-	for i, a := range benchAlgs {
-		if keys[i], err = loadOrCreateKey(filepath.Join(dir, keyFile(a)), a.Alg); err != nil {
-			return nil, err
+	// A random run id in every jti keeps the tokens of two gen runs apart,
+	// so that a server that saw the old ones neither has them cached nor
+	// finds them revoked.
+	runID := fmt.Sprintf("%08x", mrand.Uint32())
+	jti := func(file string, i int) string { return fmt.Sprintf("%s-%s-%d", runID, file, i) }
+	now := time.Now().Truncate(time.Second)
+	mint := func(file string, n int, alg jwa.SignatureAlgorithm, key crypto.Signer, kid func(i int) string) error {
+		log.Info("write tokens", "file", file, "count", n)
+		toks, err := mintAll(ctx, n, func(i int) (string, error) { return mintToken(alg, key, kid(i), jti(file, i), i, now) })
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
 		}
+		return writeLines(filepath.Join(dir, file), toks)
 	}
-	unknownKey, err := loadOrCreateKey(filepath.Join(dir, unknownKeyFile), jwa.EdDSA)
-	if err != nil {
-		return nil, err
-	}
-	jwks, err := publicJWKS(keys)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(filepath.Join(dir, jwksFile), jwks, 0o644); err != nil {
-		return nil, err
-	}
-	cfg, err := renderGenConfig(dir, o.GRPCAddr, o.HTTPAddr, o.AdminAddr, o.Store, o.CacheEntries)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(filepath.Join(dir, configFile), cfg, 0o644); err != nil {
-		return nil, err
-	}
-	written := []string{jwksFile, configFile + " (grpc_addr " + o.GRPCAddr + ", admin_addr " + o.AdminAddr + ")"}
-
-	// A random run id in every jti keeps tokens of two gen runs distinct, so
-	// a server that saw the old ones neither hits its cache nor finds them
-	// revoked.
-	var idb [4]byte
-	if _, err := rand.Read(idb[:]); err != nil {
-		return nil, fmt.Errorf("gen: %w", err)
-	}
-	runID := hex.EncodeToString(idb[:])
-	spec := func(a benchAlg, key crypto.Signer, tag string, iat, exp time.Time) func(int) tokenSpec {
-		return func(i int) tokenSpec {
-			return tokenSpec{
-				Alg: a.Alg, Key: key, KID: a.KID,
-				JTI:      fmt.Sprintf("%s-%s-%d", runID, tag, i),
-				Subject:  fmt.Sprintf("user-%d", i%1000),
-				IssuedAt: iat, Expiry: exp,
-			}
-		}
-	}
-	now := o.Now.Truncate(time.Second)
-	write := func(name string, lines []string) error {
-		logger.Info("write tokens", "file", name, "count", len(lines))
-		if err := writeFileAtomic(filepath.Join(dir, name), []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+	for _, k := range keys {
+		if err := mint(validFile(k.alg.String()), o.Tokens, k.alg, k.key, func(int) string { return kidOf(k.alg) }); err != nil {
 			return err
 		}
-		written = append(written, fmt.Sprintf("%s (%d)", name, len(lines)))
-		return nil
 	}
-	mintAndWrite := func(name string, n int, spec func(int) tokenSpec) error {
-		start := time.Now()
-		toks, err := mintMany(ctx, n, spec)
-		if err != nil {
-			return fmt.Errorf("gen %s: %w", name, err)
-		}
-		logger.Debug("minted", "file", name, "elapsed", time.Since(start))
-		return write(name, toks)
+	if err := mint(fillFile, o.Fill, jwa.EdDSA, edKey, func(int) string { return kidOf(jwa.EdDSA) }); err != nil {
+		return err
 	}
-
-	for i, a := range benchAlgs {
-		if err := mintAndWrite(validFile(a.Name), o.Tokens, spec(a, keys[i], "v-"+a.Name, now, now.Add(o.TTL))); err != nil {
-			return nil, err
-		}
-		if err := mintAndWrite(expiredFile(a.Name), o.Expired, spec(a, keys[i], "x-"+a.Name, now.Add(-2*time.Hour), now.Add(-time.Hour))); err != nil {
-			return nil, err
-		}
+	// Each unknown-kid token names a kid of its own, so a server cannot
+	// answer the flood from a cache of kids it missed recently.
+	if err := mint(unknownKIDFile, o.Flood, jwa.EdDSA, unknownKey, func(i int) string { return fmt.Sprintf("bench-unknown-%s-%d", runID, i) }); err != nil {
+		return err
 	}
-	eddsa := benchAlgs[2]
-	if err := mintAndWrite(fillFile, o.Fill, spec(eddsa, keys[2], "f-EdDSA", now, now.Add(o.TTL))); err != nil {
-		return nil, err
-	}
-	// Unknown-kid tokens carry a different kid each, so a server cannot
-	// answer the flood from a cache of recently missed kids.
-	unknown := spec(eddsa, unknownKey, "u", now, now.Add(o.TTL))
-	if err := mintAndWrite(unknownKIDFile, o.Flood, func(i int) tokenSpec {
-		s := unknown(i)
-		s.KID = fmt.Sprintf("bench-unknown-%s-%d", runID, i)
-		return s
-	}); err != nil {
-		return nil, err
-	}
-	rs256 := benchAlgs[0]
-	revokedSpec := spec(rs256, keys[0], "r", now, now.Add(o.TTL))
-	if err := mintAndWrite(revokedFile, o.Revoked, revokedSpec); err != nil {
-		return nil, err
+	if err := mint(revokedFile, o.Revoked, jwa.RS256, rsaKey, func(int) string { return kidOf(jwa.RS256) }); err != nil {
+		return err
 	}
 	jtis := make([]string, o.Revoked)
 	for i := range jtis {
-		jtis[i] = revokedSpec(i).JTI
+		jtis[i] = jti(revokedFile, i)
 	}
-	if err := write(revokedJTIsFile, jtis); err != nil {
-		return nil, err
+	if err := writeLines(filepath.Join(dir, revokedJTIsFile), jtis); err != nil {
+		return err
 	}
-	var seed [32]byte
-	if _, err := rand.Read(seed[:]); err != nil {
-		return nil, fmt.Errorf("gen: %w", err)
-	}
-	rng := mrand.New(mrand.NewChaCha8(seed))
+	rng := mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))
 	garbage := make([]string, o.Flood)
 	for i := range garbage {
 		garbage[i] = garbageToken(rng, i)
 	}
-	if err := write(garbageFile, garbage); err != nil {
+	return writeLines(filepath.Join(dir, garbageFile), garbage)
+}
+
+// kidOf is the key id the JWKS publishes for alg.
+func kidOf(alg jwa.SignatureAlgorithm) string { return "bench-" + strings.ToLower(alg.String()) }
+
+// mintToken signs a token of the benchmark's issuer and audience, naming
+// kid in its header.
+func mintToken(alg jwa.SignatureAlgorithm, key crypto.Signer, kid, jti string, i int, now time.Time) (string, error) {
+	payload := fmt.Sprintf(`{"aud":[%q],"exp":%d,"iat":%d,"iss":%q,"jti":%q,"scope":%q,"sub":"user-%d"}`,
+		benchAudience, now.Add(tokenLifetime).Unix(), now.Unix(), benchIssuer, jti, benchScope, i%1000)
+	hdr := jws.NewHeaders()
+	_ = hdr.Set(jws.KeyIDKey, kid)
+	_ = hdr.Set(jws.TypeKey, "JWT")
+	signed, err := jws.Sign([]byte(payload), jws.WithKey(alg, key, jws.WithProtectedHeaders(hdr)))
+	return string(signed), err
+}
+
+// mintAll returns n tokens from mint on every core: an RSA-2048 signature
+// costs milliseconds.
+func mintAll(ctx context.Context, n int, mint func(i int) (string, error)) ([]string, error) {
+	out := make([]string, n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range out {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() (err error) {
+			out[i], err = mint(i)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return written, nil
+	return out, ctx.Err()
+}
+
+// garbageKinds is the number of shapes garbageToken cycles through.
+const garbageKinds = 7
+
+// garbageToken returns the i-th line of the garbage flood: printable ASCII
+// (a header value must be), distinct from every other line (a random
+// 128-bit part), in shapes that stop a validator at different steps, from
+// cheap (not a JWT at all) to costly (a header naming a real key, so that
+// a verifier that checks the signature before the claims pays for it).
+func garbageToken(rng *mrand.Rand, i int) string {
+	b64 := base64.RawURLEncoding.EncodeToString
+	noise := func(n int) string {
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(rng.Uint32())
+		}
+		return b64(b)
+	}
+	unique := noise(16)
+	claims := b64(fmt.Appendf(nil, `{"iss":%q,"aud":%q,"sub":"mallory","exp":4102444800,"jti":%q}`, benchIssuer, benchAudience, unique))
+	switch i % garbageKinds {
+	case 0: // three segments of random bytes: the header is not JSON
+		return noise(24) + "." + unique + "." + noise(32)
+	case 1: // a real kid and alg, a payload that is not JSON, a random signature
+		return b64([]byte(`{"alg":"RS256","kid":"bench-rs256","typ":"JWT"}`)) + "." + unique + "." + noise(256)
+	case 2: // no signature segment
+		return b64([]byte(`{"alg":"ES256","kid":"bench-es256"}`)) + "." + unique
+	case 3: // no dots at all
+		return "not-a-jwt-" + unique + strings.Repeat("x", rng.IntN(180))
+	case 4: // alg none with plausible claims
+		return b64([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + claims + "."
+	case 5: // HMAC, which is never accepted from a JWKS
+		return b64([]byte(`{"alg":"HS256","kid":"bench-rs256","typ":"JWT"}`)) + "." + claims + "." + noise(32)
+	default: // larger than the default 8 KiB limit
+		return b64([]byte(`{"alg":"RS256","kid":"bench-rs256"}`)) + "." + unique + noise(6300) + "." + noise(256)
+	}
+}
+
+// writeLines writes one token a line (mode 0600: valid tokens are
+// credentials).
+func writeLines(path string, lines []string) error {
+	return writeFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+}
+
+// writeFile writes data next to path and renames it into place, so that a
+// server watching path (jwks_file) never reads half a file.
+func writeFile(path string, data []byte, perm fs.FileMode) error {
+	tmp := path + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.WriteFile(tmp, data, perm); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -1,62 +1,63 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
+	"gopkg.in/yaml.v3"
 )
 
-// configPlaceholder in --server-cmd is replaced by a per-launch copy of the
-// config with fresh ports and data_dir.
-const configPlaceholder = "{config}"
+// Case groups, in the order the suite runs them.
+var allGroups = []string{"cached", "new", "open", "flood", "memory", "revoked"}
+
+// Fixed parts of the matrix.
+const (
+	serverName        = "jwt-authz" // in the tables
+	openAlg           = "RS256"     // of the open loop's token and the revoked case's valid token
+	openMaxInFlight   = 512
+	revokeConcurrency = 32
+	requestTimeout    = 5 * time.Second
+	settle            = 2 * time.Second // rest before a memory reading
+	configPlaceholder = "{config}"
+)
 
 // suiteOptions are the parameters of suite.
 type suiteOptions struct {
-	Dir               string
-	ServerCmd         string
-	ServerName        string
-	Config            string
-	Out               string
-	Runs              int
-	Duration          time.Duration
-	Warmup            time.Duration
-	Concurrency       []int
-	Algs              []string
-	Groups            []string
-	Conns             int
-	DecodeFull        bool
-	Timeout           time.Duration
-	OpenAlg           string
-	OpenFractions     []float64
-	OpenMaxInFlight   int
-	FloodConcurrency  int
-	RevokedEntries    int
-	RevokeConcurrency int
-	ReadyTimeout      time.Duration
-	Settle            time.Duration
-	FillTimeout       time.Duration
-	Keep              bool
+	Dir, ServerCmd, Config, Out string
+	Runs                        int
+	Duration, Warmup            time.Duration
+	Concurrency                 []int
+	Algs, Cases                 []string
+	OpenFractions               []float64
+	FloodConcurrency            int
+	RevokedEntries              int
 }
 
-func runSuiteCmd(ctx context.Context, logger *slog.Logger, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("suite", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o := suiteOptions{}
-	var conc, algs, groups, fractions string
+func runSuiteCmd(ctx context.Context, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("suite", stderr)
+	var o suiteOptions
+	var conc, algs, cases, fractions string
 	fs.StringVar(&o.Dir, "dir", "bench", "directory written by gen")
 	fs.StringVar(&o.ServerCmd, "server-cmd", "./jwt-authz serve --config "+configPlaceholder,
-		"server command line, split on spaces (no shell); "+configPlaceholder+" is replaced by a fresh copy of --config per launch")
-	fs.StringVar(&o.ServerName, "server-name", "jwt-authz", "name of the server in tables")
+		"server command line, split on spaces (no shell); "+configPlaceholder+" is replaced by a fresh copy of --config for every start")
 	fs.StringVar(&o.Config, "config", "", "server config (default DIR/config.yaml); its grpc_addr and admin_addr are used")
 	fs.StringVar(&o.Out, "out", "results.json", "JSON results file")
 	fs.IntVar(&o.Runs, "runs", 3, "repetitions of every case (medians need at least 3)")
@@ -64,226 +65,164 @@ func runSuiteCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 	fs.DurationVar(&o.Warmup, "warmup", 500*time.Millisecond, "unmeasured warm-up before every run")
 	fs.StringVar(&conc, "concurrency", "1,16,64", "closed-loop concurrencies")
 	fs.StringVar(&algs, "algs", "RS256,ES256,EdDSA", "algorithms")
-	fs.StringVar(&groups, "cases", strings.Join(allGroups, ","), "case groups to run")
-	fs.IntVar(&o.Conns, "conns", 1, "gRPC connections per run")
-	fs.BoolVar(&o.DecodeFull, "decode-full", false, "decode whole responses instead of only their status code")
-	fs.DurationVar(&o.Timeout, "timeout", 5*time.Second, "per-request deadline")
-	fs.StringVar(&o.OpenAlg, "open-alg", "RS256", "algorithm of the open-loop token")
+	fs.StringVar(&cases, "cases", strings.Join(allGroups, ","), "case groups to run")
 	fs.StringVar(&fractions, "open-fractions", "0.5,0.8", "open-loop rates as fractions of the floor's highest closed-loop rate")
-	fs.IntVar(&o.OpenMaxInFlight, "open-max-in-flight", 512, "open loop: the most requests in flight")
-	fs.IntVar(&o.FloodConcurrency, "flood-concurrency", 16, "concurrency of the garbage and unknown-kid floods")
+	fs.IntVar(&o.FloodConcurrency, "flood-concurrency", 16, "concurrency of the floods and the revoked case")
 	fs.IntVar(&o.RevokedEntries, "revoked-entries", 1_000_000, "revocations loaded for the revoked case")
-	fs.IntVar(&o.RevokeConcurrency, "revoke-concurrency", 32, "revocation requests in flight while loading")
-	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", time.Minute, "how long a server may take to become ready")
-	fs.DurationVar(&o.Settle, "settle", 2*time.Second, "pause before a memory reading")
-	fs.DurationVar(&o.FillTimeout, "fill-timeout", 5*time.Minute, "longest the cache fill of the memory case may run")
-	fs.BoolVar(&o.Keep, "keep", false, "keep the per-launch data directories")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("suite: unexpected argument %q", fs.Arg(0))}
-	}
-	var err error
-	if o.Concurrency, err = parseInts(conc); err != nil {
-		return usageError{fmt.Errorf("suite: --concurrency: %w", err)}
-	}
-	if o.OpenFractions, err = parseFloats(fractions); err != nil {
-		return usageError{fmt.Errorf("suite: --open-fractions: %w", err)}
-	}
-	o.Algs = splitList(algs)
-	o.Groups = splitList(groups)
 	if o.Config == "" {
 		o.Config = filepath.Join(o.Dir, configFile)
 	}
-	if err := o.validate(); err != nil {
-		return usageError{fmt.Errorf("suite: %w", err)}
+	var err [6]error
+	o.Concurrency, err[0] = parseList(conc, "--concurrency", strconv.Atoi, func(c int) bool { return c >= 1 && c <= 100_000 })
+	o.OpenFractions, err[1] = parseList(fractions, "--open-fractions", func(f string) (float64, error) { return strconv.ParseFloat(f, 64) },
+		func(f float64) bool { return f > 0 && f <= 2 })
+	o.Algs, err[2] = parseList(algs, "--algs", nil, func(a string) bool { return slices.Contains([]string{"RS256", "ES256", "EdDSA"}, a) })
+	o.Cases, err[3] = parseList(cases, "--cases", nil, func(g string) bool { return slices.Contains(allGroups, g) })
+	if o.Runs < 1 || o.Runs > 100 || o.Duration <= 0 || o.Warmup < 0 || o.FloodConcurrency < 1 || o.RevokedEntries < 0 {
+		err[4] = errors.New("--runs must be between 1 and 100, --duration and --flood-concurrency positive, --warmup and --revoked-entries not negative")
 	}
-	res, err := runSuite(ctx, logger, o)
-	if res != nil {
-		fmt.Fprint(stdout, res.Markdown)
-		b, jerr := json.MarshalIndent(res, "", "  ")
-		if jerr == nil {
-			jerr = os.WriteFile(o.Out, append(b, '\n'), 0o644)
-		}
-		if jerr != nil {
-			return errors.Join(err, fmt.Errorf("suite: write results: %w", jerr))
-		}
-		logger.Info("results written", "file", o.Out, "problems", len(res.Problems))
-		if err == nil && len(res.Problems) > 0 {
-			err = fmt.Errorf("suite: %d cases could not be measured fully; see the list at the end of the tables and %s", len(res.Problems), o.Out)
-		}
+	if len(strings.Fields(o.ServerCmd)) == 0 {
+		err[5] = errors.New("--server-cmd is empty")
 	}
-	return err
-}
-
-func (o *suiteOptions) validate() error {
-	switch {
-	case o.Runs < 1 || o.Runs > 100:
-		return fmt.Errorf("--runs %d: want 1..100", o.Runs)
-	case o.Duration <= 0 || o.Warmup < 0 || o.Timeout <= 0:
-		return errors.New("--duration and --timeout must be positive, --warmup not negative")
-	case o.Conns < 1 || o.OpenMaxInFlight < 1 || o.FloodConcurrency < 1 || o.RevokeConcurrency < 1:
-		return errors.New("--conns, --open-max-in-flight, --flood-concurrency and --revoke-concurrency must be positive")
-	case o.RevokedEntries < 0:
-		return errors.New("--revoked-entries must not be negative")
-	case len(strings.Fields(o.ServerCmd)) == 0:
-		return errors.New("--server-cmd is empty")
-	case len(o.Concurrency) == 0 || len(o.Algs) == 0:
-		return errors.New("--concurrency and --algs need at least one value")
+	if err := errors.Join(err[:]...); err != nil {
+		return usageError{err}
 	}
-	for _, c := range o.Concurrency {
-		if c < 1 || c > 100_000 {
-			return fmt.Errorf("--concurrency %d: want 1..100000", c)
-		}
+	res, runErr := runSuite(ctx, log, o)
+	if res == nil {
+		return runErr
 	}
-	for _, f := range o.OpenFractions {
-		if f <= 0 || f > 2 {
-			return fmt.Errorf("--open-fractions %v: want (0, 2]", f)
-		}
+	fmt.Fprint(stdout, res.Markdown)
+	b, _ := json.MarshalIndent(res, "", "  ")
+	if err := os.WriteFile(o.Out, append(b, '\n'), 0o644); err != nil || runErr != nil {
+		return errors.Join(runErr, err)
 	}
-	for _, a := range append(slices.Clone(o.Algs), o.OpenAlg) {
-		if _, err := algByName(a); err != nil {
-			return err
-		}
-	}
-	for _, g := range o.Groups {
-		if !slices.Contains(allGroups, g) {
-			return fmt.Errorf("--cases: unknown case group %q (want some of %s)", g, strings.Join(allGroups, ","))
-		}
+	if len(res.Problems) > 0 {
+		return fmt.Errorf("%d cases could not be measured fully; see the end of the tables and %s", len(res.Problems), o.Out)
 	}
 	return nil
 }
 
-func splitList(s string) []string {
-	var out []string
+// parseList parses a comma-separated flag value (with parse, or as strings
+// when it is nil), each value of which must be ok.
+func parseList[T any](s, name string, parse func(string) (T, error), ok func(T) bool) ([]T, error) {
+	var out []T
 	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
+		var v T
+		var err error
+		if parse == nil {
+			v = any(f).(T)
+		} else {
+			v, err = parse(f)
 		}
-	}
-	return out
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range splitList(s) {
-		n, err := strconv.Atoi(f)
-		if err != nil {
-			return nil, err
+		if err != nil || !ok(v) {
+			return nil, fmt.Errorf("%s: bad value %q", name, f)
 		}
-		out = append(out, n)
+		out = append(out, v)
 	}
 	return out, nil
 }
 
-func parseFloats(s string) ([]float64, error) {
-	var out []float64
-	for _, f := range splitList(s) {
-		x, err := strconv.ParseFloat(f, 64)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-	}
-	return out, nil
+// suiteResults is everything a suite measured; it is written as JSON.
+type suiteResults struct {
+	StartedAt  time.Time
+	CPUs       int
+	GoVersion  string // of authzbench and the floor
+	Options    suiteOptions
+	Cases      []caseResult
+	FloorIdle  procSample
+	Memory     *memoryResult // the cache, filled with distinct tokens
+	Revocation *memoryResult // the revocations, loaded through the admin API
+	Problems   []string      // what could not be measured, and why
+	Markdown   string
 }
 
-// serverBinary returns the program of a "PROGRAM serve ..." command line,
-// which answers "PROGRAM version" as jwt-authz does, or "" for any other
-// shape of command (such as "go run").
-func serverBinary(cmd string) string {
-	f := strings.Fields(cmd)
-	if len(f) >= 2 && f[1] == "serve" {
-		return f[0]
-	}
-	return ""
+// caseResult is one row of a table: its repetitions.
+type caseResult struct {
+	Group, Name, Alg string
+	Concurrency      int
+	Fraction         float64 // of the floor's highest rate, in the open loop
+	Runs             []pairRun
 }
 
-// suite is one run of the whole matrix.
+// pairRun is one repetition of a case: the floor (A), then the server (B).
+type pairRun struct{ Floor, Server loadResult }
+
+// memoryResult is a fresh server's memory idle and after it stored Entries
+// entries (cached tokens or revocations) in LoadSeconds.
+type memoryResult struct {
+	Idle, Filled  procSample
+	Entries       int64
+	LoadSeconds   float64
+	BytesPerEntry float64
+}
+
+// suite is one run of the matrix.
 type suite struct {
-	o       suiteOptions
-	log     *slog.Logger
-	work    string // per-launch configs, data and logs
-	floor   *serverProc
-	res     *suiteResults
-	tokens  map[string][]string // token files by name, read once
-	launchN int
+	o        suiteOptions
+	log      *slog.Logger
+	work     string // the servers' configs, data and logs
+	floor    *serverProc
+	res      *suiteResults
+	launches int
 }
 
-// runSuite starts the floor, runs every selected case group against the
-// floor and the server interleaved, and renders the tables. It returns the
-// results gathered so far even when it fails part way.
-func runSuite(ctx context.Context, logger *slog.Logger, o suiteOptions) (*suiteResults, error) {
+// runSuite starts the floor and runs every selected case group against the
+// floor and the server in turn. It returns the results gathered so far
+// even when it fails part way.
+func runSuite(ctx context.Context, log *slog.Logger, o suiteOptions) (*suiteResults, error) {
 	if _, err := readServerAddrs(o.Config); err != nil {
 		return nil, fmt.Errorf("%w (run authzbench gen --out %s first?)", err, o.Dir)
 	}
 	if o.Runs < 3 {
-		logger.Warn("fewer than 3 runs per case: medians are not robust", "runs", o.Runs)
+		log.Warn("fewer than 3 runs per case: medians are not robust", "runs", o.Runs)
 	}
 	work, err := os.MkdirTemp(o.Dir, "suite-")
 	if err != nil {
-		return nil, fmt.Errorf("suite: %w", err)
+		return nil, err
 	}
-	s := &suite{o: o, log: logger, work: work, tokens: map[string][]string{}}
-	s.res = &suiteResults{
-		StartedAt: time.Now().UTC(),
-		Machine:   describeMachine(ctx, serverBinary(o.ServerCmd)),
-		Settings: suiteSettings{
-			ServerName: o.ServerName, ServerCmd: o.ServerCmd, Runs: o.Runs,
-			Duration: o.Duration.String(), Warmup: o.Warmup.String(), Conns: o.Conns, DecodeFull: o.DecodeFull,
-			Concurrency: o.Concurrency, Algs: o.Algs, Cases: o.Groups,
-		},
-	}
-	logger.Info("suite starting", "work_dir", work, "cases", o.Groups)
-
+	s := &suite{o: o, log: log, work: work}
+	s.res = &suiteResults{StartedAt: time.Now().UTC(), CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Options: o}
+	defer func() { s.res.Markdown = renderMarkdown(s.res) }()
+	log.Info("suite starting", "work_dir", work, "cases", o.Cases)
 	exe, err := os.Executable()
 	if err != nil {
-		return s.res, fmt.Errorf("suite: find own executable for the floor: %w", err)
+		return s.res, err
 	}
-	floor, err := startProc("floor", []string{exe, "floor", "--addr", "127.0.0.1:0"}, filepath.Join(work, "floor.log"), true)
+	addr, err := freeLoopbackAddrs(1)
 	if err != nil {
 		return s.res, err
 	}
-	defer floor.stop()
-	if err := floor.waitReady(ctx, o.ReadyTimeout); err != nil {
+	if s.floor, err = startProc([]string{exe, "floor", "--addr", addr[0]}, filepath.Join(work, "floor.log")); err != nil {
 		return s.res, err
 	}
-	s.floor = floor
-	if err := sleepCtx(ctx, o.Settle); err != nil {
-		return s.res, err
+	defer s.floor.stop()
+	s.floor.GRPCAddr = addr[0]
+	if err := s.floor.waitReady(ctx); err != nil {
+		return s.res, fmt.Errorf("floor: %w", err)
 	}
-	if ps, err := readProc(floor.PID); err == nil {
-		u := usageBetween(floor.PID, ps, ps, 0)
-		s.res.FloorIdle = &u
-	}
-
 	groups := map[string]func(context.Context) error{
-		groupCached:  s.runCached,
-		groupNew:     s.runNew,
-		groupOpen:    s.runOpen,
-		groupFlood:   s.runFlood,
-		groupMemory:  s.runMemory,
-		groupRevoked: s.runRevoked,
+		"cached": func(ctx context.Context) error { return s.runValid(ctx, "cached") },
+		"new":    func(ctx context.Context) error { return s.runValid(ctx, "new") },
+		"open":   s.runOpen, "flood": s.runFlood, "memory": s.runMemory, "revoked": s.runRevoked,
 	}
 	for _, g := range allGroups {
-		if !slices.Contains(o.Groups, g) {
+		if !slices.Contains(o.Cases, g) {
 			continue
 		}
-		logger.Info("case group", "group", g)
+		log.Info("case group", "group", g)
 		if err := groups[g](ctx); err != nil {
 			if ctx.Err() != nil {
-				s.res.Markdown = renderMarkdown(s.res)
 				return s.res, ctx.Err()
 			}
 			s.problem("%s: %v", g, err)
 		}
-		if !floor.alive() {
-			s.res.Markdown = renderMarkdown(s.res)
-			return s.res, fmt.Errorf("suite: the floor exited; see %s", floor.LogPath)
+		if !s.floor.alive() {
+			return s.res, fmt.Errorf("the floor exited; see %s", s.floor.LogPath)
 		}
 	}
-	s.res.Markdown = renderMarkdown(s.res)
 	return s.res, nil
 }
 
@@ -297,38 +236,18 @@ func (s *suite) problem(format string, args ...any) {
 // launchServer starts the server under test and waits until it is ready.
 // With {config} in the command, it gets a copy of the config with fresh
 // loopback ports and an empty data_dir of its own.
-func (s *suite) launchServer(ctx context.Context, label string) (srv *serverProc, stop func(), err error) {
-	s.launchN++
-	name := fmt.Sprintf("%02d-%s", s.launchN, label)
-	argv := strings.Fields(s.o.ServerCmd)
-	cfgPath := s.o.Config
-	dataDir := ""
+func (s *suite) launchServer(ctx context.Context, label string) (*serverProc, func(), error) {
+	s.launches++
+	name := fmt.Sprintf("%02d-%s", s.launches, label)
+	argv, cfgPath, dataDir := strings.Fields(s.o.ServerCmd), s.o.Config, ""
 	if strings.Contains(s.o.ServerCmd, configPlaceholder) {
-		dir := filepath.Join(s.work, name)
-		dataDir = filepath.Join(dir, "data")
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return nil, nil, fmt.Errorf("launch %s: %w", name, err)
+		dataDir, cfgPath = filepath.Join(s.work, name, "data"), filepath.Join(s.work, name, configFile)
+		addrs, err := freeLoopbackAddrs(3)
+		if err == nil {
+			err = writeConfigCopy(s.o.Config, cfgPath, map[string]any{"grpc_addr": addrs[0], "http_addr": addrs[1], "admin_addr": addrs[2], "data_dir": dataDir})
 		}
-		src, err := os.ReadFile(s.o.Config)
-		if err != nil {
-			return nil, nil, fmt.Errorf("launch %s: %w", name, err)
-		}
-		set := map[string]string{"data_dir": dataDir}
-		keys := []string{"grpc_addr", "http_addr", "admin_addr"}
-		addrs, err := freeLoopbackAddrs(len(keys))
 		if err != nil {
 			return nil, nil, err
-		}
-		for i, key := range keys {
-			set[key] = addrs[i]
-		}
-		cfg, err := rewriteConfig(src, set)
-		if err != nil {
-			return nil, nil, fmt.Errorf("launch %s: %w", name, err)
-		}
-		cfgPath = filepath.Join(dir, configFile)
-		if err := os.WriteFile(cfgPath, cfg, 0o600); err != nil {
-			return nil, nil, fmt.Errorf("launch %s: %w", name, err)
 		}
 		for i := range argv {
 			argv[i] = strings.ReplaceAll(argv[i], configPlaceholder, cfgPath)
@@ -338,61 +257,538 @@ func (s *suite) launchServer(ctx context.Context, label string) (srv *serverProc
 	if err != nil {
 		return nil, nil, err
 	}
-	token, err := readAdminToken(addrs.AdminTokenFile)
+	p, err := startProc(argv, filepath.Join(s.work, name+".log"))
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := startProc(name, argv, filepath.Join(s.work, name+".log"), false)
-	if err != nil {
-		return nil, nil, err
+	p.GRPCAddr, p.AdminAddr, p.AdminToken = addrs.GRPCAddr, addrs.AdminAddr, addrs.AdminToken
+	stop := func() {
+		p.stop()
+		_ = os.RemoveAll(dataDir) // the logs and configs stay
+
 	}
-	p.GRPCAddr, p.AdminAddr, p.AdminToken = addrs.GRPCAddr, addrs.AdminAddr, token
-	stop = func() {
-		if err := p.stop(); err != nil {
-			s.log.Warn("stop server", "name", name, "err", err)
-		}
-		if dataDir != "" && !s.o.Keep {
-			if err := os.RemoveAll(dataDir); err != nil {
-				s.log.Warn("remove data dir", "dir", dataDir, "err", err)
-			}
-		}
-	}
-	if err := p.waitReady(ctx, s.o.ReadyTimeout); err != nil {
+	if err := p.waitReady(ctx); err != nil {
 		stop()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	s.log.Info("server ready", "name", name, "pid", p.PID, "grpc_addr", p.GRPCAddr)
 	return p, stop, nil
 }
 
-// tokenFile returns the tokens of a file in the gen directory.
-func (s *suite) tokenFile(name string) ([]string, error) {
-	if t, ok := s.tokens[name]; ok {
-		return t, nil
+// writeConfigCopy writes the YAML config src to dst with the top-level keys
+// of set replaced or added.
+func writeConfigCopy(src, dst string, set map[string]any) error {
+	var cfg map[string]any
+	b, err := os.ReadFile(src)
+	if err == nil {
+		err = yaml.Unmarshal(b, &cfg)
 	}
-	t, err := readTokens(filepath.Join(s.o.Dir, name))
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("config %s: %w", src, err)
 	}
-	s.tokens[name] = t
-	return t, nil
+	for k, v := range set {
+		cfg[k] = v
+	}
+	if b, err = yaml.Marshal(cfg); err == nil {
+		err = os.MkdirAll(filepath.Dir(dst), 0o700)
+	}
+	if err == nil {
+		err = os.WriteFile(dst, b, 0o600)
+	}
+	return err
 }
 
-// baseSpec returns a run spec with the suite-wide settings.
-func (s *suite) baseSpec() loadSpec {
-	return loadSpec{
-		Mode: modeClosed, Duration: s.o.Duration, Warmup: s.o.Warmup, Conns: s.o.Conns, DecodeFull: s.o.DecodeFull,
-		Timeout: s.o.Timeout, Expect: expectAllow,
+// row is a case to run: its result so far and its spec for a repetition.
+type row struct {
+	caseResult
+	spec func(rep int) loadSpec
+}
+
+// spec returns a closed-loop run of the suite's settings.
+func (s *suite) spec(concurrency int, tokens []string) loadSpec {
+	return loadSpec{Mode: modeClosed, Concurrency: concurrency, Tokens: tokens, Duration: s.o.Duration, Warmup: s.o.Warmup,
+		Timeout: requestTimeout, Expect: "allow"}
+}
+
+// runRows runs every row o.Runs times, the floor (A) then the server (B)
+// each time, on srv, or on a server started for each run when srv is nil,
+// and adds them to the results.
+func (s *suite) runRows(ctx context.Context, srv *serverProc, rows ...row) {
+	for _, r := range rows {
+		cr := r.caseResult
+		for rep := range s.o.Runs {
+			b, stop := srv, func() {}
+			if srv == nil {
+				var err error
+				if b, stop, err = s.launchServer(ctx, fmt.Sprintf("%s-%s-c%d-r%d", cr.Group, cr.Alg, cr.Concurrency, rep+1)); err != nil {
+					s.problem("%s: %v", cr.Name, err)
+					break
+				}
+			}
+			fs, bs := r.spec(rep), r.spec(rep)
+			fs.Target, fs.PID, fs.Expect = s.floor.GRPCAddr, s.floor.PID, "allow" // the floor allows everything
+			bs.Target, bs.PID = b.GRPCAddr, b.PID
+			var pr pairRun
+			var err error
+			if pr.Floor, err = runLoad(ctx, fs); err == nil {
+				pr.Server, err = runLoad(ctx, bs)
+			}
+			alive := b.alive()
+			stop()
+			if err != nil {
+				s.problem("%s: run %d: %v", cr.Name, rep+1, err)
+				if !alive {
+					s.problem("%s: %s exited; see %s", cr.Name, serverName, b.LogPath)
+					break
+				}
+				continue
+			}
+			cr.Runs = append(cr.Runs, pr)
+			s.log.Info("run", "case", cr.Name, "rep", rep+1, "floor", humanLine(pr.Floor), "server", humanLine(pr.Server))
+		}
+		s.res.Cases = append(s.res.Cases, cr)
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
+// withServer runs f with a server started for it.
+func (s *suite) withServer(ctx context.Context, label string, f func(srv *serverProc) error) error {
+	srv, stop, err := s.launchServer(ctx, label)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return f(srv)
+}
+
+// runValid runs the cached group (one token for every request, so that
+// every Check after the first is answered from the cache) or the new
+// group (a new token for every request, and a fresh server for every run
+// so that none is cached; a run ends when its duration passes or the
+// token file is used up), per algorithm and concurrency.
+func (s *suite) runValid(ctx context.Context, group string) error {
+	var rows []row
+	for _, alg := range s.o.Algs {
+		toks, err := readTokens(filepath.Join(s.o.Dir, validFile(alg)))
+		if err != nil {
+			return err
+		}
+		for _, c := range s.o.Concurrency {
+			rows = append(rows, row{caseResult{Group: group, Name: fmt.Sprintf("%s %s c=%d", group, alg, c), Alg: alg, Concurrency: c},
+				func(int) loadSpec {
+					spec := s.spec(c, toks)
+					spec.Each = group == "new"
+					return spec
+				}})
+		}
+	}
+	if group == "new" {
+		s.runRows(ctx, nil, rows...)
 		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	return s.withServer(ctx, group, func(srv *serverProc) error { s.runRows(ctx, srv, rows...); return nil })
+}
+
+// runOpen: fixed rates at fractions of the floor's highest closed-loop
+// rate with a cached token, latency measured from each request's
+// scheduled time.
+func (s *suite) runOpen(ctx context.Context) error {
+	toks, err := readTokens(filepath.Join(s.o.Dir, validFile(openAlg)))
+	if err != nil {
+		return err
+	}
+	// The floor's highest rate: its median in a closed loop at the highest
+	// concurrency.
+	spec := s.spec(slices.Max(s.o.Concurrency), toks[:1])
+	spec.Target = s.floor.GRPCAddr
+	var rates []float64
+	for range s.o.Runs {
+		r, err := runLoad(ctx, spec)
+		if err != nil {
+			return fmt.Errorf("measure the floor's highest rate: %w", err)
+		}
+		rates = append(rates, r.ReqPerSec)
+	}
+	maxRate := median(rates)
+	var rows []row
+	for _, f := range s.o.OpenFractions {
+		rate := math.Round(f * maxRate)
+		rows = append(rows, row{caseResult{Group: "open", Name: fmt.Sprintf("open %.0f%% (%.0f/s) %s", f*100, rate, openAlg),
+			Alg: openAlg, Concurrency: openMaxInFlight, Fraction: f}, func(int) loadSpec {
+			spec := s.spec(openMaxInFlight, toks[:1])
+			spec.Mode, spec.Rate = modeOpen, rate
+			return spec
+		}})
+	}
+	return s.withServer(ctx, "open", func(srv *serverProc) error { s.runRows(ctx, srv, rows...); return nil })
+}
+
+// runFlood: garbage and unknown-kid tokens, a different one per request
+// and per repetition (the file is split between them), all to be denied.
+func (s *suite) runFlood(ctx context.Context) error {
+	var rows []row
+	for _, file := range []string{garbageFile, unknownKIDFile} {
+		toks, err := readTokens(filepath.Join(s.o.Dir, file))
+		if err != nil {
+			return err
+		}
+		per, c := len(toks)/s.o.Runs, s.o.FloodConcurrency
+		if per < 2 {
+			return fmt.Errorf("%s: %d lines are too few for %d runs", file, len(toks), s.o.Runs)
+		}
+		rows = append(rows, row{caseResult{Group: "flood", Name: fmt.Sprintf("flood %s c=%d", file, c), Concurrency: c}, func(rep int) loadSpec {
+			spec := s.spec(c, toks[rep*per:(rep+1)*per])
+			spec.Each, spec.Expect = true, "deny"
+			return spec
+		}})
+	}
+	return s.withServer(ctx, "flood", func(srv *serverProc) error { s.runRows(ctx, srv, rows...); return nil })
+}
+
+// measureMemory reads a fresh server's memory idle and after fill stored
+// its entries, each after the server has rested.
+func (s *suite) measureMemory(ctx context.Context, srv *serverProc, fill func() (int64, error)) (*memoryResult, error) {
+	m := &memoryResult{}
+	rest := func() (procSample, error) {
+		select {
+		case <-time.After(settle):
+			return readProc(srv.PID)
+		case <-ctx.Done():
+			return procSample{}, ctx.Err()
+		}
+	}
+	var err error
+	if m.Idle, err = rest(); err != nil {
+		return m, err
+	}
+	start := time.Now()
+	if m.Entries, err = fill(); err != nil {
+		return m, err
+	}
+	m.LoadSeconds = time.Since(start).Seconds()
+	if m.Filled, err = rest(); err == nil && m.Filled.RSSBytes > m.Idle.RSSBytes && m.Entries > 0 {
+		m.BytesPerEntry = float64(m.Filled.RSSBytes-m.Idle.RSSBytes) / float64(m.Entries)
+	}
+	return m, err
+}
+
+// runMemory: the RSS of a fresh server idle, then after it has verified
+// (and cached) every token of fill-EdDSA.txt once.
+func (s *suite) runMemory(ctx context.Context) error {
+	toks, err := readTokens(filepath.Join(s.o.Dir, fillFile))
+	if err != nil {
+		return err
+	}
+	return s.withServer(ctx, "memory", func(srv *serverProc) (err error) {
+		if s.res.FloorIdle, err = readProc(s.floor.PID); err != nil {
+			return err
+		}
+		s.res.Memory, err = s.measureMemory(ctx, srv, func() (int64, error) {
+			// No warm-up, which would cache a token more; the run ends
+			// when the file is used up.
+			spec := s.spec(16, toks)
+			spec.Target, spec.Each, spec.Warmup, spec.Duration = srv.GRPCAddr, true, 0, time.Hour
+			fill, err := runLoad(ctx, spec)
+			if fill.Allowed < int64(len(toks)-1) || fill.Errors > 0 {
+				s.problem("memory: %d of %d fill tokens allowed, %d errors", fill.Allowed, len(toks)-1, fill.Errors)
+			}
+			return fill.Allowed, err
+		})
+		return err
+	})
+}
+
+// runRevoked: a fresh server's memory idle and loaded with
+// o.RevokedEntries revocations through the admin API, then revoked and
+// valid tokens against it.
+func (s *suite) runRevoked(ctx context.Context) error {
+	jtis, err1 := readTokens(filepath.Join(s.o.Dir, revokedJTIsFile))
+	revoked, err2 := readTokens(filepath.Join(s.o.Dir, revokedFile))
+	valid, err3 := readTokens(filepath.Join(s.o.Dir, validFile(openAlg)))
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return err
+	}
+	return s.withServer(ctx, "revoked", func(srv *serverProc) (err error) {
+		s.res.Revocation, err = s.measureMemory(ctx, srv, func() (int64, error) {
+			s.log.Info("loading revocations", "entries", max(s.o.RevokedEntries, len(jtis)))
+			load, err := revokeLoad(ctx, s.log, revokeSpec{Admin: srv.AdminAddr, AdminToken: srv.AdminToken, JTIs: jtis,
+				Count: s.o.RevokedEntries, Concurrency: revokeConcurrency, Exp: time.Now().Add(2 * tokenLifetime)})
+			if load.Errors > 0 {
+				s.problem("revoked: %d of %d revocations failed (first: %s)", load.Errors, load.Requested, load.FirstError)
+			}
+			return load.Created, err
+		})
+		if err != nil {
+			return err
+		}
+		c := s.o.FloodConcurrency
+		s.runRows(ctx, srv,
+			// The revoked tokens cycle: a server that caches verified tokens
+			// still has to look each one up among the revocations.
+			row{caseResult{Group: "revoked", Name: fmt.Sprintf("revoked tokens c=%d", c), Alg: "RS256", Concurrency: c}, func(int) loadSpec {
+				spec := s.spec(c, revoked)
+				spec.Each, spec.Wrap, spec.Expect = true, true, "deny"
+				return spec
+			}},
+			row{caseResult{Group: "revoked", Name: fmt.Sprintf("valid token c=%d", c), Alg: openAlg, Concurrency: c},
+				func(int) loadSpec { return s.spec(c, valid[:1]) }})
+		return nil
+	})
+}
+
+// Which figure of a repetition stat takes: the floor's, the server's, or
+// the server's ÷ the floor's, taken between two runs made back to back so
+// that slow drift of the machine cancels.
+const (
+	floorSide = iota
+	serverSide
+	ratioSide
+)
+
+// stat is the median over a case's repetitions of the figure f on side,
+// leaving out what was not measured (0, or a ratio to 0); 0 when nothing
+// was.
+func stat(cr caseResult, f func(loadResult) float64, side int) float64 {
+	var xs []float64
+	for _, r := range cr.Runs {
+		if x := [...]float64{f(r.Floor), f(r.Server), f(r.Server) / f(r.Floor)}[side]; x > 0 && !math.IsInf(x, 0) {
+			xs = append(xs, x)
+		}
+	}
+	return median(xs)
+}
+
+// median returns the median of xs (the mean of the two middle values for
+// an even count) without changing xs, or 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	return (s[(len(s)-1)/2] + s[len(s)/2]) / 2
+}
+
+// The figures of a run that the tables show.
+func checksPerCPU(r loadResult) float64 {
+	if r.Server == nil {
+		return 0
+	}
+	return r.Server.ChecksPerCPUSecond
+}
+func reqPerSec(r loadResult) float64 { return r.ReqPerSec }
+func p50(r loadResult) float64       { return r.Latency.P50MS }
+func p99(r loadResult) float64       { return r.Latency.P99MS }
+func p999(r loadResult) float64      { return r.Latency.P999MS }
+func lagP99(r loadResult) float64 {
+	if r.SendLag == nil {
+		return 0
+	}
+	return r.SendLag.P99MS
+}
+
+// renderMarkdown renders the tables of BENCHMARKS.md.
+func renderMarkdown(res *suiteResults) string {
+	var b strings.Builder
+	o := res.Options
+	fmt.Fprintf(&b, "Measured %s on %d CPUs, client %s. Every case: %d runs of %s (after %s of warm-up) against the floor (A) and %s (B), "+
+		"interleaved A B A B; medians; a ratio is the median of the per-run ratios %s ÷ floor. One gRPC connection; the client reads only "+
+		"each response's status.\n\n", res.StartedAt.Format("2006-01-02 15:04 UTC"), res.CPUs, res.GoVersion, o.Runs, o.Duration, o.Warmup, serverName, serverName)
+	table := func(group, title, head string, row func(cr caseResult) []any) {
+		var rows strings.Builder
+		for _, cr := range res.Cases {
+			if cr.Group == group {
+				cells := append(append([]any{cr.Name}, row(cr)...), errCell(cr))
+				fmt.Fprintf(&rows, strings.Repeat("| %s ", len(cells))+"|\n", cells...)
+			}
+		}
+		if rows.Len() > 0 {
+			fmt.Fprintf(&b, "#### %s\n\n| case | %s | errors / wrong |\n| --- |%s ---: |\n%s\n", title, head, strings.Repeat(" ---: |", 7), rows.String())
+		}
+	}
+	closedHead := fmt.Sprintf("floor Checks/CPU-s | %[1]s Checks/CPU-s | ratio | floor p99 | %[1]s p99 | p99 ratio | %[1]s req/s", serverName)
+	closed := func(cr caseResult) []any {
+		return []any{num(stat(cr, checksPerCPU, floorSide), 0), num(stat(cr, checksPerCPU, serverSide), 0), num(stat(cr, checksPerCPU, ratioSide), 2),
+			msCell(stat(cr, p99, floorSide)), msCell(stat(cr, p99, serverSide)), num(stat(cr, p99, ratioSide), 2), num(stat(cr, reqPerSec, serverSide), 0)}
+	}
+	table("cached", "Cached token (one token for every request)", closedHead, closed)
+	table("new", "New token per request (cache misses; a fresh server per run)", closedHead, closed)
+	table("open", "Open loop (fixed rate, latency from the scheduled send time, cached token)",
+		fmt.Sprintf("floor p50 | floor p99 | floor p99.9 | %[1]s p50 | %[1]s p99 | %[1]s p99.9 | send lag p99", serverName),
+		func(cr caseResult) []any {
+			return []any{msCell(stat(cr, p50, floorSide)), msCell(stat(cr, p99, floorSide)), msCell(stat(cr, p999, floorSide)),
+				msCell(stat(cr, p50, serverSide)), msCell(stat(cr, p99, serverSide)), msCell(stat(cr, p999, serverSide)), msCell(stat(cr, lagP99, serverSide))}
+		})
+	table("flood", "Floods (a different bad token per request, all to be denied)", closedHead, closed)
+	table("revoked", "With the revocations of the memory table loaded", closedHead, closed)
+	if res.Memory != nil || res.Revocation != nil {
+		fmt.Fprintf(&b, "#### Memory (RSS: anonymous + file)\n\n| state | floor | %s |\n| --- | ---: | ---: |\n", serverName)
+		for i, m := range []*memoryResult{res.Memory, res.Revocation} {
+			if what := [...]string{"distinct tokens cached", "revocations loaded"}[i]; m != nil {
+				fmt.Fprintf(&b, "| idle | %s | %s |\n| %d %s in %.0f s | | %s |\n| per entry | | %.0f B |\n",
+					rssCell(res.FloorIdle), rssCell(m.Idle), m.Entries, what, m.LoadSeconds, rssCell(m.Filled), m.BytesPerEntry)
+			}
+		}
+		b.WriteString("\n")
+	}
+	if len(res.Problems) > 0 {
+		b.WriteString("Not measured or incomplete:\n\n- " + strings.Join(res.Problems, "\n- ") + "\n\n")
+	}
+	return b.String()
+}
+
+// num formats a rate or ratio; 0 is "not measured".
+func num(x float64, prec int) string {
+	if x == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.*f", prec, x)
+}
+
+func msCell(x float64) string { return strings.Replace(num(x, 3)+" ms", "n/a ms", "n/a", 1) }
+
+func mibCell(b uint64) string { return strings.Replace(num(mib(b), 1)+" MiB", "n/a MiB", "n/a", 1) }
+
+// rssCell shows an RSS and its anonymous and file-backed parts.
+func rssCell(p procSample) string {
+	return fmt.Sprintf("%s (%s + %s)", mibCell(p.RSSBytes), mibCell(p.AnonBytes), mibCell(p.FileBytes))
+}
+
+// errCell shows the server's errors and wrong decisions over every run,
+// and the floor's when it had any.
+func errCell(cr caseResult) string {
+	var n [4]int64
+	for _, r := range cr.Runs {
+		n[0], n[1], n[2], n[3] = n[0]+r.Server.Errors, n[1]+r.Server.WrongDecisions, n[2]+r.Floor.Errors, n[3]+r.Floor.WrongDecisions
+	}
+	cell := fmt.Sprintf("%d / %d", n[0], n[1])
+	if n[2]+n[3] > 0 {
+		cell += fmt.Sprintf(" (floor %d / %d)", n[2], n[3])
+	}
+	return cell
+}
+
+// revokeSpec describes a revocation load.
+type revokeSpec struct {
+	Admin, AdminToken  string   // the admin listener (loopback only) and its bearer token, if any
+	JTIs               []string // revoked first; synthetic jtis make up the rest of Count
+	Count, Concurrency int
+	Exp                time.Time // of every entry
+}
+
+// revokeResult is what a revocation load did.
+type revokeResult struct {
+	Requested       int     `json:"requested"`
+	Created         int64   `json:"created"`
+	Errors          int64   `json:"errors"`
+	FirstError      string  `json:"first_error,omitempty"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	PerSecond       float64 `json:"per_second"`
+}
+
+// errRevocationsRefused stops a load whose first 100 requests all failed:
+// a missing endpoint or a wrong admin token would otherwise be asked a
+// million times.
+var errRevocationsRefused = errors.New("the admin API refuses revocations")
+
+// revokeLoad POSTs spec.Count revocations ({"jti":..,"exp":..}) to
+// /admin/revocations, spec.Concurrency at a time, and counts those the
+// server accepted (a 2xx: it answers 201 once the entry is durable).
+func revokeLoad(ctx context.Context, log *slog.Logger, spec revokeSpec) (revokeResult, error) {
+	if err := checkLoopback(spec.Admin); err != nil {
+		return revokeResult{}, err
+	}
+	res := revokeResult{Requested: max(spec.Count, len(spec.JTIs))}
+	filler := fmt.Sprintf("bench-filler-%08x-", rand.Uint32())
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: spec.Concurrency}}
+	defer client.CloseIdleConnections()
+	var created, failed atomic.Int64
+	var once sync.Once
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(spec.Concurrency, 1))
+	start := time.Now()
+	for i := 0; i < res.Requested && gctx.Err() == nil; i++ {
+		jti := fmt.Sprint(filler, i)
+		if i < len(spec.JTIs) {
+			jti = spec.JTIs[i]
+		}
+		g.Go(func() error {
+			if err := postRevocation(gctx, client, spec, jti); err != nil {
+				once.Do(func() { res.FirstError = err.Error() })
+				if failed.Add(1) >= 100 && created.Load() == 0 {
+					return fmt.Errorf("%w: %w", errRevocationsRefused, err)
+				}
+			} else if n := created.Add(1); n%100_000 == 0 {
+				log.Info("revocations loaded", "created", n, "of", res.Requested, "per_second", int(float64(n)/time.Since(start).Seconds()))
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	res.Created, res.Errors, res.DurationSeconds = created.Load(), failed.Load(), time.Since(start).Seconds()
+	res.PerSecond = float64(res.Created) / res.DurationSeconds
+	return res, errors.Join(err, ctx.Err())
+}
+
+// postRevocation sends one revocation; anything but a 2xx is an error.
+func postRevocation(ctx context.Context, client *http.Client, spec revokeSpec, jti string) error {
+	body, _ := json.Marshal(map[string]any{"jti": jti, "exp": spec.Exp.Unix()})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+spec.Admin+"/admin/revocations", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if spec.AdminToken != "" {
+		req.Header.Set("Authorization", "Bearer "+spec.AdminToken)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // so that the connection is reused
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("POST /admin/revocations: %s", resp.Status)
+	}
+	return nil
+}
+
+// readAdminToken returns the trimmed contents of an admin token file, or ""
+// for no file.
+func readAdminToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	return strings.TrimSpace(string(b)), err
+}
+
+func runRevokeLoadCmd(ctx context.Context, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("revoke-load", stderr)
+	var spec revokeSpec
+	var jtisPath, tokenFile string
+	fs.StringVar(&spec.Admin, "admin", "", "admin listener address of the server (loopback only)")
+	fs.StringVar(&tokenFile, "admin-token-file", "", "file holding the admin bearer token, when the server requires one")
+	fs.StringVar(&jtisPath, "jtis", "", "revoke these jtis first (one a line, e.g. revoked-jtis.txt)")
+	fs.IntVar(&spec.Count, "count", 1_000_000, "entries to revoke; synthetic jtis make up what --jtis does not")
+	fs.IntVar(&spec.Concurrency, "concurrency", 32, "requests in flight")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if spec.Admin == "" || spec.Count < 0 || spec.Concurrency < 1 {
+		return usagef("--admin is required, --count must not be negative and --concurrency must be positive")
+	}
+	var err error
+	if jtisPath != "" {
+		if spec.JTIs, err = readTokens(jtisPath); err != nil {
+			return err
+		}
+	}
+	if spec.AdminToken, err = readAdminToken(tokenFile); err != nil {
+		return err
+	}
+	spec.Exp = time.Now().Add(2 * tokenLifetime) // after every generated token has expired
+	res, err := revokeLoad(ctx, log, spec)
+	fmt.Fprintf(stderr, "revoked %d of %d in %.1fs (%.0f/s), %d errors\n", res.Created, res.Requested, res.DurationSeconds, res.PerSecond, res.Errors)
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return errors.Join(err, enc.Encode(res))
 }
