@@ -48,6 +48,8 @@ type claimsView struct {
 	iat       int64
 	certBound bool   // cnf has x5t#S256: the token is bound to a certificate
 	x5t       string // cnf["x5t#S256"], when it is a string
+	dpopBound bool   // cnf has jkt: the token is bound to a DPoP key
+	jkt       string // cnf.jkt, when it is a string
 }
 
 var errPayload = errors.New("extauthz: token payload unreadable")
@@ -107,6 +109,7 @@ func (sc *scratch) index(payload []byte, cv *claimsView) error {
 	// repeated names the last counts, as in the verifier's decoding.
 	cv.jti, cv.sid, cv.sub, cv.iat = "", "", "", 0
 	cv.certBound, cv.x5t = false, ""
+	cv.dpopBound, cv.jkt = false, ""
 	for it := cv.root.Iter(); it.Next(); {
 		name, _ := it.Key().String()
 		if len(name) != 3 {
@@ -126,6 +129,10 @@ func (sc *scratch) index(payload []byte, cv *claimsView) error {
 			x, bound := v.Field("x5t#S256")
 			cv.certBound = bound
 			cv.x5t, _ = x.String()
+			// Likewise a jkt that is not a string matches no key.
+			j, bound := v.Field("jkt")
+			cv.dpopBound = bound
+			cv.jkt, _ = j.String()
 		case "iat":
 			cv.iat = 0
 			if f, ok := v.Float(); ok && f >= 0 && f <= 1<<53 && !math.IsNaN(f) {

@@ -26,11 +26,12 @@ const (
 // headerFamily is the set of headers one forward-auth endpoint reads.
 type headerFamily struct {
 	method, uri, host string // canonical header names
+	proto             string // the scheme, for a DPoP proof's htu
 }
 
 var (
-	xOriginal  = headerFamily{"X-Original-Method", "X-Original-Uri", "X-Original-Host"}
-	xForwarded = headerFamily{"X-Forwarded-Method", "X-Forwarded-Uri", "X-Forwarded-Host"}
+	xOriginal  = headerFamily{"X-Original-Method", "X-Original-Uri", "X-Original-Host", "X-Original-Proto"}
+	xForwarded = headerFamily{"X-Forwarded-Method", "X-Forwarded-Uri", "X-Forwarded-Host", "X-Forwarded-Proto"}
 )
 
 // IsForwardAuthTarget reports whether a raw request target (as received,
@@ -135,7 +136,7 @@ func fromFamily(req *http.Request, f headerFamily) (request, string) {
 	if problem != "" {
 		return request{}, problem
 	}
-	return request{method: method, target: uri, host: host, httpHeaders: req.Header, id: req.Header.Get("X-Request-Id")}, ""
+	return request{method: method, target: uri, host: host, protoHeader: f.proto, httpHeaders: req.Header, id: req.Header.Get("X-Request-Id")}, ""
 }
 
 // onlyHeader returns the one value of a header. Two values are refused:
@@ -185,11 +186,7 @@ func (s *Server) writeHTTP(w http.ResponseWriter, o *outcome, sc *scratch) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	var scopes []string
-	if o.reason.kind() == kindForbidden {
-		scopes = o.rule.RequireScopes
-	}
-	d := denialFor(o.reason, scopes)
+	d := httpDenial(o)
 	for _, x := range d.headers {
 		h.Set(canonicalHeader(x.name), x.value)
 	}

@@ -9,6 +9,7 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
+	"github.com/jwt-authz/jwt-authz/dpop"
 	"github.com/jwt-authz/jwt-authz/internal/urlpath"
 	"github.com/jwt-authz/jwt-authz/token"
 )
@@ -36,6 +37,12 @@ type Provider struct {
 	// MTLSBound says whether the provider's tokens must be bound to the
 	// client certificate; a bound token always needs its certificate.
 	MTLSBound MTLSBinding
+	// DPoP checks the proofs of the provider's DPoP-bound tokens (cnf.jkt,
+	// RFC 9449); nil refuses every DPoP-bound token. A DPoP-bound token is
+	// never accepted as a bearer token.
+	DPoP *dpop.Checker
+	// DPoPRequired refuses tokens that are not DPoP-bound.
+	DPoPRequired bool
 }
 
 // Name is the provider's configured name.
@@ -108,7 +115,11 @@ type providerState struct {
 	p       *Provider
 	ok      *okTemplate // nil for the "none" state
 	denials [reasonCount]*authv3.CheckResponse
-	counts  counters
+	// dpopDenials are the 401 answers to a token sent with the DPoP
+	// scheme: a DPoP challenge instead of a Bearer one.
+	dpopDenials [reasonCount]*authv3.CheckResponse
+	algs        string // the algs parameter of DPoP challenges
+	counts      counters
 }
 
 type rule struct {
@@ -196,12 +207,17 @@ func NewPolicy(opts PolicyOptions, m *Metrics) (*Policy, error) {
 }
 
 func newProviderState(p *Provider, name string, m *Metrics) *providerState {
-	st := &providerState{p: p, counts: m.counters(name)}
+	st := &providerState{p: p, counts: m.counters(name), algs: proofAlgs(p)}
 	for r := ReasonMissing; r < reasonCount; r++ {
 		if r.kind() != kindForbidden {
 			st.denials[r] = denyResponse(r, name, nil)
 		}
+		if r.kind() == kindUnauthenticated {
+			st.dpopDenials[r] = dpopDenyResponse(r, name, st.algs, "")
+		}
 	}
+	// A refused proof is answered with a DPoP challenge whatever the scheme.
+	st.denials[ReasonInvalidDPoPProof] = st.dpopDenials[ReasonInvalidDPoPProof]
 	return st
 }
 

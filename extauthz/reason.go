@@ -38,6 +38,11 @@ const (
 	// certificate it is bound to, or an unbound token of a provider that
 	// requires the binding (RFC 8705).
 	ReasonCertMismatch
+	// ReasonInvalidDPoPProof refuses a DPoP-bound token without a valid
+	// proof of its key (RFC 9449), a DPoP-bound token presented as a bearer
+	// token, and an unbound token where the provider requires DPoP or with
+	// the DPoP scheme.
+	ReasonInvalidDPoPProof
 	reasonCount
 )
 
@@ -45,7 +50,7 @@ var reasonNames = [reasonCount]string{
 	"ok", "missing", "too_large", "malformed", "unsupported_alg", "unknown_issuer", "unknown_kid",
 	"bad_signature", "keys_unavailable", "store_unavailable", "expired", "not_yet_valid",
 	"lifetime_exceeded", "bad_audience", "bad_typ", "revoked", "insufficient_scope", "claim_mismatch",
-	"ambiguous_path", "cert_mismatch",
+	"ambiguous_path", "cert_mismatch", "invalid_dpop_proof",
 }
 
 // String is the reason's name as metrics and logs spell it.

@@ -19,6 +19,13 @@ type request struct {
 	host   string // as received; lower case, without a trailing dot after view
 	id     string // x-request-id, for logs
 
+	// scheme is the original request's scheme as the transport names it
+	// (Envoy's attributes.request.http.scheme), "" when it does not;
+	// protoHeader is the header that names it otherwise (lower case). Only
+	// a DPoP proof's htu reads them (see request.originalScheme).
+	scheme      string
+	protoHeader string
+
 	// cert is the client certificate as the transport received it, read
 	// as certFrom says (see request.certDER); only a certificate-bound
 	// token reads it.
@@ -65,7 +72,7 @@ func (r *request) header(lower string) (string, bool) {
 // request without HTTP attributes has no token and is denied as missing.
 func fromCheck(req *authv3.CheckRequest) request {
 	h := req.GetAttributes().GetRequest().GetHttp()
-	r := request{method: h.GetMethod(), host: h.GetHost(), target: h.GetPath(), query: h.GetQuery()}
+	r := request{method: h.GetMethod(), host: h.GetHost(), target: h.GetPath(), query: h.GetQuery(), scheme: h.GetScheme()}
 	r.setPeerCert(req.GetAttributes().GetSource().GetCertificate())
 	for k, v := range h.GetHeaders() {
 		r.headers = append(r.headers, field{k, v})
@@ -122,35 +129,39 @@ func lowerASCII(s string) string {
 	return s
 }
 
-// extract returns the token of the first source present.
-func extract(sources []Source, r *request) (string, bool) {
+// extract returns the token of the first source present, and whether it
+// came with the DPoP scheme (RFC 9449 §7.1) in the authorization header.
+func extract(sources []Source, r *request) (tok string, dpopScheme, found bool) {
 	for _, s := range sources {
 		switch {
 		case s.Header == "authorization":
 			if v, ok := r.header("authorization"); ok {
 				if tok, ok := bearer(v); ok {
-					return tok, true
+					return tok, false, true
+				}
+				if tok, ok := dpopAuthorization(v); ok {
+					return tok, true, true
 				}
 			}
 		case s.Header != "":
 			if v, ok := r.header(s.Header); ok {
 				if v = strings.TrimSpace(v); v != "" {
-					return v, true
+					return v, false, true
 				}
 			}
 		case s.Cookie != "":
 			if v, ok := r.header("cookie"); ok {
 				if tok, ok := cookieValue(v, s.Cookie); ok {
-					return tok, true
+					return tok, false, true
 				}
 			}
 		case s.Query != "":
 			if tok, ok := queryValue(r.query, s.Query); ok {
-				return tok, true
+				return tok, false, true
 			}
 		}
 	}
-	return "", false
+	return "", false, false
 }
 
 // bearer reads "Bearer <token>" with a case-insensitive scheme (RFC 6750

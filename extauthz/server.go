@@ -139,6 +139,14 @@ type outcome struct {
 	expires  int64     // its cache entry's expiry, with offerHot
 	rule     *rule
 	dryRun   bool // a denial turned into an allow
+	// dpopScheme: the token came as "Authorization: DPoP <token>", so a
+	// 401 is answered with a DPoP challenge.
+	dpopScheme bool
+	// nonce, when set, is the server nonce a DPoP proof lacked: the answer
+	// is use_dpop_nonce with it in DPoP-Nonce.
+	nonce string
+	// dpopErr says why a DPoP proof was refused, for the log.
+	dpopErr error
 }
 
 // Check answers one ext_authz request given as a message; the gRPC
@@ -211,6 +219,12 @@ func (s *Server) render(pol *Policy, o *outcome) *authv3.CheckResponse {
 		}
 		return o.rule.forbidden[p][o.reason-ReasonInsufficientScope]
 	}
+	if o.nonce != "" {
+		return nonceResponse(o.st, o.nonce)
+	}
+	if o.dpopScheme && o.reason.kind() == kindUnauthenticated {
+		return o.st.dpopDenials[o.reason]
+	}
 	return o.st.denials[o.reason]
 }
 
@@ -265,6 +279,9 @@ func (s *Server) attrs(r *request, o *outcome) []slog.Attr {
 	if o.verified && o.claims.jti != "" {
 		a = append(a, slog.String("jti", o.claims.jti))
 	}
+	if o.dpopErr != nil {
+		a = append(a, slog.String("dpop_error", o.dpopErr.Error()))
+	}
 	return a
 }
 
@@ -284,7 +301,8 @@ func (s *Server) decide(ctx context.Context, pol *Policy, r *request, sc *scratc
 			}
 		}
 	}
-	raw, found := extract(pol.sources, r)
+	raw, dpopScheme, found := extract(pol.sources, r)
+	o.dpopScheme = dpopScheme
 	if !found {
 		if rl.AllowAnonymous {
 			return o
@@ -299,6 +317,9 @@ func (s *Server) decide(ctx context.Context, pol *Policy, r *request, sc *scratc
 		return s.deny(pol, o, reason)
 	}
 	if reason := certBound(o.vt.prov, r, &o.claims); reason != ReasonOK {
+		return s.deny(pol, o, reason)
+	}
+	if reason := dpopBound(ctx, r, &o, raw, now); reason != ReasonOK {
 		return s.deny(pol, o, reason)
 	}
 	if rl.providers != nil && !rl.providers[o.vt.prov] {

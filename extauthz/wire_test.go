@@ -48,6 +48,7 @@ func TestWireFieldNumbers(t *testing.T) {
 		{num(&authv3.AttributeContext_HttpRequest{}, "path"), fieldHTTPPath},
 		{num(&authv3.AttributeContext_HttpRequest{}, "host"), fieldHTTPHost},
 		{num(&authv3.AttributeContext_HttpRequest{}, "query"), fieldHTTPQuery},
+		{num(&authv3.AttributeContext_HttpRequest{}, "scheme"), fieldHTTPScheme},
 		{num(&authv3.AttributeContext_HttpRequest{}, "header_map"), fieldHTTPHeaderMap},
 		{entry(&authv3.AttributeContext_HttpRequest{}, "headers", "key"), fieldMapEntryKey},
 		{entry(&authv3.AttributeContext_HttpRequest{}, "headers", "value"), fieldMapEntryValue},

@@ -20,6 +20,7 @@ const (
 	fieldHTTPHeaders       = 3  // AttributeContext.HttpRequest.headers (map)
 	fieldHTTPPath          = 4  // AttributeContext.HttpRequest.path
 	fieldHTTPHost          = 5  // AttributeContext.HttpRequest.host
+	fieldHTTPScheme        = 6  // AttributeContext.HttpRequest.scheme
 	fieldHTTPQuery         = 7  // AttributeContext.HttpRequest.query
 	fieldHTTPHeaderMap     = 13 // AttributeContext.HttpRequest.header_map
 	fieldHeaderMapHeaders  = 1  // config.core.v3.HeaderMap.headers
@@ -97,6 +98,8 @@ func decodeHTTP(b []byte, r *request) error {
 			r.host = str(h.v)
 		case fieldHTTPQuery:
 			r.query = str(h.v)
+		case fieldHTTPScheme:
+			r.scheme = str(h.v)
 		case fieldHTTPHeaders:
 			f, err := decodeMapEntry(h.v)
 			if err != nil {
