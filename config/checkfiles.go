@@ -33,6 +33,11 @@ func (c *Config) CheckFiles() error {
 			p.add("admin_token_file", "%s is empty", c.AdminTokenFile)
 		}
 	}
+	if c.DPoPNonceKeyFile != "" {
+		if _, err := ReadDPoPNonceKey(c.DPoPNonceKeyFile); err != nil {
+			p.add("dpop_nonce_key_file", "%s", err)
+		}
+	}
 	// serve creates data_dir whatever else it holds.
 	if msg := creatableIn(c.dataDir()); msg != "" {
 		p.add("data_dir", "%s", msg)

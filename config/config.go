@@ -26,10 +26,13 @@ type Config struct {
 	// ForwardAuthClientCertHeader names the header a forward-auth proxy
 	// sends the client certificate in (Envoy XFCC or a URL-encoded PEM),
 	// for certificate-bound tokens; "" reads none.
-	ForwardAuthClientCertHeader string        `yaml:"forward_auth_client_cert_header"`
-	TokenSources                []TokenSource `yaml:"token_sources"`
-	Rules                       []Rule        `yaml:"rules"`
-	TokenCache                  TokenCache    `yaml:"token_cache"`
+	ForwardAuthClientCertHeader string `yaml:"forward_auth_client_cert_header"`
+	// DPoPNonceKeyFile holds the key DPoP server nonces are made with,
+	// shared by replicas (see config/dpop.go).
+	DPoPNonceKeyFile string        `yaml:"dpop_nonce_key_file"`
+	TokenSources     []TokenSource `yaml:"token_sources"`
+	Rules            []Rule        `yaml:"rules"`
+	TokenCache       TokenCache    `yaml:"token_cache"`
 	// TokenEndpointRateLimit limits the token endpoints of http_addr per
 	// client address.
 	TokenEndpointRateLimit TokenEndpointRateLimit `yaml:"token_endpoint_rate_limit"`
@@ -71,6 +74,10 @@ type Provider struct {
 	KeepAuthorization      *bool             `yaml:"keep_authorization"` // nil = default true
 	Optional               bool              `yaml:"optional"`           // true: does not gate readiness
 	MTLSBound              string            `yaml:"mtls_bound"`         // allowed | required (default allowed)
+	// DPoP, DPoPProofMaxAge and DPoPNonce: see config/dpop.go.
+	DPoP            string        `yaml:"dpop"`               // allowed | required (default allowed)
+	DPoPProofMaxAge time.Duration `yaml:"dpop_proof_max_age"` // default 60s
+	DPoPNonce       bool          `yaml:"dpop_nonce"`
 }
 
 // TokenSource names one place a token is looked for; exactly one field is set.
@@ -165,4 +172,9 @@ type Issuer struct {
 	ForwardClaims        map[string]string `yaml:"forward_claims"`
 	ForwardPayloadHeader string            `yaml:"forward_payload_header"`
 	KeepAuthorization    *bool             `yaml:"keep_authorization"` // nil = default true
+	// DPoP, DPoPProofMaxAge and DPoPNonce are those of providers[] for the
+	// "self" provider's tokens, and rule the token endpoint's proofs.
+	DPoP            string        `yaml:"dpop"`
+	DPoPProofMaxAge time.Duration `yaml:"dpop_proof_max_age"`
+	DPoPNonce       bool          `yaml:"dpop_nonce"`
 }

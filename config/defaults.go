@@ -183,6 +183,7 @@ func (c *Config) ApplyDefaults() {
 	for i := range c.Providers {
 		c.Providers[i].applyDefaults()
 	}
+	c.Issuer.applyDPoPDefaults()
 	if c.TokenCache.MaxEntries == nil {
 		n := DefaultTokenCacheEntries
 		c.TokenCache.MaxEntries = &n
@@ -230,6 +231,7 @@ func (r *TokenEndpointRateLimit) RateLimitPerSecond() int {
 
 func (p *Provider) applyDefaults() {
 	setString(&p.MTLSBound, MTLSBoundAllowed)
+	p.applyDPoPDefaults()
 	if p.Algorithms == nil {
 		p.Algorithms = DefaultAlgorithms()
 	}

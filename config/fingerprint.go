@@ -49,6 +49,7 @@ func ProviderFingerprint(p Provider) string {
 		// it stay as they were.
 		f.str(p.MTLSBound)
 	}
+	p.fingerprintDPoP(&f)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

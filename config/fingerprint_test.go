@@ -52,6 +52,11 @@ func TestProviderFingerprint(t *testing.T) {
 		"keep_authorization false":      {func(p *Provider) { p.KeepAuthorization = &no }, false},
 		"explicit mtls_bound allowed":   {func(p *Provider) { p.MTLSBound = MTLSBoundAllowed }, true},
 		"mtls_bound required":           {func(p *Provider) { p.MTLSBound = MTLSBoundRequired }, false},
+		"explicit dpop allowed":         {func(p *Provider) { p.DPoP = DPoPAllowed }, true},
+		"explicit dpop max age default": {func(p *Provider) { p.DPoPProofMaxAge = DefaultDPoPProofMaxAge }, true},
+		"dpop required":                 {func(p *Provider) { p.DPoP = DPoPRequired }, false},
+		"dpop proof max age":            {func(p *Provider) { p.DPoPProofMaxAge = 30 * time.Second }, false},
+		"dpop nonce":                    {func(p *Provider) { p.DPoPNonce = true }, false},
 	}
 	want := ProviderFingerprint(base())
 	if len(want) != 64 {

@@ -45,6 +45,7 @@ func (c *Config) validate() problems {
 		}
 	}
 	c.validateDecisionLog(&p)
+	c.validateDPoPNonces(&p)
 	if c.ShutdownDelay < 0 {
 		p.add("shutdown_delay", "must not be negative")
 	}
@@ -278,6 +279,7 @@ func (c *Config) validateIssuer(p *problems, known map[string]bool) {
 	}
 	nonEmptyItems(p, "issuer.exchange_claims", is.ExchangeClaims)
 	validateForwarding(p, "issuer", is.ForwardClaims, is.ForwardPayloadHeader)
+	validateDPoP(p, "issuer", is.DPoP, is.DPoPProofMaxAge)
 }
 
 func nonEmptyItems(p *problems, path string, items []string) {

@@ -82,6 +82,7 @@ func validateProvider(p *problems, path string, pr *Provider) {
 	}
 	validateKeySource(p, path, pr)
 	oneOf(p, path+".mtls_bound", pr.MTLSBound, MTLSBoundAllowed, MTLSBoundRequired)
+	validateDPoP(p, path, pr.DPoP, pr.DPoPProofMaxAge)
 	validateAlgorithms(p, path+".algorithms", pr.Algorithms)
 	nonNegative(p, path+".clock_skew", pr.ClockSkew)
 	nonNegative(p, path+".max_lifetime", pr.MaxLifetime)

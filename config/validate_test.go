@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,32 @@ func TestValidate(t *testing.T) {
 		"admin on every IPv6 interface without a token": {
 			edit: func(c *Config) { c.AdminAddr = "[::]:9090" },
 			want: []string{`admin_addr: "[::]:9090" is reachable from other hosts, so admin_token_file must be set; or listen on a loopback address such as 127.0.0.1:9090`},
+		},
+		"dpop unknown": {
+			edit: func(c *Config) { c.Providers[0].DPoP = "always" },
+			want: []string{`providers[0].dpop: must be one of allowed or required, not "always"`},
+		},
+		"dpop_proof_max_age too long": {
+			edit: func(c *Config) { c.Providers[0].DPoPProofMaxAge = 2 * time.Hour },
+			want: []string{"providers[0].dpop_proof_max_age: must be at most 1h0m0s: a proof is meant for one request"},
+		},
+		"dpop_proof_max_age negative": {
+			edit: func(c *Config) { c.Providers[0].DPoPProofMaxAge = -time.Second },
+			want: []string{"providers[0].dpop_proof_max_age: must be greater than 0"},
+		},
+		"issuer dpop unknown": {
+			edit: func(c *Config) { c.Issuer.DPoP = "yes" },
+			want: []string{`issuer.dpop: must be one of allowed or required, not "yes"`},
+		},
+		"dpop nonces with one replica need no key file": {
+			edit: func(c *Config) { c.Providers[0].DPoPNonce = true },
+		},
+		"dpop nonces over redis need a key file": {
+			edit: func(c *Config) {
+				c.Providers[0].DPoPNonce = true
+				c.Revocation.Store, c.Revocation.RedisURL = StoreRedis, "redis://127.0.0.1:6379/0"
+			},
+			want: []string{"dpop_nonce_key_file: must be set when a provider sets dpop_nonce and revocation.store is redis: every replica must accept the nonces the others give out"},
 		},
 		"mtls_bound unknown": {
 			edit: func(c *Config) { c.Providers[0].MTLSBound = "always" },
@@ -453,5 +480,28 @@ func TestEditDistance(t *testing.T) {
 				t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestDPoPNonceKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	short, good := dir+"/short", dir+"/good"
+	if err := os.WriteFile(short, []byte("too short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, []byte(strings.Repeat("k", 48)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := ReadDPoPNonceKey(good); err != nil || len(k) != 48 {
+		t.Fatalf("ReadDPoPNonceKey(good) = %d bytes, %v", len(k), err)
+	}
+	for _, path := range []string{short, dir + "/missing", dir} {
+		c := validConfig()
+		c.DataDir = dir
+		c.DPoPNonceKeyFile = path
+		err := c.CheckFiles()
+		if err == nil || !strings.Contains(err.Error(), "dpop_nonce_key_file: ") {
+			t.Errorf("CheckFiles with dpop_nonce_key_file %s: %v", path, err)
+		}
 	}
 }

@@ -49,6 +49,7 @@ type app struct {
 	health    *health.Checker
 	reloads   *prometheus.CounterVec
 	rateLimit ratelimit.HTTP // the token endpoints' limit per client
+	nonceKey  []byte         // DPoP server nonces' key, for the life of the process
 
 	reloadMu sync.Mutex
 	bgWG     sync.WaitGroup
@@ -100,6 +101,9 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 	}
 	a.health.Set(readinessStore, health.Component{Probe: a.rev.Readiness})
 
+	if a.nonceKey, err = dpopNonceKey(cfg); err != nil {
+		return nil, err
+	}
 	if cfg.IssuerEnabled() {
 		if err := a.buildIssuer(cfg); err != nil {
 			return nil, err
@@ -107,6 +111,7 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 	}
 	a.providers = newProviderSet(ctx, log, jwks.NewMetrics(a.reg), a.self)
 	a.providers.selfRules = a.selfRules
+	a.providers.replay, a.providers.nonceKey = a.st.replay, a.nonceKey
 	a.providers.onChange = a.health.Notify
 
 	a.authzM = extauthz.NewMetrics(a.reg)

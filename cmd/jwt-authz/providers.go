@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jwt-authz/jwt-authz/config"
+	"github.com/jwt-authz/jwt-authz/dpop"
 	"github.com/jwt-authz/jwt-authz/extauthz"
 	"github.com/jwt-authz/jwt-authz/jwks"
 	"github.com/jwt-authz/jwt-authz/token"
@@ -48,6 +49,9 @@ type providerSet struct {
 	// onRemove is called with the name of each provider a reload removes,
 	// once its JWKS series are deleted, for the series others keep.
 	onRemove func(provider string)
+	// replay and nonceKey serve the providers' DPoP proof checks.
+	replay   dpop.ReplayCache
+	nonceKey []byte
 }
 
 func newProviderSet(ctx context.Context, log *slog.Logger, m *jwks.Metrics, self *jwks.Static) *providerSet {
@@ -98,7 +102,7 @@ func (ps *providerSet) build(cfg *config.Config) (entries []*providerEntry, fini
 		}
 		src.Start(ps.ctx)
 		started = append(started, src)
-		next[p.Name] = &providerEntry{
+		entry := &providerEntry{
 			fingerprint: fp,
 			source:      src,
 			fetched:     src,
@@ -120,13 +124,19 @@ func (ps *providerSet) build(cfg *config.Config) (entries []*providerEntry, fini
 				MTLSBound:            mtlsBinding(p.MTLSBound),
 			},
 		}
+		err = ps.setDPoP(entry.authz, dpopSettings{name: p.Name, algorithms: p.Algorithms, mode: p.DPoP,
+			maxAge: p.DPoPProofMaxAge, skew: p.ClockSkew, nonce: p.DPoPNonce})
+		if err != nil {
+			return fail(err)
+		}
+		next[p.Name] = entry
 	}
 	if cfg.IssuerEnabled() && ps.self != nil && ps.selfRules != nil {
 		fp := selfFingerprint(cfg)
 		if old, ok := ps.entries[config.SelfProvider]; ok && old.fingerprint == fp {
 			next[config.SelfProvider] = old
 		} else {
-			next[config.SelfProvider] = &providerEntry{
+			entry := &providerEntry{
 				fingerprint: fp,
 				source:      ps.self,
 				authz: &extauthz.Provider{
@@ -136,6 +146,10 @@ func (ps *providerSet) build(cfg *config.Config) (entries []*providerEntry, fini
 					KeepAuthorization:    cfg.Issuer.KeepAuthorizationOrDefault(),
 				},
 			}
+			if err := ps.setDPoP(entry.authz, selfDPoP(cfg, entry.authz.Token.ClockSkew)); err != nil {
+				return fail(err)
+			}
+			next[config.SelfProvider] = entry
 		}
 	}
 	names := make([]string, 0, len(next))
@@ -188,6 +202,9 @@ func selfFingerprint(cfg *config.Config) string {
 		ForwardClaims:        is.ForwardClaims,
 		ForwardPayloadHeader: is.ForwardPayloadHeader,
 		KeepAuthorization:    &[]bool{is.KeepAuthorizationOrDefault()}[0],
+		DPoP:                 is.DPoP,
+		DPoPProofMaxAge:      is.DPoPProofMaxAge,
+		DPoPNonce:            is.DPoPNonce,
 	})
 }
 
