@@ -36,15 +36,29 @@ var reservedClaims = map[string]bool{
 // accessClaims are the registered claims of an access token, in the order
 // they are encoded.
 type accessClaims struct {
-	Issuer   string `json:"iss"`
-	Subject  string `json:"sub"`
-	Audience any    `json:"aud"` // string or []string
-	Expiry   int64  `json:"exp"`
-	IssuedAt int64  `json:"iat"`
-	ID       string `json:"jti"`
-	Session  string `json:"sid"`
-	Scope    string `json:"scope,omitempty"`
-	ClientID string `json:"client_id"`
+	Issuer   string        `json:"iss"`
+	Subject  string        `json:"sub"`
+	Audience any           `json:"aud"` // string or []string
+	Expiry   int64         `json:"exp"`
+	IssuedAt int64         `json:"iat"`
+	ID       string        `json:"jti"`
+	Session  string        `json:"sid"`
+	Scope    string        `json:"scope,omitempty"`
+	ClientID string        `json:"client_id"`
+	Cnf      *confirmation `json:"cnf,omitempty"`
+}
+
+// confirmation is the cnf claim of a DPoP-bound access token (RFC 9449
+// §6.1).
+type confirmation struct {
+	JKT string `json:"jkt"`
+}
+
+func confirmationOf(jkt string) *confirmation {
+	if jkt == "" {
+		return nil
+	}
+	return &confirmation{JKT: jkt}
 }
 
 // refreshClaims are the claims of a refresh token.

@@ -39,6 +39,7 @@ type discoveryDocument struct {
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 	RevocationAuthMethodsSupported    []string `json:"revocation_endpoint_auth_methods_supported"`
+	DPoPSigningAlgValuesSupported     []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 func (i *Issuer) buildDiscovery() ([]byte, error) {
@@ -55,6 +56,7 @@ func (i *Issuer) buildDiscovery() ([]byte, error) {
 		IDTokenSigningAlgValuesSupported:  i.keys.algorithms(),
 		TokenEndpointAuthMethodsSupported: []string{"none"},
 		RevocationAuthMethodsSupported:    []string{"none"},
+		DPoPSigningAlgValuesSupported:     i.dpopAlgorithms(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode discovery document: %w", err)
@@ -116,4 +118,13 @@ func etagMatch(header, etag string) bool {
 		}
 	}
 	return false
+}
+
+// dpopAlgorithms are the algorithms the token endpoint accepts DPoP proofs
+// in (RFC 9449 §5.1), nil when it does not check proofs.
+func (i *Issuer) dpopAlgorithms() []string {
+	if i.opts.DPoP == nil {
+		return nil
+	}
+	return i.opts.DPoP.Algorithms()
 }

@@ -1,6 +1,8 @@
 package issuer
 
 import (
+	"github.com/jwt-authz/jwt-authz/dpop"
+
 	"errors"
 	"log/slog"
 	"net/http"
@@ -17,7 +19,8 @@ const (
 // exchangeGrant handles the RFC 8693 token exchange: a valid token of an
 // exchange provider becomes a new session for the same subject, carrying
 // the configured claims.
-func (i *Issuer) exchangeGrant(r *http.Request, form url.Values, ex ExchangeValidator) (*TokenResponse, *failure) {
+// With a DPoP proof, the new session is bound to the proof's key.
+func (i *Issuer) exchangeGrant(r *http.Request, form url.Values, ex ExchangeValidator, proof *dpop.Proof) (*TokenResponse, *failure) {
 	ctx := r.Context()
 	subjectToken := form.Get("subject_token")
 	switch {
@@ -67,6 +70,7 @@ func (i *Issuer) exchangeGrant(r *http.Request, form url.Values, ex ExchangeVali
 		req.Scope = requested
 	}
 	req.ClientAddr = clientAddr(r)
+	req.JKT = proofJKT(proof)
 	resp, err := i.issue(ctx, req, grantExchange)
 	switch {
 	case errors.Is(err, ErrInvalidRequest):

@@ -25,6 +25,7 @@ type Issuer struct {
 	exchange  map[string]bool
 	discovery []byte
 	own       *ownVerifier
+	dpopURIs  dpopEndpoints
 }
 
 // New returns an Issuer signing with keys, keeping sessions in sessions and
@@ -62,6 +63,9 @@ func New(keys *Keys, sessions session.Store, revoker SessionRevoker, opts Option
 	}
 	if i.own, err = newOwnVerifier(keys, opts); err != nil {
 		return nil, err
+	}
+	if i.dpopURIs, err = newDPoPEndpoints(opts.Issuer); err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
 	}
 	if i.discovery, err = i.buildDiscovery(); err != nil {
 		return nil, err

@@ -24,6 +24,10 @@ type MintRequest struct {
 	Claims map[string]any
 	// ClientAddr is the requester's address, for the audit line.
 	ClientAddr string
+	// JKT, when set, binds the session to that DPoP key (RFC 9449 §5):
+	// its access tokens carry it as cnf.jkt and it is refreshed only with
+	// a proof by the key.
+	JKT string
 }
 
 // TokenResponse is the RFC 6749 §5.1 success response of the token
@@ -76,8 +80,9 @@ func (i *Issuer) issue(ctx context.Context, req MintRequest, grant string) (*Tok
 		Claims:    claims,
 		CreatedAt: now,
 		ExpiresAt: now.Add(i.opts.SessionMaxLifetime),
+		JKT:       req.JKT,
 	}
-	p, err := i.mintPair(s, s.Scope, now)
+	p, err := i.mintPair(s, s.Scope, s.JKT, now)
 	if err != nil {
 		return nil, err
 	}
@@ -102,8 +107,9 @@ type pair struct {
 }
 
 // mintPair signs an access token with scope and a refresh token for s at
-// now. Neither outlives s.ExpiresAt.
-func (i *Issuer) mintPair(s session.Session, scope string, now time.Time) (pair, error) {
+// now. Neither outlives s.ExpiresAt. jkt, when set, binds the access token
+// to that DPoP key (cnf.jkt, token_type DPoP).
+func (i *Issuer) mintPair(s session.Session, scope, jkt string, now time.Time) (pair, error) {
 	accessExp := minTime(now.Add(i.opts.AccessTokenTTL), s.ExpiresAt).Truncate(time.Second)
 	refreshExp := minTime(now.Add(i.opts.RefreshTokenTTL), s.ExpiresAt).Truncate(time.Second)
 	iat := now.Unix()
@@ -118,6 +124,7 @@ func (i *Issuer) mintPair(s session.Session, scope string, now time.Time) (pair,
 		Session:  s.ID,
 		Scope:    scope,
 		ClientID: i.opts.ClientID,
+		Cnf:      confirmationOf(jkt),
 	})
 	if err != nil {
 		return pair{}, fmt.Errorf("encode access token claims: %w", err)
@@ -150,7 +157,7 @@ func (i *Issuer) mintPair(s session.Session, scope string, now time.Time) (pair,
 	return pair{
 		resp: &TokenResponse{
 			AccessToken:  access,
-			TokenType:    "Bearer",
+			TokenType:    tokenType(jkt),
 			ExpiresIn:    max(accessExp.Unix()-iat, 0),
 			RefreshToken: refresh,
 			Scope:        scope,

@@ -1,6 +1,8 @@
 package issuer
 
 import (
+	"github.com/jwt-authz/jwt-authz/dpop"
+
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,6 +73,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock returns the current time; nil means time.Now.
 	Clock func() time.Time
+	// DPoP checks the DPoP proofs the token endpoint receives (RFC 9449
+	// §5); with one, access tokens are bound to the proof's key and a new
+	// session's refresh token too. nil ignores DPoP headers.
+	DPoP *dpop.Checker
 }
 
 // withDefaults fills zero fields and checks the result.

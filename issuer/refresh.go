@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/jwt-authz/jwt-authz/dpop"
 	"github.com/jwt-authz/jwt-authz/session"
 )
 
@@ -16,20 +17,25 @@ import (
 const revokeTimeout = 10 * time.Second
 
 // refreshGrant handles grant_type=refresh_token (RFC 6749 §6).
-func (i *Issuer) refreshGrant(r *http.Request, form url.Values) (*TokenResponse, *failure) {
+// proof is the request's accepted DPoP proof, or nil.
+func (i *Issuer) refreshGrant(r *http.Request, form url.Values, proof *dpop.Proof) (*TokenResponse, *failure) {
 	raw := form.Get("refresh_token")
 	if raw == "" {
 		return nil, invalidRequest("missing refresh_token")
 	}
 	scope, scopeGiven := form.Get("scope"), form.Has("scope")
-	return i.refresh(r.Context(), raw, scope, scopeGiven, clientAddr(r))
+	return i.refresh(r.Context(), raw, scope, scopeGiven, clientAddr(r), proof)
 }
 
 // refresh rotates the refresh token raw. Verification, the session checks
 // and minting happen before the store's compare-and-swap, which alone
 // decides: rotate, replay the pair of a rotation within the grace window,
 // or (for any other jti) revoke the whole session.
-func (i *Issuer) refresh(ctx context.Context, raw, scope string, scopeGiven bool, addr string) (*TokenResponse, *failure) {
+//
+// A session bound to a DPoP key is refreshed only with a proof by that
+// key (RFC 9449 §5); otherwise the proof's key, if any, binds the new
+// access token alone.
+func (i *Issuer) refresh(ctx context.Context, raw, scope string, scopeGiven bool, addr string, proof *dpop.Proof) (*TokenResponse, *failure) {
 	now := i.now()
 	tok, err := i.verifyOwn(ctx, raw, typRefresh, false)
 	if errors.Is(err, errTokenExpired) {
@@ -66,6 +72,10 @@ func (i *Issuer) refresh(ctx context.Context, raw, scope string, scopeGiven bool
 	case !now.Before(s.ExpiresAt):
 		return nil, invalidGrant("session has reached its maximum lifetime")
 	}
+	jkt, f := sessionKey(s.JKT, proof)
+	if f != nil {
+		return nil, f
+	}
 	accessScope := s.Scope
 	if scopeGiven {
 		if !validScope(scope) || !scopeSubset(scope, s.Scope) {
@@ -80,7 +90,7 @@ func (i *Issuer) refresh(ctx context.Context, raw, scope string, scopeGiven bool
 	next := session.Rotation{JTI: randomID()}
 	var p pair
 	if tok.ID == s.RefreshJTI {
-		if p, err = i.mintPair(s, accessScope, now); err != nil {
+		if p, err = i.mintPair(s, accessScope, jkt, now); err != nil {
 			i.log.ErrorContext(ctx, "mint token pair", "err", err)
 			return nil, serverError()
 		}

@@ -31,12 +31,18 @@ func (i *Issuer) TokenHandler(ex ExchangeValidator) http.Handler {
 			f.write(w)
 			return
 		}
+		proof, f := i.readProof(w, r, refreshOnly)
+		if f != nil {
+			i.metrics.request(grant, f.result)
+			f.write(w)
+			return
+		}
 		var resp *TokenResponse
 		switch gt := form.Get("grant_type"); {
 		case gt == "refresh_token" || (refreshOnly && gt == ""):
-			resp, f = i.refreshGrant(r, form)
+			resp, f = i.refreshGrant(r, form, proof)
 		case gt == GrantTypeTokenExchange && !refreshOnly && ex != nil && len(i.exchange) > 0:
-			resp, f = i.exchangeGrant(r, form, ex)
+			resp, f = i.exchangeGrant(r, form, ex, proof)
 		case gt == "":
 			f = invalidRequest("missing grant_type")
 		default:

@@ -45,6 +45,11 @@ type Session struct {
 	// Revoked is set once the session is revoked (explicitly or by reuse);
 	// it is never cleared.
 	Revoked bool
+	// JKT, when set, binds the session to a DPoP key (RFC 9449 §5): the
+	// base64url SHA-256 thumbprint of the key every refresh must prove
+	// possession of, and the cnf.jkt of its access tokens. It never
+	// changes.
+	JKT string
 }
 
 // Rotation describes the refresh token that replaces the presented one.

@@ -153,6 +153,12 @@ func (a *app) buildIssuer(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	// The token endpoint's proofs follow the issuer's DPoP keys as they
+	// are at start.
+	proofs, err := newDPoPChecker(selfDPoP(cfg, issuer.ClockSkew), a.st.replay, a.nonceKey)
+	if err != nil {
+		return fmt.Errorf("issuer: %w", err)
+	}
 	a.iss, err = issuer.New(keys, a.st.sessions, sessionRevoker{a}, issuer.Options{
 		Revocations:        revocationChecker{a.rev.Index()},
 		Issuer:             cfg.Issuer.Issuer,
@@ -168,6 +174,7 @@ func (a *app) buildIssuer(cfg *config.Config) error {
 		ExchangeClaims:     cfg.Issuer.ExchangeClaims,
 		Metrics:            im,
 		Logger:             a.log,
+		DPoP:               proofs,
 	})
 	if err != nil {
 		return fmt.Errorf("issuer: %w", err)

@@ -27,6 +27,7 @@ type diskRecord struct {
 	PreviousJTI string `json:"prev,omitempty"`
 	GraceUntil  int64  `json:"grace,omitempty"`
 	Replay      []byte `json:"replay,omitempty"`
+	JKT         string `json:"jkt,omitempty"`
 }
 
 func encodeRecord(r *session.Record) ([]byte, error) {
@@ -43,6 +44,7 @@ func encodeRecord(r *session.Record) ([]byte, error) {
 		PreviousJTI: r.PreviousJTI,
 		GraceUntil:  unixNano(r.GraceUntil),
 		Replay:      r.Replay,
+		JKT:         r.JKT,
 	})
 }
 
@@ -65,6 +67,7 @@ func decodeRecord(sid string, b []byte) (*session.Record, error) {
 			RefreshJTI:  d.RefreshJTI,
 			RetainUntil: fromUnixNano(d.RetainUntil),
 			Revoked:     d.Revoked,
+			JKT:         d.JKT,
 		},
 		PreviousJTI: d.PreviousJTI,
 		GraceUntil:  fromUnixNano(d.GraceUntil),

@@ -15,17 +15,18 @@ const (
 	fieldPrevious = "prev"
 	fieldGrace    = "grace"
 	fieldReplay   = "replay"
+	fieldJKT      = "jkt"
 )
 
 // createScript stores a new session unless the key exists.
-// KEYS[1] session key; ARGV sub, scope, claims, created, expires, jti, retain.
+// KEYS[1] session key; ARGV sub, scope, claims, created, expires, jti, retain, jkt.
 // Returns 1 when created, 0 when the key exists.
 var createScript = goredis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1],
   'sub', ARGV[1], 'scope', ARGV[2], 'claims', ARGV[3], 'created', ARGV[4],
   'expires', ARGV[5], 'jti', ARGV[6], 'retain', ARGV[7], 'revoked', '0',
-  'prev', '', 'grace', '0', 'replay', '')
+  'prev', '', 'grace', '0', 'replay', '', 'jkt', ARGV[8])
 redis.call('PEXPIREAT', KEYS[1], ARGV[7])
 return 1
 `)

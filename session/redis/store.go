@@ -47,7 +47,7 @@ func (s *Store) Create(ctx context.Context, sess session.Session) error {
 	}
 	n, err := createScript.Run(ctx, s.client, []string{key(sess.ID)},
 		sess.Subject, sess.Scope, sess.Claims,
-		millis(sess.CreatedAt), millis(sess.ExpiresAt), sess.RefreshJTI, millis(sess.RetainUntil),
+		millis(sess.CreatedAt), millis(sess.ExpiresAt), sess.RefreshJTI, millis(sess.RetainUntil), sess.JKT,
 	).Int()
 	if err != nil {
 		return unavailable("create session", err)
@@ -73,6 +73,7 @@ func (s *Store) Get(ctx context.Context, sid string) (session.Session, error) {
 		Scope:      m[fieldScope],
 		RefreshJTI: m[fieldJTI],
 		Revoked:    m[fieldRevoked] == "1",
+		JKT:        m[fieldJKT],
 	}
 	if c := m[fieldClaims]; c != "" {
 		out.Claims = []byte(c)

@@ -56,6 +56,7 @@ func newSession(t *testing.T, now time.Time) session.Session {
 		ExpiresAt:   now.Add(20 * time.Minute),
 		RefreshJTI:  randomID(t),
 		RetainUntil: now.Add(30 * time.Minute),
+		JKT:         "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 	}
 }
 
@@ -86,7 +87,7 @@ func rotate(t *testing.T, s session.Store, sid, presented string, next session.R
 
 func equalSession(a, b session.Session) error {
 	switch {
-	case a.ID != b.ID, a.Subject != b.Subject, a.Scope != b.Scope, a.RefreshJTI != b.RefreshJTI, a.Revoked != b.Revoked:
+	case a.ID != b.ID, a.Subject != b.Subject, a.Scope != b.Scope, a.RefreshJTI != b.RefreshJTI, a.Revoked != b.Revoked, a.JKT != b.JKT:
 		return fmt.Errorf("got %+v, want %+v", a, b)
 	case !bytes.Equal(a.Claims, b.Claims):
 		return fmt.Errorf("claims %q, want %q", a.Claims, b.Claims)
@@ -106,7 +107,7 @@ func testCreateGet(t *testing.T, s session.Store) {
 	}
 
 	noClaims := newSession(t, now)
-	noClaims.Claims, noClaims.Scope = nil, ""
+	noClaims.Claims, noClaims.Scope, noClaims.JKT = nil, "", ""
 	mustCreate(t, s, noClaims)
 	if err := equalSession(mustGet(t, s, noClaims.ID), noClaims); err != nil {
 		t.Fatal(err)
