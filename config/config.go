@@ -41,6 +41,7 @@ type Config struct {
 	GRPC                   GRPC                   `yaml:"grpc"`
 	HTTP                   HTTP                   `yaml:"http"`
 	DecisionLog            DecisionLog            `yaml:"decision_log"`
+	Tracing                Tracing                `yaml:"tracing"`
 }
 
 // DecisionLog configures the log of Check decisions: one JSON line per

@@ -230,6 +230,7 @@ func TestParseValidFull(t *testing.T) {
 			MaxBodyBytes:      16 << 10,
 		},
 		DecisionLog: DecisionLog{Enabled: true, Path: "/var/log/jwt-authz/decisions.log", SampleAllow: &half, SampleDeny: &zero},
+		Tracing:     Tracing{Enabled: true, Endpoint: "otel-collector.observability:4317", Protocol: "grpc", SampleRatio: &half},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse(valid-full.yaml) =\n%+v\nwant\n%+v", got, want)

@@ -46,6 +46,7 @@ func (c *Config) validate() problems {
 	}
 	c.validateDecisionLog(&p)
 	c.validateDPoPNonces(&p)
+	c.validateTracing(&p)
 	if c.ShutdownDelay < 0 {
 		p.add("shutdown_delay", "must not be negative")
 	}
