@@ -27,7 +27,13 @@ func (p *Provider) StartSampled(ctx context.Context, name string, kind trace.Spa
 	if psc.IsValid() {
 		params.ParentContext, params.TraceID = ctx, psc.TraceID()
 	} else {
-		params.TraceID = newTraceID()
+		// The half of the id a ratio sampler reads first: most new traces
+		// end here, before the rest of the id is drawn.
+		lo := rand.Uint64()
+		if lo>>1 >= p.rootBound {
+			return ctx, nil
+		}
+		params.TraceID = traceIDOf(rand.Uint64(), lo)
 	}
 	if p.sampler.ShouldSample(params).Decision == sdktrace.Drop {
 		return ctx, nil
@@ -58,11 +64,16 @@ func (idGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
 
 func (idGenerator) NewSpanID(context.Context, trace.TraceID) trace.SpanID { return newSpanID() }
 
-func newTraceID() trace.TraceID {
+func newTraceID() trace.TraceID { return traceIDOf(rand.Uint64(), rand.Uint64()) }
+
+// traceIDOf is the trace id of two halves, the last read big-endian as
+// a ratio sampler reads it; never the invalid zero id.
+func traceIDOf(hi, lo uint64) trace.TraceID {
 	var tid trace.TraceID
-	for !tid.IsValid() {
-		binary.NativeEndian.PutUint64(tid[:8], rand.Uint64())
-		binary.NativeEndian.PutUint64(tid[8:], rand.Uint64())
+	binary.BigEndian.PutUint64(tid[:8], hi)
+	binary.BigEndian.PutUint64(tid[8:], lo)
+	if !tid.IsValid() {
+		tid[0] = 1
 	}
 	return tid
 }

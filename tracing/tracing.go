@@ -57,7 +57,10 @@ type Options struct {
 type Provider struct {
 	tp      *sdktrace.TracerProvider
 	sampler sdktrace.Sampler
-	check   trace.Tracer
+	// rootBound spares the sampler the new traces it drops at once (see
+	// rootBound).
+	rootBound uint64
+	check     trace.Tracer
 }
 
 // New builds the trace pipeline of opts and starts its exporter. ctx
@@ -68,7 +71,7 @@ func New(ctx context.Context, opts Options) (*Provider, error) {
 	if opts.Lookup == nil {
 		opts.Lookup = os.LookupEnv
 	}
-	sampler, err := newSampler(opts.SampleRatio, opts.Lookup)
+	sampler, bound, err := newSampler(opts.SampleRatio, opts.Lookup)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +94,7 @@ func New(ctx context.Context, opts Options) (*Provider, error) {
 		tpOpts = append(tpOpts, sdktrace.WithBatcher(exp))
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
-	return &Provider{tp: tp, sampler: sampler, check: tp.Tracer(instrumentation)}, nil
+	return &Provider{tp: tp, sampler: sampler, rootBound: bound, check: tp.Tracer(instrumentation)}, nil
 }
 
 // instrumentation names the tracer of jwt-authz's own spans.

@@ -3,6 +3,7 @@ package tracing
 import (
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -153,7 +154,7 @@ func TestSamplerFromEnvironment(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			s, err := newSampler(tc.ratio, env(tc.vars))
+			s, _, err := newSampler(tc.ratio, env(tc.vars))
 			if tc.wantErr {
 				if err == nil {
 					t.Fatalf("sampler %v, want an error", s.Description())
@@ -249,3 +250,27 @@ func TestExportOTLPHTTP(t *testing.T) {
 }
 
 var _ sdktrace.IDGenerator = idGenerator{}
+
+// TestRootBoundNeverDropsASampledTrace: the bound StartSampled drops new
+// traces by spares the sampler only ids it would drop itself.
+func TestRootBoundNeverDropsASampledTrace(t *testing.T) {
+	for _, r := range []float64{0, 1e-9, 0.001, 0.01, 0.1, 0.5, 0.999999, 1} {
+		s, bound, err := newSampler(&r, env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Ids around the sampler's own bound, and random ones.
+		edge := uint64(r * (1 << 63))
+		los := []uint64{0, 1, edge << 1, (edge - 1) << 1, (edge + 1) << 1, (edge + 2) << 1, 1<<64 - 1}
+		for range 20000 {
+			los = append(los, rand.Uint64())
+		}
+		for _, lo := range los {
+			tid := traceIDOf(rand.Uint64(), lo)
+			sampled := s.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: tid}).Decision != sdktrace.Drop
+			if sampled && lo>>1 >= bound {
+				t.Fatalf("ratio %v: id %s is sampled, but the bound %d drops it", r, tid, bound)
+			}
+		}
+	}
+}
