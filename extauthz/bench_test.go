@@ -11,6 +11,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
@@ -18,6 +19,7 @@ import (
 	"github.com/jwt-authz/jwt-authz/revocation"
 	"github.com/jwt-authz/jwt-authz/revocation/memory"
 	"github.com/jwt-authz/jwt-authz/token"
+	"github.com/jwt-authz/jwt-authz/tracing"
 )
 
 type benchEnv struct {
@@ -152,10 +154,18 @@ func runInTurn(b *testing.B, name string, srv *Server, reqs [][]byte) {
 // attributes with pseudo-headers and a handful of ordinary headers, and
 // the source and destination peers.
 func envoyRequest(b *testing.B, tok string) []byte {
+	return envoyRequestWith(b, tok, nil)
+}
+
+// envoyRequestWith is envoyRequest with extra headers.
+func envoyRequestWith(b *testing.B, tok string, extra map[string]string) []byte {
 	headers := map[string]string{
 		":authority": "api.example.com", ":method": "GET", ":path": "/api/orders", ":scheme": "https",
 		"accept": "application/json", "user-agent": "bench/1.0", "x-forwarded-proto": "https",
 		"x-request-id": "6f1c2d9e-8b1a-4c57-9e0f-1f2a3b4c5d6e", "authorization": "Bearer " + tok,
+	}
+	for k, v := range extra {
+		headers[k] = v
 	}
 	req := checkReq("GET", "/api/orders", headers)
 	attrs := req.GetAttributes()
@@ -223,4 +233,79 @@ func BenchmarkCheckCachedRevocation(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkCheckTracing compares the cached Check with tracing off and on
+// at a 1 % sample ratio: a request without trace headers, and one whose
+// caller's trace is not sampled (extracted, then dropped).
+func BenchmarkCheckTracing(b *testing.B) {
+	rev := &revoked{jtis: map[string]bool{}}
+	off := newBenchEnv(b, 100000, rev)
+	on := newBenchEnv(b, 100000, rev)
+	ratio := 0.01
+	p, err := tracing.New(b.Context(), tracing.Options{SampleRatio: &ratio, Exporter: tracetest.NewNoopExporter(), Lookup: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = p.Shutdown(context.Background()) }()
+	on.srv.tracer = p
+	// The same token for both: the two servers share the keys.
+	on.keys = off.keys
+	on.srv.SetPolicy(off.srv.Policy())
+	tok := off.sign(b, "ES256", nil)
+	plain := envoyRequest(b, tok)
+	unsampled := envoyRequestWith(b, tok, map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"})
+	for _, tc := range []struct {
+		name string
+		env  *benchEnv
+		req  []byte
+	}{
+		{"off", off, plain},
+		{"ratio=0.01", on, plain},
+		{"ratio=0.01/caller_unsampled", on, unsampled},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			ctx, c := b.Context(), getCall()
+			for b.Loop() {
+				serveWire(b, ctx, tc.env.srv, c, tc.req)
+			}
+		})
+	}
+}
+
+// BenchmarkCheckTracingRatio reports the cost of tracing at a 1 % sample
+// ratio as a ratio to the same cached Check with tracing off, measured in
+// alternating rounds so that a busy machine slows both alike.
+func BenchmarkCheckTracingRatio(b *testing.B) {
+	rev := &revoked{jtis: map[string]bool{}}
+	off := newBenchEnv(b, 100000, rev)
+	on := newBenchEnv(b, 100000, rev)
+	ratio := 0.01
+	p, err := tracing.New(b.Context(), tracing.Options{SampleRatio: &ratio, Exporter: tracetest.NewNoopExporter(), Lookup: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = p.Shutdown(context.Background()) }()
+	on.srv.tracer = p
+	on.srv.SetPolicy(off.srv.Policy())
+	req := envoyRequest(b, off.sign(b, "ES256", nil))
+	ctx, c := b.Context(), getCall()
+	const round = 2000
+	var tOff, tOn time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		for range round {
+			serveWire(b, ctx, off.srv, c, req)
+		}
+		t1 := time.Now()
+		for range round {
+			serveWire(b, ctx, on.srv, c, req)
+		}
+		tOff += t1.Sub(t0)
+		tOn += time.Since(t1)
+	}
+	b.ReportMetric(float64(tOn)/float64(tOff), "on/off")
+	b.ReportMetric(float64(tOff.Nanoseconds())/float64(b.N*round), "ns/off")
 }

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/jwt-authz/jwt-authz/internal/urlpath"
 )
@@ -139,12 +140,18 @@ func (d *DecisionLog) sampled(result int) bool {
 // record logs one decision, when it is sampled, without blocking: the
 // line is built now (the request's strings do not outlive the call) and
 // handed to the writer, or dropped when the writer is behind.
-func (d *DecisionLog) record(r *request, o *outcome, result int, start time.Time, latency time.Duration) {
+//
+// tid is the decision's trace id when tracing found one; without it the
+// caller's trace headers, if any, are read now, for sampled lines only.
+func (d *DecisionLog) record(r *request, o *outcome, result int, start time.Time, latency time.Duration, tid trace.TraceID) {
 	if !d.sampled(result) {
 		return
 	}
+	if !tid.IsValid() {
+		tid, _ = traceIDOf(r)
+	}
 	lp := linePool.Get().(*[]byte)
-	*lp = appendDecision((*lp)[:0], r, o, result, start, latency)
+	*lp = appendDecision((*lp)[:0], r, o, result, start, latency, tid)
 	select {
 	case d.lines <- lp:
 	default:
@@ -156,7 +163,8 @@ func (d *DecisionLog) record(r *request, o *outcome, result int, start time.Time
 
 // appendDecision renders one decision as a JSON line; see
 // docs/decision-log.md for the fields.
-func appendDecision(b []byte, r *request, o *outcome, result int, start time.Time, latency time.Duration) []byte {
+// tid, when valid, is the trace the decision belongs to.
+func appendDecision(b []byte, r *request, o *outcome, result int, start time.Time, latency time.Duration, tid trace.TraceID) []byte {
 	provider := "none"
 	if o.st != nil && o.st.p != nil {
 		provider = o.st.p.Name()
@@ -200,12 +208,10 @@ func appendDecision(b []byte, r *request, o *outcome, result int, start time.Tim
 	b = strconv.AppendInt(b, latency.Microseconds(), 10)
 	b = append(b, `,"request_id":`...)
 	b = appendJSONString(b, r.id)
-	if tp, ok := r.header("traceparent"); ok {
-		if id, ok := traceID(tp); ok {
-			b = append(b, `,"trace_id":"`...)
-			b = append(b, id...)
-			b = append(b, '"')
-		}
+	if tid.IsValid() {
+		b = append(b, `,"trace_id":"`...)
+		b = hex.AppendEncode(b, tid[:])
+		b = append(b, '"')
 	}
 	return append(b, "}\n"...)
 }
@@ -215,26 +221,6 @@ func appendDecision(b []byte, r *request, o *outcome, result int, start time.Tim
 func appendSubHash(b []byte, sub string) []byte {
 	sum := sha256.Sum256([]byte(sub))
 	return hex.AppendEncode(b, sum[:8])
-}
-
-// traceID returns the trace-id of a W3C traceparent header
-// (version-traceid-parentid-flags), or false when it is not one.
-func traceID(tp string) (string, bool) {
-	if len(tp) < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' {
-		return "", false
-	}
-	id := tp[3:35]
-	zero := true
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return "", false
-		}
-		if c != '0' {
-			zero = false
-		}
-	}
-	return id, !zero
 }
 
 // appendJSONString appends s as a JSON string: quotes, backslashes and

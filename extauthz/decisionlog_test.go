@@ -230,19 +230,31 @@ func TestDecisionLogDropsWhenBehind(t *testing.T) {
 	}
 }
 
-func TestTraceID(t *testing.T) {
-	for tp, want := range map[string]string{
-		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01":  "4bf92f3577b34da6a3ce929d0e0e4736",
-		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01":  "",
-		"00-00000000000000000000000000000000-00f067aa0ba902b7-01":  "",
-		"00-4bf92f3577b34da6a3ce929d0e0e4736":                      "",
-		"00-4bf92f3577b34da6a3ce929d0e0e47\"6-00f067aa0ba902b7-01": "",
-		"": "",
-	} {
-		got, ok := traceID(tp)
-		if got != want && ok || ok != (want != "") {
-			t.Errorf("traceID(%q) = %q, %v", tp, got, ok)
-		}
+func TestTraceIDOf(t *testing.T) {
+	const id = "4bf92f3577b34da6a3ce929d0e0e4736"
+	tests := map[string]struct {
+		headers map[string]string
+		want    string
+	}{
+		"traceparent":           {map[string]string{"traceparent": "00-" + id + "-00f067aa0ba902b7-01"}, id},
+		"unsampled traceparent": {map[string]string{"traceparent": "00-" + id + "-00f067aa0ba902b7-00"}, id},
+		"upper-case hex":        {map[string]string{"traceparent": "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"}, ""},
+		"zero trace id":         {map[string]string{"traceparent": "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}, ""},
+		"truncated":             {map[string]string{"traceparent": "00-" + id}, ""},
+		"quote inside":          {map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e47\"6-00f067aa0ba902b7-01"}, ""},
+		"b3 single":             {map[string]string{"b3": id + "-00f067aa0ba902b7-1"}, id},
+		"b3 multi":              {map[string]string{"x-b3-traceid": id, "x-b3-spanid": "00f067aa0ba902b7", "x-b3-sampled": "1"}, id},
+		"b3 64-bit trace id":    {map[string]string{"x-b3-traceid": "a3ce929d0e0e4736", "x-b3-spanid": "00f067aa0ba902b7"}, "0000000000000000a3ce929d0e0e4736"},
+		"none":                  {map[string]string{"x-request-id": "r1"}, ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := fromCheck(checkReq("GET", "/", tc.headers))
+			tid, ok := traceIDOf(&r)
+			if got := tid.String(); ok != (tc.want != "") || ok && got != tc.want {
+				t.Fatalf("traceIDOf = %s, %v; want %q", got, ok, tc.want)
+			}
+		})
 	}
 }
 

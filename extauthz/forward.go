@@ -69,12 +69,13 @@ func (s *Server) ForwardAuthHandler() http.Handler {
 			writeInvalidRequest(w, problem)
 			return
 		}
+		ctx, tr := s.startSpan(req.Context(), &r, spanForwardAuth)
 		pol := s.policy.Load()
 		r.headerCert(req.Header, pol.certHeader)
 		sc := getScratch()
-		o := s.decide(req.Context(), pol, &r, sc, start)
+		o := s.decide(ctx, pol, &r, sc, start)
 		s.writeHTTP(w, &o, sc)
-		s.record(req.Context(), &r, &o, start)
+		s.record(ctx, &r, &o, start, tr)
 		putScratch(sc)
 	})
 }

@@ -42,6 +42,10 @@ type Options struct {
 	// DecisionLog, when not nil, logs sampled decisions; the caller
 	// closes it after the server has stopped.
 	DecisionLog *DecisionLog
+	// Tracer, when not nil, starts the spans of sampled decisions, joined
+	// to the caller's trace; nil turns tracing off, and a Check then does
+	// not look for trace headers at all.
+	Tracer Tracer
 }
 
 // Server implements envoy.service.auth.v3.Authorization.
@@ -57,6 +61,7 @@ type Server struct {
 	log    *slog.Logger
 	now    func() time.Time // nil: the request's start time is now
 	dlog   *DecisionLog     // nil: no decision log
+	tracer Tracer           // nil: tracing is off
 
 	// What the Check handler passes to an interceptor, built once.
 	checkInfo   grpc.UnaryServerInfo
@@ -84,7 +89,7 @@ func NewServer(pol *Policy, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("extauthz: token cache: %w", err)
 	}
-	s := &Server{cache: c, rev: opts.Revocation, m: opts.Metrics, log: opts.Logger, now: opts.Clock, dlog: opts.DecisionLog}
+	s := &Server{cache: c, rev: opts.Revocation, m: opts.Metrics, log: opts.Logger, now: opts.Clock, dlog: opts.DecisionLog, tracer: opts.Tracer}
 	s.hot.seed = maphash.MakeSeed()
 	s.checkInfo = grpc.UnaryServerInfo{Server: s, FullMethod: checkFullMethod}
 	s.checkWireFn = s.checkWire
@@ -174,6 +179,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 // *authv3.CheckResponse, or a *wireResponse built for an allowed token.
 func (s *Server) serve(ctx context.Context, r *request) any {
 	start := time.Now()
+	ctx, tr := s.startSpan(ctx, r, spanCheck)
 	pol := s.policy.Load()
 	sc := getScratch()
 	o := s.decide(ctx, pol, r, sc, start)
@@ -187,7 +193,7 @@ func (s *Server) serve(ctx context.Context, r *request) any {
 	} else {
 		resp = s.render(pol, &o)
 	}
-	s.record(ctx, r, &o, start)
+	s.record(ctx, r, &o, start, tr)
 	putScratch(sc)
 	return resp
 }
@@ -228,7 +234,8 @@ func (s *Server) render(pol *Policy, o *outcome) *authv3.CheckResponse {
 	return o.st.denials[o.reason]
 }
 
-func (s *Server) record(ctx context.Context, r *request, o *outcome, start time.Time) {
+// record counts, logs and traces a decision; tr is its trace, if any.
+func (s *Server) record(ctx context.Context, r *request, o *outcome, start time.Time, tr traced) {
 	result := resultAllowed
 	switch {
 	case o.reason == ReasonOK:
@@ -241,8 +248,9 @@ func (s *Server) record(ctx context.Context, r *request, o *outcome, start time.
 	latency := time.Since(start)
 	s.m.observer(result).Observe(latency.Seconds())
 	if s.dlog != nil {
-		s.dlog.record(r, o, result, start, latency)
+		s.dlog.record(r, o, result, start, latency, tr.id)
 	}
+	tr.end(r, o, result)
 	switch {
 	case result == resultDryRunDenied:
 		s.log.LogAttrs(ctx, slog.LevelInfo, "dry run: request would be denied", s.attrs(r, o)...)

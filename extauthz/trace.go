@@ -1,0 +1,153 @@
+package extauthz
+
+import (
+	"context"
+
+	"go.opentelemetry.io/contrib/propagators/b3"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Tracer starts the span of a decision when its sampler would record it;
+// tracing.Provider implements it.
+type Tracer interface {
+	// StartSampled returns ctx with a new span named name and that span,
+	// or ctx and nil when the sampler drops it, without allocating. When
+	// parent is true, ctx may hold the caller's span context and the span
+	// continues that trace as the sampler says; when false, ctx is not
+	// searched for one.
+	StartSampled(ctx context.Context, name string, kind trace.SpanKind, parent bool) (context.Context, trace.Span)
+}
+
+// Span names of the decisions.
+const (
+	spanCheck       = "envoy.service.auth.v3.Authorization/Check"
+	spanForwardAuth = "forward-auth"
+)
+
+// propagator reads a caller's trace context: W3C traceparent and
+// tracestate, then B3 (the single b3 header or the x-b3-* headers), which
+// Envoy and Istio send. It is stateless; the decision log uses it when
+// tracing is off too.
+var propagator propagation.TextMapPropagator = propagation.NewCompositeTextMapPropagator(
+	propagation.TraceContext{}, b3.New(),
+)
+
+// mayHaveTrace reports whether r has a header that establishes a caller's
+// trace context. Without one there is nothing to extract, and looking
+// costs one pass over the headers and no allocation.
+func (r *request) mayHaveTrace() bool {
+	if r.httpHeaders != nil {
+		h := r.httpHeaders
+		return len(h["Traceparent"]) > 0 || len(h["B3"]) > 0 || len(h["X-B3-Traceid"]) > 0
+	}
+	for i := range r.headers {
+		switch r.headers[i].name {
+		case "traceparent", "b3", "x-b3-traceid":
+			return true
+		}
+	}
+	return false
+}
+
+// headerCarrier lets the propagator read a request's headers.
+type headerCarrier request
+
+func (c *headerCarrier) Get(key string) string {
+	v, _ := (*request)(c).header(key)
+	return v
+}
+
+// Set is not used: a request's headers are only read.
+func (c *headerCarrier) Set(string, string) {}
+
+// Keys is not used by the propagators read from.
+func (c *headerCarrier) Keys() []string { return nil }
+
+// callerTrace returns ctx with r's caller span context, when r carries
+// one, and whether it does.
+func callerTrace(ctx context.Context, r *request) (context.Context, bool) {
+	if !r.mayHaveTrace() {
+		return ctx, false
+	}
+	ctx = propagator.Extract(ctx, (*headerCarrier)(r))
+	return ctx, trace.SpanContextFromContext(ctx).IsValid()
+}
+
+// traced is the trace a decision belongs to: its span, when sampled, and
+// the trace id, when there is one (a caller's unsampled trace has an id
+// and no span here).
+type traced struct {
+	span trace.Span
+	id   trace.TraceID
+}
+
+// startSpan starts the span of one decision when tracing is on and the
+// sampler records it. With tracing off it does nothing, not even look at
+// the headers.
+func (s *Server) startSpan(ctx context.Context, r *request, name string) (context.Context, traced) {
+	if s.tracer == nil {
+		return ctx, traced{}
+	}
+	ctx, parent := callerTrace(ctx, r)
+	var t traced
+	if parent {
+		t.id = trace.SpanContextFromContext(ctx).TraceID()
+	}
+	ctx, t.span = s.tracer.StartSampled(ctx, name, trace.SpanKindServer, parent)
+	if t.span != nil {
+		t.id = t.span.SpanContext().TraceID()
+	}
+	return ctx, t
+}
+
+// end records the decision on the span and ends it. The attributes never
+// include the token or its claims: the subject appears as the decision
+// log's hash of it.
+func (t traced) end(r *request, o *outcome, result int) {
+	if t.span == nil {
+		return
+	}
+	provider := "none"
+	if o.st != nil && o.st.p != nil {
+		provider = o.st.p.Name()
+	}
+	// At most eight: the SDK de-duplicates them through a map, which
+	// stays one small group up to eight entries.
+	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs = append(attrs,
+		attribute.String("jwt_authz.provider", provider),
+		attribute.String("jwt_authz.result", resultNames[result]),
+		attribute.String("jwt_authz.reason", o.reason.String()),
+		attribute.Bool("jwt_authz.cache_hit", o.cacheHit),
+		attribute.String("http.request.method", r.method),
+	)
+	if o.reason != ReasonAmbiguousPath {
+		attrs = append(attrs, attribute.String("url.path", r.path))
+	}
+	if o.rule != nil {
+		attrs = append(attrs, attribute.Int("jwt_authz.rule", o.rule.index))
+	}
+	if o.verified && o.claims.sub != "" {
+		attrs = append(attrs, attribute.String("jwt_authz.sub_hash", string(appendSubHash(nil, o.claims.sub))))
+	}
+	t.span.SetAttributes(attrs...)
+	if o.reason.kind() == kindUnavailable && result != resultAllowed {
+		t.span.SetStatus(codes.Error, o.reason.String())
+	}
+	t.span.End()
+}
+
+// traceIDOf returns the trace id of r's caller, for the decision log when
+// no span was started: the propagator's reading of r's headers.
+func traceIDOf(r *request) (trace.TraceID, bool) {
+	ctx, ok := callerTrace(context.Background(), r)
+	if !ok {
+		return trace.TraceID{}, false
+	}
+	return trace.SpanContextFromContext(ctx).TraceID(), true
+}
+
+var _ propagation.TextMapCarrier = (*headerCarrier)(nil)
