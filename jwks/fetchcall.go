@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // errStopped is returned by Refresh once the source has stopped.
@@ -70,9 +72,11 @@ func (s *Source) run(c *fetchCall) {
 	defer cancel()
 
 	var res fetchResult
+	var span trace.Span
 	if s.opts.File != "" {
 		res = s.readFile(c.force)
 	} else {
+		ctx, span = s.startFetchSpan(ctx, c.force)
 		res = s.fetchRemote(ctx, c.force)
 	}
 	if res.err != nil && s.base.Err() != nil {
@@ -82,6 +86,7 @@ func (s *Source) run(c *fetchCall) {
 	} else {
 		c.err = s.apply(res)
 	}
+	endFetchSpan(span, res, c.err)
 
 	s.mu.Lock()
 	s.inflight.Store(nil)

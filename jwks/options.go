@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults applied to zero Options fields.
@@ -69,6 +71,9 @@ type Options struct {
 	Metrics *Metrics
 	// Clock returns the current time; tests set it. Default: time.Now.
 	Clock func() time.Time
+	// Tracer, when set, records a span for every fetch of a remote JWKS
+	// (discovery included); nil records none.
+	Tracer trace.Tracer
 	// OnChange, when set, is called after the outcome of every fetch is
 	// published (keys, freshness and Status), from the goroutine that
 	// fetched; readiness follows the source through it. It must not block.
