@@ -24,6 +24,7 @@ import (
 	revbolt "github.com/jwt-authz/jwt-authz/revocation/bolt"
 	"github.com/jwt-authz/jwt-authz/session"
 	"github.com/jwt-authz/jwt-authz/token"
+	"github.com/jwt-authz/jwt-authz/tracing"
 )
 
 // app is one running jwt-authz: its components and the policy in force.
@@ -45,7 +46,8 @@ type app struct {
 	providers *providerSet
 	authz     *extauthz.Server
 	authzM    *extauthz.Metrics
-	decisions *decisionLog // nil when decision_log is off
+	decisions *decisionLog      // nil when decision_log is off
+	tracing   *tracing.Provider // nil when tracing is off
 	health    *health.Checker
 	reloads   *prometheus.CounterVec
 	rateLimit ratelimit.HTTP // the token endpoints' limit per client
@@ -86,7 +88,10 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir: %w", err) // the error names the path
 	}
-	if a.st, err = openStores(cfg, log); err != nil {
+	if a.tracing, err = startTracing(ctx, cfg, lookup, log); err != nil {
+		return nil, err
+	}
+	if a.st, err = openStores(cfg, log, a.tracing); err != nil {
 		return nil, err
 	}
 	a.rev, err = revocation.NewService(a.st.revStore, revocation.Options{
@@ -113,6 +118,7 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 	a.providers.selfRules = a.selfRules
 	a.providers.replay, a.providers.nonceKey = a.st.replay, a.nonceKey
 	a.providers.onChange = a.health.Notify
+	a.providers.tracer = ownTracer(a.tracing)
 
 	a.authzM = extauthz.NewMetrics(a.reg)
 	a.providers.onRemove = a.authzM.Forget
@@ -137,6 +143,7 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 		Metrics:      a.authzM,
 		Logger:       log,
 		DecisionLog:  a.decisions.server(),
+		Tracer:       checkTracer(a.tracing),
 	})
 	if err != nil {
 		return nil, err
@@ -252,6 +259,8 @@ func (a *app) close() {
 	if a.st != nil {
 		a.st.close()
 	}
+	// Last: the spans of everything above are sent.
+	stopTracing(a.tracing, a.log)
 }
 
 // sessionRevoker records a whole session's revocation for the issuer.

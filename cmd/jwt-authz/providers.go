@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/jwt-authz/jwt-authz/config"
 	"github.com/jwt-authz/jwt-authz/dpop"
 	"github.com/jwt-authz/jwt-authz/extauthz"
@@ -43,6 +45,8 @@ type providerSet struct {
 	ctx     context.Context
 	// onChange is called after every JWKS fetch, for readiness.
 	onChange func()
+	// tracer records JWKS fetches; nil when tracing is off.
+	tracer trace.Tracer
 	// selfRules returns the rules of the built-in issuer's access tokens;
 	// nil when the issuer is disabled.
 	selfRules func(name string) *token.Provider
@@ -96,6 +100,7 @@ func (ps *providerSet) build(cfg *config.Config) (entries []*providerEntry, fini
 			Logger:             ps.log,
 			Metrics:            ps.metrics,
 			OnChange:           ps.onChange,
+			Tracer:             ps.tracer,
 		})
 		if err != nil {
 			return fail(fmt.Errorf("provider %s: %w", p.Name, err))

@@ -22,6 +22,7 @@ import (
 	sessbolt "github.com/jwt-authz/jwt-authz/session/bolt"
 	sessmemory "github.com/jwt-authz/jwt-authz/session/memory"
 	sessredis "github.com/jwt-authz/jwt-authz/session/redis"
+	"github.com/jwt-authz/jwt-authz/tracing"
 )
 
 // stores are the durable parts: the revocation store and the session store
@@ -37,7 +38,7 @@ type stores struct {
 	replay replay.Cache
 }
 
-func openStores(cfg *config.Config, log *slog.Logger) (*stores, error) {
+func openStores(cfg *config.Config, log *slog.Logger, tp *tracing.Provider) (*stores, error) {
 	st := &stores{backend: cfg.Revocation.Store}
 	switch cfg.Revocation.Store {
 	case "memory":
@@ -51,6 +52,10 @@ func openStores(cfg *config.Config, log *slog.Logger) (*stores, error) {
 		}
 		goredis.SetLogger(newRedisLogger(log))
 		st.redis = client
+		if err := traceRedis(client, tp); err != nil {
+			st.close()
+			return nil, err
+		}
 		rs, err := revredis.New(st.redis, revredis.Options{Logger: log, Cluster: cfg.Revocation.RedisCluster != nil})
 		if err != nil {
 			st.close()
