@@ -547,3 +547,27 @@ func TestDPoPReplayStoreDownFailsClosed(t *testing.T) {
 		t.Fatalf("reason %s, want store_unavailable", got)
 	}
 }
+
+// TestDPoPProofHeaderForms: the DPoP header is read once from each form a
+// request carries headers in; repeated, it is refused.
+func TestDPoPProofHeaderForms(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    request
+		ok   bool
+	}{
+		{"headers map", request{headers: []field{{"dpop", "a.b.c"}}}, true},
+		{"headers map, joined by Envoy", request{headers: []field{{"dpop", "a.b.c,d.e.f"}}}, false},
+		{"header_map, once", request{headers: []field{{"dpop", "a.b.c"}}, firstWins: true}, true},
+		{"header_map, twice", request{headers: []field{{"dpop", "a.b.c"}, {"dpop", "a.b.c"}}, firstWins: true}, false},
+		{"HTTP, once", request{httpHeaders: http.Header{"Dpop": {"a.b.c"}}}, true},
+		{"HTTP, twice", request{httpHeaders: http.Header{"Dpop": {"a.b.c", "a.b.c"}}}, false},
+		{"HTTP, empty", request{httpHeaders: http.Header{"Dpop": {" "}}}, false},
+		{"none", request{httpHeaders: http.Header{}}, false},
+		{"too large", request{headers: []field{{"dpop", strings.Repeat("a", dpop.MaxProofBytes+1)}}}, false},
+	} {
+		if _, ok := tc.r.dpopProof(); ok != tc.ok {
+			t.Errorf("%s: ok = %v, want %v", tc.name, ok, tc.ok)
+		}
+	}
+}

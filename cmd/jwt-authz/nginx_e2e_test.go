@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
@@ -151,6 +152,33 @@ func TestNginxAuthRequest(t *testing.T) {
 		// nginx refuses these itself.
 		denied(t, "GET", "/public%00/x", host, nil, 400)
 		denied(t, "GET", "/public/%zz", host, nil, 400)
+	})
+	t.Run("DPoP-bound token with a proof for the URL nginx served", func(t *testing.T) {
+		client := testkit.NewKey(t, "EdDSA", "")
+		c := testkit.Claims(corpIss, "carol", "orders-api")
+		c["cnf"] = map[string]any{"jkt": client.JKT(t)}
+		bound := testkit.Sign(t, corpKey, c, nil)
+		withProof := func(htu string, extra map[string]string) map[string]string {
+			h := map[string]string{"Authorization": "DPoP " + bound,
+				"DPoP": testkit.DPoPProof(t, client, testkit.DPoPClaims("GET", htu, bound, time.Now()), nil)}
+			for k, v := range extra {
+				h[k] = v
+			}
+			return h
+		}
+		// nginx listens on plain HTTP: X-Original-Proto says http.
+		allowed(t, "GET", "/orders/1?page=2", host, withProof("http://"+host+"/orders/1", nil), "carol")
+		for name, h := range map[string]map[string]string{
+			"https URL":                 withProof("https://"+host+"/orders/1", nil),
+			"https URL, client's proto": withProof("https://"+host+"/orders/1", map[string]string{"X-Original-Proto": "https"}),
+			"another path":              withProof("http://"+host+"/orders/2", nil),
+			"as Bearer":                 {"Authorization": "Bearer " + bound},
+		} {
+			r := denied(t, "GET", "/orders/1", host, h, 401)
+			if got := r.header.Get("Www-Authenticate"); !strings.HasPrefix(got, `DPoP error="invalid_dpop_proof"`) {
+				t.Fatalf("%s: WWW-Authenticate %q", name, got)
+			}
+		}
 	})
 	t.Run("jwt-authz unavailable is 503 for the client", func(t *testing.T) {
 		downTok := testkit.Sign(t, downKey, testkit.Claims(downIss, "bob"), nil)
