@@ -91,7 +91,7 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 	if a.tracing, err = startTracing(ctx, cfg, lookup, log); err != nil {
 		return nil, err
 	}
-	if a.st, err = openStores(cfg, log, a.tracing); err != nil {
+	if a.st, err = openStores(cfg, log, a.tracing, a.reg); err != nil {
 		return nil, err
 	}
 	a.rev, err = revocation.NewService(a.st.revStore, revocation.Options{

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 	"go.etcd.io/bbolt"
 
@@ -38,7 +39,7 @@ type stores struct {
 	replay replay.Cache
 }
 
-func openStores(cfg *config.Config, log *slog.Logger, tp *tracing.Provider) (*stores, error) {
+func openStores(cfg *config.Config, log *slog.Logger, tp *tracing.Provider, reg prometheus.Registerer) (*stores, error) {
 	st := &stores{backend: cfg.Revocation.Store}
 	switch cfg.Revocation.Store {
 	case "memory":
@@ -56,7 +57,8 @@ func openStores(cfg *config.Config, log *slog.Logger, tp *tracing.Provider) (*st
 			st.close()
 			return nil, err
 		}
-		rs, err := revredis.New(st.redis, revredis.Options{Logger: log, Cluster: cfg.Revocation.RedisCluster != nil})
+		rs, err := revredis.New(st.redis, revredis.Options{Logger: log, Cluster: cfg.Revocation.RedisCluster != nil,
+			Metrics: revredis.NewMetrics(reg)})
 		if err != nil {
 			st.close()
 			return nil, err

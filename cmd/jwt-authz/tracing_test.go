@@ -232,7 +232,7 @@ func TestTracingRedisRoundTrips(t *testing.T) {
 	}
 	defer func() { _ = p.Shutdown(context.Background()) }()
 	cfg := &config.Config{Revocation: config.Revocation{Store: "redis", RedisURL: "redis://" + addr}}
-	st, err := openStores(cfg, slog.New(slog.DiscardHandler), p)
+	st, err := openStores(cfg, slog.New(slog.DiscardHandler), p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

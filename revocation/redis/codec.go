@@ -82,3 +82,69 @@ func truncate(s string) string {
 	}
 	return s[:limit] + "…"
 }
+
+// batchPrefix starts a batch announcement. A message in the one-entry
+// form of earlier versions starts with a digit.
+const batchPrefix = "b:"
+
+// announcement is a decoded message: its entries and, for a batch, the
+// write sequence numbers of its first and last entry (zero for the
+// one-entry form, which has none).
+type announcement struct {
+	entries     []revocation.Entry
+	first, last uint64
+}
+
+// decodeAnnouncement decodes a message in either form: a batch,
+//
+//	"b:" then per entry "<seq>:<expires>:<before>:<created>:<len>:<member>"
+//
+// where len is the member's length in bytes (members may hold any byte),
+// with strictly increasing seq; or the one-entry form of earlier versions,
+// "<expires>:<before>:<created>:<member>" (see decodeMessage). A message
+// with any malformed part is refused whole.
+func decodeAnnouncement(payload string) (announcement, error) {
+	rest, ok := strings.CutPrefix(payload, batchPrefix)
+	if !ok {
+		e, err := decodeMessage(payload)
+		if err != nil {
+			return announcement{}, err
+		}
+		return announcement{entries: []revocation.Entry{e}}, nil
+	}
+	var a announcement
+	bad := func() (announcement, error) {
+		return announcement{}, fmt.Errorf("%w: batch %q", errBadRecord, truncate(payload))
+	}
+	if rest == "" {
+		return bad()
+	}
+	for rest != "" {
+		var nums [5]uint64
+		for i := range nums {
+			field, after, ok := strings.Cut(rest, ":")
+			n, err := strconv.ParseUint(field, 10, 63)
+			if !ok || err != nil {
+				return bad()
+			}
+			nums[i], rest = n, after
+		}
+		seq, size := nums[0], nums[4]
+		if seq == 0 || seq <= a.last || size > uint64(len(rest)) {
+			return bad()
+		}
+		kind, provider, value, err := splitMember(rest[:size])
+		if err != nil {
+			return bad()
+		}
+		e := revocation.Entry{Kind: kind, Provider: provider, Value: value,
+			ExpiresAt: int64(nums[1]), Before: int64(nums[2]), CreatedAt: int64(nums[3])}
+		rest = rest[size:]
+		if a.first == 0 {
+			a.first = seq
+		}
+		a.last = seq
+		a.entries = append(a.entries, e)
+	}
+	return a, nil
+}

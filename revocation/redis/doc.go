@@ -16,12 +16,31 @@
 //	seq            the write sequence counter
 //	epoch          a random marker naming the dataset
 //
-// Every write is one Lua script: merge with the stored entry (the later
-// expiry and cut-off win), write it with its TTL, give it the next sequence
-// number, and announce it on the channel (default "jwt-authz:revocations")
-// — all or nothing, so an entry is never stored unannounced. Replicas pull
-// "everything after sequence N" to catch up, and resync in full after
-// reconnecting.
+// Every write is one Lua script: merge each entry with the stored one (the
+// later expiry and cut-off win), write it with its TTL, give it the next
+// sequence number, and announce what changed on the channel (default
+// "jwt-authz:revocations") in one message — all or nothing, so an entry
+// is never stored unannounced. Concurrent Puts share one script call: a
+// batch is written Options.AnnounceDelay (2 ms) after its first entry, or
+// as soon as its announcement reaches Options.AnnounceMaxBytes (64 KiB),
+// and each Put returns once the batch is written. A message is
+//
+//	b:<seq>:<exp>:<before>:<created>:<len>:<member>...
+//
+// one group per entry, len being the member's length in bytes. Subscribers
+// also read the one-entry form "<exp>:<before>:<created>:<member>" that
+// earlier versions publish; an earlier version ignores (and logs) a batch
+// message, and gets those revocations from its periodic pull instead
+// (every second by default), so a rolling upgrade delays propagation from
+// new to old replicas to about a second and loses nothing.
+//
+// Writes are announced in the order of their sequence numbers, so a batch
+// whose first number does not follow the previous batch's last shows that
+// the subscription missed messages: the subscriber reads "everything after
+// sequence N" from the change log (the log sorted set, one member per
+// stored entry, trimmed by the expiry sweep) and delivers it, without a
+// full resync. Replicas also pull from their cursor every probe interval,
+// and resync in full after reconnecting and every sync interval.
 //
 // The epoch marker and the server's run_id make up a replica's view of the
 // dataset (revocation.Cursor.Generation). When Redis restarts without

@@ -6,7 +6,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// putScript records entries, merging each with the stored one.
+// putScript records entries, merging each with the stored one, and
+// announces those that changed in one message (see encodeBatch).
 //
 // KEYS: log, exp, seq, then one entry key per entry.
 // ARGV: channel ("" = do not announce), then per entry: member, expires,
@@ -24,6 +25,7 @@ var sputScript = goredis.NewScript(strings.Replace(putSource, "'PUBLISH'", "'SPU
 const putSource = `
 local channel = ARGV[1]
 local changed = 0
+local parts = {}
 for i = 4, #KEYS do
   local a = 2 + (i - 4) * 4
   local m, exp, before, created = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
@@ -48,11 +50,12 @@ for i = 4, #KEYS do
     local seq = redis.call('INCR', KEYS[3])
     redis.call('ZADD', KEYS[1], seq, m)
     redis.call('ZADD', KEYS[2], exp, m)
-    if channel ~= '' then
-      redis.call('PUBLISH', channel, v .. ':' .. m)
-    end
+    parts[#parts + 1] = seq .. ':' .. v .. ':' .. #m .. ':' .. m
     changed = changed + 1
   end
+end
+if channel ~= '' and #parts > 0 then
+  redis.call('PUBLISH', channel, 'b:' .. table.concat(parts))
 end
 return changed
 `

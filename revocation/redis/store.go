@@ -53,6 +53,18 @@ type Options struct {
 	PlainPubSub bool
 	// Logger receives reconnection warnings. Default: discard.
 	Logger *slog.Logger
+	// AnnounceDelay is how long a Put waits for others to share its write
+	// and announcement (see DefaultAnnounceDelay); a batch is written
+	// sooner when it reaches AnnounceMaxBytes. Default
+	// DefaultAnnounceDelay; negative: every Put is written and announced
+	// alone, at once.
+	AnnounceDelay time.Duration
+	// AnnounceMaxBytes bounds the announcement of one batch. Default
+	// DefaultAnnounceMaxBytes.
+	AnnounceMaxBytes int
+	// Metrics records batch sizes and announcement gaps; nil records
+	// nothing.
+	Metrics *Metrics
 }
 
 // Store is a revocation.Shared on Redis.
@@ -61,6 +73,8 @@ type Store struct {
 	prefix  string
 	channel string
 	log     *slog.Logger
+	metrics *Metrics
+	batches batcher
 
 	// shardable is whether sharded pub/sub may be used; sharded caches
 	// what the server supports: 0 not yet known, 1 yes, 2 no.
@@ -92,29 +106,40 @@ func New(client goredis.UniversalClient, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if opts.AnnounceDelay == 0 {
+		opts.AnnounceDelay = DefaultAnnounceDelay
+	}
+	if opts.AnnounceMaxBytes <= 0 {
+		opts.AnnounceMaxBytes = DefaultAnnounceMaxBytes
+	}
 	p := opts.KeyPrefix
-	return &Store{
+	s := &Store{
 		c:         client,
 		prefix:    p,
 		channel:   opts.Channel,
 		shardable: opts.Cluster && !opts.PlainPubSub,
 		log:       opts.Logger,
+		metrics:   opts.Metrics,
 		logKey:    p + "log",
 		expKey:    p + "exp",
 		seqKey:    p + "seq",
 		epochKey:  p + "epoch",
-	}, nil
+	}
+	s.batches = batcher{s: s, delay: opts.AnnounceDelay, maxBytes: opts.AnnounceMaxBytes}
+	return s, nil
 }
 
 func (s *Store) entryKey(m string) string { return s.prefix + "e:" + m }
 
 // Put implements revocation.Store: one atomic script merges, stores,
-// sequences and announces the entry.
+// sequences and announces the entry, together with those of the Puts
+// that came within Options.AnnounceDelay (one script call, one message).
+// Put returns once that script call has stored the entry.
 func (s *Store) Put(ctx context.Context, e revocation.Entry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	if err := s.put(ctx, s.channel, []revocation.Entry{e}); err != nil {
+	if err := s.batches.put(ctx, e); err != nil {
 		return fmt.Errorf("put revocation: %w", err)
 	}
 	return nil

@@ -64,6 +64,10 @@ func (s *Store) subscribeOnce(ctx context.Context, onEntry func(revocation.Entry
 	}()
 
 	pinged := false
+	// seq follows the write sequence numbers of batch announcements since
+	// subscribing: the last one announced, and the last one read from the
+	// change log to fill a gap.
+	var seq sequence
 	for {
 		msg, err := ps.ReceiveTimeout(ctx, idleTimeout)
 		if err != nil {
@@ -90,12 +94,66 @@ func (s *Store) subscribeOnce(ctx context.Context, onEntry func(revocation.Entry
 				onSubscribed()
 			}
 		case *goredis.Message:
-			e, err := decodeMessage(m.Payload)
+			a, err := decodeAnnouncement(m.Payload)
 			if err != nil {
 				s.log.Warn("ignoring malformed revocation announcement", "err", err)
 				continue
 			}
-			onEntry(e)
+			for _, e := range a.entries {
+				onEntry(e)
+			}
+			if from, gap := seq.next(a); gap {
+				s.catchUp(ctx, &seq, from, onEntry)
+			}
 		}
 	}
+}
+
+// sequence tracks the write sequence numbers of the announcements one
+// subscription received.
+type sequence struct {
+	announced uint64 // last of the previous batch; 0: none yet
+	read      uint64 // last read from the change log after a gap
+}
+
+// next records batch a and reports whether announcements were missed
+// before it, and from which sequence number to read the change log. Writes
+// are announced in the order of their sequence numbers, so a batch that
+// does not follow the previous one means lost messages (or writes that
+// were not announced: a write-back, or an earlier version's one-entry
+// message, which carries no number). A batch that starts at or before the
+// previous one means a dataset that lost writes; the Service's pulls
+// detect it, and the count starts again.
+func (q *sequence) next(a announcement) (from uint64, gap bool) {
+	if a.first == 0 {
+		return 0, false // the one-entry form
+	}
+	prev := q.announced
+	q.announced = a.last
+	switch {
+	case prev == 0 || a.first <= prev:
+		q.read = 0
+		return 0, false
+	case a.first <= max(prev, q.read)+1:
+		return 0, false // nothing missed, or the log was read past it
+	}
+	return max(prev, q.read), true
+}
+
+// catchUp delivers the entries written after sequence number from, read
+// from the change log: what the subscription missed. When the log cannot
+// be read, the Service's next incremental pull catches up instead.
+func (s *Store) catchUp(ctx context.Context, q *sequence, from uint64, onEntry func(revocation.Entry)) {
+	s.observeGap()
+	last, err := s.scan(ctx, from, func(e revocation.Entry) error {
+		onEntry(e)
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("revocation announcements missed; the next pull catches up", "err", err)
+		}
+		return
+	}
+	q.read = max(q.read, last)
 }
