@@ -25,6 +25,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"golang.org/x/sync/errgroup"
+	"gopkg.in/yaml.v3"
 )
 
 // What every generated token says; config.yaml trusts exactly this.
@@ -94,15 +95,12 @@ func generate(ctx context.Context, log *slog.Logger, o genOptions) error {
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
 	_, unknownKey, _ := ed25519.GenerateKey(rand.Reader) // never published
-	keys := []struct {
-		alg jwa.SignatureAlgorithm
-		key crypto.Signer
-	}{{jwa.RS256, rsaKey}, {jwa.ES256, ecKey}, {jwa.EdDSA, edKey}}
 	jwks := jwk.NewSet()
-	for _, k := range keys {
-		pub, _ := jwk.FromRaw(k.key.Public())
-		_ = pub.Set(jwk.KeyIDKey, kidOf(k.alg))
-		_ = pub.Set(jwk.AlgorithmKey, k.alg)
+	for i, key := range []crypto.Signer{rsaKey, ecKey, edKey} {
+		alg := []jwa.SignatureAlgorithm{jwa.RS256, jwa.ES256, jwa.EdDSA}[i]
+		pub, _ := jwk.FromRaw(key.Public())
+		_ = pub.Set(jwk.KeyIDKey, kidOf(alg))
+		_ = pub.Set(jwk.AlgorithmKey, alg)
 		_ = pub.Set(jwk.KeyUsageKey, jwk.ForSignature)
 		_ = jwks.AddKey(pub)
 	}
@@ -114,25 +112,13 @@ func generate(ctx context.Context, log *slog.Logger, o genOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg := fmt.Sprintf(`# jwt-authz configuration written by authzbench gen: one provider trusting
-# jwks.json of this directory. The suite starts every server on a copy with
-# fresh ports and data_dir when its --server-cmd contains {config}.
-grpc_addr: %s
-http_addr: %s
-admin_addr: %s
-data_dir: %q
-token_cache:
-  max_entries: 100000
-revocation:
-  store: bolt
-providers:
-  - name: %s
-    issuer: %q
-    audiences: [%s]
-    jwks_file: %q
-    algorithms: [RS256, ES256, EdDSA]
-`, addrs[0], addrs[1], addrs[2], filepath.Join(dir, "data"), benchProvider, benchIssuer, benchAudience, filepath.Join(dir, jwksFile))
-	if err := writeFile(filepath.Join(dir, configFile), []byte(cfg), 0o644); err != nil {
+	cfg, _ := yaml.Marshal(map[string]any{
+		"grpc_addr": addrs[0], "http_addr": addrs[1], "admin_addr": addrs[2], "data_dir": filepath.Join(dir, "data"),
+		"token_cache": map[string]int{"max_entries": 100_000}, "revocation": map[string]string{"store": "bolt"},
+		"providers": []map[string]any{{"name": benchProvider, "issuer": benchIssuer, "audiences": []string{benchAudience},
+			"jwks_file": filepath.Join(dir, jwksFile), "algorithms": []string{"RS256", "ES256", "EdDSA"}}},
+	})
+	if err := writeFile(filepath.Join(dir, configFile), cfg, 0o644); err != nil {
 		return err
 	}
 
@@ -142,29 +128,31 @@ providers:
 	runID := fmt.Sprintf("%08x", mrand.Uint32())
 	jti := func(file string, i int) string { return fmt.Sprintf("%s-%s-%d", runID, file, i) }
 	now := time.Now().Truncate(time.Second)
-	mint := func(file string, n int, alg jwa.SignatureAlgorithm, key crypto.Signer, kid func(i int) string) error {
-		log.Info("write tokens", "file", file, "count", n)
-		toks, err := mintAll(ctx, n, func(i int) (string, error) { return mintToken(alg, key, kid(i), jti(file, i), i, now) })
+	kid := func(alg jwa.SignatureAlgorithm) func(int) string { return func(int) string { return kidOf(alg) } }
+	for _, f := range []struct {
+		file string
+		n    int
+		alg  jwa.SignatureAlgorithm
+		key  crypto.Signer
+		kid  func(int) string
+	}{
+		{validFile("RS256"), o.Tokens, jwa.RS256, rsaKey, kid(jwa.RS256)},
+		{validFile("ES256"), o.Tokens, jwa.ES256, ecKey, kid(jwa.ES256)},
+		{validFile("EdDSA"), o.Tokens, jwa.EdDSA, edKey, kid(jwa.EdDSA)},
+		{fillFile, o.Fill, jwa.EdDSA, edKey, kid(jwa.EdDSA)},
+		{revokedFile, o.Revoked, jwa.RS256, rsaKey, kid(jwa.RS256)},
+		// Each unknown-kid token names a kid of its own, so a server cannot
+		// answer the flood from a cache of kids it missed recently.
+		{unknownKIDFile, o.Flood, jwa.EdDSA, unknownKey, func(i int) string { return fmt.Sprintf("bench-unknown-%s-%d", runID, i) }},
+	} {
+		log.Info("write tokens", "file", f.file, "count", f.n)
+		toks, err := mintAll(ctx, f.n, func(i int) (string, error) { return mintToken(f.alg, f.key, f.kid(i), jti(f.file, i), i, now) })
+		if err == nil {
+			err = writeLines(filepath.Join(dir, f.file), toks)
+		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", file, err)
+			return fmt.Errorf("%s: %w", f.file, err)
 		}
-		return writeLines(filepath.Join(dir, file), toks)
-	}
-	for _, k := range keys {
-		if err := mint(validFile(k.alg.String()), o.Tokens, k.alg, k.key, func(int) string { return kidOf(k.alg) }); err != nil {
-			return err
-		}
-	}
-	if err := mint(fillFile, o.Fill, jwa.EdDSA, edKey, func(int) string { return kidOf(jwa.EdDSA) }); err != nil {
-		return err
-	}
-	// Each unknown-kid token names a kid of its own, so a server cannot
-	// answer the flood from a cache of kids it missed recently.
-	if err := mint(unknownKIDFile, o.Flood, jwa.EdDSA, unknownKey, func(i int) string { return fmt.Sprintf("bench-unknown-%s-%d", runID, i) }); err != nil {
-		return err
-	}
-	if err := mint(revokedFile, o.Revoked, jwa.RS256, rsaKey, func(int) string { return kidOf(jwa.RS256) }); err != nil {
-		return err
 	}
 	jtis := make([]string, o.Revoked)
 	for i := range jtis {

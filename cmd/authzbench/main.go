@@ -33,11 +33,8 @@ func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// command runs one subcommand with its arguments.
-type command func(ctx context.Context, log *slog.Logger, args []string, stdout, stderr io.Writer) error
-
 // commands are the subcommands, listed in usage.
-var commands = map[string]command{
+var commands = map[string]func(ctx context.Context, log *slog.Logger, args []string, stdout, stderr io.Writer) error{
 	"gen":         runGen,
 	"floor":       runFloor,
 	"load":        runLoadCmd,

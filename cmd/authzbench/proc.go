@@ -86,7 +86,6 @@ func startProc(argv []string, logPath string) (*serverProc, error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 15 * time.Second
-	setChildAttrs(cmd)
 	if err := cmd.Start(); err != nil {
 		cancel()
 		logf.Close()

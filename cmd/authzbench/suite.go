@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -54,7 +55,6 @@ type suiteOptions struct {
 func runSuiteCmd(ctx context.Context, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("suite", stderr)
 	var o suiteOptions
-	var conc, algs, cases, fractions string
 	fs.StringVar(&o.Dir, "dir", "bench", "directory written by gen")
 	fs.StringVar(&o.ServerCmd, "server-cmd", "./jwt-authz serve --config "+configPlaceholder,
 		"server command line, split on spaces (no shell); "+configPlaceholder+" is replaced by a fresh copy of --config for every start")
@@ -63,32 +63,21 @@ func runSuiteCmd(ctx context.Context, log *slog.Logger, args []string, stdout, s
 	fs.IntVar(&o.Runs, "runs", 3, "repetitions of every case (medians need at least 3)")
 	fs.DurationVar(&o.Duration, "duration", 3*time.Second, "measured duration of every run")
 	fs.DurationVar(&o.Warmup, "warmup", 500*time.Millisecond, "unmeasured warm-up before every run")
-	fs.StringVar(&conc, "concurrency", "1,16,64", "closed-loop concurrencies")
-	fs.StringVar(&algs, "algs", "RS256,ES256,EdDSA", "algorithms")
-	fs.StringVar(&cases, "cases", strings.Join(allGroups, ","), "case groups to run")
-	fs.StringVar(&fractions, "open-fractions", "0.5,0.8", "open-loop rates as fractions of the floor's highest closed-loop rate")
+	listFlag(fs, &o.Concurrency, "concurrency", "1,16,64", "closed-loop concurrencies", strconv.Atoi, func(c int) bool { return c >= 1 && c <= 100_000 })
+	listFlag(fs, &o.Algs, "algs", "RS256,ES256,EdDSA", "algorithms", asIs, func(a string) bool { return slices.Contains([]string{"RS256", "ES256", "EdDSA"}, a) })
+	listFlag(fs, &o.Cases, "cases", strings.Join(allGroups, ","), "case groups to run", asIs, func(g string) bool { return slices.Contains(allGroups, g) })
+	listFlag(fs, &o.OpenFractions, "open-fractions", "0.5,0.8", "open-loop rates as fractions of the floor's highest closed-loop rate",
+		func(f string) (float64, error) { return strconv.ParseFloat(f, 64) }, func(f float64) bool { return f > 0 && f <= 2 })
 	fs.IntVar(&o.FloodConcurrency, "flood-concurrency", 16, "concurrency of the floods and the revoked case")
 	fs.IntVar(&o.RevokedEntries, "revoked-entries", 1_000_000, "revocations loaded for the revoked case")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if o.Runs < 1 || o.Runs > 100 || o.Duration <= 0 || o.Warmup < 0 || o.FloodConcurrency < 1 || o.RevokedEntries < 0 || strings.TrimSpace(o.ServerCmd) == "" {
+		return usagef("--runs must be between 1 and 100, --duration and --flood-concurrency positive, --warmup and --revoked-entries not negative, --server-cmd given")
+	}
 	if o.Config == "" {
 		o.Config = filepath.Join(o.Dir, configFile)
-	}
-	var err [6]error
-	o.Concurrency, err[0] = parseList(conc, "--concurrency", strconv.Atoi, func(c int) bool { return c >= 1 && c <= 100_000 })
-	o.OpenFractions, err[1] = parseList(fractions, "--open-fractions", func(f string) (float64, error) { return strconv.ParseFloat(f, 64) },
-		func(f float64) bool { return f > 0 && f <= 2 })
-	o.Algs, err[2] = parseList(algs, "--algs", nil, func(a string) bool { return slices.Contains([]string{"RS256", "ES256", "EdDSA"}, a) })
-	o.Cases, err[3] = parseList(cases, "--cases", nil, func(g string) bool { return slices.Contains(allGroups, g) })
-	if o.Runs < 1 || o.Runs > 100 || o.Duration <= 0 || o.Warmup < 0 || o.FloodConcurrency < 1 || o.RevokedEntries < 0 {
-		err[4] = errors.New("--runs must be between 1 and 100, --duration and --flood-concurrency positive, --warmup and --revoked-entries not negative")
-	}
-	if len(strings.Fields(o.ServerCmd)) == 0 {
-		err[5] = errors.New("--server-cmd is empty")
-	}
-	if err := errors.Join(err[:]...); err != nil {
-		return usageError{err}
 	}
 	res, runErr := runSuite(ctx, log, o)
 	if res == nil {
@@ -105,25 +94,24 @@ func runSuiteCmd(ctx context.Context, log *slog.Logger, args []string, stdout, s
 	return nil
 }
 
-// parseList parses a comma-separated flag value (with parse, or as strings
-// when it is nil), each value of which must be ok.
-func parseList[T any](s, name string, parse func(string) (T, error), ok func(T) bool) ([]T, error) {
-	var out []T
-	for _, f := range strings.Split(s, ",") {
-		var v T
-		var err error
-		if parse == nil {
-			v = any(f).(T)
-		} else {
-			v, err = parse(f)
+// listFlag defines a flag of comma-separated values, each parsed by parse
+// and checked by ok.
+func listFlag[T any](fs *flag.FlagSet, dst *[]T, name, def, usage string, parse func(string) (T, error), ok func(T) bool) {
+	fs.Func(name, usage+" (default "+def+")", func(s string) error {
+		*dst = nil
+		for _, f := range strings.Split(s, ",") {
+			v, err := parse(f)
+			if err != nil || !ok(v) {
+				return fmt.Errorf("bad value %q", f)
+			}
+			*dst = append(*dst, v)
 		}
-		if err != nil || !ok(v) {
-			return nil, fmt.Errorf("%s: bad value %q", name, f)
-		}
-		out = append(out, v)
-	}
-	return out, nil
+		return nil
+	})
+	_ = fs.Set(name, def)
 }
+
+func asIs(s string) (string, error) { return s, nil }
 
 // suiteResults is everything a suite measured; it is written as JSON.
 type suiteResults struct {
@@ -143,7 +131,6 @@ type suiteResults struct {
 type caseResult struct {
 	Group, Name, Alg string
 	Concurrency      int
-	Fraction         float64 // of the floor's highest rate, in the open loop
 	Runs             []pairRun
 }
 
@@ -203,17 +190,23 @@ func runSuite(ctx context.Context, log *slog.Logger, o suiteOptions) (*suiteResu
 	if err := s.floor.waitReady(ctx); err != nil {
 		return s.res, fmt.Errorf("floor: %w", err)
 	}
-	groups := map[string]func(context.Context) error{
-		"cached": func(ctx context.Context) error { return s.runValid(ctx, "cached") },
-		"new":    func(ctx context.Context) error { return s.runValid(ctx, "new") },
-		"open":   s.runOpen, "flood": s.runFlood, "memory": s.runMemory, "revoked": s.runRevoked,
+	// Every group runs on a server started for it; the new group starts
+	// one for every run instead.
+	groups := map[string]func(context.Context, *serverProc) error{
+		"cached": s.runValid, "new": s.runValid, "open": s.runOpen, "flood": s.runFlood, "memory": s.runMemory, "revoked": s.runRevoked,
 	}
 	for _, g := range allGroups {
 		if !slices.Contains(o.Cases, g) {
 			continue
 		}
 		log.Info("case group", "group", g)
-		if err := groups[g](ctx); err != nil {
+		run := func(srv *serverProc) error { return groups[g](ctx, srv) }
+		if g == "new" {
+			err = run(nil)
+		} else {
+			err = s.withServer(ctx, g, run)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return s.res, ctx.Err()
 			}
@@ -333,18 +326,14 @@ func (s *suite) runRows(ctx context.Context, srv *serverProc, rows ...row) {
 			if pr.Floor, err = runLoad(ctx, fs); err == nil {
 				pr.Server, err = runLoad(ctx, bs)
 			}
-			alive := b.alive()
 			stop()
 			if err != nil {
-				s.problem("%s: run %d: %v", cr.Name, rep+1, err)
-				if !alive {
-					s.problem("%s: %s exited; see %s", cr.Name, serverName, b.LogPath)
-					break
-				}
+				s.problem("%s: run %d: %v (the server's log: %s)", cr.Name, rep+1, err, b.LogPath)
 				continue
 			}
 			cr.Runs = append(cr.Runs, pr)
-			s.log.Info("run", "case", cr.Name, "rep", rep+1, "floor", humanLine(pr.Floor), "server", humanLine(pr.Server))
+			s.log.Info("run", "case", cr.Name, "rep", rep+1, "requests", pr.Server.Requests, "errors", pr.Server.Errors, "wrong", pr.Server.WrongDecisions,
+				"checks_per_cpu_s_ratio", checksPerCPU(pr.Server)/checksPerCPU(pr.Floor), "p99_ratio", p99(pr.Server)/p99(pr.Floor))
 		}
 		s.res.Cases = append(s.res.Cases, cr)
 	}
@@ -365,7 +354,11 @@ func (s *suite) withServer(ctx context.Context, label string, f func(srv *server
 // group (a new token for every request, and a fresh server for every run
 // so that none is cached; a run ends when its duration passes or the
 // token file is used up), per algorithm and concurrency.
-func (s *suite) runValid(ctx context.Context, group string) error {
+func (s *suite) runValid(ctx context.Context, srv *serverProc) error {
+	group := "cached"
+	if srv == nil {
+		group = "new"
+	}
 	var rows []row
 	for _, alg := range s.o.Algs {
 		toks, err := readTokens(filepath.Join(s.o.Dir, validFile(alg)))
@@ -381,17 +374,14 @@ func (s *suite) runValid(ctx context.Context, group string) error {
 				}})
 		}
 	}
-	if group == "new" {
-		s.runRows(ctx, nil, rows...)
-		return nil
-	}
-	return s.withServer(ctx, group, func(srv *serverProc) error { s.runRows(ctx, srv, rows...); return nil })
+	s.runRows(ctx, srv, rows...)
+	return nil
 }
 
 // runOpen: fixed rates at fractions of the floor's highest closed-loop
 // rate with a cached token, latency measured from each request's
 // scheduled time.
-func (s *suite) runOpen(ctx context.Context) error {
+func (s *suite) runOpen(ctx context.Context, srv *serverProc) error {
 	toks, err := readTokens(filepath.Join(s.o.Dir, validFile(openAlg)))
 	if err != nil {
 		return err
@@ -413,18 +403,19 @@ func (s *suite) runOpen(ctx context.Context) error {
 	for _, f := range s.o.OpenFractions {
 		rate := math.Round(f * maxRate)
 		rows = append(rows, row{caseResult{Group: "open", Name: fmt.Sprintf("open %.0f%% (%.0f/s) %s", f*100, rate, openAlg),
-			Alg: openAlg, Concurrency: openMaxInFlight, Fraction: f}, func(int) loadSpec {
+			Alg: openAlg, Concurrency: openMaxInFlight}, func(int) loadSpec {
 			spec := s.spec(openMaxInFlight, toks[:1])
 			spec.Mode, spec.Rate = modeOpen, rate
 			return spec
 		}})
 	}
-	return s.withServer(ctx, "open", func(srv *serverProc) error { s.runRows(ctx, srv, rows...); return nil })
+	s.runRows(ctx, srv, rows...)
+	return nil
 }
 
 // runFlood: garbage and unknown-kid tokens, a different one per request
 // and per repetition (the file is split between them), all to be denied.
-func (s *suite) runFlood(ctx context.Context) error {
+func (s *suite) runFlood(ctx context.Context, srv *serverProc) error {
 	var rows []row
 	for _, file := range []string{garbageFile, unknownKIDFile} {
 		toks, err := readTokens(filepath.Join(s.o.Dir, file))
@@ -441,7 +432,8 @@ func (s *suite) runFlood(ctx context.Context) error {
 			return spec
 		}})
 	}
-	return s.withServer(ctx, "flood", func(srv *serverProc) error { s.runRows(ctx, srv, rows...); return nil })
+	s.runRows(ctx, srv, rows...)
+	return nil
 }
 
 // measureMemory reads a fresh server's memory idle and after fill stored
@@ -473,66 +465,46 @@ func (s *suite) measureMemory(ctx context.Context, srv *serverProc, fill func() 
 
 // runMemory: the RSS of a fresh server idle, then after it has verified
 // (and cached) every token of fill-EdDSA.txt once.
-func (s *suite) runMemory(ctx context.Context) error {
+func (s *suite) runMemory(ctx context.Context, srv *serverProc) error {
 	toks, err := readTokens(filepath.Join(s.o.Dir, fillFile))
+	if err == nil {
+		s.res.FloorIdle, err = readProc(s.floor.PID)
+	}
 	if err != nil {
 		return err
 	}
-	return s.withServer(ctx, "memory", func(srv *serverProc) (err error) {
-		if s.res.FloorIdle, err = readProc(s.floor.PID); err != nil {
-			return err
+	s.res.Memory, err = s.measureMemory(ctx, srv, func() (int64, error) {
+		// No warm-up, which would cache a token more; the run ends when the
+		// file is used up.
+		spec := s.spec(16, toks)
+		spec.Target, spec.Each, spec.Warmup, spec.Duration = srv.GRPCAddr, true, 0, time.Hour
+		fill, err := runLoad(ctx, spec)
+		if fill.Allowed < int64(len(toks)-1) || fill.Errors > 0 {
+			s.problem("memory: %d of %d fill tokens allowed, %d errors", fill.Allowed, len(toks)-1, fill.Errors)
 		}
-		s.res.Memory, err = s.measureMemory(ctx, srv, func() (int64, error) {
-			// No warm-up, which would cache a token more; the run ends
-			// when the file is used up.
-			spec := s.spec(16, toks)
-			spec.Target, spec.Each, spec.Warmup, spec.Duration = srv.GRPCAddr, true, 0, time.Hour
-			fill, err := runLoad(ctx, spec)
-			if fill.Allowed < int64(len(toks)-1) || fill.Errors > 0 {
-				s.problem("memory: %d of %d fill tokens allowed, %d errors", fill.Allowed, len(toks)-1, fill.Errors)
-			}
-			return fill.Allowed, err
-		})
-		return err
+		return fill.Allowed, err
 	})
+	return err
 }
 
 // runRevoked: a fresh server's memory idle and loaded with
-// o.RevokedEntries revocations through the admin API, then revoked and
-// valid tokens against it.
-func (s *suite) runRevoked(ctx context.Context) error {
-	jtis, err1 := readTokens(filepath.Join(s.o.Dir, revokedJTIsFile))
-	revoked, err2 := readTokens(filepath.Join(s.o.Dir, revokedFile))
-	valid, err3 := readTokens(filepath.Join(s.o.Dir, validFile(openAlg)))
-	if err := errors.Join(err1, err2, err3); err != nil {
+// o.RevokedEntries revocations through the admin API. (How fast Check is
+// with them loaded is BenchmarkCheckCachedRevocation's.)
+func (s *suite) runRevoked(ctx context.Context, srv *serverProc) error {
+	jtis, err := readTokens(filepath.Join(s.o.Dir, revokedJTIsFile))
+	if err != nil {
 		return err
 	}
-	return s.withServer(ctx, "revoked", func(srv *serverProc) (err error) {
-		s.res.Revocation, err = s.measureMemory(ctx, srv, func() (int64, error) {
-			s.log.Info("loading revocations", "entries", max(s.o.RevokedEntries, len(jtis)))
-			load, err := revokeLoad(ctx, s.log, revokeSpec{Admin: srv.AdminAddr, AdminToken: srv.AdminToken, JTIs: jtis,
-				Count: s.o.RevokedEntries, Concurrency: revokeConcurrency, Exp: time.Now().Add(2 * tokenLifetime)})
-			if load.Errors > 0 {
-				s.problem("revoked: %d of %d revocations failed (first: %s)", load.Errors, load.Requested, load.FirstError)
-			}
-			return load.Created, err
-		})
-		if err != nil {
-			return err
+	s.res.Revocation, err = s.measureMemory(ctx, srv, func() (int64, error) {
+		s.log.Info("loading revocations", "entries", max(s.o.RevokedEntries, len(jtis)))
+		load, err := revokeLoad(ctx, s.log, revokeSpec{Admin: srv.AdminAddr, AdminToken: srv.AdminToken, JTIs: jtis,
+			Count: s.o.RevokedEntries, Concurrency: revokeConcurrency, Exp: time.Now().Add(2 * tokenLifetime)})
+		if load.Errors > 0 {
+			s.problem("revoked: %d of %d revocations failed (first: %s)", load.Errors, load.Requested, load.FirstError)
 		}
-		c := s.o.FloodConcurrency
-		s.runRows(ctx, srv,
-			// The revoked tokens cycle: a server that caches verified tokens
-			// still has to look each one up among the revocations.
-			row{caseResult{Group: "revoked", Name: fmt.Sprintf("revoked tokens c=%d", c), Alg: "RS256", Concurrency: c}, func(int) loadSpec {
-				spec := s.spec(c, revoked)
-				spec.Each, spec.Wrap, spec.Expect = true, true, "deny"
-				return spec
-			}},
-			row{caseResult{Group: "revoked", Name: fmt.Sprintf("valid token c=%d", c), Alg: openAlg, Concurrency: c},
-				func(int) loadSpec { return s.spec(c, valid[:1]) }})
-		return nil
+		return load.Created, err
 	})
+	return err
 }
 
 // Which figure of a repetition stat takes: the floor's, the server's, or
@@ -618,7 +590,6 @@ func renderMarkdown(res *suiteResults) string {
 				msCell(stat(cr, p50, serverSide)), msCell(stat(cr, p99, serverSide)), msCell(stat(cr, p999, serverSide)), msCell(stat(cr, lagP99, serverSide))}
 		})
 	table("flood", "Floods (a different bad token per request, all to be denied)", closedHead, closed)
-	table("revoked", "With the revocations of the memory table loaded", closedHead, closed)
 	if res.Memory != nil || res.Revocation != nil {
 		fmt.Fprintf(&b, "#### Memory (RSS: anonymous + file)\n\n| state | floor | %s |\n| --- | ---: | ---: |\n", serverName)
 		for i, m := range []*memoryResult{res.Memory, res.Revocation} {
@@ -676,12 +647,10 @@ type revokeSpec struct {
 
 // revokeResult is what a revocation load did.
 type revokeResult struct {
-	Requested       int     `json:"requested"`
-	Created         int64   `json:"created"`
-	Errors          int64   `json:"errors"`
-	FirstError      string  `json:"first_error,omitempty"`
-	DurationSeconds float64 `json:"duration_seconds"`
-	PerSecond       float64 `json:"per_second"`
+	Requested                  int
+	Created, Errors            int64
+	FirstError                 string
+	DurationSeconds, PerSecond float64
 }
 
 // errRevocationsRefused stops a load whose first 100 requests all failed:
@@ -787,8 +756,6 @@ func runRevokeLoadCmd(ctx context.Context, log *slog.Logger, args []string, stdo
 	}
 	spec.Exp = time.Now().Add(2 * tokenLifetime) // after every generated token has expired
 	res, err := revokeLoad(ctx, log, spec)
-	fmt.Fprintf(stderr, "revoked %d of %d in %.1fs (%.0f/s), %d errors\n", res.Created, res.Requested, res.DurationSeconds, res.PerSecond, res.Errors)
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	return errors.Join(err, enc.Encode(res))
+	fmt.Fprintf(stdout, "revoked %d of %d in %.1fs (%.0f/s), %d errors\n", res.Created, res.Requested, res.DurationSeconds, res.PerSecond, res.Errors)
+	return err
 }
