@@ -76,9 +76,10 @@ type Provider struct {
 	Optional               bool              `yaml:"optional"`           // true: does not gate readiness
 	MTLSBound              string            `yaml:"mtls_bound"`         // allowed | required (default allowed)
 	// DPoP, DPoPProofMaxAge and DPoPNonce: see config/dpop.go.
-	DPoP            string        `yaml:"dpop"`               // allowed | required (default allowed)
-	DPoPProofMaxAge time.Duration `yaml:"dpop_proof_max_age"` // default 60s
-	DPoPNonce       bool          `yaml:"dpop_nonce"`
+	DPoP              string            `yaml:"dpop"`               // allowed | required (default allowed)
+	DPoPProofMaxAge   time.Duration     `yaml:"dpop_proof_max_age"` // default 60s
+	DPoPNonce         bool              `yaml:"dpop_nonce"`
+	BackchannelLogout BackchannelLogout `yaml:"backchannel_logout"`
 }
 
 // TokenSource names one place a token is looked for; exactly one field is set.

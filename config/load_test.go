@@ -130,6 +130,7 @@ func TestParseValidFull(t *testing.T) {
 				DPoP:                   DPoPRequired,
 				DPoPProofMaxAge:        30 * time.Second,
 				DPoPNonce:              true,
+				BackchannelLogout:      BackchannelLogout{Enabled: true, Audience: "orders-gateway"},
 			},
 			{
 				Name:                   "google",

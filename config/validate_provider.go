@@ -103,6 +103,7 @@ func validateProvider(p *problems, path string, pr *Provider) {
 	}
 	nonEmptyItems(p, path+".audiences", pr.Audiences)
 	validateForwarding(p, path, pr.ForwardClaims, pr.ForwardPayloadHeader)
+	validateBackchannelLogout(p, path, pr.BackchannelLogout)
 }
 
 func validateKeySource(p *problems, path string, pr *Provider) {
