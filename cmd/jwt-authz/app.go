@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/jwt-authz/jwt-authz/backchannel"
 	"github.com/jwt-authz/jwt-authz/config"
 	"github.com/jwt-authz/jwt-authz/extauthz"
 	"github.com/jwt-authz/jwt-authz/health"
@@ -48,6 +49,8 @@ type app struct {
 	authzM    *extauthz.Metrics
 	decisions *decisionLog      // nil when decision_log is off
 	tracing   *tracing.Provider // nil when tracing is off
+	logout    *backchannel.Handler
+	logoutM   *backchannel.Metrics
 	health    *health.Checker
 	reloads   *prometheus.CounterVec
 	rateLimit ratelimit.HTTP // the token endpoints' limit per client
@@ -121,7 +124,12 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 	a.providers.tracer = ownTracer(a.tracing)
 
 	a.authzM = extauthz.NewMetrics(a.reg)
-	a.providers.onRemove = a.authzM.Forget
+	a.providers.onRemove = func(name string) {
+		a.authzM.Forget(name)
+		if a.logoutM != nil {
+			a.logoutM.Forget(name)
+		}
+	}
 	entries, commit, err := a.providers.build(cfg)
 	if err != nil {
 		return nil, err
@@ -148,6 +156,7 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 	if err != nil {
 		return nil, err
 	}
+	a.buildLogout(cfg)
 	return a, nil
 }
 

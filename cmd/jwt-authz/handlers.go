@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/jwt-authz/jwt-authz/backchannel"
 	"github.com/jwt-authz/jwt-authz/config"
 	"github.com/jwt-authz/jwt-authz/extauthz"
 	"github.com/jwt-authz/jwt-authz/health"
@@ -120,6 +121,8 @@ func (a *app) httpMux() http.Handler {
 	mux.Handle("GET /healthz", health.Healthz())
 	mux.Handle("GET /readyz", a.health.Readyz())
 	forward := a.authz.ForwardAuthHandler()
+	// Every method reaches the handler, which answers 405 in JSON.
+	mux.Handle(backchannel.Path, a.logout)
 	if a.iss != nil {
 		// The token endpoints are limited per client before anything
 		// else, the admin token check and the stores included.

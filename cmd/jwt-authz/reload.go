@@ -48,6 +48,7 @@ func (a *app) reload(trigger string) error {
 		cfg.AdminTokenFile = old.AdminTokenFile
 	}
 	a.cfg.Store(cfg)
+	a.initLogoutMetrics(cfg)
 	a.reloads.WithLabelValues("success").Inc()
 	for _, key := range restartOnlyChanges(old, cfg) {
 		a.log.Warn("config key changed but needs a restart to take effect", "key", key)

@@ -111,6 +111,15 @@ config:
   forward_auth_client_cert_header: x-forwarded-client-cert
   decision_log: {enabled: true, path: "", sample_allow: 0.05, sample_deny: 1}
 `),
+		"back-channel logout": valuesYAML(t, `
+config:
+  issuer: {enabled: false}
+  providers:
+    - name: corp
+      issuer: https://idp.example.com/
+      jwks_uri: https://idp.example.com/.well-known/jwks.json
+      backchannel_logout: {enabled: true, audience: orders-gateway}
+`),
 	}
 	files, _ := filepath.Glob(filepath.Join(chartDir(t), "ci", "*-values.yaml"))
 	for _, f := range files {

@@ -35,6 +35,7 @@ var specKeys = keyTree{
 		"jwks_min_refresh_interval": nil, "jwks_max_stale": nil, "allow_http": nil,
 		"forward_claims": nil, "forward_payload_header": nil, "keep_authorization": nil,
 		"optional": nil, "mtls_bound": nil, "dpop": nil, "dpop_proof_max_age": nil, "dpop_nonce": nil,
+		"backchannel_logout": keyTree{"enabled": nil, "audience": nil},
 	},
 	"dry_run":                         nil,
 	"bypass_cors_preflight":           nil,

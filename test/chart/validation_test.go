@@ -50,6 +50,10 @@ func TestRenderRefuses(t *testing.T) {
 			values: "issuer: {previousSecretKeys: [old.pem]}",
 			want:   "issuer.previousSecretKeys needs issuer.existingSecret",
 		},
+		"back-channel logout without an audience": {
+			values: "config: {providers: [{name: corp, issuer: 'https://idp.example.com/', jwks_uri: 'https://idp.example.com/jwks', backchannel_logout: {enabled: true}}]}",
+			want:   "audience",
+		},
 		"clashing ports": {
 			values: "containerPorts: {grpc: 9001, http: 9001, admin: 9090}",
 			want:   "must differ",
