@@ -97,7 +97,12 @@ func NewVerifier(providers []*Provider, opts Options) (*Verifier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("provider %s: %w", p.Name, err)
 		}
-		p.algs = set
+		// A reload builds a new Verifier over the providers whose settings
+		// did not change, while the old one still verifies with them:
+		// writing the same set again would race with those reads.
+		if p.algs != set {
+			p.algs = set
+		}
 		if _, dup := v.byIssuer[p.Issuer]; dup {
 			return nil, fmt.Errorf("provider %s: issuer %q is used by another provider", p.Name, p.Issuer)
 		}

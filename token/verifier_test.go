@@ -360,3 +360,32 @@ func TestPrecheck(t *testing.T) {
 		t.Fatalf("Precheck of an unknown kid allocates %v times", n)
 	}
 }
+
+// TestNewVerifierOverProvidersInUse builds verifiers over a provider while
+// another verifier uses it, as a reload does; under -race it shows that
+// building leaves the shared provider alone.
+func TestNewVerifierOverProvidersInUse(t *testing.T) {
+	f := newFixture(t, nil)
+	k := f.keys["ES256"]
+	tok := testkit.Sign(t, k, testkit.Claims(iss, "alice", "orders-api"), nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			if _, err := token.NewVerifier([]*token.Provider{f.prov}, token.Options{}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if _, err := f.v.Verify(t.Context(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
