@@ -63,9 +63,9 @@ func (r logoutRevoker) Revoke(ctx context.Context, l backchannel.Logout) error {
 	if now := time.Now(); exp <= now.Unix() {
 		exp = now.Add(ttl).Unix()
 	}
-	e := revocation.Entry{Kind: revocation.KindSID, Value: l.SID, ExpiresAt: exp}
+	e := revocation.Entry{Kind: revocation.KindSID, Provider: l.Provider, Value: l.SID, ExpiresAt: exp}
 	if l.SID == "" {
-		e = revocation.Entry{Kind: revocation.KindSub, Value: l.Subject, Before: l.IssuedAt, ExpiresAt: exp}
+		e = revocation.Entry{Kind: revocation.KindSub, Provider: l.Provider, Value: l.Subject, Before: l.IssuedAt, ExpiresAt: exp}
 	}
 	ctx = revocation.WithActor(ctx, revocation.Actor{Name: "backchannel_logout:" + l.Provider})
 	return r.a.rev.Revoke(ctx, e)
