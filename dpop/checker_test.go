@@ -287,7 +287,11 @@ func TestCheckAccepts(t *testing.T) {
 			for i, iat := range []time.Time{now, now.Add(-time.Minute - 5*time.Second), now.Add(5 * time.Second)} {
 				cl := testkit.DPoPClaims("DELETE", "https://API.example.com:443/orders/7?x=1", "a.b.c", iat)
 				cl["nonce"] = nonces.Current(now.Add(-time.Minute))
-				p, err := c.Check(context.Background(), testkit.DPoPProof(t, key, cl, nil), req, now)
+				hdr := map[string]any{}
+				if i == 1 {
+					hdr["typ"] = "application/dpop+jwt"
+				}
+				p, err := c.Check(context.Background(), testkit.DPoPProof(t, key, cl, hdr), req, now)
 				if err != nil {
 					t.Fatalf("proof %d refused: %v", i, err)
 				}

@@ -38,7 +38,8 @@ func readHeader(decoded []byte) (*proofKey, error) {
 	if err := json.Unmarshal(decoded, &h); err != nil {
 		return nil, invalid("header is not a JSON object")
 	}
-	if h.Typ == nil || !strings.EqualFold(*h.Typ, ProofType) {
+	// RFC 7515 §4.1.9: the media type, with or without "application/".
+	if h.Typ == nil || !strings.EqualFold(strings.TrimPrefix(strings.ToLower(*h.Typ), "application/"), ProofType) {
 		return nil, invalid("typ is not %s", ProofType)
 	}
 	if h.Alg == nil {

@@ -43,6 +43,10 @@ func dpopBound(ctx context.Context, r *request, o *outcome, raw string, now time
 		o.dpopErr = errNoChecker
 		return ReasonInvalidDPoPProof
 	}
+	if c.jkt == "" {
+		o.dpopErr = errNotBound
+		return ReasonInvalidDPoPProof // a jkt that is not a string binds to no key
+	}
 	proof, ok := r.dpopProof()
 	if !ok {
 		o.dpopErr = errProofHeader
@@ -53,10 +57,6 @@ func dpopBound(ctx context.Context, r *request, o *outcome, raw string, now time
 		URI:         dpop.CanonicalURI(r.originalScheme(), r.host, r.path),
 		AccessToken: raw,
 		JKT:         c.jkt,
-	}
-	if c.jkt == "" {
-		o.dpopErr = errNotBound
-		return ReasonInvalidDPoPProof // a jkt that is not a string binds to no key
 	}
 	_, err := p.DPoP.Check(ctx, proof, req, now)
 	switch {
