@@ -51,7 +51,8 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 	if err != nil {
 		return p, err
 	}
-	u := after.sub(before)
+	u, busiest := after.sub(before)
+	p.RedisBusiestNodeCPU = busiest
 	p.RedisCPU, p.RedisIn, p.RedisOut, p.RedisCommands = u.cpuSeconds, u.netIn, u.netOut, u.commands
 	s.measure(&p, lo, hi, first)
 	s.cfg.Progress("%s: p50 %s p99 %s max %s, lost %d, complete in %s",
@@ -82,7 +83,8 @@ func (s *sim) idle(ctx context.Context, d time.Duration) (Phase, error) {
 	if err != nil {
 		return p, err
 	}
-	u := after.sub(before)
+	u, busiest := after.sub(before)
+	p.RedisBusiestNodeCPU = busiest
 	p.RedisCPU, p.RedisIn, p.RedisOut, p.RedisCommands = u.cpuSeconds, u.netIn, u.netOut, u.commands
 	return p, nil
 }

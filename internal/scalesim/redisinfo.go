@@ -13,27 +13,32 @@ import (
 // serverUsage is what Redis reports about its own work so far, summed
 // over every node of a Cluster.
 type serverUsage struct {
-	cpuSeconds     float64 // used_cpu_user + used_cpu_sys
-	netIn, netOut  int64   // total_net_input_bytes, total_net_output_bytes
-	commands       int64   // total_commands_processed
-	connectedPeers int64   // connected_clients
+	cpuSeconds    float64 // used_cpu_user + used_cpu_sys
+	netIn, netOut int64   // total_net_input_bytes, total_net_output_bytes
+	commands      int64   // total_commands_processed
+	// nodeCPU is cpuSeconds per node address.
+	nodeCPU map[string]float64
 }
 
-func (u serverUsage) sub(v serverUsage) serverUsage {
-	return serverUsage{
-		cpuSeconds:     u.cpuSeconds - v.cpuSeconds,
-		netIn:          u.netIn - v.netIn,
-		netOut:         u.netOut - v.netOut,
-		commands:       u.commands - v.commands,
-		connectedPeers: u.connectedPeers,
+// sub returns u minus an earlier reading v; busiest is the largest CPU
+// delta of a single node (all of it on a single server).
+func (u serverUsage) sub(v serverUsage) (d serverUsage, busiest float64) {
+	for addr, cpu := range u.nodeCPU {
+		busiest = max(busiest, cpu-v.nodeCPU[addr])
 	}
+	return serverUsage{
+		cpuSeconds: u.cpuSeconds - v.cpuSeconds,
+		netIn:      u.netIn - v.netIn,
+		netOut:     u.netOut - v.netOut,
+		commands:   u.commands - v.commands,
+	}, busiest
 }
 
-// readUsage asks every node c talks to for INFO cpu, stats and clients.
+// readUsage asks every node c talks to for INFO cpu and stats.
 func readUsage(ctx context.Context, c goredis.UniversalClient) (serverUsage, error) {
 	var (
 		mu    sync.Mutex
-		total serverUsage
+		total = serverUsage{nodeCPU: map[string]float64{}}
 	)
 	add := func(ctx context.Context, node *goredis.Client) error {
 		u, err := nodeUsage(ctx, node)
@@ -46,7 +51,7 @@ func readUsage(ctx context.Context, c goredis.UniversalClient) (serverUsage, err
 		total.netIn += u.netIn
 		total.netOut += u.netOut
 		total.commands += u.commands
-		total.connectedPeers += u.connectedPeers
+		total.nodeCPU[node.Options().Addr] += u.cpuSeconds
 		return nil
 	}
 	var err error
@@ -63,7 +68,7 @@ func readUsage(ctx context.Context, c goredis.UniversalClient) (serverUsage, err
 
 func nodeUsage(ctx context.Context, c *goredis.Client) (serverUsage, error) {
 	var u serverUsage
-	for _, section := range []string{"cpu", "stats", "clients"} {
+	for _, section := range []string{"cpu", "stats"} {
 		info, err := c.Info(ctx, section).Result()
 		if err != nil {
 			return u, fmt.Errorf("INFO %s: %w", section, err)
@@ -83,8 +88,6 @@ func nodeUsage(ctx context.Context, c *goredis.Client) (serverUsage, error) {
 				u.netOut, _ = strconv.ParseInt(v, 10, 64)
 			case "total_commands_processed":
 				u.commands, _ = strconv.ParseInt(v, 10, 64)
-			case "connected_clients":
-				u.connectedPeers, _ = strconv.ParseInt(v, 10, 64)
 			}
 		}
 	}

@@ -50,7 +50,10 @@ type Phase struct {
 	// RedisCPU is the server's CPU seconds (user+sys, all nodes) over Wall;
 	// RedisIn and RedisOut its bytes received and sent; RedisCommands its
 	// commands processed.
-	RedisCPU                         float64
+	RedisCPU float64
+	// RedisBusiestNodeCPU is the CPU seconds of the busiest node over
+	// Wall: in a Cluster, the one that bounds the fan-out.
+	RedisBusiestNodeCPU              float64
 	RedisIn, RedisOut, RedisCommands int64
 	// ProcessCPU is the CPU seconds of this process (every replica and the
 	// writer) over Wall.
@@ -59,6 +62,10 @@ type Phase struct {
 
 // RedisCores is the mean number of cores Redis used during the phase.
 func (p Phase) RedisCores() float64 { return perSecond(p.RedisCPU, p.Wall) }
+
+// RedisBusiestNodeCores is the mean number of cores the busiest Redis
+// node used (single-threaded, it saturates at 1).
+func (p Phase) RedisBusiestNodeCores() float64 { return perSecond(p.RedisBusiestNodeCPU, p.Wall) }
 
 // ProcessCores is the mean number of cores the replicas used.
 func (p Phase) ProcessCores() float64 { return perSecond(p.ProcessCPU, p.Wall) }
