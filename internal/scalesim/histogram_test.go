@@ -52,3 +52,18 @@ func TestIDsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestGoalStopsWaitingForUnwrittenEntries(t *testing.T) {
+	g := newGoal(0, 3, 2) // 3 entries on 2 replicas
+	for range 4 {
+		g.applied1()
+	}
+	select {
+	case <-g.done:
+		t.Fatal("done after 4 of 6 applies")
+	default:
+	}
+	g.unwritten(1) // the third entry failed: 4 applies are all there are
+	<-g.done
+	g.applied1() // a late apply of the "failed" entry closes nothing twice
+}

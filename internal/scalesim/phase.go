@@ -29,13 +29,14 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 	cpu0 := processCPU()
 	first := time.Now()
 	p.WriteErrors = s.write(ctx, lo, hi, rate, mk)
+	g.unwritten(p.WriteErrors)
 	if err := ctx.Err(); err != nil {
 		return p, err
 	}
 	p.WriteTime = time.Since(first)
 	p.Rate = float64(p.Entries) / p.WriteTime.Seconds()
 	s.cfg.Progress("%s: written in %s (%.0f/s, %d errors); waiting for %d applies",
-		name, p.WriteTime.Round(time.Millisecond), p.Rate, p.WriteErrors, g.want)
+		name, p.WriteTime.Round(time.Millisecond), p.Rate, p.WriteErrors, g.want.Load())
 
 	settle := time.NewTimer(s.cfg.Settle)
 	defer settle.Stop()

@@ -22,15 +22,34 @@ type tracker struct {
 
 // goal is the phase being waited for: entries [lo, hi) on every replica.
 type goal struct {
-	lo, hi  int
-	want    int64
-	applied atomic.Int64
-	done    chan struct{}
-	once    sync.Once
+	lo, hi   int
+	replicas int64
+	want     atomic.Int64 // applies to wait for
+	applied  atomic.Int64
+	done     chan struct{}
+	once     sync.Once
 }
 
 func newGoal(lo, hi, replicas int) *goal {
-	return &goal{lo: lo, hi: hi, want: int64(hi-lo) * int64(replicas), done: make(chan struct{})}
+	g := &goal{lo: lo, hi: hi, replicas: int64(replicas), done: make(chan struct{})}
+	g.want.Store(int64(hi-lo) * g.replicas)
+	return g
+}
+
+// applied1 counts one first apply of an entry of the phase.
+func (g *goal) applied1() {
+	if g.applied.Add(1) >= g.want.Load() {
+		g.once.Do(func() { close(g.done) })
+	}
+}
+
+// unwritten stops waiting for n entries the writer could not record. (One
+// that was recorded but whose reply was lost may still be applied; the
+// wait then ends early, and measure still counts exactly.)
+func (g *goal) unwritten(n int) {
+	if g.want.Add(-int64(n)*g.replicas) <= g.applied.Load() {
+		g.once.Do(func() { close(g.done) })
+	}
 }
 
 // since returns microseconds since the run's start plus one (zero means
@@ -68,9 +87,7 @@ func (r *replica) note(e revocation.Entry, pulled bool) {
 		r.viaPull.Add(1)
 	}
 	if g := r.t.phase.Load(); g != nil && i >= g.lo && i < g.hi {
-		if g.applied.Add(1) == g.want {
-			g.once.Do(func() { close(g.done) })
-		}
+		g.applied1()
 	}
 }
 
