@@ -3,8 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit/redisserver"
 )
+
+// TestScale runs the command as BENCHMARKS.md shows it, at a small scale,
+// against a real Redis.
+func TestScale(t *testing.T) {
+	addr := redisserver.Shared(t)
+	code, out, errs := runCmd(t.Context(), "scale", "--redis", addr, "--prefix", "authzbench-test:"+t.Name()+":",
+		"--replicas", "2", "--revocations", "20", "--rate", "100000", "--sessions", "10", "--writers", "4")
+	for _, want := range []string{"Replicas: 2", "| single jti | 20 |", "| mass logout, sid entries | 10 |", "| mass logout, one provider entry | 1 |"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("scale: exit %d, no %q\n%s\n%s", code, want, out, errs)
+		}
+	}
+}
 
 func TestScaleRejectsBadTopology(t *testing.T) {
 	for name, args := range map[string][]string{
