@@ -88,7 +88,7 @@ func TestCanonicalHTU(t *testing.T) {
 	}
 	for _, htu := range []string{
 		"", "/orders/1", "api.example.com/orders", "ftp://api.example.com/", "https:///orders",
-		"https://user@api.example.com/", "https://api.example.com/a\x00b", "https://api.example.com/%zz",
+		"https://user@api.example.com/", "https://api.example.com/a\x00b", "https://api.example.com/%zz", "HTTP://.", "https://:443/",
 	} {
 		if got, ok := canonicalHTU(htu); ok {
 			t.Errorf("canonicalHTU(%q) = %q, want refused", htu, got)

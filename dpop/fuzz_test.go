@@ -2,6 +2,7 @@ package dpop
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,6 +25,32 @@ func FuzzCheck(f *testing.F) {
 		p, err := c.Check(context.Background(), proof, req, now)
 		if err == nil && (p.JKT == "" || p.JTI == "") {
 			t.Fatalf("accepted without key or jti: %+v", p)
+		}
+	})
+}
+
+// FuzzCanonicalHTU feeds arbitrary htu values to the URI normalization a
+// proof's htu goes through: it never panics, and what it accepts is in
+// canonical form already (normalizing it again changes nothing) and has
+// no query or fragment.
+func FuzzCanonicalHTU(f *testing.F) {
+	for _, s := range []string{
+		"https://server.example.com/token", "HTTPS://API.Example.COM:443/a/./b/../c?x#y",
+		"http://h:80", "https://[::1]:8443/%7Euser", "https://user@h/", "ftp://h/", "https://h/%zz",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, htu string) {
+		c, ok := canonicalHTU(htu)
+		if !ok {
+			return
+		}
+		again, ok := canonicalHTU(c)
+		if !ok || again != c {
+			t.Fatalf("canonicalHTU(%q) = %q, and again %q, %v", htu, c, again, ok)
+		}
+		if strings.ContainsAny(c[len("https://"):], "?#") && !strings.Contains(htu, "%") {
+			t.Fatalf("canonicalHTU(%q) = %q keeps a query or fragment", htu, c)
 		}
 	})
 }

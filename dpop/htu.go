@@ -84,7 +84,11 @@ func canonicalHTU(htu string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	return scheme + "://" + canonicalAuthority(scheme, host) + np, true
+	auth := canonicalAuthority(scheme, host)
+	if name, _ := splitPort(auth); name == "" {
+		return "", false // "https://./" or "https://:443/"
+	}
+	return scheme + "://" + auth + np, true
 }
 
 func hasControl(s string) bool {
