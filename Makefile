@@ -71,9 +71,11 @@ fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME) ./revocation/redis
 	$(GO) test -run '^$$' -fuzz '^FuzzAdminGuard$$' -fuzztime $(FUZZTIME) ./cmd/jwt-authz
 	$(GO) test -run '^$$' -fuzz '^FuzzClientAddress$$' -fuzztime $(FUZZTIME) ./ratelimit
+	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./dpop
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonicalHTU$$' -fuzztime $(FUZZTIME) ./dpop
 
 bench: ## Go benchmarks of the hot paths
-	$(GO) test -run '^$$' -bench . -benchmem ./token ./cache ./extauthz ./revocation ./jwks ./internal/jsontape ./ratelimit
+	$(GO) test -run '^$$' -bench . -benchmem ./token ./cache ./extauthz ./revocation ./jwks ./internal/jsontape ./ratelimit ./dpop
 
 tidy-check: ## go mod tidy leaves no diff
 	$(GO) mod tidy && git diff --exit-code go.mod go.sum
