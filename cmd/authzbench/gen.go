@@ -50,15 +50,14 @@ const (
 
 func validFile(alg string) string { return "valid-" + alg + ".txt" }
 
-// genOptions are the parameters of gen.
-type genOptions struct {
-	Out                          string
-	Tokens, Flood, Revoked, Fill int
-}
-
+// runGen writes jwks.json, config.yaml and the token files into --out,
+// with keys of its own: a server watching jwks.json picks the new keys up.
 func runGen(ctx context.Context, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("gen", stderr)
-	var o genOptions
+	var o struct {
+		Out                          string
+		Tokens, Flood, Revoked, Fill int
+	}
 	fs.StringVar(&o.Out, "out", "", "output directory (created)")
 	fs.IntVar(&o.Tokens, "tokens", 20000, "valid tokens per algorithm, each with a distinct jti (RS256 signing costs 1-3 ms a token)")
 	fs.IntVar(&o.Flood, "flood", 100000, "lines of garbage.txt and unknown-kid.txt")
@@ -67,12 +66,6 @@ func runGen(ctx context.Context, log *slog.Logger, args []string, stdout, stderr
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	return generate(ctx, log, o)
-}
-
-// generate writes jwks.json, config.yaml and the token files into o.Out,
-// with keys of its own: a server watching jwks.json picks the new keys up.
-func generate(ctx context.Context, log *slog.Logger, o genOptions) error {
 	if o.Out == "" {
 		return usagef("--out is required")
 	}
@@ -121,12 +114,13 @@ func generate(ctx context.Context, log *slog.Logger, o genOptions) error {
 	if err := writeFile(filepath.Join(dir, configFile), cfg, 0o644); err != nil {
 		return err
 	}
-
 	// A random run id in every jti keeps the tokens of two gen runs apart,
 	// so that a server that saw the old ones neither has them cached nor
 	// finds them revoked.
 	runID := fmt.Sprintf("%08x", mrand.Uint32())
-	jti := func(file string, i int) string { return fmt.Sprintf("%s-%s-%d", runID, file, i) }
+	jti := func(file string, alg jwa.SignatureAlgorithm, i int) string {
+		return fmt.Sprintf("%s-%c-%s-%d", runID, file[0], alg, i)
+	}
 	now := time.Now().Truncate(time.Second)
 	kid := func(alg jwa.SignatureAlgorithm) func(int) string { return func(int) string { return kidOf(alg) } }
 	for _, f := range []struct {
@@ -146,7 +140,7 @@ func generate(ctx context.Context, log *slog.Logger, o genOptions) error {
 		{unknownKIDFile, o.Flood, jwa.EdDSA, unknownKey, func(i int) string { return fmt.Sprintf("bench-unknown-%s-%d", runID, i) }},
 	} {
 		log.Info("write tokens", "file", f.file, "count", f.n)
-		toks, err := mintAll(ctx, f.n, func(i int) (string, error) { return mintToken(f.alg, f.key, f.kid(i), jti(f.file, i), i, now) })
+		toks, err := mintAll(ctx, f.n, func(i int) (string, error) { return mintToken(f.alg, f.key, f.kid(i), jti(f.file, f.alg, i), i, now) })
 		if err == nil {
 			err = writeLines(filepath.Join(dir, f.file), toks)
 		}
@@ -156,7 +150,7 @@ func generate(ctx context.Context, log *slog.Logger, o genOptions) error {
 	}
 	jtis := make([]string, o.Revoked)
 	for i := range jtis {
-		jtis[i] = jti(revokedFile, i)
+		jtis[i] = jti(revokedFile, jwa.RS256, i)
 	}
 	if err := writeLines(filepath.Join(dir, revokedJTIsFile), jtis); err != nil {
 		return err

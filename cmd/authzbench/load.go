@@ -182,10 +182,10 @@ type loadResult struct {
 	Requests        int64    `json:"requests"`         // completed, errors included
 	ReqPerSec       float64  `json:"req_per_sec"`
 	counts
-	Latency          latencySummary  `json:"latency"`
-	SendLag          *latencySummary `json:"send_lag,omitempty"` // open: actual minus scheduled send
-	Server           *serverUsage    `json:"server,omitempty"`
-	ClientCPUSeconds float64         `json:"client_cpu_seconds"`
+	Latency          latencySummary `json:"latency"`
+	SendLag          latencySummary `json:"send_lag"` // open: actual minus scheduled send
+	Server           *serverUsage   `json:"server,omitempty"`
+	ClientCPUSeconds float64        `json:"client_cpu_seconds"`
 }
 
 // runLoad connects, warms up, then runs the measured window, reading the
@@ -207,7 +207,6 @@ func runLoad(ctx context.Context, spec loadSpec) (loadResult, error) {
 		msgs[i], _ = proto.Marshal(newCheckRequest(tok, i, now))
 	}
 	warm, _ := proto.Marshal(newCheckRequest(warmTok, len(toks), now))
-
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(codec{})),
@@ -246,8 +245,11 @@ func runLoad(ctx context.Context, spec loadSpec) (loadResult, error) {
 	}
 	res := merge(&spec, start, tallies)
 	res.ClientCPUSeconds = float64(clientAfter.CPUTicks-client.CPUTicks) / 100
-	if spec.PID > 0 {
-		res.Server = usageBetween(spec.PID, before, after, res.Requests)
+	if cpu := float64(after.CPUTicks-before.CPUTicks) / 100; spec.PID > 0 {
+		res.Server = &serverUsage{PID: spec.PID, CPUSeconds: cpu, procSample: after}
+		if cpu > 0 {
+			res.Server.ChecksPerCPUSecond = float64(res.Requests) / cpu
+		}
 	}
 	return res, ctx.Err()
 }
@@ -414,11 +416,7 @@ func merge(spec *loadSpec, start time.Time, tallies []tally) loadResult {
 	if res.DurationSeconds = last.Sub(start).Seconds(); res.DurationSeconds > 0 {
 		res.ReqPerSec = float64(res.Requests) / res.DurationSeconds
 	}
-	res.Latency = summarize(lat)
-	if spec.Mode == modeOpen {
-		l := summarize(lag)
-		res.SendLag = &l
-	}
+	res.Latency, res.SendLag = summarize(lat), summarize(lag)
 	return res
 }
 

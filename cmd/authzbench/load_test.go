@@ -162,6 +162,10 @@ func TestCodecReadsTheStatus(t *testing.T) {
 	if err := (codec{}).Unmarshal(mem.BufferSlice{mem.SliceBuffer([]byte{0x0a, 0x09})}, &authv3.CheckResponse{}); err == nil {
 		t.Fatal("a truncated response was accepted")
 	}
+	var tl tally // a denial, expected
+	if tl.observe("deny", 0, &authv3.CheckResponse{Status: &rpcstatus.Status{Code: 16}}, nil); tl.Denied != 1 || tl.WrongDecisions != 0 {
+		t.Fatalf("%+v", tl.counts)
+	}
 }
 
 // The client's own cost per request: recording an outcome, and choosing

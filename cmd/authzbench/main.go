@@ -196,7 +196,6 @@ func runFloor(ctx context.Context, log *slog.Logger, args []string, stdout, stde
 		return err
 	}
 	fmt.Fprintln(stdout, ln.Addr()) // alone on the first line, for scripts
-	log.Info("floor serving", "addr", ln.Addr().String())
 	return serveGRPC(ctx, newFloorServer(), ln)
 }
 

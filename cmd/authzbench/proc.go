@@ -52,23 +52,12 @@ type serverUsage struct {
 	procSample                 // at the end of the window
 }
 
-// usageBetween is what the process spent between two samples around a
-// window in which requests Checks completed.
-func usageBetween(pid int, before, after procSample, requests int64) *serverUsage {
-	u := &serverUsage{PID: pid, procSample: after}
-	if after.CPUTicks > before.CPUTicks {
-		u.CPUSeconds = float64(after.CPUTicks-before.CPUTicks) / 100
-		u.ChecksPerCPUSecond = float64(requests) / u.CPUSeconds
-	}
-	return u
-}
-
 // serverProc is a server started as a process of its own, so that /proc
 // shows its CPU time and memory alone.
 type serverProc struct {
 	PID                             int
 	GRPCAddr, AdminAddr, AdminToken string
-	LogPath                         string
+	LogPath                         string // its stdout and stderr
 	cancel                          context.CancelFunc
 	exited                          chan struct{} // closed once it has exited
 	err                             error         // how it exited, once exited is closed

@@ -49,7 +49,7 @@ type suiteOptions struct {
 	Algs, Cases                 []string
 	OpenFractions               []float64
 	FloodConcurrency            int
-	RevokedEntries              int
+	RevokedEntries              int // revocations loaded in the revoked group
 }
 
 func runSuiteCmd(ctx context.Context, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
@@ -175,11 +175,8 @@ func runSuite(ctx context.Context, log *slog.Logger, o suiteOptions) (*suiteResu
 	defer func() { s.res.Markdown = renderMarkdown(s.res) }()
 	log.Info("suite starting", "work_dir", work, "cases", o.Cases)
 	exe, err := os.Executable()
-	if err != nil {
-		return s.res, err
-	}
-	addr, err := freeLoopbackAddrs(1)
-	if err != nil {
+	addr, err2 := freeLoopbackAddrs(1)
+	if err = errors.Join(err, err2); err != nil {
 		return s.res, err
 	}
 	if s.floor, err = startProc([]string{exe, "floor", "--addr", addr[0]}, filepath.Join(work, "floor.log")); err != nil {
@@ -510,11 +507,7 @@ func (s *suite) runRevoked(ctx context.Context, srv *serverProc) error {
 // Which figure of a repetition stat takes: the floor's, the server's, or
 // the server's ÷ the floor's, taken between two runs made back to back so
 // that slow drift of the machine cancels.
-const (
-	floorSide = iota
-	serverSide
-	ratioSide
-)
+const floorSide, serverSide, ratioSide = 0, 1, 2
 
 // stat is the median over a case's repetitions of the figure f on side,
 // leaving out what was not measured (0, or a ratio to 0); 0 when nothing
@@ -550,12 +543,7 @@ func reqPerSec(r loadResult) float64 { return r.ReqPerSec }
 func p50(r loadResult) float64       { return r.Latency.P50MS }
 func p99(r loadResult) float64       { return r.Latency.P99MS }
 func p999(r loadResult) float64      { return r.Latency.P999MS }
-func lagP99(r loadResult) float64 {
-	if r.SendLag == nil {
-		return 0
-	}
-	return r.SendLag.P99MS
-}
+func lagP99(r loadResult) float64    { return r.SendLag.P99MS }
 
 // renderMarkdown renders the tables of BENCHMARKS.md.
 func renderMarkdown(res *suiteResults) string {
@@ -606,7 +594,8 @@ func renderMarkdown(res *suiteResults) string {
 	return b.String()
 }
 
-// num formats a rate or ratio; 0 is "not measured".
+// num, msCell and mibCell format a rate or ratio, a latency and a size; 0
+// is "not measured".
 func num(x float64, prec int) string {
 	if x == 0 {
 		return "n/a"
@@ -615,7 +604,6 @@ func num(x float64, prec int) string {
 }
 
 func msCell(x float64) string { return strings.Replace(num(x, 3)+" ms", "n/a ms", "n/a", 1) }
-
 func mibCell(b uint64) string { return strings.Replace(num(mib(b), 1)+" MiB", "n/a MiB", "n/a", 1) }
 
 // rssCell shows an RSS and its anonymous and file-backed parts.
