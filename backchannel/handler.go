@@ -68,7 +68,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusBadRequest, NoProvider, ResultInvalidRequest, desc)
 		return
 	}
-	l, err := h.logout(r.Context(), raw)
+	l, err := h.logout(r.Context(), raw, r.RemoteAddr)
 	if err != nil {
 		provider := l.Provider
 		if provider == "" {
@@ -97,7 +97,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // logout verifies, validates and records one logout token. On error the
 // returned Logout names the provider when it is known.
-func (h *Handler) logout(ctx context.Context, raw string) (Logout, error) {
+func (h *Handler) logout(ctx context.Context, raw, remoteAddr string) (Logout, error) {
 	res, err := h.opts.Verifier().VerifySignature(ctx, raw)
 	var l Logout
 	if res.Provider != nil {
@@ -121,7 +121,9 @@ func (h *Handler) logout(ctx context.Context, raw string) (Logout, error) {
 	// identity provider can send the same token again, which a claimed
 	// jti would refuse. A replay within the window records the same
 	// entries again, which changes nothing, and is then refused.
-	if err := h.opts.Revoker.Revoke(ctx, v); err != nil {
+	if err := h.opts.Revoker.Revoke(revocation.WithActor(ctx, revocation.Actor{
+		Name: "backchannel_logout:" + v.Provider, RemoteAddr: remoteAddr,
+	}), v); err != nil {
 		return l, err
 	}
 	until := time.Unix(v.IssuedAt, 0).Add(MaxAge + s.ClockSkew + time.Second)
@@ -146,7 +148,7 @@ func readLogoutToken(w http.ResponseWriter, r *http.Request) (string, string) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return "", "the body is larger than 64 KiB"
+			return "", "the body is too large"
 		}
 		return "", "the body could not be read"
 	}

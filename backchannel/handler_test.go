@@ -136,7 +136,7 @@ func TestRefusedLogouts(t *testing.T) {
 		"two logout_tokens":    {raw("application/x-www-form-urlencoded", "logout_token=a&logout_token=b"), NoProvider, ResultInvalidRequest, "more than once"},
 		"bad escape":           {raw("application/x-www-form-urlencoded", "logout_token=%zz"), NoProvider, ResultInvalidRequest, "not a valid form"},
 		"oversized body": {raw("application/x-www-form-urlencoded", "logout_token="+strings.Repeat("a", MaxBodyBytes)),
-			NoProvider, ResultInvalidRequest, "larger than 64 KiB"},
+			NoProvider, ResultInvalidRequest, "the body is too large"},
 		// The token as a JWS.
 		"not a jwt":    {raw("application/x-www-form-urlencoded", "logout_token=abc"), NoProvider, ResultInvalidToken, "not a well-formed"},
 		"two segments": {raw("application/x-www-form-urlencoded", "logout_token=eyJhbGciOiJFUzI1NiJ9.e30"), NoProvider, ResultInvalidToken, "not a well-formed"},
@@ -300,6 +300,9 @@ func TestAuditLine(t *testing.T) {
 	tok := f.sign(t, c)
 	if w := f.post(formBody(tok)); w.Code != http.StatusOK {
 		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if a := f.rev.actors; len(a) != 1 || a[0].Name != "backchannel_logout:corp" || a[0].RemoteAddr == "" {
+		t.Fatalf("revocation actor %+v", a)
 	}
 	var line map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {

@@ -16,6 +16,7 @@ import (
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
 	"github.com/jwt-authz/jwt-authz/jwks"
 	"github.com/jwt-authz/jwt-authz/replay"
+	"github.com/jwt-authz/jwt-authz/revocation"
 	"github.com/jwt-authz/jwt-authz/token"
 )
 
@@ -29,18 +30,21 @@ const (
 
 // recorder is a Revoker that remembers what it was asked to record.
 type recorder struct {
-	mu   sync.Mutex
-	got  []Logout
-	fail error
+	mu     sync.Mutex
+	got    []Logout
+	actors []revocation.Actor
+	fail   error
 }
 
-func (r *recorder) Revoke(_ context.Context, l Logout) error {
+func (r *recorder) Revoke(ctx context.Context, l Logout) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail != nil {
 		return r.fail
 	}
 	r.got = append(r.got, l)
+	a, _ := revocation.ActorFrom(ctx)
+	r.actors = append(r.actors, a)
 	return nil
 }
 

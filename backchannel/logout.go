@@ -54,7 +54,9 @@ type Logout struct {
 }
 
 // Revoker records a logout on every replica. It must be idempotent:
-// recording the same Logout twice revokes no more than once.
+// recording the same Logout twice revokes no more than once. ctx carries
+// the revocation.Actor (backchannel_logout:<provider> and the caller's
+// address) for the revocation audit line.
 type Revoker interface {
 	Revoke(ctx context.Context, l Logout) error
 }

@@ -67,6 +67,5 @@ func (r logoutRevoker) Revoke(ctx context.Context, l backchannel.Logout) error {
 	if l.SID == "" {
 		e = revocation.Entry{Kind: revocation.KindSub, Provider: l.Provider, Value: l.Subject, Before: l.IssuedAt, ExpiresAt: exp}
 	}
-	ctx = revocation.WithActor(ctx, revocation.Actor{Name: "backchannel_logout:" + l.Provider})
 	return r.a.rev.Revoke(ctx, e)
 }

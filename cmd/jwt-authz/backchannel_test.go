@@ -191,6 +191,12 @@ func TestBackchannelLogoutEndpoint(t *testing.T) {
 	if status != 400 || !strings.Contains(string(body), "application/x-www-form-urlencoded") {
 		t.Fatalf("JSON body: %d %s", status, body)
 	}
+	// An oversized body is a 400 like every other bad request, before
+	// the listener's own body limit answers 413.
+	status, body = do(t, "POST", u, "application/x-www-form-urlencoded", strings.NewReader("logout_token="+strings.Repeat("a", 128<<10)), nil)
+	if status != 400 || !strings.Contains(string(body), "too large") {
+		t.Fatalf("oversized body: %d %s", status, body)
+	}
 	tok := corp.access(t, "alice", "sess-1")
 	if status, body := in.postLogout(corp.logoutToken(t, "alice", "sess-1")); status != 400 || !strings.Contains(body, "not enabled") {
 		t.Fatalf("provider without back-channel logout: %d %s", status, body)
