@@ -378,3 +378,11 @@ func tamper(raw string) string {
 	}
 	return parts[0] + "." + parts[1] + "." + string(p)
 }
+
+func TestFormWithCharsetAndOtherParameters(t *testing.T) {
+	f := newFixture(t, nil)
+	body := formBody(f.sign(t, f.claims())) + "&state=ignored"
+	if w := f.do(http.MethodPost, "application/x-www-form-urlencoded; charset=UTF-8", body); w.Code != http.StatusOK {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+}
