@@ -105,7 +105,10 @@ func TestReplicasOnSentinelAndCluster(t *testing.T) {
 	for name, topology := range topologies {
 		t.Run(name, func(t *testing.T) {
 			keyFile := filepath.Join(t.TempDir(), "signing-key.pem")
-			cfg := fmt.Sprintf("revocation:\n  store: redis\n%sissuer:\n  issuer: http://authz.test\n  signing_key_file: %s\n", topology(t), keyFile)
+			corp := newLogoutIdP(t, corpIss, "corp-1")
+			partner := newLogoutIdP(t, partnerIss, "partner-1")
+			cfg := fmt.Sprintf("revocation:\n  store: redis\n%sissuer:\n  issuer: http://authz.test\n  signing_key_file: %s\n", topology(t), keyFile) +
+				logoutProviders(corp, partner)
 			a := start(t, cfg, "")
 			eventually(t, "replica ready", a.grpcServing)
 			b := start(t, cfg, "")
@@ -121,6 +124,21 @@ func TestReplicasOnSentinelAndCluster(t *testing.T) {
 			eventually(t, "revocation applied on the other replica", func() bool { return reasonOf(b.check(access, "/")) == "revoked" })
 
 			refreshRace(t, []*instance{a, b}, refresh, 20)
+
+			// A back-channel logout at one replica reaches the other, and
+			// its token is single use across both.
+			session := corp.access(t, "alice", "sess-1")
+			lt := corp.logoutToken(t, "alice", "sess-1")
+			if status, body := b.postLogout(lt); status != 200 {
+				t.Fatalf("logout: %d %s", status, body)
+			}
+			eventually(t, "logout applied on the other replica", func() bool { return reasonOf(a.check(session, "/")) == "revoked" })
+			if status, body := a.postLogout(lt); status != 400 || !strings.Contains(body, "jti was already used") {
+				t.Fatalf("replay at the other replica: %d %s", status, body)
+			}
+			if got := reasonOf(a.check(partner.access(t, "alice", "sess-1"), "/")); got != "ok" {
+				t.Fatalf("the same sid at another provider: %s", got)
+			}
 		})
 	}
 }
