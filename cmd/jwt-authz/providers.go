@@ -30,9 +30,11 @@ type keySource interface {
 // is not refetched and tokens it verified stay cached.
 type providerEntry struct {
 	fingerprint string
-	source      keySource
-	fetched     *jwks.Source // nil for the built-in issuer
-	authz       *extauthz.Provider
+	// sourceFingerprint identifies the settings of fetched's JWKS source.
+	sourceFingerprint string
+	source            keySource
+	fetched           *jwks.Source // nil for the built-in issuer
+	authz             *extauthz.Provider
 }
 
 // providerSet builds and keeps providers across reloads.
@@ -83,52 +85,37 @@ func (ps *providerSet) build(cfg *config.Config) (entries []*providerEntry, fini
 	for i := range cfg.Providers {
 		p := cfg.Providers[i]
 		fp := config.ProviderFingerprint(p)
-		if old, ok := ps.entries[p.Name]; ok && old.fingerprint == fp {
+		old, had := ps.entries[p.Name]
+		if had && old.fingerprint == fp {
 			next[p.Name] = old
 			continue
 		}
-		src, err := jwks.New(jwks.Options{
-			Provider:           p.Name,
-			Issuer:             p.Issuer,
-			JWKSURI:            p.JWKSURI,
-			Discovery:          p.Discovery,
-			File:               p.JWKSFile,
-			RefreshInterval:    p.JWKSRefreshInterval,
-			MinRefreshInterval: p.JWKSMinRefreshInterval,
-			MaxStale:           maxStale(p),
-			AllowHTTP:          p.AllowHTTP,
-			Logger:             ps.log,
-			Metrics:            ps.metrics,
-			OnChange:           ps.onChange,
-			Tracer:             ps.tracer,
-		})
-		if err != nil {
-			return fail(fmt.Errorf("provider %s: %w", p.Name, err))
+		sfp := sourceFingerprint(p)
+		src := old.fetchedIfSource(had, sfp)
+		if src == nil {
+			var err error
+			src, err = jwks.New(jwks.Options{
+				Provider:           p.Name,
+				Issuer:             p.Issuer,
+				JWKSURI:            p.JWKSURI,
+				Discovery:          p.Discovery,
+				File:               p.JWKSFile,
+				RefreshInterval:    p.JWKSRefreshInterval,
+				MinRefreshInterval: p.JWKSMinRefreshInterval,
+				MaxStale:           maxStale(p),
+				AllowHTTP:          p.AllowHTTP,
+				Logger:             ps.log,
+				Metrics:            ps.metrics,
+				OnChange:           ps.onChange,
+				Tracer:             ps.tracer,
+			})
+			if err != nil {
+				return fail(fmt.Errorf("provider %s: %w", p.Name, err))
+			}
+			src.Start(ps.ctx)
+			started = append(started, src)
 		}
-		src.Start(ps.ctx)
-		started = append(started, src)
-		entry := &providerEntry{
-			fingerprint: fp,
-			source:      src,
-			fetched:     src,
-			authz: &extauthz.Provider{
-				Token: &token.Provider{
-					Name:        p.Name,
-					Issuer:      p.Issuer,
-					Audiences:   p.Audiences,
-					Algorithms:  p.Algorithms,
-					ClockSkew:   p.ClockSkew,
-					RequireExp:  p.RequireExpOrDefault(),
-					MaxLifetime: p.MaxLifetime,
-					Typ:         p.Typ,
-					Keys:        src,
-				},
-				ForwardClaims:        p.ForwardClaims,
-				ForwardPayloadHeader: p.ForwardPayloadHeader,
-				KeepAuthorization:    p.KeepAuthorizationOrDefault(),
-				MTLSBound:            mtlsBinding(p.MTLSBound),
-			},
-		}
+		entry := newProviderEntry(p, fp, sfp, src)
 		err = ps.setDPoP(entry.authz, dpopSettings{name: p.Name, algorithms: p.Algorithms, mode: p.DPoP,
 			maxAge: p.DPoPProofMaxAge, skew: p.ClockSkew, nonce: p.DPoPNonce})
 		if err != nil {
@@ -178,7 +165,7 @@ func (ps *providerSet) build(cfg *config.Config) (entries []*providerEntry, fini
 		}
 		for name, old := range ps.entries {
 			if cur, ok := next[name]; !ok || cur != old {
-				if old.fetched != nil {
+				if old.fetched != nil && (!ok || cur.fetched != old.fetched) {
 					old.fetched.Stop()
 				}
 				if _, still := next[name]; !still {
@@ -192,6 +179,53 @@ func (ps *providerSet) build(cfg *config.Config) (entries []*providerEntry, fini
 		ps.entries = next
 	}
 	return out, commit, nil
+}
+
+// fetchedIfSource returns the JWKS source of e (an entry that exists when
+// had) when its settings are those of sfp: a reload that changes only the
+// provider's rules keeps the source and the keys it holds, so the
+// provider's tokens never wait for a first fetch, nor fail while the
+// endpoint is down. Otherwise nil.
+func (e *providerEntry) fetchedIfSource(had bool, sfp string) *jwks.Source {
+	if !had || e.fetched == nil || e.sourceFingerprint != sfp {
+		return nil
+	}
+	return e.fetched
+}
+
+// newProviderEntry builds provider p's rules over the JWKS source src.
+func newProviderEntry(p config.Provider, fp, sfp string, src *jwks.Source) *providerEntry {
+	return &providerEntry{
+		fingerprint:       fp,
+		sourceFingerprint: sfp,
+		source:            src,
+		fetched:           src,
+		authz: &extauthz.Provider{
+			Token: &token.Provider{
+				Name:        p.Name,
+				Issuer:      p.Issuer,
+				Audiences:   p.Audiences,
+				Algorithms:  p.Algorithms,
+				ClockSkew:   p.ClockSkew,
+				RequireExp:  p.RequireExpOrDefault(),
+				MaxLifetime: p.MaxLifetime,
+				Typ:         p.Typ,
+				Keys:        src,
+			},
+			ForwardClaims:        p.ForwardClaims,
+			ForwardPayloadHeader: p.ForwardPayloadHeader,
+			KeepAuthorization:    p.KeepAuthorizationOrDefault(),
+			MTLSBound:            mtlsBinding(p.MTLSBound),
+		},
+	}
+}
+
+// sourceFingerprint identifies the settings that make a provider's JWKS
+// source: those of jwks.Options. A reload that changes none of them keeps
+// the source.
+func sourceFingerprint(p config.Provider) string {
+	return fmt.Sprintf("%q %q %t %q %s %s %s %t", p.Issuer, p.JWKSURI, p.Discovery, p.JWKSFile,
+		p.JWKSRefreshInterval, p.JWKSMinRefreshInterval, maxStale(p), p.AllowHTTP)
 }
 
 // selfFingerprint identifies the settings of the built-in issuer's
