@@ -100,3 +100,27 @@ func TestClusterSetup(t *testing.T) {
 		}
 	}
 }
+
+func TestPauseResume(t *testing.T) {
+	s := New(t)
+	s.Pause()
+	c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The kernel accepts the connection; the paused server answers nothing.
+	_ = c.SetDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := fmt.Fprint(c, "PING\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(c).ReadString('\n'); err == nil {
+		t.Fatal("a paused server answered PING")
+	}
+	s.Resume()
+	if got, err := do(s.Addr(), "PING"); err != nil || got != "+PONG" {
+		t.Fatalf("PING after Resume = %q, %v", got, err)
+	}
+	s.Stop()
+	s.Pause() // stopped: nothing to signal, no error
+}
