@@ -10,8 +10,12 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 TAGS      ?= grpcnotrace
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME  ?= 30s
+# `make chaos`: how long the fault-and-load suite runs, and the seed of a
+# run to replay (0: a new one, printed).
+CHAOS_DURATION ?= 10m
+CHAOS_SEED     ?= 0
 
-.PHONY: help build run test test-go test-chart test-examples vet fuzz bench tidy-check image
+.PHONY: help build run test test-go test-chart test-examples vet fuzz bench tidy-check image chaos
 
 help: ## list the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -47,6 +51,9 @@ vet: ## go vet
 
 test-go: ## race-enabled tests of every package (Redis tests use $$JWT_AUTHZ_REDIS_ADDR or start redis-server)
 	$(GO) test -race -count=1 -timeout 12m ./...
+
+chaos: ## the fault-and-load suite (test/chaos) for CHAOS_DURATION (10m; make test runs it for 60s); CHAOS_SEED=N replays a run
+	$(GO) test -race -count=1 -timeout 0 -run '^TestChaos$$' -v ./test/chaos -chaos.duration=$(CHAOS_DURATION) -chaos.seed=$(CHAOS_SEED)
 
 test-mod-%: ## the tests of the separate module test/% (chart, dockerfile, examples, ...)
 	cd test/$* && $(GO) test -count=1 -timeout 10m ./...
