@@ -31,6 +31,8 @@ var (
 )
 
 const (
+	// downAfter is Sentinel's down-after-milliseconds.
+	downAfter    = "2000"
 	replicaCount = 3
 	workers      = 8
 	extIssuer    = "https://idp.chaos.test/"
@@ -82,7 +84,7 @@ func TestChaos(t *testing.T) {
 	// declared down after 2 s without an answer, so that a busy machine
 	// does not cause a failover the test did not inject.
 	redisDo(context.Background(), h.st.Sentinel.Addr(), "SENTINEL", "SET", h.st.MasterName,
-		"failover-timeout", "3000", "down-after-milliseconds", "2000")
+		"failover-timeout", "3000", "down-after-milliseconds", downAfter)
 	h.extKey, h.attacker = newECKey("ext-1"), newECKey("ext-1")
 	h.keyGen = 1
 	h.retiredKids = map[string]bool{}
@@ -96,9 +98,10 @@ func TestChaos(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), *flagDuration+8*time.Minute)
 	defer cancel()
+	logDir := keptDir(t)
 	for i := range replicaCount {
 		dir := t.TempDir()
-		r := &replica{h: h, idx: i, dataDir: dir, cfgPath: filepath.Join(dir, "config.yaml"), logPath: filepath.Join(dir, "jwt-authz.log")}
+		r := &replica{h: h, idx: i, dataDir: dir, cfgPath: filepath.Join(dir, "config.yaml"), logPath: filepath.Join(logDir, fmt.Sprintf("replica-%d.log", i))}
 		if err := writeFileAtomic(r.cfgPath, []byte(h.config(r, 0))); err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +116,7 @@ func TestChaos(t *testing.T) {
 	defer func() {
 		if t.Failed() {
 			for _, r := range h.replicas {
-				t.Logf("replica %d log tail (%s):\n%s", r.idx, r.logPath, tail(r.logPath))
+				t.Logf("replica %d log tail (whole log kept in %s):\n%s", r.idx, r.logPath, tail(r.logPath))
 			}
 		}
 	}()
@@ -221,7 +224,8 @@ func (h *harness) bringUp(ctx context.Context, r *replica) error {
 
 // waitRequests waits until n more requests have been judged.
 func (h *harness) waitRequests(ctx context.Context, n int) {
-	for range (n + progressEvery - 1) / progressEvery {
+	target := h.stats.completed.Load() + int64(n)
+	for h.stats.completed.Load() < target {
 		select {
 		case <-h.stats.progress:
 		case <-ctx.Done():
@@ -330,6 +334,22 @@ func randomID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return b64.EncodeToString(b[:])
+}
+
+// keptDir returns a directory for the replicas' logs, removed at the end
+// unless the test failed.
+func keptDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "jwt-authz-chaos-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			_ = os.RemoveAll(dir)
+		}
+	})
+	return dir
 }
 
 // buildBinary builds cmd/jwt-authz as a release build does, once per run.

@@ -130,12 +130,15 @@ func (h *harness) faultRestartEmpty(ctx context.Context, _ *mathrand.Rand) error
 
 // faultStall stops both Redis data nodes with SIGSTOP until every replica
 // has passed max_staleness (not ready), then lets them run. The sentinel
-// keeps running: a sentinel that was stopped itself enters TILT mode and
-// would then refuse to promote a replica that was cut off longer than it.
+// keeps running (a sentinel that was stopped itself enters TILT mode and
+// would then refuse to promote a replica that was cut off longer than it),
+// told not to fail over meanwhile: this fault is a stall, not a failover.
 func (h *harness) faultStall(ctx context.Context, _ *mathrand.Rand) error {
 	ctx, cancel := context.WithTimeout(ctx, faultTimeout)
 	defer cancel()
 	setSteady(false, h.replicas...)
+	redisDo(ctx, h.st.Sentinel.Addr(), "SENTINEL", "SET", h.st.MasterName, "down-after-milliseconds", "600000")
+	defer redisDo(context.WithoutCancel(ctx), h.st.Sentinel.Addr(), "SENTINEL", "SET", h.st.MasterName, "down-after-milliseconds", downAfter)
 	h.st.Primary.Pause()
 	h.st.Replica.Pause()
 	resumed := false
@@ -345,7 +348,6 @@ func (h *harness) faultRotate(ctx context.Context, _ *mathrand.Rand) error {
 	h.retiredKids[old.kid] = true
 	h.keyMu.Unlock()
 	for _, t := range retired {
-		t.kind = "retired_key"
 		t.setClass(classBad)
 		h.pool.add(t)
 	}

@@ -36,7 +36,7 @@ type stats struct {
 	mustZero   map[string]int
 	examples   map[string][]string
 	completed  atomic.Int64
-	progress   chan struct{} // one signal per progressEvery requests
+	progress   chan struct{} // a signal every progressEvery requests (dropped while one is pending)
 	replicaRow []string
 }
 
@@ -60,7 +60,7 @@ var mustZeroCols = []string{colWrongAllow, colRevLost, colDoubleWin, colWrongDen
 
 func newStats() *stats {
 	s := &stats{byClass: map[string]*[5]int{}, counts: map[string]int{}, faults: map[string]*faultStat{},
-		mustZero: map[string]int{}, examples: map[string][]string{}, progress: make(chan struct{}, 1<<16)}
+		mustZero: map[string]int{}, examples: map[string][]string{}, progress: make(chan struct{}, 1)}
 	for _, c := range mustZeroCols {
 		s.mustZero[c] = 0
 	}

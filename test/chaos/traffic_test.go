@@ -140,7 +140,7 @@ func (h *harness) request(ctx context.Context, rng *rand.Rand, r *replica, t *to
 		return // the run is over; the answer does not count
 	}
 	st1 := r.state()
-	c1, g1 := t.class()
+	_, g1 := t.class()
 	fresh := st0.incarnation == st1.incarnation && st0.epoch == st1.epoch && st0.steady && st1.steady
 	reload := st0.reloading || st1.reloading || st0.reloadGen != st1.reloadGen
 	v := verdict{transport: transport, class: c0, answer: a, replica: r.idx, tok: t}
@@ -172,7 +172,6 @@ func (h *harness) request(ctx context.Context, rng *rand.Rand, r *replica, t *to
 			t.rev.Load().confirmed[r.idx].Store(st0.incarnation)
 		}
 	}
-	_ = c1
 	if reload && (a.kind == "error" || a.kind == "unavailable") {
 		v.lostReload = true
 	}
@@ -384,6 +383,8 @@ func (h *harness) post(ctx context.Context, addr, path, contentType, body string
 }
 
 func (h *harness) get(ctx context.Context, target string) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
 		return 0, nil, err
