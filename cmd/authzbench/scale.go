@@ -37,6 +37,7 @@ func runScaleCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 	fs.BoolVar(&cfg.ProviderLogout, "provider-logout", true, "also log a whole provider out with one cut-off entry")
 	fs.IntVar(&cfg.Writers, "writers", 32, "revocations in flight")
 	fs.DurationVar(&cfg.Settle, "settle", time.Minute, "wait this long after a phase's last write; entries not applied then are lost")
+	fs.DurationVar(&cfg.Store.AnnounceDelay, "announce-delay", 0, "writer's announcement batching delay (0: the product default; negative: one message per entry)")
 	fs.DurationVar(&cfg.ProbeInterval, "probe-interval", 0, "replicas' incremental pull period (0: the product default)")
 	fs.DurationVar(&cfg.SyncInterval, "sync-interval", 0, "replicas' full resync period (0: the product default)")
 	if err := fs.Parse(args); err != nil {
@@ -50,7 +51,7 @@ func runScaleCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 		return usageError{err}
 	}
 	cfg.NewClient = newClient
-	cfg.Store = revredis.Options{Cluster: isCluster, KeyPrefix: prefix, Channel: prefix + "announce"}
+	cfg.Store.Cluster, cfg.Store.KeyPrefix, cfg.Store.Channel = isCluster, prefix, prefix+"announce"
 	if isCluster {
 		tag := "{" + strings.TrimSuffix(prefix, ":") + "}:"
 		cfg.Store.KeyPrefix, cfg.Store.Channel = tag, tag+"announce"
