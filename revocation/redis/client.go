@@ -66,7 +66,11 @@ type SentinelOptions struct {
 	Username, Password string
 	// SentinelPassword authenticates to the sentinels (AUTH <password>).
 	SentinelPassword string
-	TLS              bool
+	// TLS connects to the sentinels and the data nodes over TLS 1.2 or
+	// later, verified against the system roots, or against TLSConfig's
+	// when it is set.
+	TLS       bool
+	TLSConfig *tls.Config
 }
 
 // NewSentinelClient returns a client of the primary the sentinels name,
@@ -82,7 +86,7 @@ func NewSentinelClient(o SentinelOptions) *goredis.Client {
 		DialTimeout:      dialTimeout,
 		ReadTimeout:      ioTimeout,
 		WriteTimeout:     ioTimeout,
-		TLSConfig:        tlsConfig(o.TLS),
+		TLSConfig:        tlsConfig(o.TLS, o.TLSConfig),
 	})
 }
 
@@ -90,7 +94,10 @@ func NewSentinelClient(o SentinelOptions) *goredis.Client {
 type ClusterOptions struct {
 	Addrs              []string // seed nodes, host:port
 	Username, Password string
-	TLS                bool
+	// TLS connects to every node over TLS 1.2 or later, verified against
+	// the system roots, or against TLSConfig's when it is set.
+	TLS       bool
+	TLSConfig *tls.Config
 }
 
 // NewClusterClient returns a Redis Cluster client, which learns the slot
@@ -105,7 +112,7 @@ func NewClusterClient(o ClusterOptions) *goredis.ClusterClient {
 		DialTimeout:                dialTimeout,
 		ReadTimeout:                ioTimeout,
 		WriteTimeout:               ioTimeout,
-		TLSConfig:                  tlsConfig(o.TLS),
+		TLSConfig:                  tlsConfig(o.TLS, o.TLSConfig),
 	})
 	c.AddHook(reloadOnConnError{c})
 	return c
@@ -150,10 +157,17 @@ func (h reloadOnConnError) check(ctx context.Context, err error) {
 	h.c.ReloadState(ctx)
 }
 
-// tlsConfig is TLS 1.2 or later verified against the system roots, or nil.
-func tlsConfig(on bool) *tls.Config {
-	if !on {
+// tlsConfig is nil without TLS; else a copy of custom, or TLS 1.2 or
+// later verified against the system roots. Without a ServerName, each
+// connection verifies the host of the address it dials.
+func tlsConfig(on bool, custom *tls.Config) *tls.Config {
+	switch {
+	case !on:
 		return nil
+	case custom != nil:
+		c := custom.Clone()
+		c.MinVersion = max(c.MinVersion, tls.VersionTLS12)
+		return c
 	}
 	return &tls.Config{MinVersion: tls.VersionTLS12}
 }

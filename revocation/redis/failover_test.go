@@ -145,3 +145,42 @@ func testFailoverLosesNoRevocation(t *testing.T, newClient func() goredis.Univer
 		return true
 	})
 }
+
+// TestSentinelTLSFailoverLosesNoRevocation is
+// TestSentinelFailoverLosesNoRevocation with TLS on every link: the
+// client follows the promoted replica to its TLS port.
+func TestSentinelTLSFailoverLosesNoRevocation(t *testing.T) {
+	x := redisserver.NewTLS(t)
+	st := redisserver.NewSentinelTLS(t, x)
+	o := SentinelOptions{MasterName: st.MasterName, Addrs: []string{st.Sentinel.Addr()}, TLS: true, TLSConfig: x.Client}
+	testFailoverLosesNoRevocation(t,
+		func() goredis.UniversalClient {
+			c := NewSentinelClient(o)
+			t.Cleanup(func() { _ = c.Close() })
+			return c
+		}, Options{},
+		func() {
+			st.Primary.Stop() // kill -9
+			st.WaitPrimary(t, st.Replica.Addr())
+		})
+}
+
+// TestClusterTLSFailoverLosesNoRevocation is
+// TestClusterFailoverLosesNoRevocation with TLS on every link.
+func TestClusterTLSFailoverLosesNoRevocation(t *testing.T) {
+	x := redisserver.NewTLS(t)
+	cs := redisserver.NewClusterWithReplicasTLS(t, x)
+	opts := clusterOptions(t, false)
+	testFailoverLosesNoRevocation(t,
+		func() goredis.UniversalClient {
+			c := NewClusterClient(ClusterOptions{Addrs: cs.Addrs(), TLS: true, TLSConfig: x.Client})
+			t.Cleanup(func() { _ = c.Close() })
+			return c
+		}, opts,
+		func() {
+			seq := opts.KeyPrefix + "seq"
+			old := cs.PrimaryFor(t, seq)
+			old.Stop() // kill -9
+			cs.WaitPromoted(t, seq, old)
+		})
+}

@@ -119,7 +119,7 @@ func CheckSentinels(ctx context.Context, o SentinelOptions) error {
 			ReadTimeout:  ioTimeout,
 			WriteTimeout: ioTimeout,
 			MaxRetries:   -1,
-			TLSConfig:    tlsConfig(o.TLS),
+			TLSConfig:    tlsConfig(o.TLS, o.TLSConfig),
 		})
 		_, err := sc.GetMasterAddrByName(ctx, o.MasterName).Result()
 		_ = sc.Close()

@@ -271,3 +271,84 @@ func TestDocumentedACL(t *testing.T) {
 		return storeOn(t, newUserClient(t), uniqueOptions(t))
 	})
 }
+
+// TestSentinelTLS runs the store contracts through a Sentinel setup that
+// speaks TLS only (clients, replication and the sentinel's own links), and
+// checks the start-up probes over it.
+func TestSentinelTLS(t *testing.T) {
+	x := redisserver.NewTLS(t)
+	st := redisserver.NewSentinelTLS(t, x)
+	o := SentinelOptions{MasterName: st.MasterName, Addrs: []string{st.Sentinel.Addr()}, TLS: true, TLSConfig: x.Client}
+	newTLSClient := func(t testing.TB) *goredis.Client {
+		c := NewSentinelClient(o)
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	t.Run("contract", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) revocation.Store {
+			return storeOn(t, newTLSClient(t), uniqueOptions(t))
+		})
+	})
+	t.Run("shared contract", func(t *testing.T) {
+		storetest.RunShared(t, func(t *testing.T) revocation.Shared {
+			return storeOn(t, newTLSClient(t), uniqueOptions(t))
+		})
+	})
+	t.Run("probe", func(t *testing.T) {
+		if err := CheckSentinels(t.Context(), o); err != nil {
+			t.Fatalf("CheckSentinels over TLS: %v", err)
+		}
+		if _, err := Probe(t.Context(), newTLSClient(t), Sentinel); err != nil {
+			t.Fatalf("Probe over TLS: %v", err)
+		}
+	})
+	t.Run("plain client refused", func(t *testing.T) {
+		plain := o
+		plain.TLS = false
+		if err := CheckSentinels(t.Context(), plain); err == nil {
+			t.Fatal("a client without TLS reached the sentinel")
+		}
+	})
+	t.Run("unknown authority refused", func(t *testing.T) {
+		other := o
+		other.TLSConfig = redisserver.NewTLS(t).Client
+		if err := CheckSentinels(t.Context(), other); err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Fatalf("CheckSentinels trusting another authority = %v, want a certificate error", err)
+		}
+	})
+}
+
+// TestClusterTLS runs the store contracts against a three-primary Cluster
+// that speaks TLS only (clients and the Cluster bus), with sharded pub/sub,
+// and checks the start-up probe over it.
+func TestClusterTLS(t *testing.T) {
+	x := redisserver.NewTLS(t)
+	cs := redisserver.NewClusterTLS(t, x)
+	newTLSClient := func(t testing.TB) *goredis.ClusterClient {
+		c := NewClusterClient(ClusterOptions{Addrs: cs.Addrs(), TLS: true, TLSConfig: x.Client})
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	t.Run("contract", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) revocation.Store {
+			return storeOn(t, newTLSClient(t), clusterOptions(t, false))
+		})
+	})
+	t.Run("shared contract", func(t *testing.T) {
+		storetest.RunShared(t, func(t *testing.T) revocation.Shared {
+			return storeOn(t, newTLSClient(t), clusterOptions(t, false))
+		})
+	})
+	t.Run("probe", func(t *testing.T) {
+		if _, err := Probe(t.Context(), newTLSClient(t), Cluster); err != nil {
+			t.Fatalf("Probe over TLS: %v", err)
+		}
+	})
+	t.Run("plain client refused", func(t *testing.T) {
+		c := NewClusterClient(ClusterOptions{Addrs: cs.Addrs()})
+		t.Cleanup(func() { _ = c.Close() })
+		if err := c.Ping(t.Context()).Err(); err == nil {
+			t.Fatal("a client without TLS reached the Cluster")
+		}
+	})
+}

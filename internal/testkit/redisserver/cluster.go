@@ -17,6 +17,7 @@ import (
 // replica of each.
 type ClusterSetup struct {
 	Nodes []*Server
+	tls   *TLS // nil: plain TCP
 }
 
 // NewCluster starts a three-primary Cluster without replicas for the test
@@ -24,46 +25,67 @@ type ClusterSetup struct {
 // redis-cli is missing (fails it in CI).
 func NewCluster(t testing.TB) *ClusterSetup {
 	t.Helper()
-	return newCluster(t, 0)
+	return newCluster(t, 0, nil)
+}
+
+// NewClusterTLS is NewCluster with TLS only, on the certificate of x:
+// between clients and nodes and on the Cluster bus.
+func NewClusterTLS(t testing.TB, x *TLS) *ClusterSetup {
+	t.Helper()
+	return newCluster(t, 0, x)
 }
 
 // NewClusterWithReplicas starts three primaries with one replica each; a
 // primary that stops is replaced by its replica after about two seconds.
 func NewClusterWithReplicas(t testing.TB) *ClusterSetup {
 	t.Helper()
-	return newCluster(t, 1)
+	return newCluster(t, 1, nil)
 }
 
-func newCluster(t testing.TB, replicas int) *ClusterSetup {
+// NewClusterWithReplicasTLS is NewClusterWithReplicas with TLS only, on
+// the certificate of x, replication included.
+func NewClusterWithReplicasTLS(t testing.TB, x *TLS) *ClusterSetup {
+	t.Helper()
+	return newCluster(t, 1, x)
+}
+
+func newCluster(t testing.TB, replicas int, x *TLS) *ClusterSetup {
 	t.Helper()
 	server := lookPath(t, "redis-server", "redis-server")
 	cli := lookPath(t, "redis-cli", "redis-tools")
-	cs := &ClusterSetup{}
-	args := []string{"create"}
+	cs := &ClusterSetup{tls: x}
+	args := []string{"--cluster", "create"}
+	if x != nil {
+		args = append([]string{"--tls", "--cacert", x.CAFile}, args...)
+	}
+	nodeArgs := []string{
+		"--cluster-enabled", "yes",
+		"--cluster-config-file", "nodes.conf",
+		"--cluster-node-timeout", "2000",
+		"--cluster-replica-validity-factor", "0",
+		"--repl-diskless-sync-delay", "0",
+	}
+	if x != nil {
+		nodeArgs = append(nodeArgs, "--tls-cluster", "yes")
+	}
 	for range 3 * (1 + replicas) {
-		n := newServer(t, server, nil, []string{
-			"--cluster-enabled", "yes",
-			"--cluster-config-file", "nodes.conf",
-			"--cluster-node-timeout", "2000",
-			"--cluster-replica-validity-factor", "0",
-			"--repl-diskless-sync-delay", "0",
-		})
+		n := newServer(t, server, nil, nodeArgs, x)
 		cs.Nodes = append(cs.Nodes, n)
 		args = append(args, n.Addr())
 	}
 	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	out := &testkit.LogBuffer{}
-	cmd := exec.Command(cli, append([]string{"--cluster"}, args...)...)
+	cmd := exec.Command(cli, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out.String())
 	}
 	for _, n := range cs.Nodes {
 		poll(t, "cluster_state:ok on "+n.Addr(), func(ctx context.Context) bool {
-			if !clusterOK(ctx, n.Addr()) {
+			if !clusterOK(ctx, n.Addr(), x) {
 				return false
 			}
-			info := infoOf(ctx, n.Addr(), "", "replication")
+			info := infoOf(ctx, n.Addr(), "", x, "replication")
 			return strings.Contains(info, "role:master") || strings.Contains(info, "master_link_status:up")
 		})
 	}
@@ -74,11 +96,11 @@ func newCluster(t testing.TB, replicas int) *ClusterSetup {
 func (cs *ClusterSetup) PrimaryFor(t testing.TB, key string) *Server {
 	t.Helper()
 	for _, n := range cs.Nodes {
-		c := client(n.Addr(), "")
+		c := client(n.Addr(), "", cs.tls)
 		err := c.Do(context.Background(), "GET", key).Err()
 		_ = c.Close()
 		if err == nil || err == goredis.Nil {
-			if role(context.Background(), n.Addr(), "") == "master" {
+			if role(context.Background(), n.Addr(), "", cs.tls) == "master" {
 				return n
 			}
 		}
@@ -96,10 +118,10 @@ func (cs *ClusterSetup) WaitPromoted(t testing.TB, key string, old *Server) {
 			if n == old {
 				continue
 			}
-			c := client(n.Addr(), "")
+			c := client(n.Addr(), "", cs.tls)
 			err := c.Do(ctx, "GET", key).Err()
 			_ = c.Close()
-			if (err == nil || err == goredis.Nil) && role(ctx, n.Addr(), "") == "master" && clusterOK(ctx, n.Addr()) {
+			if (err == nil || err == goredis.Nil) && role(ctx, n.Addr(), "", cs.tls) == "master" && clusterOK(ctx, n.Addr(), cs.tls) {
 				return true
 			}
 		}
@@ -116,8 +138,8 @@ func (cs *ClusterSetup) Addrs() []string {
 	return out
 }
 
-func clusterOK(ctx context.Context, addr string) bool {
-	c := client(addr, "")
+func clusterOK(ctx context.Context, addr string, x *TLS) bool {
+	c := client(addr, "", x)
 	defer c.Close()
 	info, err := c.ClusterInfo(ctx).Result()
 	return err == nil && strings.Contains(info, "cluster_state:ok")

@@ -25,6 +25,7 @@ type SentinelSetup struct {
 	Primary    *Server
 	Replica    *Server
 	Sentinel   *Server
+	tls        *TLS // nil: plain TCP
 }
 
 // NewSentinel starts a Sentinel setup for the test and stops it in
@@ -35,13 +36,25 @@ type SentinelSetup struct {
 // "--masterauth", "pw").
 func NewSentinel(t testing.TB, dataArgs ...string) *SentinelSetup {
 	t.Helper()
+	return newSentinel(t, nil, dataArgs)
+}
+
+// NewSentinelTLS is NewSentinel with TLS only, on the certificate of x:
+// between clients and every node, replication and the sentinel's links.
+func NewSentinelTLS(t testing.TB, x *TLS, dataArgs ...string) *SentinelSetup {
+	t.Helper()
+	return newSentinel(t, x, dataArgs)
+}
+
+func newSentinel(t testing.TB, x *TLS, dataArgs []string) *SentinelSetup {
+	t.Helper()
 	server := lookPath(t, "redis-server", "redis-server")
-	st := &SentinelSetup{MasterName: "jwt-authz-primary", Password: passwordOf(dataArgs)}
+	st := &SentinelSetup{MasterName: "jwt-authz-primary", Password: passwordOf(dataArgs), tls: x}
 	// Replicas sync at once (Redis 7 waits 5 s for more replicas by default).
 	dataArgs = append([]string{"--repl-diskless-sync-delay", "0"}, dataArgs...)
-	st.Primary = newServer(t, server, nil, dataArgs)
+	st.Primary = newServer(t, server, nil, dataArgs, x)
 	host, port := "127.0.0.1", strconv.Itoa(st.Primary.port)
-	st.Replica = newServer(t, server, nil, append([]string{"--replicaof", host, port}, dataArgs...))
+	st.Replica = newServer(t, server, nil, append([]string{"--replicaof", host, port}, dataArgs...), x)
 
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "sentinel.conf")
@@ -59,7 +72,7 @@ func NewSentinel(t testing.TB, dataArgs ...string) *SentinelSetup {
 	if sb, err := lookSentinel(); err == nil {
 		bin, pre = sb, []string{conf}
 	}
-	st.Sentinel = newServer(t, bin, pre, nil)
+	st.Sentinel = newServer(t, bin, pre, nil, x)
 	st.waitReplicated(t)
 	st.waitSentinelKnowsReplica(t)
 	return st
@@ -71,7 +84,7 @@ func lookSentinel() (string, error) {
 
 // PrimaryAddr asks the sentinel for the current primary's address.
 func (st *SentinelSetup) PrimaryAddr(ctx context.Context) (string, error) {
-	c := goredis.NewSentinelClient(&goredis.Options{Addr: st.Sentinel.Addr(), MaxRetries: -1})
+	c := goredis.NewSentinelClient(&goredis.Options{Addr: st.Sentinel.Addr(), MaxRetries: -1, TLSConfig: st.tls.clientConfig()})
 	defer c.Close()
 	a, err := c.GetMasterAddrByName(ctx, st.MasterName).Result()
 	if err != nil {
@@ -89,14 +102,14 @@ func (st *SentinelSetup) WaitPrimary(t testing.TB, addr string) {
 	t.Helper()
 	poll(t, "sentinel to name "+addr+" the primary", func(ctx context.Context) bool {
 		got, err := st.PrimaryAddr(ctx)
-		return err == nil && got == addr && role(ctx, addr, st.Password) == "master"
+		return err == nil && got == addr && role(ctx, addr, st.Password, st.tls) == "master"
 	})
 }
 
 func (st *SentinelSetup) waitReplicated(t testing.TB) {
 	t.Helper()
 	poll(t, "the replica to sync with the primary", func(ctx context.Context) bool {
-		info := infoOf(ctx, st.Replica.Addr(), st.Password, "replication")
+		info := infoOf(ctx, st.Replica.Addr(), st.Password, st.tls, "replication")
 		return strings.Contains(info, "master_link_status:up")
 	})
 }
@@ -104,7 +117,7 @@ func (st *SentinelSetup) waitReplicated(t testing.TB) {
 func (st *SentinelSetup) waitSentinelKnowsReplica(t testing.TB) {
 	t.Helper()
 	poll(t, "the sentinel to discover the replica", func(ctx context.Context) bool {
-		c := goredis.NewSentinelClient(&goredis.Options{Addr: st.Sentinel.Addr(), MaxRetries: -1})
+		c := goredis.NewSentinelClient(&goredis.Options{Addr: st.Sentinel.Addr(), MaxRetries: -1, TLSConfig: st.tls.clientConfig()})
 		defer c.Close()
 		reps, err := c.Replicas(ctx, st.MasterName).Result()
 		if err != nil {
@@ -148,20 +161,22 @@ func passwordOf(args []string) string {
 	return ""
 }
 
-// client returns a one-connection client of addr; the caller closes it.
-func client(addr, password string) *goredis.Client {
-	return goredis.NewClient(&goredis.Options{Addr: addr, Password: password, MaxRetries: -1, PoolSize: 1, DialTimeout: time.Second})
+// client returns a one-connection client of addr, over TLS with x when
+// it is not nil; the caller closes it.
+func client(addr, password string, x *TLS) *goredis.Client {
+	return goredis.NewClient(&goredis.Options{Addr: addr, Password: password, MaxRetries: -1, PoolSize: 1, DialTimeout: time.Second,
+		TLSConfig: x.clientConfig()})
 }
 
-func infoOf(ctx context.Context, addr, password, section string) string {
-	c := client(addr, password)
+func infoOf(ctx context.Context, addr, password string, x *TLS, section string) string {
+	c := client(addr, password, x)
 	defer c.Close()
 	info, _ := c.Info(ctx, section).Result()
 	return info
 }
 
-func role(ctx context.Context, addr, password string) string {
-	for line := range strings.Lines(infoOf(ctx, addr, password, "replication")) {
+func role(ctx context.Context, addr, password string, x *TLS) string {
+	for line := range strings.Lines(infoOf(ctx, addr, password, x, "replication")) {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "role:"); ok {
 			return v
 		}

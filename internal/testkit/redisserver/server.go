@@ -2,6 +2,7 @@ package redisserver
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -30,6 +31,7 @@ type Server struct {
 	port   int
 	pre    []string // arguments before the defaults (a config file)
 	args   []string
+	tls    *TLS // nil: plain TCP
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -41,7 +43,14 @@ type Server struct {
 // installed, or fails it when the CI environment variable is set.
 func New(t testing.TB, args ...string) *Server {
 	t.Helper()
-	return newServer(t, lookPath(t, "redis-server", "redis-server"), nil, args)
+	return newServer(t, lookPath(t, "redis-server", "redis-server"), nil, args, nil)
+}
+
+// NewTLSServer is New with TLS only, on the certificate of x: the port
+// Addr names speaks TLS, and there is no plain port.
+func NewTLSServer(t testing.TB, x *TLS, args ...string) *Server {
+	t.Helper()
+	return newServer(t, lookPath(t, "redis-server", "redis-server"), nil, args, x)
 }
 
 // lookPath finds a binary, or skips the test (fails it in CI).
@@ -57,9 +66,9 @@ func lookPath(t testing.TB, name, pkg string) string {
 	return bin
 }
 
-func newServer(t testing.TB, bin string, pre, args []string) *Server {
+func newServer(t testing.TB, bin string, pre, args []string, x *TLS) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), pre: pre, args: args}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), pre: pre, args: args, tls: x}
 	t.Cleanup(s.Stop)
 	// A free port is picked by binding :0 and releasing it; another
 	// process may take it in between, so try a few.
@@ -125,13 +134,18 @@ func (s *Server) start() error {
 	out := &testkit.LogBuffer{} // the server's output, for error messages
 	args := []string{
 		"--port", strconv.Itoa(s.port),
+	}
+	if s.tls != nil {
+		args = append([]string{"--port", "0", "--tls-port", strconv.Itoa(s.port)}, s.tls.serverArgs()...)
+	}
+	args = append(args,
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
 		"--dir", s.dir,
 		"--protected-mode", "no",
 		"--loglevel", "warning",
-	}
+	)
 	all := append(append(append([]string{}, s.pre...), args...), s.args...)
 	cmd := exec.Command(s.bin, all...)
 	cmd.Dir = s.dir
@@ -144,7 +158,7 @@ func (s *Server) start() error {
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	if err := waitReady(s.Addr(), exited); err != nil {
+	if err := waitReady(s.Addr(), s.tls.clientConfig(), exited); err != nil {
 		_ = cmd.Process.Kill()
 		<-exited
 		return fmt.Errorf("%w; server output: %s", err, out.String())
@@ -153,8 +167,9 @@ func (s *Server) start() error {
 	return nil
 }
 
-// waitReady waits until the server at addr answers PING.
-func waitReady(addr string, exited <-chan struct{}) error {
+// waitReady waits until the server at addr answers PING, over TLS with
+// tc when it is not nil.
+func waitReady(addr string, tc *tls.Config, exited <-chan struct{}) error {
 	deadline := time.Now().Add(startTimeout)
 	for time.Now().Before(deadline) {
 		select {
@@ -162,7 +177,7 @@ func waitReady(addr string, exited <-chan struct{}) error {
 			return fmt.Errorf("redis-server exited during start")
 		default:
 		}
-		if ping(addr) == nil {
+		if ping(addr, tc) == nil {
 			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -170,8 +185,15 @@ func waitReady(addr string, exited <-chan struct{}) error {
 	return fmt.Errorf("redis-server at %s not ready after %s", addr, startTimeout)
 }
 
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+func ping(addr string, tc *tls.Config) error {
+	var c net.Conn
+	var err error
+	d := &net.Dialer{Timeout: time.Second}
+	if tc != nil {
+		c, err = tls.DialWithDialer(d, "tcp", addr, tc)
+	} else {
+		c, err = d.Dial("tcp", addr)
+	}
 	if err != nil {
 		return err
 	}

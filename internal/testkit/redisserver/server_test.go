@@ -124,3 +124,31 @@ func TestPauseResume(t *testing.T) {
 	s.Stop()
 	s.Pause() // stopped: nothing to signal, no error
 }
+
+func TestTLSServer(t *testing.T) {
+	x := NewTLS(t)
+	s := NewTLSServer(t, x)
+	if err := ping(s.Addr(), x.clientConfig()); err != nil {
+		t.Fatalf("PING over TLS: %v", err)
+	}
+	if got, err := do(s.Addr(), "PING"); err == nil && got == "+PONG" {
+		t.Fatal("the TLS port answered a plain PING")
+	}
+	if err := ping(s.Addr(), NewTLS(t).clientConfig()); err == nil {
+		t.Fatal("a client trusting another authority reached the server")
+	}
+	s.Stop()
+	s.Start() // again on TLS, on the same port
+	if err := ping(s.Addr(), x.clientConfig()); err != nil {
+		t.Fatalf("PING over TLS after a restart: %v", err)
+	}
+}
+
+func TestSentinelTLSSetup(t *testing.T) {
+	x := NewTLS(t)
+	st := NewSentinelTLS(t, x)
+	got, err := st.PrimaryAddr(t.Context())
+	if err != nil || got != st.Primary.Addr() {
+		t.Fatalf("primary = %q, %v; want %s", got, err, st.Primary.Addr())
+	}
+}
