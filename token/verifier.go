@@ -276,8 +276,16 @@ func (v *Verifier) Validate(c *Claims, p *Provider) error {
 	if p.Typ != "" && !typEqual(c.Type, p.Typ) {
 		return ErrType
 	}
+	// A logout token (OpenID Connect Back-Channel Logout) is signed by the
+	// same keys and names a subject, but it ends a session: it never grants
+	// access, whatever typ the provider requires.
+	if typEqual(c.Type, logoutTyp) {
+		return fmt.Errorf("%w: a logout token is not an access token", ErrType)
+	}
 	return nil
 }
+
+const logoutTyp = "logout+jwt"
 
 func anyAudience(have, want []string) bool {
 	for _, h := range have {

@@ -209,6 +209,23 @@ func TestTyp(t *testing.T) {
 	}
 }
 
+func TestLogoutTokenIsNoAccessToken(t *testing.T) {
+	f := newFixture(t, nil)
+	k := f.keys["ES256"]
+	c := testkit.Claims(iss, "a", "orders-api")
+	for _, typ := range []string{"logout+jwt", "application/logout+jwt", "Logout+JWT"} {
+		raw := testkit.Sign(t, k, c, map[string]any{"typ": typ})
+		if _, err := f.v.Verify(t.Context(), raw); !errors.Is(err, token.ErrType) {
+			t.Errorf("typ %q: Verify = %v, want ErrType", typ, err)
+		}
+		// The signature alone still verifies: that is how the
+		// back-channel logout endpoint reads it.
+		if _, err := f.v.VerifySignature(t.Context(), raw); err != nil {
+			t.Errorf("typ %q: VerifySignature = %v", typ, err)
+		}
+	}
+}
+
 func TestVerifySignatureIgnoresExpiry(t *testing.T) {
 	f := newFixture(t, nil)
 	c := testkit.Claims(iss, "a", "orders-api")
