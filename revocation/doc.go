@@ -19,10 +19,11 @@
 //     each identifier;
 //   - the [Service], which keeps the Index in step with the Store: it loads
 //     every entry at start, records new revocations durably before applying
-//     them, follows other replicas (subscription, periodic and full resync),
-//     writes back what it holds when a shared store lost its data, expires
-//     old entries, and fails closed once a shared store has been unreachable
-//     for longer than Options.MaxStaleness.
+//     them, follows other replicas (subscription, pulls of what changed
+//     since the last one, periodic full resync), writes back what it holds
+//     when a shared store lost its data, expires old entries, and fails
+//     closed once a shared store has been unreachable for longer than
+//     Options.MaxStaleness.
 //
 // It knows nothing about JWT parsing, Envoy, HTTP or configuration files;
 // callers pass plain identifiers. Apart from [NewMetrics], which takes a

@@ -23,8 +23,8 @@ type Service struct {
 	now     func() time.Time
 	opts    Options
 
-	// resync asks Run for a full pull: the subscription was (re)established
-	// and may have missed writes.
+	// resync asks Run for a pull from the cursor: the subscription was
+	// (re)established and may have missed writes.
 	resync   chan struct{}
 	running  atomic.Bool
 	isClosed atomic.Bool

@@ -19,8 +19,10 @@ const maintainInterval = time.Second
 
 // Run does the Service's background work until ctx is done: it drops
 // expired entries, and with a shared store it follows the other replicas'
-// revocations (subscription, incremental pull every ProbeInterval, full
-// resync every SyncInterval and after every reconnect), writes back what it
+// revocations (subscription; incremental pull every ProbeInterval and
+// after every reconnect, which reads only what was written since the last
+// pull unless the store lost data; full resync every SyncInterval), writes
+// back what it
 // holds when the store lost data, and fails the index closed once the store
 // has been unreachable for longer than MaxStaleness. Call it once.
 func (s *Service) Run(ctx context.Context) {
@@ -59,7 +61,9 @@ func (s *Service) Run(ctx context.Context) {
 		case <-full:
 			_ = s.pull(ctx, syncFull)
 		case <-s.resync:
-			_ = s.pull(ctx, syncFull)
+			// What the subscription missed is in the change log after the
+			// cursor; a store that lost data makes the pull start over.
+			_ = s.pull(ctx, syncIncremental)
 		}
 	}
 }

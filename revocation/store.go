@@ -65,9 +65,9 @@ type Shared interface {
 	// as it is put, until ctx is done; then it returns nil. It calls
 	// onSubscribed each time the subscription is established, including
 	// after a reconnect: entries put while it was down were not delivered,
-	// so the caller resynchronises. It reconnects by itself and returns an
-	// error only when it cannot subscribe at all. Callbacks run on
-	// Subscribe's goroutine and must not block for long.
+	// so the caller catches up (a Pull from its cursor). It reconnects by
+	// itself and returns an error only when it cannot subscribe at all.
+	// Callbacks run on Subscribe's goroutine and must not block for long.
 	Subscribe(ctx context.Context, onEntry func(Entry), onSubscribed func()) error
 }
 
