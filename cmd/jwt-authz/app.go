@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -234,8 +236,12 @@ func (a *app) runBackground(ctx context.Context) {
 		go func() { defer a.bgWG.Done(); session.SweepEvery(ctx, sw, time.Minute, time.Now, a.log) }()
 	}
 	if a.cfgPath != "" {
+		// SIGHUP is caught before anything serves: a signal sent once the
+		// listeners answer reloads, never terminates the process.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
 		a.bgWG.Add(1)
-		go func() { defer a.bgWG.Done(); a.watchConfig(ctx, 2*time.Second) }()
+		go func() { defer a.bgWG.Done(); defer signal.Stop(hup); a.watchConfig(ctx, hup, 2*time.Second) }()
 	}
 	if a.st.db != nil {
 		// The revocation index was loaded from the file; its pages, and

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"os"
-	"os/signal"
 	"reflect"
-	"syscall"
 	"time"
 
 	"github.com/jwt-authz/jwt-authz/config"
@@ -91,10 +89,8 @@ func issuerRestartKeys(c *config.Config) config.Issuer {
 // watchConfig reloads on SIGHUP and when the file's content changes (a
 // Kubernetes ConfigMap update swaps a symlink, so content is compared, not
 // modification times).
-func (a *app) watchConfig(ctx context.Context, poll time.Duration) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// hup delivers SIGHUP; the caller registers it before the listeners serve.
+func (a *app) watchConfig(ctx context.Context, hup <-chan os.Signal, poll time.Duration) {
 	last := fileDigest(a.cfgPath)
 	t := time.NewTicker(poll)
 	defer t.Stop()
