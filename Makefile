@@ -52,8 +52,8 @@ vet: ## go vet
 test-go: ## race-enabled tests of every package (Redis tests use $$JWT_AUTHZ_REDIS_ADDR or start redis-server)
 	$(GO) test -race -count=1 -timeout 12m ./...
 
-chaos: ## the fault-and-load suite (test/chaos) for CHAOS_DURATION (10m; make test runs it for 60s); CHAOS_SEED=N replays a run
-	$(GO) test -race -count=1 -timeout 0 -run '^TestChaos$$' -v ./test/chaos -chaos.duration=$(CHAOS_DURATION) -chaos.seed=$(CHAOS_SEED)
+chaos: ## the fault-and-load suite (test/chaos): Sentinel for CHAOS_DURATION (10m; 60s in make test), Cluster a third of it; CHAOS_SEED=N replays
+	$(GO) test -race -count=1 -timeout 0 -run '^TestChaos' -v ./test/chaos -chaos.duration=$(CHAOS_DURATION) -chaos.seed=$(CHAOS_SEED)
 
 test-mod-%: ## the tests of the separate module test/% (chart, dockerfile, examples, ...)
 	cd test/$* && $(GO) test -count=1 -timeout 10m ./...

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,10 +25,11 @@ import (
 )
 
 var (
-	flagDuration = flag.Duration("chaos.duration", 60*time.Second, "how long traffic and faults run (at least one round of every fault)")
-	flagSeed     = flag.Uint64("chaos.seed", 0, "seed of the fault order and the traffic (0: from the clock); printed so a failure replays")
-	flagRate     = flag.Int("chaos.rate", 200, "Checks per second from all workers together")
-	flagReport   = flag.String("chaos.report", "", "also write the report table to this file")
+	flagDuration        = flag.Duration("chaos.duration", 60*time.Second, "how long traffic and faults run (at least one round of every fault)")
+	flagSeed            = flag.Uint64("chaos.seed", 0, "seed of the fault order and the traffic (0: from the clock); printed so a failure replays")
+	flagRate            = flag.Int("chaos.rate", 200, "Checks per second from all workers together")
+	flagReport          = flag.String("chaos.report", "", "also write the report table to this file (the Cluster run's to FILE.cluster)")
+	flagClusterDuration = flag.Duration("chaos.cluster-duration", 0, "how long the Redis Cluster run lasts (0: a third of -chaos.duration)")
 )
 
 const (
@@ -44,7 +46,10 @@ type harness struct {
 	t        *testing.T
 	seed     uint64
 	bin      string
-	st       *redisserver.SentinelSetup
+	topo     string
+	duration time.Duration
+	st       *redisserver.SentinelSetup // with topoSentinel
+	cluster  *redisserver.ClusterSetup  // with topoCluster
 	jwks     *jwksServer
 	replicas []*replica
 	pool     *pool
@@ -64,6 +69,26 @@ type harness struct {
 }
 
 func TestChaos(t *testing.T) {
+	runChaos(t, topoSentinel, *flagDuration)
+}
+
+// TestChaosCluster is a shorter run on a Redis Cluster of three primaries
+// with one replica each.
+func TestChaosCluster(t *testing.T) {
+	d := *flagClusterDuration
+	if d == 0 {
+		d = *flagDuration / 3
+	}
+	runChaos(t, topoCluster, d)
+}
+
+// The Redis topologies the replicas share.
+const (
+	topoSentinel = "Redis Sentinel"
+	topoCluster  = "Redis Cluster (3 primaries, 3 replicas)"
+)
+
+func runChaos(t *testing.T, topo string, duration time.Duration) {
 	if testing.Short() {
 		t.Skip("the chaos suite runs real processes for a minute; skipped with -short")
 	}
@@ -71,20 +96,25 @@ func TestChaos(t *testing.T) {
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
 	}
-	t.Logf("chaos: seed %d (replay with -chaos.seed=%d), duration %s, %d Checks/s", seed, seed, *flagDuration, *flagRate)
-	h := &harness{t: t, seed: seed, pool: &pool{}, stats: newStats(),
+	t.Logf("chaos: seed %d (replay with -chaos.seed=%d), %s, duration %s, %d Checks/s", seed, seed, topo, duration, *flagRate)
+	h := &harness{t: t, seed: seed, topo: topo, duration: duration, pool: &pool{}, stats: newStats(),
 		client:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}},
 		limiter: rate.NewLimiter(rate.Limit(*flagRate), *flagRate/10+1)}
 	rng := mathrand.New(mathrand.NewPCG(seed, 1))
 
 	h.bin = buildBinary(t)
-	h.st = redisserver.NewSentinel(t)
-	// A failover that found no replica to promote (both data nodes
-	// stalled) delays the next by twice failover-timeout; a primary is
-	// declared down after 2 s without an answer, so that a busy machine
-	// does not cause a failover the test did not inject.
-	redisDo(context.Background(), h.st.Sentinel.Addr(), "SENTINEL", "SET", h.st.MasterName,
-		"failover-timeout", "3000", "down-after-milliseconds", downAfter)
+	switch topo {
+	case topoSentinel:
+		h.st = redisserver.NewSentinel(t)
+		// A failover that found no replica to promote (both data nodes
+		// stalled) delays the next by twice failover-timeout; a primary is
+		// declared down after 2 s without an answer, so that a busy machine
+		// does not cause a failover the test did not inject.
+		redisDo(context.Background(), h.st.Sentinel.Addr(), "SENTINEL", "SET", h.st.MasterName,
+			"failover-timeout", "3000", "down-after-milliseconds", downAfter)
+	case topoCluster:
+		h.cluster = redisserver.NewClusterWithReplicas(t)
+	}
 	h.extKey, h.attacker = newECKey("ext-1"), newECKey("ext-1")
 	h.keyGen = 1
 	h.retiredKids = map[string]bool{}
@@ -96,7 +126,7 @@ func TestChaos(t *testing.T) {
 	h.keyFile = writeSigningKey(t)
 	h.seedTokens()
 
-	ctx, cancel := context.WithTimeout(context.Background(), *flagDuration+8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), duration+8*time.Minute)
 	defer cancel()
 	logDir := keptDir(t)
 	for i := range replicaCount {
@@ -124,6 +154,8 @@ func TestChaos(t *testing.T) {
 	// Traffic.
 	trafficCtx, stopTraffic := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopTraffic()
 	for i := range workers {
 		wrng := mathrand.New(mathrand.NewPCG(seed, uint64(100+i)))
 		wg.Go(func() { h.worker(trafficCtx, wrng) })
@@ -138,7 +170,7 @@ func TestChaos(t *testing.T) {
 	// Faults, one after another, in a seeded order, until the duration is
 	// over and every fault ran at least once.
 	faults := h.faults()
-	deadline := time.Now().Add(*flagDuration)
+	deadline := time.Now().Add(duration)
 	for round := 0; ; round++ {
 		order := rng.Perm(len(faults))
 		for _, i := range order {
@@ -182,7 +214,11 @@ func TestChaos(t *testing.T) {
 	report := h.stats.report(h.head())
 	t.Log("\n" + report)
 	if *flagReport != "" {
-		if err := os.WriteFile(*flagReport, []byte(report), 0o644); err != nil {
+		file := *flagReport
+		if topo == topoCluster {
+			file += ".cluster"
+		}
+		if err := os.WriteFile(file, []byte(report), 0o644); err != nil {
 			t.Error(err)
 		}
 	}
@@ -195,8 +231,8 @@ func TestChaos(t *testing.T) {
 
 func (h *harness) head() string {
 	v, b, r := h.pool.sizes()
-	return fmt.Sprintf("chaos report: seed %d, duration %s, %d replicas on Redis Sentinel, %d Checks/s; tokens: %d valid, %d bad, %d revoked",
-		h.seed, *flagDuration, replicaCount, *flagRate, v, b, r)
+	return fmt.Sprintf("chaos report: seed %d, duration %s, %d replicas on %s, %d Checks/s; tokens: %d valid, %d bad, %d revoked",
+		h.seed, h.duration, replicaCount, h.topo, *flagRate, v, b, r)
 }
 
 // bringUp starts r (again), waits for readiness and puts it into traffic.
@@ -271,16 +307,21 @@ providers:
     jwks_min_refresh_interval: 1s
 revocation:
   store: redis
-  redis_sentinel:
-    master_name: %s
-    addrs: [%s]
-  max_staleness: 3s
+%s  max_staleness: 3s
   sync_interval: 5s
 issuer:
   issuer: http://authz.chaos.test
   signing_key_file: %s
   access_token_ttl: 2h
-`, r.dataDir, extIssuer, extAudience, h.jwks.URL, 30+variant, h.st.MasterName, h.st.Sentinel.Addr(), h.keyFile)
+`, r.dataDir, extIssuer, extAudience, h.jwks.URL, 30+variant, h.redisYAML(), h.keyFile)
+}
+
+// redisYAML is the topology part of the revocation block.
+func (h *harness) redisYAML() string {
+	if h.cluster != nil {
+		return fmt.Sprintf("  redis_cluster:\n    addrs: [%s]\n", strings.Join(h.cluster.Addrs(), ", "))
+	}
+	return fmt.Sprintf("  redis_sentinel:\n    master_name: %s\n    addrs: [%s]\n", h.st.MasterName, h.st.Sentinel.Addr())
 }
 
 // seedTokens fills the pool: valid external tokens, and tokens that must
@@ -352,20 +393,45 @@ func keptDir(t *testing.T) string {
 	return dir
 }
 
-// buildBinary builds cmd/jwt-authz as a release build does, once per run.
+var (
+	buildOnce sync.Once
+	builtDir  string
+	builtBin  string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if builtDir != "" {
+		_ = os.RemoveAll(builtDir)
+	}
+	os.Exit(code)
+}
+
+// buildBinary builds cmd/jwt-authz as a release build does, once per run
+// of the package.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	buildOnce.Do(func() {
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		if builtDir, buildErr = os.MkdirTemp("", "jwt-authz-chaos-bin-"); buildErr != nil {
+			return
+		}
+		builtBin = filepath.Join(builtDir, "jwt-authz")
+		cmd := exec.Command(gobin, "build", "-trimpath", "-tags", "grpcnotrace", "-o", builtBin, "github.com/jwt-authz/jwt-authz/cmd/jwt-authz")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	bin := filepath.Join(t.TempDir(), "jwt-authz")
-	cmd := exec.Command(gobin, "build", "-trimpath", "-tags", "grpcnotrace", "-o", bin, "github.com/jwt-authz/jwt-authz/cmd/jwt-authz")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return builtBin
 }
 
 // writeSigningKey writes the issuer key every replica shares.

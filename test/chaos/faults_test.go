@@ -33,18 +33,25 @@ func (h *harness) faults() []fault {
 	jwks := func(m jwksMode) func(context.Context, *mathrand.Rand) error {
 		return func(ctx context.Context, _ *mathrand.Rand) error { return h.faultJWKS(ctx, m) }
 	}
-	return []fault{
+	var store []fault
+	if h.cluster != nil {
+		store = []fault{{"cluster primary killed", true, h.faultClusterFailover}}
+	} else {
+		store = []fault{
+			{"redis primary killed", true, h.faultFailover},
+			{"redis restarted empty", true, h.faultRestartEmpty},
+			{"redis stalled (SIGSTOP)", true, h.faultStall},
+		}
+	}
+	return append(store, []fault{
 		{"replica kill -9", true, h.faultKillReplica},
-		{"redis primary killed", true, h.faultFailover},
-		{"redis restarted empty", true, h.faultRestartEmpty},
-		{"redis stalled (SIGSTOP)", true, h.faultStall},
 		{"jwks 500", false, jwks(jwks500)},
 		{"jwks hang", false, jwks(jwksHang)},
 		{"jwks garbage", false, jwks(jwksGarbage)},
 		{"jwks key rotation", false, h.faultRotate},
 		{"SIGHUP good config", false, h.faultReloadGood},
 		{"SIGHUP broken config", false, h.faultReloadBroken},
-	}
+	}...)
 }
 
 // setSteady starts (false) or ends (true) a fault window on replicas.
@@ -165,8 +172,10 @@ func (h *harness) faultStall(ctx context.Context, _ *mathrand.Rand) error {
 // back what it holds (when restored is not nil: the dataset changed) and
 // every replica is ready; then the fault window ends.
 func (h *harness) redisRecovered(ctx context.Context, restored map[int]float64) error {
-	if err := h.waitRedisHealthy(ctx); err != nil {
-		return err
+	if h.st != nil {
+		if err := h.waitRedisHealthy(ctx); err != nil {
+			return err
+		}
 	}
 	for _, r := range h.replicas {
 		if restored != nil {
@@ -492,4 +501,39 @@ func (h *harness) sweep(ctx context.Context, all bool) error {
 		})
 	}
 	return nil
+}
+
+// revocationKey is a key in the slot of every revocation key in a Cluster.
+const revocationKey = "{jwt-authz:revocation}:chaos"
+
+// faultClusterFailover stops the Cluster primary that holds the
+// revocation keys; its replica takes over, and the old primary comes back
+// empty as the new primary's replica.
+func (h *harness) faultClusterFailover(ctx context.Context, _ *mathrand.Rand) error {
+	ctx, cancel := context.WithTimeout(ctx, faultTimeout)
+	defer cancel()
+	old := h.cluster.PrimaryFor(h.t, revocationKey)
+	restored := h.metricAll(ctx, "jwt_authz_revocation_syncs_total", `mode="restore"`, `result="success"`)
+	setSteady(false, h.replicas...)
+	old.Stop()
+	h.cluster.WaitPromoted(h.t, revocationKey, old)
+	old.Start()
+	err := poll(ctx, func(ctx context.Context) bool {
+		if ri := redisRole(ctx, old.Addr()); ri.role != "slave" || !ri.linkUp {
+			return false
+		}
+		for _, addr := range h.cluster.Addrs() {
+			c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, PoolSize: 1, DialTimeout: time.Second})
+			info, err := c.ClusterInfo(ctx).Result()
+			_ = c.Close()
+			if err != nil || !strings.Contains(info, "cluster_state:ok") {
+				return false
+			}
+		}
+		return true
+	}, func() string { return "the Cluster to be ok with " + old.Addr() + " a replica again" })
+	if err != nil {
+		return err
+	}
+	return h.redisRecovered(ctx, restored)
 }
