@@ -20,7 +20,7 @@
 //   - the [Service], which keeps the Index in step with the Store: it loads
 //     every entry at start, records new revocations durably before applying
 //     them, follows other replicas (subscription, pulls of what changed
-//     since the last one, periodic full resync), writes back what it holds
+//     since the last one, a full resync as the fallback), writes back what it holds
 //     when a shared store lost its data, expires old entries, and fails
 //     closed once a shared store has been unreachable for longer than
 //     Options.MaxStaleness.

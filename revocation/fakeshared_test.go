@@ -200,7 +200,7 @@ func (f *fakeShared) Pull(ctx context.Context, from revocation.Cursor, fn func(r
 	return next, reset, nil
 }
 
-func (f *fakeShared) Subscribe(ctx context.Context, onEntry func(revocation.Entry), onSubscribed func()) error {
+func (f *fakeShared) Subscribe(ctx context.Context, onEntry func(revocation.Entry), _ func(after, through uint64), onSubscribed func()) error {
 	f.mu.Lock()
 	id := f.nextSub
 	f.nextSub++

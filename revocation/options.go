@@ -23,9 +23,11 @@ type Options struct {
 	// store is unreachable; past it, Check returns ErrUnavailable and Ready
 	// reports why. Default DefaultMaxStaleness. Ignored for local stores.
 	MaxStaleness time.Duration
-	// SyncInterval is the period of the full resync with a shared store,
-	// the safety net behind the subscription and the incremental pulls.
-	// Default DefaultSyncInterval.
+	// SyncInterval is how often a Service with a shared store considers a
+	// full resync, the safety net behind the subscription and the
+	// incremental pulls: it lists everything at the first tick after a
+	// resubscription or a failed pull, and otherwise once every 60 to 90
+	// intervals (see Service.Run). Default DefaultSyncInterval.
 	SyncInterval time.Duration
 	// ProbeInterval is how often a shared store is probed: an incremental
 	// pull of what was written since the last one, which also detects a

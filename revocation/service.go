@@ -37,6 +37,18 @@ type Service struct {
 	lastContact    time.Time // end of the last successful pull
 	lastErr        error     // of the last failed pull
 	restorePending bool      // the shared store lost data; write back what we hold
+
+	// subscriptions counts the subscriptions established; pulledOn is its
+	// value when the last successful pull started. The cursor follows the
+	// announcements only while they are equal: a pull has placed it in
+	// the dataset the current subscription is connected to.
+	subscriptions, pulledOn uint64
+	// blind: since the last full listing the replica may have missed
+	// writes that neither a reset nor a gap shows (a resubscription, a
+	// failed pull); the next SyncInterval tick lists everything.
+	blind bool
+	// nextFull is when the safety-net full listing is due regardless.
+	nextFull time.Time
 }
 
 // NewService builds a Service on store and loads every unexpired entry into

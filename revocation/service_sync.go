@@ -4,10 +4,34 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 )
 
 // restoreBatch is how many entries one Restore call writes back.
 const restoreBatch = 500
+
+// fullResyncEvery is how many SyncIntervals pass, at least, between two
+// safety-net full listings of a replica that saw no reason for one; each
+// replica adds up to half as much again at random, so that a fleet
+// started together spreads them out.
+const fullResyncEvery = 60
+
+// fullResyncAfter returns the delay to the next safety-net full listing.
+func fullResyncAfter(interval time.Duration) time.Duration {
+	base := fullResyncEvery * interval
+	return base + rand.N(base/2+1)
+}
+
+// fullDue reports whether the SyncInterval tick lists everything: after a
+// resubscription or a failed pull (writes may have been missed in a way
+// no reset or gap shows), and as a safety net every fullResyncEvery
+// intervals or so.
+func (s *Service) fullDue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.blind || !s.now().Before(s.nextFull)
+}
 
 // pull brings the index up to date with the shared store: everything since
 // the last pull (incremental) or everything (full). When the store reports
@@ -15,7 +39,7 @@ const restoreBatch = 500
 // replica holds before declaring the store healthy again.
 func (s *Service) pull(ctx context.Context, mode string) error {
 	s.mu.Lock()
-	from, wasSynced, restore := s.cursor, s.synced, s.restorePending
+	from, wasSynced, restore, subs := s.cursor, s.synced, s.restorePending, s.subscriptions
 	s.mu.Unlock()
 	if mode == syncFull {
 		// Same dataset, from its first write: a full listing, but not a
@@ -38,8 +62,17 @@ func (s *Service) pull(ctx context.Context, mode string) error {
 		restore = true
 	}
 	s.mu.Lock()
+	if !reset && next.Generation == s.cursor.Generation && s.cursor.Seq > next.Seq {
+		// Announcements carried the cursor further while we pulled.
+		next.Seq = s.cursor.Seq
+	}
 	s.cursor = next
+	s.pulledOn = subs
 	s.restorePending = restore
+	if mode == syncFull || reset {
+		s.blind = false
+		s.nextFull = s.now().Add(fullResyncAfter(s.opts.SyncInterval))
+	}
 	s.mu.Unlock()
 
 	if restore {
@@ -86,6 +119,7 @@ func (s *Service) failed(mode string, err error) {
 	s.mu.Lock()
 	first := s.lastErr == nil
 	s.lastErr = err
+	s.blind = true
 	s.mu.Unlock()
 	if first {
 		s.log.Warn("revocation store unreachable; the local copy serves until max_staleness",

@@ -67,8 +67,16 @@ type Shared interface {
 	// after a reconnect: entries put while it was down were not delivered,
 	// so the caller catches up (a Pull from its cursor). It reconnects by
 	// itself and returns an error only when it cannot subscribe at all.
+	//
+	// A store that numbers its writes also calls onCovered(after, through)
+	// once every write numbered after `after` up to `through`, in the
+	// dataset the subscription is connected to, has been passed to onEntry
+	// (an announced batch, or the change log read to fill a gap in the
+	// announcements); the Service advances its cursor with it when it
+	// continues from there, so that its periodic pull finds nothing new. A
+	// store that does not number its announcements never calls it.
 	// Callbacks run on Subscribe's goroutine and must not block for long.
-	Subscribe(ctx context.Context, onEntry func(Entry), onSubscribed func()) error
+	Subscribe(ctx context.Context, onEntry func(Entry), onCovered func(after, through uint64), onSubscribed func()) error
 }
 
 // Cursor is a position in a Shared store's stream of writes. The zero

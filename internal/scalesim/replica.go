@@ -104,12 +104,13 @@ type recordingStore struct {
 }
 
 // Subscribe implements revocation.Shared.
-func (s recordingStore) Subscribe(ctx context.Context, onEntry func(revocation.Entry), onSubscribed func()) error {
+func (s recordingStore) Subscribe(ctx context.Context, onEntry func(revocation.Entry), onCovered func(after, through uint64), onSubscribed func()) error {
 	return s.Store.Subscribe(ctx,
 		func(e revocation.Entry) {
 			onEntry(e)
 			s.r.note(e, false)
 		},
+		onCovered,
 		func() {
 			onSubscribed()
 			s.r.onSubscribed()

@@ -161,7 +161,7 @@ func TestSubscriberFillsGapFromLog(t *testing.T) {
 	subscribed := make(chan struct{}, 4)
 	done := make(chan error, 1)
 	go func() {
-		done <- sub.Subscribe(t.Context(), func(e revocation.Entry) { got <- e }, func() { subscribed <- struct{}{} })
+		done <- sub.Subscribe(t.Context(), func(e revocation.Entry) { got <- e }, nil, func() { subscribed <- struct{}{} })
 	}()
 	t.Cleanup(func() { waitFor(t, done) })
 	waitFor(t, subscribed)
@@ -196,7 +196,7 @@ func TestSubscriberReadsPreviousForm(t *testing.T) {
 	subscribed := make(chan struct{}, 4)
 	done := make(chan error, 1)
 	go func() {
-		done <- sub.Subscribe(t.Context(), func(e revocation.Entry) { got <- e }, func() { subscribed <- struct{}{} })
+		done <- sub.Subscribe(t.Context(), func(e revocation.Entry) { got <- e }, nil, func() { subscribed <- struct{}{} })
 	}()
 	t.Cleanup(func() { waitFor(t, done) })
 	waitFor(t, subscribed)

@@ -39,8 +39,12 @@
 // the subscription missed messages: the subscriber reads "everything after
 // sequence N" from the change log (the log sorted set, one member per
 // stored entry, trimmed by the expiry sweep) and delivers it, without a
-// full resync. Replicas also pull from their cursor every probe interval,
-// and resync in full after reconnecting and every sync interval.
+// full resync. The Service's cursor
+// follows the batches (Subscribe's onCovered), so its pull from the cursor
+// every probe interval (two commands: the head script and INFO server for
+// the run_id) usually finds the head where it left it and reads nothing;
+// it reads the change log only for a gap, and everything only when the
+// dataset changed (see revocation.Service.Run for when it resyncs in full).
 //
 // The epoch marker and the server's run_id make up a replica's view of the
 // dataset (revocation.Cursor.Generation). When Redis restarts without

@@ -24,6 +24,10 @@ func (s *Store) Pull(ctx context.Context, from revocation.Cursor, fn func(revoca
 	start := from.Seq
 	if reset {
 		start = 0
+	} else if head == start {
+		// Nothing written since from: the usual answer when the caller's
+		// cursor follows the announcements.
+		return revocation.Cursor{Generation: gen, Seq: head}, false, nil
 	}
 	last, err := s.scan(ctx, start, fn)
 	var stop errStop

@@ -22,10 +22,15 @@ const (
 
 // Subscribe implements revocation.Shared. It returns nil when ctx is done;
 // it never gives up otherwise, reconnecting with a capped backoff.
-func (s *Store) Subscribe(ctx context.Context, onEntry func(revocation.Entry), onSubscribed func()) error {
+// onCovered (may be nil) follows every batch announcement and every
+// read of the change log that filled a gap.
+func (s *Store) Subscribe(ctx context.Context, onEntry func(revocation.Entry), onCovered func(after, through uint64), onSubscribed func()) error {
+	if onCovered == nil {
+		onCovered = func(uint64, uint64) {}
+	}
 	backoff := retryBackoff
 	for ctx.Err() == nil {
-		healthy := s.subscribeOnce(ctx, onEntry, onSubscribed)
+		healthy := s.subscribeOnce(ctx, onEntry, onCovered, onSubscribed)
 		if ctx.Err() != nil {
 			break
 		}
@@ -43,7 +48,7 @@ func (s *Store) Subscribe(ctx context.Context, onEntry func(revocation.Entry), o
 
 // subscribeOnce runs one subscription until it fails or ctx is done, and
 // reports whether it got as far as being subscribed.
-func (s *Store) subscribeOnce(ctx context.Context, onEntry func(revocation.Entry), onSubscribed func()) (subscribed bool) {
+func (s *Store) subscribeOnce(ctx context.Context, onEntry func(revocation.Entry), onCovered func(after, through uint64), onSubscribed func()) (subscribed bool) {
 	sharded, err := s.useSharded(ctx)
 	if err != nil {
 		return false
@@ -102,8 +107,13 @@ func (s *Store) subscribeOnce(ctx context.Context, onEntry func(revocation.Entry
 			for _, e := range a.entries {
 				onEntry(e)
 			}
+			if a.first != 0 {
+				// A batch holds every write of its script call, numbered
+				// first to last without a hole.
+				onCovered(a.first-1, a.last)
+			}
 			if from, gap := seq.next(a); gap {
-				s.catchUp(ctx, &seq, from, onEntry)
+				s.catchUp(ctx, &seq, from, onEntry, onCovered)
 			}
 		}
 	}
@@ -143,7 +153,7 @@ func (q *sequence) next(a announcement) (from uint64, gap bool) {
 // catchUp delivers the entries written after sequence number from, read
 // from the change log: what the subscription missed. When the log cannot
 // be read, the Service's next incremental pull catches up instead.
-func (s *Store) catchUp(ctx context.Context, q *sequence, from uint64, onEntry func(revocation.Entry)) {
+func (s *Store) catchUp(ctx context.Context, q *sequence, from uint64, onEntry func(revocation.Entry), onCovered func(after, through uint64)) {
 	s.observeGap()
 	last, err := s.scan(ctx, from, func(e revocation.Entry) error {
 		onEntry(e)
@@ -156,4 +166,7 @@ func (s *Store) catchUp(ctx context.Context, q *sequence, from uint64, onEntry f
 		return
 	}
 	q.read = max(q.read, last)
+	if last > from {
+		onCovered(from, last)
+	}
 }

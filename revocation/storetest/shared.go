@@ -137,7 +137,7 @@ func testRestoreMergesQuietly(t *testing.T, s revocation.Shared) {
 	ctx := t.Context()
 	done := make(chan error, 1)
 	go func() {
-		done <- s.Subscribe(ctx, func(e revocation.Entry) { got <- e }, func() { subscribed <- struct{}{} })
+		done <- s.Subscribe(ctx, func(e revocation.Entry) { got <- e }, nil, func() { subscribed <- struct{}{} })
 	}()
 	t.Cleanup(func() { waitDone(t, done) })
 	waitFor(t, subscribed, "subscription")
@@ -177,7 +177,7 @@ func testSubscribeDeliversPuts(t *testing.T, s revocation.Shared) {
 	subscribed := make(chan struct{}, 16)
 	done := make(chan error, 1)
 	go func() {
-		done <- s.Subscribe(t.Context(), func(e revocation.Entry) { got <- e }, func() { subscribed <- struct{}{} })
+		done <- s.Subscribe(t.Context(), func(e revocation.Entry) { got <- e }, nil, func() { subscribed <- struct{}{} })
 	}()
 	t.Cleanup(func() { waitDone(t, done) })
 	waitFor(t, subscribed, "subscription")
