@@ -100,7 +100,7 @@ config:
       providers: [corp]
       require_scopes: [admin]
 `),
-		"certificate-bound tokens and decision log": valuesYAML(t, `
+		"certificate-bound tokens, decision log and tracing": valuesYAML(t, `
 config:
   issuer: {enabled: false}
   providers:
@@ -110,6 +110,7 @@ config:
       mtls_bound: required
   forward_auth_client_cert_header: x-forwarded-client-cert
   decision_log: {enabled: true, path: "", sample_allow: 0.05, sample_deny: 1}
+  tracing: {enabled: true, endpoint: "otel-collector.observability:4317", protocol: grpc, sample_ratio: 0.05}
 `),
 		"back-channel logout": valuesYAML(t, `
 config:

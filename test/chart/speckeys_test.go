@@ -44,6 +44,7 @@ var specKeys = keyTree{
 	"dpop_nonce_key_file":             nil,
 	"proc_tuning":                     nil,
 	"decision_log":                    keyTree{"enabled": nil, "path": nil, "sample_allow": nil, "sample_deny": nil},
+	"tracing":                         keyTree{"enabled": nil, "endpoint": nil, "protocol": nil, "sample_ratio": nil},
 	"token_sources":                   listOf{"header": nil, "cookie": nil, "query": nil},
 	"rules": listOf{
 		"match":           keyTree{"path_prefix": nil, "path": nil, "methods": nil, "host": nil},
