@@ -69,7 +69,10 @@ func (s *Server) ForwardAuthHandler() http.Handler {
 			writeInvalidRequest(w, problem)
 			return
 		}
-		ctx, tr := s.startSpan(req.Context(), &r, spanForwardAuth)
+		ctx, tr := req.Context(), traced{}
+		if s.tracer != nil {
+			ctx, tr = s.startSpan(ctx, &r, spanForwardAuth)
+		}
 		pol := s.policy.Load()
 		r.headerCert(req.Header, pol.certHeader)
 		sc := getScratch()

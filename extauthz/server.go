@@ -62,6 +62,8 @@ type Server struct {
 	now    func() time.Time // nil: the request's start time is now
 	dlog   *DecisionLog     // nil: no decision log
 	tracer Tracer           // nil: tracing is off
+	// rootBound is the tracer's RootBound, read once.
+	rootBound uint64
 
 	// What the Check handler passes to an interceptor, built once.
 	checkInfo   grpc.UnaryServerInfo
@@ -91,6 +93,9 @@ func NewServer(pol *Policy, opts Options) (*Server, error) {
 	}
 	s := &Server{cache: c, rev: opts.Revocation, m: opts.Metrics, log: opts.Logger, now: opts.Clock, dlog: opts.DecisionLog, tracer: opts.Tracer}
 	s.hot.seed = maphash.MakeSeed()
+	if s.tracer != nil {
+		s.rootBound = s.tracer.RootBound()
+	}
 	s.checkInfo = grpc.UnaryServerInfo{Server: s, FullMethod: checkFullMethod}
 	s.checkWireFn = s.checkWire
 	var l lenner = c
@@ -179,7 +184,10 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 // *authv3.CheckResponse, or a *wireResponse built for an allowed token.
 func (s *Server) serve(ctx context.Context, r *request) any {
 	start := time.Now()
-	ctx, tr := s.startSpan(ctx, r, spanCheck)
+	var tr traced
+	if s.tracer != nil {
+		ctx, tr = s.startSpan(ctx, r, spanCheck)
+	}
 	pol := s.policy.Load()
 	sc := getScratch()
 	o := s.decide(ctx, pol, r, sc, start)

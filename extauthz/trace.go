@@ -2,6 +2,7 @@ package extauthz
 
 import (
 	"context"
+	"math/rand/v2"
 
 	"go.opentelemetry.io/contrib/propagators/b3"
 	"go.opentelemetry.io/otel/attribute"
@@ -11,14 +12,20 @@ import (
 )
 
 // Tracer starts the span of a decision when its sampler would record it;
-// tracing.Provider implements it.
+// tracing.Provider implements it. Each Start method returns ctx with the
+// new span and the span, or ctx and nil, without allocating, when the
+// sampler drops it.
 type Tracer interface {
-	// StartSampled returns ctx with a new span named name and that span,
-	// or ctx and nil when the sampler drops it, without allocating. When
-	// parent is true, ctx may hold the caller's span context and the span
-	// continues that trace as the sampler says; when false, ctx is not
-	// searched for one.
-	StartSampled(ctx context.Context, name string, kind trace.SpanKind, parent bool) (context.Context, trace.Span)
+	// RootBound is the bound under which the low half of a new trace's
+	// id, read as a ratio sampler reads it (the last 8 bytes, big-endian,
+	// shifted right by one), must fall for the trace to be sampled. It
+	// does not change.
+	RootBound() uint64
+	// StartRoot starts the span of a new trace whose id's low half is lo,
+	// drawn uniformly at random.
+	StartRoot(ctx context.Context, name string, kind trace.SpanKind, lo uint64) (context.Context, trace.Span)
+	// StartChild starts a span continuing the caller's trace in ctx.
+	StartChild(ctx context.Context, name string, kind trace.SpanKind) (context.Context, trace.Span)
 }
 
 // Span names of the decisions.
@@ -44,9 +51,20 @@ func (r *request) mayHaveTrace() bool {
 		return len(h["Traceparent"]) > 0 || len(h["B3"]) > 0 || len(h["X-B3-Traceid"]) > 0
 	}
 	for i := range r.headers {
-		switch r.headers[i].name {
-		case "traceparent", "b3", "x-b3-traceid":
-			return true
+		// By length first: few headers have one of these three.
+		switch n := r.headers[i].name; len(n) {
+		case len("traceparent"):
+			if n == "traceparent" {
+				return true
+			}
+		case len("b3"):
+			if n == "b3" {
+				return true
+			}
+		case len("x-b3-traceid"):
+			if n == "x-b3-traceid" {
+				return true
+			}
 		}
 	}
 	return false
@@ -84,19 +102,25 @@ type traced struct {
 	id   trace.TraceID
 }
 
-// startSpan starts the span of one decision when tracing is on and the
-// sampler records it. With tracing off it does nothing, not even look at
-// the headers.
+// startSpan starts the span of one decision when the sampler records it;
+// tracing is on. With tracing off the caller does not call it, so that a
+// decision does not even look at the headers.
 func (s *Server) startSpan(ctx context.Context, r *request, name string) (context.Context, traced) {
-	if s.tracer == nil {
-		return ctx, traced{}
-	}
 	ctx, parent := callerTrace(ctx, r)
 	var t traced
-	if parent {
+	if !parent {
+		// Drawn here, the low half of a new trace's id decides most
+		// requests without a call: a ratio sampler drops every id at or
+		// above the bound.
+		lo := rand.Uint64()
+		if lo>>1 >= s.rootBound {
+			return ctx, t
+		}
+		ctx, t.span = s.tracer.StartRoot(ctx, name, trace.SpanKindServer, lo)
+	} else {
 		t.id = trace.SpanContextFromContext(ctx).TraceID()
+		ctx, t.span = s.tracer.StartChild(ctx, name, trace.SpanKindServer)
 	}
-	ctx, t.span = s.tracer.StartSampled(ctx, name, trace.SpanKindServer, parent)
 	if t.span != nil {
 		t.id = t.span.SpanContext().TraceID()
 	}

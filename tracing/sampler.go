@@ -11,7 +11,7 @@ import (
 // newSampler returns the sampler of ratio when it is set, else the one
 // OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG name, else a
 // parent-based DefaultSampleRatio. The Check path asks the sampler before
-// it starts a span (see StartSampled), so the sampler is built here rather
+// it starts a span (see StartRoot), so the sampler is built here rather
 // than left to the SDK's own reading of the environment; the names are
 // the standard ones, each mapped to the SDK's sampler of that name.
 //
@@ -72,7 +72,7 @@ func samplerOf(ratio *float64, lookup func(string) (string, bool)) (sdktrace.Sam
 // one), for the sampler to sample the trace: an id at or above it is
 // dropped by a root sampler of the given ratio. The bound is a little
 // above the sampler's own, so that it only ever spares the sampler a call
-// for an id it would drop; the sampler decides the rest (see StartSampled).
+// for an id it would drop; the sampler decides the rest (see StartRoot).
 func rootBound(ratio float64) uint64 {
 	const all = 1 << 63
 	switch {

@@ -9,49 +9,57 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// StartSampled starts a span named name of the given kind when the
-// sampler would record it, and otherwise returns ctx and a nil span
-// without allocating: a request the sampler drops costs a random trace id
-// and one sampler call, not a span.
-//
-// parent says whether ctx may hold a caller's span context (a propagator
-// extracted one from the request); when false, ctx is not searched for
-// one and the span, if sampled, starts a new trace whatever ctx holds. A sampled caller's
-// trace is continued as the sampler says (parent-based: always).
-func (p *Provider) StartSampled(ctx context.Context, name string, kind trace.SpanKind, parent bool) (context.Context, trace.Span) {
-	params := sdktrace.SamplingParameters{ParentContext: context.Background(), Name: name, Kind: kind}
-	var psc trace.SpanContext
-	if parent {
-		psc = trace.SpanContextFromContext(ctx)
+// RootBound is the bound under which the low half of a new trace's id
+// (its last 8 bytes, big-endian, shifted right by one, as a ratio sampler
+// reads them) must fall for the sampler to sample the trace. A caller that
+// draws that half at random and finds it at or above the bound knows the
+// trace would be dropped, and need not ask: for 99 % of the requests at a
+// 1 % ratio, a request without a caller's trace then costs one random
+// number. The bound is never below the sampler's own (see rootBound).
+func (p *Provider) RootBound() uint64 { return p.rootBound }
+
+// StartRoot starts the span of a new trace named name, of the given kind,
+// when the sampler samples it, and otherwise returns ctx and a nil span.
+// lo is the low half of the trace's id, drawn uniformly at random by the
+// caller (see RootBound); the rest of the id is drawn here. The span is a
+// root whatever ctx holds.
+func (p *Provider) StartRoot(ctx context.Context, name string, kind trace.SpanKind, lo uint64) (context.Context, trace.Span) {
+	if lo>>1 >= p.rootBound {
+		return ctx, nil
 	}
-	if psc.IsValid() {
-		params.ParentContext, params.TraceID = ctx, psc.TraceID()
-	} else {
-		// The half of the id a ratio sampler reads first: most new traces
-		// end here, before the rest of the id is drawn.
-		lo := rand.Uint64()
-		if lo>>1 >= p.rootBound {
-			return ctx, nil
-		}
-		params.TraceID = traceIDOf(rand.Uint64(), lo)
-	}
+	tid := traceIDOf(rand.Uint64(), lo)
+	params := sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: tid, Name: name, Kind: kind}
 	if p.sampler.ShouldSample(params).Decision == sdktrace.Drop {
 		return ctx, nil
 	}
-	if psc.IsValid() {
-		return p.check.Start(ctx, name, trace.WithSpanKind(kind))
-	}
 	// The SDK draws the trace id again when it starts the span; it must be
 	// the one just sampled, or a ratio sampler would decide anew.
-	ctx = context.WithValue(ctx, traceIDKey{}, params.TraceID)
+	ctx = context.WithValue(ctx, traceIDKey{}, tid)
 	return p.check.Start(ctx, name, trace.WithSpanKind(kind), trace.WithNewRoot())
 }
 
-// traceIDKey keys the trace id StartSampled chose for a new trace.
+// StartChild starts a span named name, of the given kind, as the child of
+// the caller's span context in ctx (a propagator extracted it), when the
+// sampler would record it: with a parent-based sampler, exactly when the
+// caller sampled its trace. Otherwise it returns ctx and a nil span. A ctx
+// without a valid span context starts a new trace as StartRoot does.
+func (p *Provider) StartChild(ctx context.Context, name string, kind trace.SpanKind) (context.Context, trace.Span) {
+	psc := trace.SpanContextFromContext(ctx)
+	if !psc.IsValid() {
+		return p.StartRoot(ctx, name, kind, rand.Uint64())
+	}
+	params := sdktrace.SamplingParameters{ParentContext: ctx, TraceID: psc.TraceID(), Name: name, Kind: kind}
+	if p.sampler.ShouldSample(params).Decision == sdktrace.Drop {
+		return ctx, nil
+	}
+	return p.check.Start(ctx, name, trace.WithSpanKind(kind))
+}
+
+// traceIDKey keys the trace id StartRoot chose for a new trace.
 type traceIDKey struct{}
 
 // idGenerator draws random ids like the SDK's own, except that a new
-// trace takes the id StartSampled put in the context.
+// trace takes the id StartRoot put in the context.
 type idGenerator struct{}
 
 func (idGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {

@@ -32,6 +32,15 @@ func newTestProvider(t *testing.T, r *float64, vars map[string]string) (*Provide
 	return p, exp
 }
 
+// start asks p for a span as a server does: a child when it found a
+// caller's trace, else a root with a random id.
+func start(p *Provider, ctx context.Context, name string, parent bool) (context.Context, trace.Span) {
+	if parent {
+		return p.StartChild(ctx, name, trace.SpanKindServer)
+	}
+	return p.StartRoot(ctx, name, trace.SpanKindServer, rand.Uint64())
+}
+
 // remote returns ctx holding a caller's span context.
 func remote(ctx context.Context, sampled bool) (context.Context, trace.SpanContext) {
 	cfg := trace.SpanContextConfig{
@@ -46,7 +55,7 @@ func remote(ctx context.Context, sampled bool) (context.Context, trace.SpanConte
 	return trace.ContextWithRemoteSpanContext(ctx, sc), sc
 }
 
-func TestStartSampled(t *testing.T) {
+func TestStart(t *testing.T) {
 	tests := map[string]struct {
 		ratio      float64
 		parent     string // "", "sampled", "unsampled"
@@ -69,7 +78,7 @@ func TestStartSampled(t *testing.T) {
 			if tc.parent != "" {
 				ctx, psc = remote(ctx, tc.parent != "unsampled")
 			}
-			_, span := p.StartSampled(ctx, "check", trace.SpanKindServer, tc.parent != "ignored")
+			_, span := start(p, ctx, "check", tc.parent != "" && tc.parent != "ignored")
 			if (span != nil) != tc.wantSpan {
 				t.Fatalf("span = %v, want one: %v", span, tc.wantSpan)
 			}
@@ -96,15 +105,15 @@ func TestStartSampled(t *testing.T) {
 	}
 }
 
-// TestStartSampledRatioKeepsTraceID: the span of a sampled new trace has
+// TestStartRootRatioKeepsTraceID: the span of a sampled new trace has
 // the trace id the sampler decided on, so a ratio sampler samples about
 // the ratio, not its square.
-func TestStartSampledRatioKeepsTraceID(t *testing.T) {
+func TestStartRootRatioKeepsTraceID(t *testing.T) {
 	p, exp := newTestProvider(t, ratio(0.5), nil)
 	const n = 2000
 	sampled := 0
 	for range n {
-		if _, span := p.StartSampled(t.Context(), "check", trace.SpanKindServer, false); span != nil {
+		if _, span := start(p, t.Context(), "check", false); span != nil {
 			sampled++
 			span.End()
 		}
@@ -119,16 +128,36 @@ func TestStartSampledRatioKeepsTraceID(t *testing.T) {
 	}
 }
 
-func TestStartSampledDropAllocatesNothing(t *testing.T) {
-	p, _ := newTestProvider(t, ratio(0), nil)
+func TestDroppedStartAllocatesNothing(t *testing.T) {
+	p, _ := newTestProvider(t, ratio(0.5), nil)
 	ctx := t.Context()
-	allocs := testing.AllocsPerRun(1000, func() {
-		if _, span := p.StartSampled(ctx, "check", trace.SpanKindServer, false); span != nil {
-			t.Fatal("sampled at ratio 0")
-		}
-	})
-	if allocs != 0 {
-		t.Fatalf("a dropped start allocates %v times", allocs)
+	unsampled, _ := remote(ctx, false)
+	samplerBound := uint64(0.5 * (1 << 63))
+	tests := map[string]func() trace.Span{
+		"root above the bound": func() trace.Span {
+			_, s := p.StartRoot(ctx, "check", trace.SpanKindServer, 1<<64-1)
+			return s
+		},
+		"root the sampler drops": func() trace.Span {
+			_, s := p.StartRoot(ctx, "check", trace.SpanKindServer, samplerBound<<1)
+			return s
+		},
+		"unsampled caller": func() trace.Span {
+			_, s := p.StartChild(unsampled, "check", trace.SpanKindServer)
+			return s
+		},
+	}
+	for name, fn := range tests {
+		t.Run(name, func(t *testing.T) {
+			allocs := testing.AllocsPerRun(1000, func() {
+				if fn() != nil {
+					t.Fatal("sampled")
+				}
+			})
+			if allocs != 0 {
+				t.Fatalf("a dropped start allocates %v times", allocs)
+			}
+		})
 	}
 }
 
@@ -227,7 +256,7 @@ func TestExportOTLPHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, span := p.StartSampled(t.Context(), "check", trace.SpanKindServer, false)
+	_, span := start(p, t.Context(), "check", false)
 	span.End()
 	if err := p.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
@@ -251,7 +280,7 @@ func TestExportOTLPHTTP(t *testing.T) {
 
 var _ sdktrace.IDGenerator = idGenerator{}
 
-// TestRootBoundNeverDropsASampledTrace: the bound StartSampled drops new
+// TestRootBoundNeverDropsASampledTrace: the bound StartRoot drops new
 // traces by spares the sampler only ids it would drop itself.
 func TestRootBoundNeverDropsASampledTrace(t *testing.T) {
 	for _, r := range []float64{0, 1e-9, 0.001, 0.01, 0.1, 0.5, 0.999999, 1} {
