@@ -236,23 +236,27 @@ func BenchmarkCheckCachedRevocation(b *testing.B) {
 	}
 }
 
-// BenchmarkCheckTracing compares the cached Check with tracing off and on
-// at a 1 % sample ratio: a request without trace headers, and one whose
-// caller's trace is not sampled (extracted, then dropped).
+// BenchmarkCheckTracing compares the cached Check with tracing off and on:
+// at ratio 0 (every Check looks for trace headers and draws a random
+// number), at a 1 % ratio (the sampled 1 % also make a span, handed to an
+// exporter that drops it), and at 1 % for a request whose caller's trace
+// is not sampled (extracted, then dropped).
 func BenchmarkCheckTracing(b *testing.B) {
 	rev := &revoked{jtis: map[string]bool{}}
 	off := newBenchEnv(b, 100000, rev)
-	on := newBenchEnv(b, 100000, rev)
-	ratio := 0.01
-	p, err := tracing.New(b.Context(), tracing.Options{SampleRatio: &ratio, Exporter: tracetest.NewNoopExporter(), Lookup: func(string) (string, bool) { return "", false }})
-	if err != nil {
-		b.Fatal(err)
+	withTracing := func(ratio float64) *benchEnv {
+		be := newBenchEnv(b, 100000, rev)
+		p, err := tracing.New(b.Context(), tracing.Options{SampleRatio: &ratio, Exporter: tracetest.NewNoopExporter(), Lookup: func(string) (string, bool) { return "", false }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+		be.srv.tracer, be.srv.rootBound = p, p.RootBound()
+		// The same token for every server: they share the keys.
+		be.srv.SetPolicy(off.srv.Policy())
+		return be
 	}
-	defer func() { _ = p.Shutdown(context.Background()) }()
-	on.srv.tracer, on.srv.rootBound = p, p.RootBound()
-	// The same token for both: the two servers share the keys.
-	on.keys = off.keys
-	on.srv.SetPolicy(off.srv.Policy())
+	zero, one := withTracing(0), withTracing(0.01)
 	tok := off.sign(b, "ES256", nil)
 	plain := envoyRequest(b, tok)
 	unsampled := envoyRequestWith(b, tok, map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"})
@@ -262,8 +266,9 @@ func BenchmarkCheckTracing(b *testing.B) {
 		req  []byte
 	}{
 		{"off", off, plain},
-		{"ratio=0.01", on, plain},
-		{"ratio=0.01/caller_unsampled", on, unsampled},
+		{"ratio=0", zero, plain},
+		{"ratio=0.01", one, plain},
+		{"ratio=0.01/caller_unsampled", one, unsampled},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()

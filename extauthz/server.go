@@ -258,7 +258,9 @@ func (s *Server) record(ctx context.Context, r *request, o *outcome, start time.
 	if s.dlog != nil {
 		s.dlog.record(r, o, result, start, latency, tr.id)
 	}
-	tr.end(r, o, result)
+	if tr.span != nil {
+		tr.end(r, o, result)
+	}
 	switch {
 	case result == resultDryRunDenied:
 		s.log.LogAttrs(ctx, slog.LevelInfo, "dry run: request would be denied", s.attrs(r, o)...)
