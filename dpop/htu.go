@@ -28,28 +28,12 @@ func CanonicalURI(scheme, host, path string) string {
 // name and drops the default port of scheme.
 func canonicalAuthority(scheme, host string) string {
 	host = strings.ToLower(host)
-	name, port := splitPort(host)
+	name, port := urlpath.SplitHostPort(host)
 	name = strings.TrimRight(name, ".")
 	if port == "" || (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
 		return name
 	}
 	return name + ":" + port
-}
-
-// splitPort splits "host:port" and "[v6]:port"; a bare IPv6 address has
-// no port.
-func splitPort(h string) (name, port string) {
-	if strings.HasPrefix(h, "[") {
-		if i := strings.LastIndex(h, "]:"); i > 0 {
-			return h[:i+1], h[i+2:]
-		}
-		return h, ""
-	}
-	i := strings.LastIndexByte(h, ':')
-	if i < 0 || strings.IndexByte(h[:i], ':') >= 0 {
-		return h, ""
-	}
-	return h[:i], h[i+1:]
 }
 
 // canonicalHTU reads a proof's htu, an absolute http or https URI, into
@@ -85,7 +69,7 @@ func canonicalHTU(htu string) (string, bool) {
 		return "", false
 	}
 	auth := canonicalAuthority(scheme, host)
-	if name, _ := splitPort(auth); name == "" {
+	if name, _ := urlpath.SplitHostPort(auth); name == "" {
 		return "", false // "https://./" or "https://:443/"
 	}
 	return scheme + "://" + auth + np, true

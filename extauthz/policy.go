@@ -235,7 +235,7 @@ func (pol *Policy) compileRule(i int, r Rule) (*rule, error) {
 	}
 	if r.Host != "" {
 		cr.host = canonicalHost(r.Host)
-		_, port := splitHostPort(cr.host)
+		_, port := urlpath.SplitHostPort(cr.host)
 		cr.hostPort = port != ""
 	}
 	if len(r.Methods) > 0 {
@@ -309,7 +309,7 @@ func (r *rule) hostMatches(host string) bool {
 		return false
 	}
 	if !r.hostPort {
-		host, _ = splitHostPort(host)
+		host, _ = urlpath.SplitHostPort(host)
 	}
 	return host == r.host
 }

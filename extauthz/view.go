@@ -88,22 +88,6 @@ func canonicalHost(h string) string {
 	return h
 }
 
-// splitHostPort splits "host:port" and "[v6]:port"; a host without a port,
-// a bare IPv6 address included, has an empty port.
-func splitHostPort(h string) (name, port string) {
-	if strings.HasPrefix(h, "[") {
-		if i := strings.LastIndex(h, "]:"); i > 0 {
-			return h[:i+1], h[i+2:]
-		}
-		return h, ""
-	}
-	i := strings.LastIndexByte(h, ':')
-	if i < 0 || strings.IndexByte(h[:i], ':') >= 0 {
-		return h, ""
-	}
-	return h[:i], h[i+1:]
-}
-
 // maxLoggedPath bounds the raw path in a log record.
 const maxLoggedPath = 256
 
