@@ -6,11 +6,8 @@ import (
 	"strings"
 	"time"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/genproto/googleapis/rpc/code"
-	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 
 	"github.com/jwt-authz/jwt-authz/dpop"
 	"github.com/jwt-authz/jwt-authz/token"
@@ -174,21 +171,7 @@ func dpopDenialFor(r Reason, algs, nonce string) denial {
 // dpopDenyResponse builds the CheckResponse of a DPoP denial.
 func dpopDenyResponse(r Reason, provider, algs, nonce string) *authv3.CheckResponse {
 	d := dpopDenialFor(r, algs, nonce)
-	denied := &authv3.DeniedHttpResponse{
-		Status: &typev3.HttpStatus{Code: typev3.StatusCode(d.status)},
-		Body:   d.body,
-	}
-	for _, h := range d.headers {
-		denied.Headers = append(denied.Headers, &corev3.HeaderValueOption{
-			Header:       &corev3.HeaderValue{Key: h.name, Value: h.value},
-			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-		})
-	}
-	resp := &authv3.CheckResponse{
-		Status:          &rpcstatus.Status{Code: int32(code.Code_UNAUTHENTICATED), Message: r.String()},
-		HttpResponse:    &authv3.CheckResponse_DeniedResponse{DeniedResponse: denied},
-		DynamicMetadata: metadata(map[string]string{"reason": r.String(), "provider": provider}),
-	}
+	resp := deniedCheckResponse(code.Code_UNAUTHENTICATED, r, provider, d)
 	if nonce == "" {
 		rememberWire(resp)
 	}

@@ -173,6 +173,14 @@ func denyResponse(r Reason, provider string, scopes []string) *authv3.CheckRespo
 	case kindInvalidRequest:
 		grpcCode = code.Code_INVALID_ARGUMENT
 	}
+	resp := deniedCheckResponse(grpcCode, r, provider, d)
+	rememberWire(resp)
+	return resp
+}
+
+// deniedCheckResponse builds the CheckResponse that carries denial d for
+// reason r with gRPC status c.
+func deniedCheckResponse(c code.Code, r Reason, provider string, d denial) *authv3.CheckResponse {
 	denied := &authv3.DeniedHttpResponse{
 		Status: &typev3.HttpStatus{Code: typev3.StatusCode(d.status)},
 		Body:   d.body,
@@ -183,13 +191,11 @@ func denyResponse(r Reason, provider string, scopes []string) *authv3.CheckRespo
 			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
 		})
 	}
-	resp := &authv3.CheckResponse{
-		Status:          &rpcstatus.Status{Code: int32(grpcCode), Message: r.String()},
+	return &authv3.CheckResponse{
+		Status:          &rpcstatus.Status{Code: int32(c), Message: r.String()},
 		HttpResponse:    &authv3.CheckResponse_DeniedResponse{DeniedResponse: denied},
 		DynamicMetadata: metadata(map[string]string{"reason": r.String(), "provider": provider}),
 	}
-	rememberWire(resp)
-	return resp
 }
 
 // metadata wraps string fields under the "jwt_authz" namespace.
