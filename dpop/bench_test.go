@@ -11,6 +11,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
+	"github.com/jwt-authz/jwt-authz/internal/proctune"
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
 
@@ -19,13 +20,13 @@ import (
 // than wall time.
 func perCPUSecond(b *testing.B, body func()) {
 	b.ReportAllocs()
-	cpu0, ok := processCPU()
+	cpu0, ok := proctune.CPUTime()
 	n := 0
 	for b.Loop() {
 		body()
 		n++
 	}
-	if cpu1, ok1 := processCPU(); ok && ok1 && cpu1 > cpu0 {
+	if cpu1, ok1 := proctune.CPUTime(); ok && ok1 && cpu1 > cpu0 {
 		b.ReportMetric(float64(n)/(cpu1-cpu0).Seconds(), "ops/cpu-s")
 	}
 }

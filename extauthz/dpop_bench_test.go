@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jwt-authz/jwt-authz/dpop"
+	"github.com/jwt-authz/jwt-authz/internal/proctune"
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
 	"github.com/jwt-authz/jwt-authz/jwks"
 	"github.com/jwt-authz/jwt-authz/token"
@@ -106,13 +107,13 @@ func BenchmarkCheckDPoP(b *testing.B) {
 					if tc.name == "dpop" && !dpopAllowed(b, env.be.srv, tc.req) {
 						b.Fatal("the DPoP request is not allowed")
 					}
-					cpu0, ok := processCPU()
+					cpu0, ok := proctune.CPUTime()
 					n := 0
 					for b.Loop() {
 						serveWire(b, ctx, env.be.srv, c, tc.req)
 						n++
 					}
-					if cpu1, ok1 := processCPU(); ok && ok1 && cpu1 > cpu0 {
+					if cpu1, ok1 := proctune.CPUTime(); ok && ok1 && cpu1 > cpu0 {
 						b.ReportMetric(float64(n)/(cpu1-cpu0).Seconds(), "checks/cpu-s")
 					}
 				})

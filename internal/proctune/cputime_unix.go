@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// cpuTime returns the user and system CPU time the process has used.
-func cpuTime() (time.Duration, bool) {
+// CPUTime returns the user and system CPU time the process has used, and
+// false where it cannot be read.
+func CPUTime() (time.Duration, bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, false

@@ -181,7 +181,7 @@ func Start(notify func(procs int)) *Tuner {
 }
 
 func start(window time.Duration, gov *Governor, notify func(procs int)) *Tuner {
-	if _, ok := cpuTime(); !ok {
+	if _, ok := CPUTime(); !ok {
 		return nil
 	}
 	t := &Tuner{gov: gov, window: window, notify: notify, done: make(chan struct{})}
@@ -208,14 +208,14 @@ func (t *Tuner) run() {
 	tick := time.NewTicker(t.window)
 	defer tick.Stop()
 	waits := newWaitCounter()
-	lastCPU, _ := cpuTime()
+	lastCPU, _ := CPUTime()
 	lastAt := time.Now()
 	for {
 		select {
 		case <-t.done:
 			return
 		case now := <-tick.C:
-			cpu, ok := cpuTime()
+			cpu, ok := CPUTime()
 			wall := now.Sub(lastAt)
 			n, late := waits.read()
 			if !ok || wall <= 0 || cpu < lastCPU {
