@@ -30,9 +30,17 @@ type benchEnv struct {
 
 func newBenchEnv(b *testing.B, cacheEntries int, rev RevocationChecker) *benchEnv {
 	b.Helper()
+	return newBenchEnvOf(b, []string{"RS256", "ES256", "EdDSA"}, nil, Options{Revocation: rev, CacheEntries: cacheEntries})
+}
+
+// newBenchEnvOf builds a benchEnv whose provider "corp" trusts one key of
+// each of algs. prep, when not nil, completes the provider before the
+// policy is built; opts gets the policy's metrics.
+func newBenchEnvOf(b *testing.B, algs []string, prep func(*Provider), opts Options) *benchEnv {
+	b.Helper()
 	be := &benchEnv{keys: map[string]*testkit.Key{}}
 	var keys []*jwks.Key
-	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+	for _, alg := range algs {
 		k := testkit.NewKey(b, alg, "k-"+alg)
 		be.keys[alg] = k
 		jk, err := jwks.FromPublicKey(k.KID, alg, k.Public())
@@ -49,6 +57,9 @@ func newBenchEnv(b *testing.B, cacheEntries int, rev RevocationChecker) *benchEn
 		ForwardClaims:     map[string]string{"sub": "x-jwt-sub"},
 		KeepAuthorization: true,
 	}
+	if prep != nil {
+		prep(prov)
+	}
 	v, err := token.NewVerifier([]*token.Provider{prov.Token}, token.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -58,7 +69,8 @@ func newBenchEnv(b *testing.B, cacheEntries int, rev RevocationChecker) *benchEn
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := NewServer(pol, Options{Revocation: rev, CacheEntries: cacheEntries, Metrics: m})
+	opts.Metrics = m
+	srv, err := NewServer(pol, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -189,16 +201,19 @@ func socketAddress(ip string, port uint32) *corev3.Address {
 
 // serveWire is the work of one Check past gRPC's framing: the request
 // read in place, the decision, the response built (and its buffer
-// recycled, as gRPC does once it is written).
-func serveWire(b *testing.B, ctx context.Context, srv *Server, c *checkCall, req []byte) {
+// recycled, as gRPC does once it is written). It reports whether the
+// Check was allowed.
+func serveWire(tb testing.TB, ctx context.Context, srv *Server, c *checkCall, req []byte) bool {
 	c.r = request{headers: c.r.headers[:0], headerMap: c.r.headerMap[:0]}
 	if err := decodeCheck(req, &c.r); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	c.r.finish()
-	if resp, ok := srv.serve(ctx, &c.r).(*wireResponse); ok {
+	resp, ok := srv.serve(ctx, &c.r).(*wireResponse)
+	if ok {
 		responsePool.Put((*[]byte)(resp))
 	}
+	return ok
 }
 
 // BenchmarkCheckCachedRevocation compares a cached Check without a

@@ -6,14 +6,11 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jwt-authz/jwt-authz/dpop"
 	"github.com/jwt-authz/jwt-authz/internal/proctune"
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
-	"github.com/jwt-authz/jwt-authz/jwks"
-	"github.com/jwt-authz/jwt-authz/token"
 )
 
 // everFirst is a replay cache that takes every jti as new, so that one
@@ -26,40 +23,11 @@ func (everFirst) Claim(context.Context, string, string, time.Time) (bool, error)
 // newDPoPBenchEnv is newBenchEnv's provider with DPoP proofs checked.
 func newDPoPBenchEnv(b *testing.B, cacheEntries int) *benchEnv {
 	b.Helper()
-	be := &benchEnv{keys: map[string]*testkit.Key{}}
-	var keys []*jwks.Key
-	for _, alg := range []string{"ES256", "EdDSA"} {
-		k := testkit.NewKey(b, alg, "k-"+alg)
-		be.keys[alg] = k
-		jk, err := jwks.FromPublicKey(k.KID, alg, k.Public())
-		if err != nil {
-			b.Fatal(err)
-		}
-		keys = append(keys, jk)
-	}
 	checker, err := dpop.New(dpop.Config{Provider: "corp", Replay: everFirst{}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	prov := &Provider{
-		Token:             &token.Provider{Name: "corp", Issuer: iss, Audiences: []string{"orders-api"}, RequireExp: true, Keys: jwks.NewStatic("corp", keys)},
-		ForwardClaims:     map[string]string{"sub": "x-jwt-sub"},
-		KeepAuthorization: true,
-		DPoP:              checker,
-	}
-	v, err := token.NewVerifier([]*token.Provider{prov.Token}, token.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := NewMetrics(prometheus.NewRegistry())
-	pol, err := NewPolicy(PolicyOptions{Verifier: v, Providers: []*Provider{prov}}, m)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if be.srv, err = NewServer(pol, Options{CacheEntries: cacheEntries, Metrics: m}); err != nil {
-		b.Fatal(err)
-	}
-	return be
+	return newBenchEnvOf(b, []string{"ES256", "EdDSA"}, func(p *Provider) { p.DPoP = checker }, Options{CacheEntries: cacheEntries})
 }
 
 // dpopEnvoyRequest is envoyRequest with the token sent as

@@ -347,16 +347,9 @@ func TestCachedWireAllocations(t *testing.T) {
 	b, _ := proto.Marshal(checkReq("GET", "/orders", bearerHdr(tok)))
 	c := getCall()
 	run := func() {
-		c.r = request{headers: c.r.headers[:0], headerMap: c.r.headerMap[:0]}
-		if err := decodeCheck(b, &c.r); err != nil {
-			t.Fatal(err)
-		}
-		c.r.finish()
-		resp, ok := e.srv.serve(t.Context(), &c.r).(*wireResponse)
-		if !ok {
+		if !serveWire(t, t.Context(), e.srv, c, b) {
 			t.Fatal("not allowed")
 		}
-		responsePool.Put((*[]byte)(resp))
 	}
 	run()
 	run()
