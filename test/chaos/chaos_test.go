@@ -29,6 +29,8 @@ var (
 	flagSeed            = flag.Uint64("chaos.seed", 0, "seed of the fault order and the traffic (0: from the clock); printed so a failure replays")
 	flagRate            = flag.Int("chaos.rate", 200, "Checks per second from all workers together")
 	flagReport          = flag.String("chaos.report", "", "also write the report table to this file (the Cluster run's to FILE.cluster)")
+	flagFaults          = flag.String("chaos.faults", "", "run only the faults whose name matches this regular expression")
+	flagStallFailover   = flag.Bool("chaos.stall-failover", false, "add a fault to the Sentinel run: both data nodes stalled until Sentinel starts a failover, which completes once they run again")
 	flagClusterDuration = flag.Duration("chaos.cluster-duration", 0, "how long the Redis Cluster run lasts (0: a third of -chaos.duration)")
 )
 
@@ -170,6 +172,9 @@ func runChaos(t *testing.T, topo string, duration time.Duration) {
 	// Faults, one after another, in a seeded order, until the duration is
 	// over and every fault ran at least once.
 	faults := h.faults()
+	if len(faults) == 0 {
+		t.Fatalf("no fault matches -chaos.faults=%q", *flagFaults)
+	}
 	deadline := time.Now().Add(duration)
 	for round := 0; ; round++ {
 		order := rng.Perm(len(faults))

@@ -7,6 +7,7 @@ import (
 	mathrand "math/rand/v2"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -42,8 +43,11 @@ func (h *harness) faults() []fault {
 			{"redis restarted empty", true, h.faultRestartEmpty},
 			{"redis stalled (SIGSTOP)", true, h.faultStall},
 		}
+		if *flagStallFailover {
+			store = append(store, fault{"redis stalled, failed over", true, h.faultStallFailover})
+		}
 	}
-	return append(store, []fault{
+	all := append(store, []fault{
 		{"replica kill -9", true, h.faultKillReplica},
 		{"jwks 500", false, jwks(jwks500)},
 		{"jwks hang", false, jwks(jwksHang)},
@@ -52,6 +56,14 @@ func (h *harness) faults() []fault {
 		{"SIGHUP good config", false, h.faultReloadGood},
 		{"SIGHUP broken config", false, h.faultReloadBroken},
 	}...)
+	only := regexp.MustCompile(*flagFaults)
+	var out []fault
+	for _, f := range all {
+		if only.MatchString(f.name) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // setSteady starts (false) or ends (true) a fault window on replicas.
@@ -162,6 +174,44 @@ func (h *harness) faultStall(ctx context.Context, _ *mathrand.Rand) error {
 			func() string { return fmt.Sprintf("replica %d to fail closed past max_staleness", r.idx) }); err != nil {
 			return err
 		}
+	}
+	resume()
+	return h.redisRecovered(ctx, nil)
+}
+
+// faultStallFailover stops both Redis data nodes with SIGSTOP until every
+// replica has passed max_staleness and Sentinel has declared the primary
+// down and started a failover, then lets both run: Sentinel promotes the
+// replica while the old primary, running again, is still a primary for a
+// moment. Off by default (-chaos.stall-failover).
+func (h *harness) faultStallFailover(ctx context.Context, _ *mathrand.Rand) error {
+	ctx, cancel := context.WithTimeout(ctx, faultTimeout)
+	defer cancel()
+	setSteady(false, h.replicas...)
+	h.st.Primary.Pause()
+	h.st.Replica.Pause()
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			h.st.Primary.Resume()
+			h.st.Replica.Resume()
+		}
+	}
+	defer resume()
+	for _, r := range h.replicas {
+		if err := poll(ctx, func(ctx context.Context) bool { return !r.ready(ctx) },
+			func() string { return fmt.Sprintf("replica %d to fail closed past max_staleness", r.idx) }); err != nil {
+			return err
+		}
+	}
+	if err := poll(ctx, func(ctx context.Context) bool {
+		sc := goredis.NewSentinelClient(&goredis.Options{Addr: h.st.Sentinel.Addr(), MaxRetries: -1})
+		defer sc.Close()
+		m, err := sc.Master(ctx, h.st.MasterName).Result()
+		return err == nil && strings.Contains(m["flags"], "failover_in_progress")
+	}, func() string { return "Sentinel to start a failover" }); err != nil {
+		return err
 	}
 	resume()
 	return h.redisRecovered(ctx, nil)
