@@ -130,9 +130,11 @@ func (p *pool) takeValid(rng *rand.Rand, minLeft int) *tok {
 	return t
 }
 
-// markRevoked records a 201 for t.
-func (p *pool) markRevoked(t *tok) {
+// markRevoked records a 201 for t from replica idx, incarnation inc,
+// which enforces it from then on.
+func (p *pool) markRevoked(t *tok, idx int, inc int64) {
 	r := &revRecord{seq: p.revSeq.Add(1), at: time.Now()}
+	r.confirmed[idx].Store(inc)
 	t.rev.Store(r)
 	t.setClass(classRevoked)
 	p.add(t)

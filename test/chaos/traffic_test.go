@@ -228,12 +228,18 @@ func (h *harness) revoker(ctx context.Context, rng *rand.Rand, every time.Durati
 		if t == nil {
 			continue
 		}
-		status, _, err := h.post(ctx, r.state().adminAddr, "/admin/revocations", "application/json", fmt.Sprintf(`{"token":%q}`, t.s))
+		st := r.state()
+		status, _, err := h.post(ctx, st.adminAddr, "/admin/revocations", "application/json", fmt.Sprintf(`{"token":%q}`, t.s))
 		if ctx.Err() != nil {
 			return
 		}
 		if err == nil && status == http.StatusCreated {
-			h.pool.markRevoked(t)
+			// The answering replica enforces it from its 201 on.
+			var inc int64
+			if r.state().incarnation == st.incarnation {
+				inc = st.incarnation
+			}
+			h.pool.markRevoked(t, r.idx, inc)
 			h.stats.count("revocations answered 201", 1)
 			continue
 		}
