@@ -3,7 +3,6 @@ package dpop
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -126,18 +125,6 @@ func (f *fixture) sign(t *testing.T, change func(c, h map[string]any)) string {
 	return testkit.DPoPProof(t, f.key, c, h)
 }
 
-func rawJWS(t *testing.T, hdr, claims map[string]any, sig []byte) string {
-	t.Helper()
-	enc := func(v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	return enc(hdr) + "." + enc(claims) + "." + base64.RawURLEncoding.EncodeToString(sig)
-}
-
 func TestCheckRefuses(t *testing.T) {
 	key := testkit.NewKey(t, "ES256", "")
 	f := &fixture{key: key, other: testkit.NewKey(t, "ES256", ""), now: time.Unix(1_800_000_000, 0),
@@ -160,10 +147,10 @@ func TestCheckRefuses(t *testing.T) {
 			return f.sign(t, func(_, h map[string]any) { h["typ"] = nil })
 		}},
 		{name: "alg none", make: func(t *testing.T, f *fixture) string {
-			return rawJWS(t, map[string]any{"typ": "dpop+jwt", "alg": "none", "jwk": f.key.PublicJWK(t)}, f.claims(), nil)
+			return testkit.RawJWS(t, map[string]any{"typ": "dpop+jwt", "alg": "none", "jwk": f.key.PublicJWK(t)}, f.claims(), nil)
 		}},
 		{name: "alg HS256", make: func(t *testing.T, f *fixture) string {
-			return rawJWS(t, map[string]any{"typ": "dpop+jwt", "alg": "HS256", "jwk": map[string]any{"kty": "oct", "k": "c2VjcmV0"}}, f.claims(), []byte("0123456789abcdef0123456789abcdef"))
+			return testkit.RawJWS(t, map[string]any{"typ": "dpop+jwt", "alg": "HS256", "jwk": map[string]any{"kty": "oct", "k": "c2VjcmV0"}}, f.claims(), []byte("0123456789abcdef0123456789abcdef"))
 		}},
 		{name: "alg not allowed", make: func(t *testing.T, f *fixture) string {
 			k := testkit.NewKey(t, "ES384", "")

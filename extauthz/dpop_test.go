@@ -292,17 +292,6 @@ func withHeader(hdr func(f *dpopFixture) map[string]any) func(f *dpopFixture) dp
 	return boundCall(func(f *dpopFixture, tok string) string { return f.proof(f.client, tok, nil, hdr(f)) })
 }
 
-func rawProof(t *testing.T, hdr, claims map[string]any, sig []byte) string {
-	enc := func(v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	return enc(hdr) + "." + enc(claims) + "." + base64.RawURLEncoding.EncodeToString(sig)
-}
-
 func dpopCases() []dpopCase {
 	const bad, tokErr = "invalid_dpop_proof", "invalid_token"
 	refused := func(name string, run func(f *dpopFixture, tr transport) dpopAnswer) dpopCase {
@@ -358,12 +347,12 @@ func dpopCases() []dpopCase {
 		}))),
 		refused("alg none", once(func(f *dpopFixture) dpopCall {
 			tok := f.accessToken(corpIss, f.client, nil)
-			p := rawProof(f.t, map[string]any{"typ": "dpop+jwt", "alg": "none", "jwk": f.client.PublicJWK(f.t)}, testkit.DPoPClaims("GET", dpopURI, tok, time.Now()), nil)
+			p := testkit.RawJWS(f.t, map[string]any{"typ": "dpop+jwt", "alg": "none", "jwk": f.client.PublicJWK(f.t)}, testkit.DPoPClaims("GET", dpopURI, tok, time.Now()), nil)
 			return dpopCall{auth: "DPoP " + tok, proofs: []string{p}}
 		})),
 		refused("alg HS256", once(func(f *dpopFixture) dpopCall {
 			tok := f.accessToken(corpIss, f.client, nil)
-			p := rawProof(f.t, map[string]any{"typ": "dpop+jwt", "alg": "HS256", "jwk": map[string]any{"kty": "oct", "k": "c2VjcmV0"}},
+			p := testkit.RawJWS(f.t, map[string]any{"typ": "dpop+jwt", "alg": "HS256", "jwk": map[string]any{"kty": "oct", "k": "c2VjcmV0"}},
 				testkit.DPoPClaims("GET", dpopURI, tok, time.Now()), []byte(strings.Repeat("s", 32)))
 			return dpopCall{auth: "DPoP " + tok, proofs: []string{p}}
 		})),

@@ -3,6 +3,8 @@ package testkit
 import (
 	"crypto"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -56,4 +58,18 @@ func DPoPProof(t testing.TB, k *Key, claims map[string]any, hdr map[string]any) 
 		extra[n] = v
 	}
 	return Sign(t, k, claims, extra)
+}
+
+// RawJWS joins hdr, claims and sig into a compact JWS as they are, without
+// signing anything: for proofs and tokens a signer would refuse to make.
+func RawJWS(t testing.TB, hdr, claims map[string]any, sig []byte) string {
+	t.Helper()
+	enc := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("testkit: raw JWS: %v", err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	return enc(hdr) + "." + enc(claims) + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
