@@ -147,9 +147,19 @@ func (in *instance) stop() {
 // check sends one Check over the real gRPC connection.
 func (in *instance) check(tok, path string) *authv3.CheckResponse {
 	in.t.Helper()
+	return in.checkWith(tok, path, nil)
+}
+
+// checkWith sends one Check over the real gRPC connection with extra
+// request headers.
+func (in *instance) checkWith(tok, path string, extra map[string]string) *authv3.CheckResponse {
+	in.t.Helper()
 	headers := map[string]string{}
 	if tok != "" {
 		headers["authorization"] = "Bearer " + tok
+	}
+	for k, v := range extra {
+		headers[k] = v
 	}
 	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
 		Http: &authv3.AttributeContext_HttpRequest{Method: "GET", Path: path, Host: "api.example.com", Headers: headers},

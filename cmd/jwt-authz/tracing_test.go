@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -78,26 +77,6 @@ func (rc *otlpReceiver) received() ([]*tracepb.Span, map[string]string) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return append([]*tracepb.Span(nil), rc.spans...), rc.resource
-}
-
-// checkWith sends one Check over the real gRPC connection with extra
-// request headers.
-func (in *instance) checkWith(tok, path string, extra map[string]string) *authv3.CheckResponse {
-	in.t.Helper()
-	headers := map[string]string{"authorization": "Bearer " + tok}
-	for k, v := range extra {
-		headers[k] = v
-	}
-	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{
-		Http: &authv3.AttributeContext_HttpRequest{Method: "GET", Path: path, Host: "api.example.com", Headers: headers},
-	}}}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, err := authv3.NewAuthorizationClient(in.conn).Check(ctx, req)
-	if err != nil {
-		in.t.Fatalf("Check: %v", err)
-	}
-	return resp
 }
 
 // TestTracingOTLPHTTP drives real gRPC Checks through a server that
