@@ -30,7 +30,7 @@ var (
 	flagRate            = flag.Int("chaos.rate", 200, "Checks per second from all workers together")
 	flagReport          = flag.String("chaos.report", "", "also write the report table to this file (the Cluster run's to FILE.cluster)")
 	flagFaults          = flag.String("chaos.faults", "", "run only the faults whose name matches this regular expression")
-	flagStallFailover   = flag.Bool("chaos.stall-failover", false, "add a fault to the Sentinel run: both data nodes stalled until Sentinel starts a failover, which completes once they run again")
+	flagStallFailover   = flag.Bool("chaos.stall-failover", false, "add a fault to the Sentinel run: both data nodes stalled until Sentinel starts a failover (which it completes in some runs only)")
 	flagClusterDuration = flag.Duration("chaos.cluster-duration", 0, "how long the Redis Cluster run lasts (0: a third of -chaos.duration)")
 )
 

@@ -44,7 +44,7 @@ func (h *harness) faults() []fault {
 			{"redis stalled (SIGSTOP)", true, h.faultStall},
 		}
 		if *flagStallFailover {
-			store = append(store, fault{"redis stalled, failed over", true, h.faultStallFailover})
+			store = append(store, fault{"redis stalled, failover attempted", true, h.faultStallFailover})
 		}
 	}
 	all := append(store, []fault{
@@ -181,9 +181,11 @@ func (h *harness) faultStall(ctx context.Context, _ *mathrand.Rand) error {
 
 // faultStallFailover stops both Redis data nodes with SIGSTOP until every
 // replica has passed max_staleness and Sentinel has declared the primary
-// down and started a failover, then lets both run: Sentinel promotes the
-// replica while the old primary, running again, is still a primary for a
-// moment. Off by default (-chaos.stall-failover).
+// down and started a failover, then lets both run. Sentinel promotes the
+// replica only when its last INFO of it is recent enough (it asks every
+// 10 s), so in some runs the old primary, running again, is a primary for
+// a moment next to the new one; in others the failover is abandoned. Off
+// by default (-chaos.stall-failover).
 func (h *harness) faultStallFailover(ctx context.Context, _ *mathrand.Rand) error {
 	ctx, cancel := context.WithTimeout(ctx, faultTimeout)
 	defer cancel()
