@@ -2,17 +2,15 @@ package tracing
 
 import (
 	"context"
-	"io"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
 
 func env(vars map[string]string) func(string) (string, bool) {
@@ -227,26 +225,7 @@ func TestProtocol(t *testing.T) {
 // receiver that decodes the request, and checks that Shutdown flushes it.
 func TestExportOTLPHTTP(t *testing.T) {
 	got := make(chan *coltracepb.ExportTraceServiceRequest, 4)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
-			http.Error(w, "unexpected "+r.URL.Path, http.StatusNotFound)
-			return
-		}
-		body, err := io.ReadAll(r.Body)
-		req := &coltracepb.ExportTraceServiceRequest{}
-		if err == nil {
-			err = proto.Unmarshal(body, req)
-		}
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		got <- req
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-		_, _ = w.Write(out)
-	}))
-	defer srv.Close()
+	srv := testkit.OTLPReceiver(t, func(req *coltracepb.ExportTraceServiceRequest) { got <- req })
 	// The endpoint is a base URL, like OTEL_EXPORTER_OTLP_ENDPOINT; the
 	// environment's endpoint must not win over it.
 	p, err := New(t.Context(), Options{

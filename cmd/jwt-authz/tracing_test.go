@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -19,7 +17,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/jwt-authz/jwt-authz/config"
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
@@ -41,21 +38,9 @@ type otlpReceiver struct {
 func newOTLPReceiver(t *testing.T) *otlpReceiver {
 	t.Helper()
 	rc := &otlpReceiver{resource: map[string]string{}}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/x-protobuf" {
-			http.Error(w, "not an OTLP/HTTP protobuf export", http.StatusBadRequest)
-			return
-		}
-		body, err := io.ReadAll(r.Body)
-		req := &coltracepb.ExportTraceServiceRequest{}
-		if err == nil {
-			err = proto.Unmarshal(body, req)
-		}
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
+	rc.Server = testkit.OTLPReceiver(t, func(req *coltracepb.ExportTraceServiceRequest) {
 		rc.mu.Lock()
+		defer rc.mu.Unlock()
 		for _, rs := range req.GetResourceSpans() {
 			for _, kv := range rs.GetResource().GetAttributes() {
 				rc.resource[kv.GetKey()] = kv.GetValue().GetStringValue()
@@ -64,12 +49,7 @@ func newOTLPReceiver(t *testing.T) *otlpReceiver {
 				rc.spans = append(rc.spans, ss.GetSpans()...)
 			}
 		}
-		rc.mu.Unlock()
-		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		_, _ = w.Write(out)
-	}))
-	t.Cleanup(rc.Close)
+	})
 	return rc
 }
 
