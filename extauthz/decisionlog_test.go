@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
@@ -279,15 +278,7 @@ func TestDecisionLogOffAllocations(t *testing.T) {
 	e := newEnv(t, nil)
 	dl := e.withDecisionLog(DecisionLogOptions{SampleAllow: 0, SampleDeny: 1}, &syncBuffer{}, nil)
 	defer dl.Close()
-	b, _ := proto.Marshal(checkReq("GET", "/orders", bearerHdr(e.token(nil))))
-	c := getCall()
-	run := func() {
-		if !serveWire(t, t.Context(), e.srv, c, b) {
-			t.Fatal("not allowed")
-		}
-	}
-	run()
-	run()
+	run := e.wireRun(t, e.token(nil))
 	if allocs := testing.AllocsPerRun(200, run); allocs > 0 {
 		t.Fatalf("%v allocations per unsampled Check", allocs)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
 	"github.com/jwt-authz/jwt-authz/tracing"
@@ -245,15 +244,7 @@ func TestCheckTracingAllocations(t *testing.T) {
 		if on {
 			e.withTracer(0, nil)
 		}
-		b, _ := proto.Marshal(checkReq("GET", "/orders", bearerHdr(e.token(nil))))
-		c := getCall()
-		run := func() {
-			if !serveWire(t, t.Context(), e.srv, c, b) {
-				t.Fatal("not allowed")
-			}
-		}
-		run()
-		run()
+		run := e.wireRun(t, e.token(nil))
 		if allocs := testing.AllocsPerRun(200, run); allocs > 0 {
 			t.Errorf("tracing %v: %v allocations per cached Check", on, allocs)
 		}

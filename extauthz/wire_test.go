@@ -333,6 +333,24 @@ func sortOK(r *authv3.CheckResponse) {
 	}
 }
 
+// wireRun returns a function that serves a GET /orders Check bearing tok
+// as gRPC's codec hands it over (see serveWire) and fails t unless it is
+// allowed. It has run twice when returned: the token is cached and the
+// pools are warm.
+func (e *env) wireRun(t *testing.T, tok string) func() {
+	t.Helper()
+	b, _ := proto.Marshal(checkReq("GET", "/orders", bearerHdr(tok)))
+	c := getCall()
+	run := func() {
+		if !serveWire(t, t.Context(), e.srv, c, b) {
+			t.Fatal("not allowed")
+		}
+	}
+	run()
+	run()
+	return run
+}
+
 // A cached token's answer is built without allocating: the response
 // buffer comes from a pool that gRPC hands it back to. (Forwarding an
 // array or object claim allocates its joined header value.)
@@ -344,15 +362,7 @@ func TestCachedWireAllocations(t *testing.T) {
 	e.prov.ForwardClaims = map[string]string{"sub": "x-jwt-sub", "tenant": "x-tenant"}
 	e.srv.SetPolicy(e.policy(nil))
 	tok := e.token(nil)
-	b, _ := proto.Marshal(checkReq("GET", "/orders", bearerHdr(tok)))
-	c := getCall()
-	run := func() {
-		if !serveWire(t, t.Context(), e.srv, c, b) {
-			t.Fatal("not allowed")
-		}
-	}
-	run()
-	run()
+	run := e.wireRun(t, tok)
 	if e.srv.hot.len() != 1 {
 		t.Fatal("the token did not become hot")
 	}
