@@ -43,6 +43,9 @@ type Service struct {
 	// announcements only while they are equal: a pull has placed it in
 	// the dataset the current subscription is connected to.
 	subscriptions, pulledOn uint64
+	// lost: the subscription saw the store's write numbers go backwards;
+	// the next pull starts over (as if the dataset changed) and writes back.
+	lost bool
 	// blind: since the last full listing the replica may have missed
 	// writes that neither a reset nor a gap shows (a resubscription, a
 	// failed pull); the next SyncInterval tick lists everything.

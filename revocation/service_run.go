@@ -119,7 +119,9 @@ func (s *Service) follow(ctx context.Context) {
 	onCovered := func(after, through uint64) {
 		s.mu.Lock()
 		c := &s.cursor
-		if c.Generation != "" && s.pulledOn == s.subscriptions && c.Seq >= after && through > c.Seq {
+		if through == 0 {
+			s.lost = true
+		} else if !s.lost && c.Generation != "" && s.pulledOn == s.subscriptions && c.Seq >= after && through > c.Seq {
 			c.Seq = through
 		}
 		s.mu.Unlock()

@@ -39,8 +39,11 @@ func (s *Service) fullDue() bool {
 // replica holds before declaring the store healthy again.
 func (s *Service) pull(ctx context.Context, mode string) error {
 	s.mu.Lock()
-	from, wasSynced, restore, subs := s.cursor, s.synced, s.restorePending, s.subscriptions
+	from, wasSynced, restore, subs, lost := s.cursor, s.synced, s.restorePending, s.subscriptions, s.lost
 	s.mu.Unlock()
+	if lost {
+		from.Generation = "" // the dataset is not the one the cursor is in
+	}
 	if mode == syncFull {
 		// Same dataset, from its first write: a full listing, but not a
 		// reason to write back.
@@ -62,6 +65,9 @@ func (s *Service) pull(ctx context.Context, mode string) error {
 		restore = true
 	}
 	s.mu.Lock()
+	if lost {
+		s.lost = false
+	}
 	if !reset && next.Generation == s.cursor.Generation && s.cursor.Seq > next.Seq {
 		// Announcements carried the cursor further while we pulled.
 		next.Seq = s.cursor.Seq

@@ -74,7 +74,12 @@ type Shared interface {
 	// (an announced batch, or the change log read to fill a gap in the
 	// announcements); the Service advances its cursor with it when it
 	// continues from there, so that its periodic pull finds nothing new. A
-	// store that does not number its announcements never calls it.
+	// store that does not number its announcements never calls it. When
+	// the numbers go backwards on one subscription (the server's dataset
+	// lost writes while the connection stayed, as on a node that was
+	// demoted and resynchronised), it calls onCovered(0, 0): the caller's
+	// cursor is then from another dataset, and its next pull starts over
+	// and writes back.
 	// Callbacks run on Subscribe's goroutine and must not block for long.
 	Subscribe(ctx context.Context, onEntry func(Entry), onCovered func(after, through uint64), onSubscribed func()) error
 }

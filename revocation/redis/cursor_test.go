@@ -208,3 +208,47 @@ func TestResubscriptionBringsFullResync(t *testing.T) {
 		return syncs(t, reg, "full") >= 2
 	})
 }
+
+// TestBackwardNumbersBringWriteBack makes the store lose its last two
+// writes under a live subscription, the counter put back as a server that
+// lost them would have it, then writes again: the announcements are
+// numbered at or before ones already seen, so the replica's next pull
+// starts over and writes back what was lost, although by then the counter
+// is past the replica's cursor again and the dataset marker and run_id
+// are unchanged.
+func TestBackwardNumbersBringWriteBack(t *testing.T) {
+	addr := redisserver.Shared(t)
+	opts := uniqueOptions(t)
+	g := newGatedStore(newStore(t, addr, opts))
+	startGatedReplica(t, g)
+	writer := newStore(t, addr, opts)
+
+	es := testEntries("lost", 3)
+	mustPutAll(t, writer, es...)
+	g.waitCovered(t, 3)
+
+	admin := newClient(t, addr)
+	for _, e := range es[1:] {
+		m := member(e.Kind, e.Provider, e.Value)
+		if err := admin.Del(t.Context(), writer.entryKey(m)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.ZRem(t.Context(), writer.logKey, m).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := admin.Set(t.Context(), writer.seqKey, 1, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	later := testEntries("later", 3)
+	mustPutAll(t, writer, later...) // numbered 2 to 4: past the cursor's 3
+	g.freshPull(t)
+	g.pullOnce(t) // began after the previous pull, and its write-back, ended
+
+	probe := newStore(t, addr, opts)
+	for _, e := range es {
+		if _, ok, err := probe.Get(t.Context(), e.Kind, "", e.Value); err != nil || !ok {
+			t.Fatalf("%s %s not written back (err %v)", e.Kind, e.Value, err)
+		}
+	}
+}

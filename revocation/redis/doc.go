@@ -51,7 +51,9 @@
 // persistence the marker is gone, when it restarts or fails over the run_id
 // changes, and when it lost recent writes the counter goes backwards: in
 // each case Pull reports a reset, and the Service writes back every entry
-// it holds. No revocation is lost while any replica or Redis holds it.
+// it holds. A subscription that sees announcements numbered at or before
+// ones it already saw reports it too (the counter went backwards and may
+// be past the cursor again by the next pull), with the same outcome. No revocation is lost while any replica or Redis holds it.
 //
 // Topologies: a single server (NewClient), a primary found through Redis
 // Sentinel (NewSentinelClient) or a Redis Cluster (NewClusterClient), all

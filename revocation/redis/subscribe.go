@@ -107,7 +107,11 @@ func (s *Store) subscribeOnce(ctx context.Context, onEntry func(revocation.Entry
 			for _, e := range a.entries {
 				onEntry(e)
 			}
-			if a.first != 0 {
+			switch {
+			case a.first == 0:
+			case seq.announced != 0 && a.first <= seq.announced:
+				onCovered(0, 0) // numbered backwards: the dataset lost writes
+			default:
 				// A batch holds every write of its script call, numbered
 				// first to last without a hole.
 				onCovered(a.first-1, a.last)
@@ -132,8 +136,9 @@ type sequence struct {
 // does not follow the previous one means lost messages (or writes that
 // were not announced: a write-back, or an earlier version's one-entry
 // message, which carries no number). A batch that starts at or before the
-// previous one means a dataset that lost writes; the Service's pulls
-// detect it, and the count starts again.
+// previous one means a dataset that lost writes under the subscription;
+// Subscribe tells the Service (onCovered(0, 0)), whose next pull starts
+// over and writes back, and the count starts again.
 func (q *sequence) next(a announcement) (from uint64, gap bool) {
 	if a.first == 0 {
 		return 0, false // the one-entry form
