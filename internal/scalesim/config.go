@@ -43,7 +43,7 @@ type Config struct {
 	// Default 60s.
 	Settle time.Duration
 	// ProbeInterval and SyncInterval set the replicas' incremental pull
-	// and full resync periods (revocation.Options); zero keeps the
+	// and full-resync check periods (revocation.Options); zero keeps the
 	// product's defaults.
 	ProbeInterval, SyncInterval time.Duration
 	// StartParallel is how many replicas start at once. Default 32.
