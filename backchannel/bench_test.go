@@ -3,13 +3,15 @@ package backchannel
 import (
 	"net/http"
 	"testing"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
 
 // BenchmarkLogout is one accepted logout token through the handler:
 // signature verification, validation and the (in-memory) effect. The
 // replay cache accepts every jti so that one token can be reused.
 func BenchmarkLogout(b *testing.B) {
-	f := newFixture(b, func(o *Options) { o.Replay = neverSeen{} })
+	f := newFixture(b, func(o *Options) { o.Replay = testkit.NeverSeen{} })
 	body := formBody(f.sign(b, f.claims()))
 	b.ReportAllocs()
 	for b.Loop() {

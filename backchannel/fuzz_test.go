@@ -1,13 +1,11 @@
 package backchannel
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
@@ -38,7 +36,7 @@ func FuzzRequest(f *testing.F) {
 func FuzzClaims(f *testing.F) {
 	f.Add(`{"typ":"logout+jwt"}`, `{"iss":"https://idp.example.com/","aud":"gateway","iat":1800000000,"jti":"j","sid":"s","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}`)
 	f.Add(`{}`, `{"iss":"https://idp.example.com/","aud":["gateway"],"iat":1800000000,"jti":"j","sub":"u","events":{"http://schemas.openid.net/event/backchannel-logout":{}},"nonce":"n"}`)
-	fx := newFixture(f, func(o *Options) { o.Replay = neverSeen{} })
+	fx := newFixture(f, func(o *Options) { o.Replay = testkit.NeverSeen{} })
 	f.Fuzz(func(t *testing.T, header, payload string) {
 		var hdr, claims map[string]any
 		if json.Unmarshal([]byte(header), &hdr) != nil || hdr == nil {
@@ -69,12 +67,6 @@ func FuzzClaims(f *testing.F) {
 		}
 	})
 }
-
-// neverSeen is a replay.Cache for which every id is new, so that the
-// fuzzer may repeat a jti.
-type neverSeen struct{}
-
-func (neverSeen) Claim(context.Context, string, string, time.Time) (bool, error) { return true, nil }
 
 // oracleAccepts restates the rules for a corp logout token at now.
 func oracleAccepts(hdr, c map[string]any, now int64) bool {

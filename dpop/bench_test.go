@@ -31,12 +31,6 @@ func perCPUSecond(b *testing.B, body func()) {
 	}
 }
 
-// everFirst accepts every jti, so that one proof can be checked again and
-// again: the benchmarks measure the proof's checks, not the replay cache.
-type everFirst struct{}
-
-func (everFirst) Claim(context.Context, string, string, time.Time) (bool, error) { return true, nil }
-
 // BenchmarkCheck is the cost of one proof at the resource server: header
 // from the cache, signature, claims, htu, ath.
 func BenchmarkCheck(b *testing.B) {
@@ -44,7 +38,7 @@ func BenchmarkCheck(b *testing.B) {
 		b.Run(alg, func(b *testing.B) {
 			key := testkit.NewKey(b, alg, "")
 			now := time.Now()
-			c := newChecker(b, Config{Replay: everFirst{}})
+			c := newChecker(b, Config{Replay: testkit.NeverSeen{}})
 			uri := "https://api.example.com/orders"
 			proof := testkit.DPoPProof(b, key, testkit.DPoPClaims("GET", uri, "a.b.c", now), nil)
 			req := Request{Method: "GET", URI: uri, AccessToken: "a.b.c", JKT: key.JKT(b)}
@@ -93,7 +87,7 @@ func BenchmarkCheckUncachedHeader(b *testing.B) {
 	uri := "https://api.example.com/orders"
 	proof := testkit.DPoPProof(b, key, testkit.DPoPClaims("GET", uri, "", now), nil)
 	req := Request{Method: "GET", URI: uri}
-	c := newChecker(b, Config{Replay: everFirst{}})
+	c := newChecker(b, Config{Replay: testkit.NeverSeen{}})
 	perCPUSecond(b, func() {
 		c.keys.Purge()
 		if _, err := c.Check(context.Background(), strings.Clone(proof), req, now); err != nil {

@@ -1,7 +1,6 @@
 package extauthz
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -13,17 +12,10 @@ import (
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
 
-// everFirst is a replay cache that takes every jti as new, so that one
-// proof can be sent again and again: the benchmarks measure the proof's
-// checks, and the replay cache has benchmarks of its own (package replay).
-type everFirst struct{}
-
-func (everFirst) Claim(context.Context, string, string, time.Time) (bool, error) { return true, nil }
-
 // newDPoPBenchEnv is newBenchEnv's provider with DPoP proofs checked.
 func newDPoPBenchEnv(b *testing.B, cacheEntries int) *benchEnv {
 	b.Helper()
-	checker, err := dpop.New(dpop.Config{Provider: "corp", Replay: everFirst{}})
+	checker, err := dpop.New(dpop.Config{Provider: "corp", Replay: testkit.NeverSeen{}})
 	if err != nil {
 		b.Fatal(err)
 	}
