@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -49,6 +50,9 @@ func NewClusterWithReplicasTLS(t testing.TB, x *TLS) *ClusterSetup {
 	return newCluster(t, 1, x)
 }
 
+// clusterCreateTimeout bounds redis-cli --cluster create.
+const clusterCreateTimeout = 2 * time.Minute
+
 func newCluster(t testing.TB, replicas int, x *TLS) *ClusterSetup {
 	t.Helper()
 	server := lookPath(t, "redis-server", "redis-server")
@@ -75,7 +79,12 @@ func newCluster(t testing.TB, replicas int, x *TLS) *ClusterSetup {
 	}
 	args = append(args, "--cluster-replicas", strconv.Itoa(replicas), "--cluster-yes")
 	out := &testkit.LogBuffer{}
-	cmd := exec.Command(cli, args...)
+	// redis-cli waits for the nodes to agree without a limit of its own;
+	// a setup that cannot converge fails the test with its output instead
+	// of hanging it.
+	ctx, cancel := context.WithTimeout(context.Background(), clusterCreateTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cli, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out.String())

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,16 +26,19 @@ const startTimeout = 10 * time.Second
 
 // Server is a redis-server child process.
 type Server struct {
-	t      testing.TB
-	bin    string
-	dir    string
-	port   int
-	pre    []string // arguments before the defaults (a config file)
-	args   []string
-	tls    *TLS // nil: plain TCP
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	t    testing.TB
+	bin  string
+	dir  string
+	port int
+	// busPort is a Cluster node's bus port, picked free like port:
+	// Redis's default of port+10000 may be taken, or beyond 65535.
+	busPort int
+	pre     []string // arguments before the defaults (a config file)
+	args    []string
+	tls     *TLS // nil: plain TCP
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{}
 }
 
 // New starts a redis-server for the test and stops it in t.Cleanup. Extra
@@ -77,6 +81,11 @@ func newServer(t testing.TB, bin string, pre, args []string, x *TLS) *Server {
 		s.port, lastErr = freePort()
 		if lastErr != nil {
 			continue
+		}
+		if slices.Contains(args, "--cluster-enabled") {
+			if s.busPort, lastErr = freePort(); lastErr != nil {
+				continue
+			}
 		}
 		if lastErr = s.start(); lastErr == nil {
 			return s
@@ -146,6 +155,9 @@ func (s *Server) start() error {
 		"--protected-mode", "no",
 		"--loglevel", "warning",
 	)
+	if s.busPort != 0 {
+		args = append(args, "--cluster-port", strconv.Itoa(s.busPort))
+	}
 	all := append(append(append([]string{}, s.pre...), args...), s.args...)
 	cmd := exec.Command(s.bin, all...)
 	cmd.Dir = s.dir
