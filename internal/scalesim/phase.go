@@ -55,6 +55,7 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 	u, busiest := after.sub(before)
 	p.RedisBusiestNodeCPU = busiest
 	p.RedisCPU, p.RedisIn, p.RedisOut, p.RedisCommands = u.cpuSeconds, u.netIn, u.netOut, u.commands
+	p.RedisMessages = u.published
 	s.measure(&p, lo, hi, first)
 	s.cfg.Progress("%s: p50 %s p99 %s max %s, lost %d, complete in %s",
 		name, p.P50, p.P99, p.Max, p.Lost, p.Complete.Round(time.Millisecond))
@@ -87,6 +88,7 @@ func (s *sim) idle(ctx context.Context, d time.Duration) (Phase, error) {
 	u, busiest := after.sub(before)
 	p.RedisBusiestNodeCPU = busiest
 	p.RedisCPU, p.RedisIn, p.RedisOut, p.RedisCommands = u.cpuSeconds, u.netIn, u.netOut, u.commands
+	p.RedisMessages = u.published
 	return p, nil
 }
 

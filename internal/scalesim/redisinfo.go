@@ -16,6 +16,9 @@ type serverUsage struct {
 	cpuSeconds    float64 // used_cpu_user + used_cpu_sys
 	netIn, netOut int64   // total_net_input_bytes, total_net_output_bytes
 	commands      int64   // total_commands_processed
+	// published counts PUBLISH and SPUBLISH calls (from scripts too): the
+	// messages, each sent to every subscriber.
+	published int64
 	// nodeCPU is cpuSeconds per node address.
 	nodeCPU map[string]float64
 }
@@ -31,10 +34,12 @@ func (u serverUsage) sub(v serverUsage) (d serverUsage, busiest float64) {
 		netIn:      u.netIn - v.netIn,
 		netOut:     u.netOut - v.netOut,
 		commands:   u.commands - v.commands,
+		published:  u.published - v.published,
 	}, busiest
 }
 
-// readUsage asks every node c talks to for INFO cpu and stats.
+// readUsage asks every node c talks to for INFO cpu, stats and
+// commandstats.
 func readUsage(ctx context.Context, c goredis.UniversalClient) (serverUsage, error) {
 	var (
 		mu    sync.Mutex
@@ -51,6 +56,7 @@ func readUsage(ctx context.Context, c goredis.UniversalClient) (serverUsage, err
 		total.netIn += u.netIn
 		total.netOut += u.netOut
 		total.commands += u.commands
+		total.published += u.published
 		total.nodeCPU[node.Options().Addr] += u.cpuSeconds
 		return nil
 	}
@@ -68,7 +74,7 @@ func readUsage(ctx context.Context, c goredis.UniversalClient) (serverUsage, err
 
 func nodeUsage(ctx context.Context, c *goredis.Client) (serverUsage, error) {
 	var u serverUsage
-	for _, section := range []string{"cpu", "stats"} {
+	for _, section := range []string{"cpu", "stats", "commandstats"} {
 		info, err := c.Info(ctx, section).Result()
 		if err != nil {
 			return u, fmt.Errorf("INFO %s: %w", section, err)
@@ -88,8 +94,22 @@ func nodeUsage(ctx context.Context, c *goredis.Client) (serverUsage, error) {
 				u.netOut, _ = strconv.ParseInt(v, 10, 64)
 			case "total_commands_processed":
 				u.commands, _ = strconv.ParseInt(v, 10, 64)
+			case "cmdstat_publish", "cmdstat_spublish":
+				u.published += commandCalls(v)
 			}
 		}
 	}
 	return u, nil
+}
+
+// commandCalls reads calls=N from a line of INFO commandstats
+// ("calls=3,usec=12,...").
+func commandCalls(stats string) int64 {
+	for field := range strings.SplitSeq(stats, ",") {
+		if n, ok := strings.CutPrefix(field, "calls="); ok {
+			calls, _ := strconv.ParseInt(n, 10, 64)
+			return calls
+		}
+	}
+	return 0
 }

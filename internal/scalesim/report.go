@@ -28,8 +28,8 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		}
 	}
 	const header = "| phase | entries | write rate /s | p50 | p99 | max | complete | applied | lost | via pull " +
-		"| Redis cores (busiest node) | Redis µs/delivery | Redis out B/delivery | Redis in MB | replicas' cores | replicas' µs/delivery |\n" +
-		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+		"| messages | entries/message | Redis cores (busiest node) | Redis µs/delivery | Redis out B/delivery | Redis in MB | replicas' cores | replicas' µs/delivery |\n" +
+		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
 	if _, err := io.WriteString(w, header); err != nil {
 		return err
 	}
@@ -37,9 +37,9 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		if p.Entries == 0 {
 			continue
 		}
-		if _, err := fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | %.2f (%.2f) | %.2f | %.0f | %.1f | %.2f | %.1f |\n",
+		if _, err := fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | %d | %.1f | %.2f (%.2f) | %.2f | %.0f | %.1f | %.2f | %.1f |\n",
 			p.Name, p.Entries, p.Rate, ms(p.P50), ms(p.P99), ms(p.Max), ms(p.Complete), p.Applied, p.Lost, p.ViaPull,
-			p.RedisCores(), p.RedisBusiestNodeCores(), p.RedisMicrosPerDelivery(), p.BytesPerDelivery(), float64(p.RedisIn)/1e6,
+			p.RedisMessages, p.EntriesPerMessage(), p.RedisCores(), p.RedisBusiestNodeCores(), p.RedisMicrosPerDelivery(), p.BytesPerDelivery(), float64(p.RedisIn)/1e6,
 			p.ProcessCores(), p.ProcessMicrosPerDelivery()); err != nil {
 			return err
 		}

@@ -55,6 +55,9 @@ type Phase struct {
 	// Wall: in a Cluster, the one that bounds the fan-out.
 	RedisBusiestNodeCPU              float64
 	RedisIn, RedisOut, RedisCommands int64
+	// RedisMessages counts the messages published (PUBLISH and SPUBLISH,
+	// from scripts too); each reaches every subscribed replica.
+	RedisMessages int64
 	// ProcessCPU is the CPU seconds of this process (every replica and the
 	// writer) over Wall.
 	ProcessCPU float64
@@ -72,6 +75,12 @@ func (p Phase) ProcessCores() float64 { return perSecond(p.ProcessCPU, p.Wall) }
 
 // BytesPerDelivery is Redis's output bytes per (replica, entry) applied.
 func (p Phase) BytesPerDelivery() float64 { return ratio(float64(p.RedisOut), p.Applied) }
+
+// EntriesPerMessage is the mean number of entries an announcement
+// carried: entries written over messages published.
+func (p Phase) EntriesPerMessage() float64 {
+	return ratio(float64(p.Entries-p.WriteErrors), p.RedisMessages)
+}
 
 // RedisMicrosPerDelivery is Redis CPU microseconds per (replica, entry)
 // applied.

@@ -48,6 +48,9 @@ func TestRunSmallOverRealRedis(t *testing.T) {
 		if p.RedisOut <= 0 || p.RedisCommands <= 0 {
 			t.Errorf("%s: Redis usage not measured: out %d bytes, %d commands", p.Name, p.RedisOut, p.RedisCommands)
 		}
+		if p.RedisMessages < 1 || p.RedisMessages > int64(want) {
+			t.Errorf("%s: %d messages published for %d entries; want 1 to %d", p.Name, p.RedisMessages, want, want)
+		}
 	}
 	if res.IndexEntries != 261 {
 		t.Errorf("replicas hold %.1f index entries on average, want 261", res.IndexEntries)
