@@ -2,7 +2,9 @@ package scalesim
 
 import (
 	"context"
+	"strconv"
 	"testing"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -12,7 +14,9 @@ import (
 
 func TestRunSmallOverRealRedis(t *testing.T) {
 	addr := redisserver.Shared(t)
-	prefix := "scalesim-test:" + t.Name() + ":"
+	// A prefix of its own per run: the shared server may hold an earlier
+	// run's entries, which the replicas would load.
+	prefix := "scalesim-test:" + t.Name() + ":" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
 	cfg := Config{
 		NewClient: func() goredis.UniversalClient { return goredis.NewClient(&goredis.Options{Addr: addr}) },
 		Store:     revredis.Options{KeyPrefix: prefix, Channel: prefix + "announce"},
