@@ -1,9 +1,9 @@
 package jwks
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jwt-authz/jwt-authz/internal/promreg"
 )
 
 // Fetch results, the values of the "result" label of
@@ -58,25 +58,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"provider", "reason"}),
 	}
 	if reg != nil {
-		m.fetches = register(reg, m.fetches)
-		m.keys = register(reg, m.keys)
-		m.lastSuccess = register(reg, m.lastSuccess)
-		m.skipped = register(reg, m.skipped)
+		m.fetches = promreg.Register(reg, m.fetches)
+		m.keys = promreg.Register(reg, m.keys)
+		m.lastSuccess = promreg.Register(reg, m.lastSuccess)
+		m.skipped = promreg.Register(reg, m.skipped)
 	}
 	return m
-}
-
-// register registers c, or returns the collector already registered under
-// its name.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	return c
 }
 
 // fetchResults are the values of the "result" label of

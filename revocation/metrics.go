@@ -1,10 +1,11 @@
 package revocation
 
 import (
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jwt-authz/jwt-authz/internal/promreg"
 )
 
 // Metrics holds the revocation metrics. A nil *Metrics records nothing, so
@@ -57,13 +58,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "When this replica last synchronised with the revocation store.",
 		}),
 	}
-	m.revocations = register(reg, m.revocations)
-	m.entries = register(reg, m.entries)
-	m.storeUp = register(reg, m.storeUp)
-	m.syncLag = register(reg, m.syncLag)
-	m.syncs = register(reg, m.syncs)
-	m.restored = register(reg, m.restored)
-	m.lastSync = register(reg, m.lastSync)
+	m.revocations = promreg.Register(reg, m.revocations)
+	m.entries = promreg.Register(reg, m.entries)
+	m.storeUp = promreg.Register(reg, m.storeUp)
+	m.syncLag = promreg.Register(reg, m.syncLag)
+	m.syncs = promreg.Register(reg, m.syncs)
+	m.restored = promreg.Register(reg, m.restored)
+	m.lastSync = promreg.Register(reg, m.lastSync)
 	for _, k := range Kinds() {
 		m.revocations.WithLabelValues(string(k))
 		m.entries.WithLabelValues(string(k))
@@ -74,23 +75,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	return m
-}
-
-// register registers c with reg and returns the collector to use: c, or
-// the equal one already registered.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
 
 // Synchronisation modes, used as the "mode" label.

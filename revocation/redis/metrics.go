@@ -1,9 +1,9 @@
 package redis
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/jwt-authz/jwt-authz/internal/promreg"
 )
 
 // Metrics holds the announcement metrics of a Store. A nil *Metrics
@@ -28,26 +28,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Announcements this replica missed (a gap in their sequence numbers) and read from the change log instead.",
 		}),
 	}
-	m.batchEntries = register(reg, m.batchEntries)
-	m.gaps = register(reg, m.gaps)
+	m.batchEntries = promreg.Register(reg, m.batchEntries)
+	m.gaps = promreg.Register(reg, m.gaps)
 	return m
-}
-
-// register registers c with reg and returns the collector to use: c, or
-// the equal one already registered.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
 
 func (s *Store) observeBatch(n int) {
