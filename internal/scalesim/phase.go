@@ -48,14 +48,9 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 	}
 	p.Wall = time.Since(first)
 	p.ProcessCPU = processCPU() - cpu0
-	after, err := readUsage(ctx, s.admin)
-	if err != nil {
+	if err := s.recordUsage(ctx, &p, before); err != nil {
 		return p, err
 	}
-	u, busiest := after.sub(before)
-	p.RedisBusiestNodeCPU = busiest
-	p.RedisCPU, p.RedisIn, p.RedisOut, p.RedisCommands = u.cpuSeconds, u.netIn, u.netOut, u.commands
-	p.RedisMessages = u.published
 	s.measure(&p, lo, hi, first)
 	s.cfg.Progress("%s: p50 %s p99 %s max %s, lost %d, complete in %s",
 		name, p.P50, p.P99, p.Max, p.Lost, p.Complete.Round(time.Millisecond))
@@ -81,14 +76,9 @@ func (s *sim) idle(ctx context.Context, d time.Duration) (Phase, error) {
 	}
 	p.Wall = time.Since(start)
 	p.ProcessCPU = processCPU() - cpu0
-	after, err := readUsage(ctx, s.admin)
-	if err != nil {
+	if err := s.recordUsage(ctx, &p, before); err != nil {
 		return p, err
 	}
-	u, busiest := after.sub(before)
-	p.RedisBusiestNodeCPU = busiest
-	p.RedisCPU, p.RedisIn, p.RedisOut, p.RedisCommands = u.cpuSeconds, u.netIn, u.netOut, u.commands
-	p.RedisMessages = u.published
 	return p, nil
 }
 
@@ -178,4 +168,18 @@ func rateText(rate float64) string {
 		return "unpaced"
 	}
 	return fmt.Sprintf("%.0f/s", rate)
+}
+
+// recordUsage reads Redis's usage now and records on p what it did since
+// before.
+func (s *sim) recordUsage(ctx context.Context, p *Phase, before serverUsage) error {
+	after, err := readUsage(ctx, s.admin)
+	if err != nil {
+		return err
+	}
+	u, busiest := after.sub(before)
+	p.RedisBusiestNodeCPU = busiest
+	p.RedisCPU, p.RedisIn, p.RedisOut, p.RedisCommands = u.cpuSeconds, u.netIn, u.netOut, u.commands
+	p.RedisMessages = u.published
+	return nil
 }
