@@ -157,14 +157,7 @@ func TestSubscriberFillsGapFromLog(t *testing.T) {
 	elsewhere.Channel += ":elsewhere"
 	unheard := newStore(t, addr, elsewhere)
 
-	got := make(chan revocation.Entry, 16)
-	subscribed := make(chan struct{}, 4)
-	done := make(chan error, 1)
-	go func() {
-		done <- sub.Subscribe(t.Context(), func(e revocation.Entry) { got <- e }, nil, func() { subscribed <- struct{}{} })
-	}()
-	t.Cleanup(func() { waitFor(t, done) })
-	waitFor(t, subscribed)
+	got, subscribed := subscribeEntries(t, sub, 16)
 
 	es := jtiEntries("gap", 3)
 	mustPutAll(t, writer, es[0])
@@ -192,14 +185,7 @@ func TestSubscriberReadsPreviousForm(t *testing.T) {
 	addr := redisserver.Shared(t)
 	opts := uniqueOptions(t)
 	sub := newStore(t, addr, opts)
-	got := make(chan revocation.Entry, 4)
-	subscribed := make(chan struct{}, 4)
-	done := make(chan error, 1)
-	go func() {
-		done <- sub.Subscribe(t.Context(), func(e revocation.Entry) { got <- e }, nil, func() { subscribed <- struct{}{} })
-	}()
-	t.Cleanup(func() { waitFor(t, done) })
-	waitFor(t, subscribed)
+	got, _ := subscribeEntries(t, sub, 4)
 	e := jtiEntries("old", 1)[0]
 	if err := newClient(t, addr).Publish(t.Context(), opts.Channel, encodeValue(e)+":"+member(e.Kind, "", e.Value)).Err(); err != nil {
 		t.Fatal(err)
@@ -373,4 +359,20 @@ func encodeBatch(entries []revocation.Entry, seqs []uint64) string {
 		fmt.Fprintf(&b, "%d:%s:%d:%s", seqs[i], encodeValue(e), len(m), m)
 	}
 	return b.String()
+}
+
+// subscribeEntries subscribes s until the test ends and returns the
+// entries it hears, buffered n deep, and a signal for each (re)subscription
+// after the first, which it has waited for.
+func subscribeEntries(t *testing.T, s *Store, n int) (<-chan revocation.Entry, <-chan struct{}) {
+	t.Helper()
+	got := make(chan revocation.Entry, n)
+	subscribed := make(chan struct{}, 4)
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Subscribe(t.Context(), func(e revocation.Entry) { got <- e }, nil, func() { subscribed <- struct{}{} })
+	}()
+	t.Cleanup(func() { waitFor(t, done) })
+	waitFor(t, subscribed)
+	return got, subscribed
 }
