@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -158,25 +159,32 @@ func (h *harness) faultStall(ctx context.Context, _ *mathrand.Rand) error {
 	setSteady(false, h.replicas...)
 	redisDo(ctx, h.st.Sentinel.Addr(), "SENTINEL", "SET", h.st.MasterName, "down-after-milliseconds", "600000")
 	defer redisDo(context.WithoutCancel(ctx), h.st.Sentinel.Addr(), "SENTINEL", "SET", h.st.MasterName, "down-after-milliseconds", downAfter)
-	h.st.Primary.Pause()
-	h.st.Replica.Pause()
-	resumed := false
-	resume := func() {
-		if !resumed {
-			resumed = true
-			h.st.Primary.Resume()
-			h.st.Replica.Resume()
-		}
-	}
+	resume, err := h.stallData(ctx)
 	defer resume()
-	for _, r := range h.replicas {
-		if err := poll(ctx, func(ctx context.Context) bool { return !r.ready(ctx) },
-			func() string { return fmt.Sprintf("replica %d to fail closed past max_staleness", r.idx) }); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
 	resume()
 	return h.redisRecovered(ctx, nil)
+}
+
+// stallData stops both Redis data nodes with SIGSTOP and waits until every
+// replica has passed max_staleness (not ready). The returned resume lets
+// the nodes run again; calls after the first do nothing.
+func (h *harness) stallData(ctx context.Context) (resume func(), err error) {
+	h.st.Primary.Pause()
+	h.st.Replica.Pause()
+	resume = sync.OnceFunc(func() {
+		h.st.Primary.Resume()
+		h.st.Replica.Resume()
+	})
+	for _, r := range h.replicas {
+		if err := poll(ctx, func(ctx context.Context) bool { return !r.ready(ctx) },
+			func() string { return fmt.Sprintf("replica %d to fail closed past max_staleness", r.idx) }); err != nil {
+			return resume, err
+		}
+	}
+	return resume, nil
 }
 
 // faultStallFailover stops both Redis data nodes with SIGSTOP until every
@@ -190,22 +198,10 @@ func (h *harness) faultStallFailover(ctx context.Context, _ *mathrand.Rand) erro
 	ctx, cancel := context.WithTimeout(ctx, faultTimeout)
 	defer cancel()
 	setSteady(false, h.replicas...)
-	h.st.Primary.Pause()
-	h.st.Replica.Pause()
-	resumed := false
-	resume := func() {
-		if !resumed {
-			resumed = true
-			h.st.Primary.Resume()
-			h.st.Replica.Resume()
-		}
-	}
+	resume, err := h.stallData(ctx)
 	defer resume()
-	for _, r := range h.replicas {
-		if err := poll(ctx, func(ctx context.Context) bool { return !r.ready(ctx) },
-			func() string { return fmt.Sprintf("replica %d to fail closed past max_staleness", r.idx) }); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
 	if err := poll(ctx, func(ctx context.Context) bool {
 		sc := goredis.NewSentinelClient(&goredis.Options{Addr: h.st.Sentinel.Addr(), MaxRetries: -1})
