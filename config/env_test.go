@@ -2,6 +2,9 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,22 +28,26 @@ func TestApplyEnv(t *testing.T) {
 				"JWT_AUTHZ_BYPASS_CORS_PREFLIGHT": "1",
 				"JWT_AUTHZ_SHUTDOWN_DELAY":        "5s",
 				"JWT_AUTHZ_MAX_TOKEN_BYTES":       " 4096 ",
+				"JWT_AUTHZ_DPOP_NONCE_KEY_FILE":   "/run/secrets/dpop-nonce-key",
 			},
 			check: func(t *testing.T, c *Config) {
 				want := Config{
 					GRPCAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2", AdminAddr: "127.0.0.1:3",
 					AdminTokenFile: "/run/secrets/admin", DataDir: "/data", LogLevel: "debug", LogFormat: "text",
 					DryRun: true, BypassCORSPreflight: true, ShutdownDelay: 5 * time.Second, MaxTokenBytes: 4096,
+					DPoPNonceKeyFile: "/run/secrets/dpop-nonce-key",
 				}
 				got := Config{
 					GRPCAddr: c.GRPCAddr, HTTPAddr: c.HTTPAddr, AdminAddr: c.AdminAddr,
 					AdminTokenFile: c.AdminTokenFile, DataDir: c.DataDir, LogLevel: c.LogLevel, LogFormat: c.LogFormat,
 					DryRun: c.DryRun, BypassCORSPreflight: c.BypassCORSPreflight, ShutdownDelay: c.ShutdownDelay, MaxTokenBytes: c.MaxTokenBytes,
+					DPoPNonceKeyFile: c.DPoPNonceKeyFile,
 				}
 				if got.GRPCAddr != want.GRPCAddr || got.HTTPAddr != want.HTTPAddr || got.AdminAddr != want.AdminAddr ||
 					got.AdminTokenFile != want.AdminTokenFile || got.DataDir != want.DataDir || got.LogLevel != want.LogLevel ||
 					got.LogFormat != want.LogFormat || got.DryRun != want.DryRun || got.BypassCORSPreflight != want.BypassCORSPreflight ||
-					got.ShutdownDelay != want.ShutdownDelay || got.MaxTokenBytes != want.MaxTokenBytes {
+					got.ShutdownDelay != want.ShutdownDelay || got.MaxTokenBytes != want.MaxTokenBytes ||
+					got.DPoPNonceKeyFile != want.DPoPNonceKeyFile {
 					t.Errorf("after ApplyEnv:\n%+v\nwant\n%+v", got, want)
 				}
 			},
@@ -121,8 +128,8 @@ func TestApplyEnvNilLookup(t *testing.T) {
 
 func TestEnvVars(t *testing.T) {
 	vars := EnvVars()
-	if len(vars) != 15 {
-		t.Errorf("EnvVars() has %d names, want 15: %v", len(vars), vars)
+	if len(vars) != 16 {
+		t.Errorf("EnvVars() has %d names, want 16: %v", len(vars), vars)
 	}
 	if got := EnvVar("grpc_addr"); got != "JWT_AUTHZ_GRPC_ADDR" {
 		t.Errorf("EnvVar(grpc_addr) = %q", got)
@@ -151,5 +158,33 @@ func TestApplyEnvRedisURL(t *testing.T) {
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
+	}
+}
+
+// The nonce key of several replicas can come from a mounted Secret named
+// in the environment, as admin_token_file can: the file needs no key.
+func TestLoadEnvDPoPNonceKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config.yaml")
+	yaml := `revocation:
+  store: redis
+  redis_url: redis://127.0.0.1:6379/0
+issuer:
+  dpop_nonce: true
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadEnv(file, func(string) (string, bool) { return "", false })
+	if err == nil || !strings.Contains(err.Error(), "dpop_nonce_key_file: must be set") {
+		t.Fatalf("LoadEnv without the variable: %v, want the dpop_nonce_key_file problem", err)
+	}
+	env := map[string]string{"JWT_AUTHZ_DPOP_NONCE_KEY_FILE": "/run/secrets/dpop-nonce-key"}
+	c, err := LoadEnv(file, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatalf("LoadEnv with JWT_AUTHZ_DPOP_NONCE_KEY_FILE: %v", err)
+	}
+	if c.DPoPNonceKeyFile != "/run/secrets/dpop-nonce-key" {
+		t.Errorf("dpop_nonce_key_file = %q", c.DPoPNonceKeyFile)
 	}
 }
