@@ -42,6 +42,10 @@ type Config struct {
 	HTTP                   HTTP                   `yaml:"http"`
 	DecisionLog            DecisionLog            `yaml:"decision_log"`
 	Tracing                Tracing                `yaml:"tracing"`
+
+	// BackchannelLogoutRateLimit limits POST /oidc/backchannel-logout per
+	// client address and overall (see config/backchannel.go).
+	BackchannelLogoutRateLimit BackchannelLogoutRateLimit `yaml:"backchannel_logout_rate_limit"`
 }
 
 // DecisionLog configures the log of Check decisions: one JSON line per

@@ -189,6 +189,7 @@ func (c *Config) ApplyDefaults() {
 		c.TokenCache.MaxEntries = &n
 	}
 	c.TokenEndpointRateLimit.applyDefaults()
+	c.BackchannelLogoutRateLimit.applyDefaults()
 	c.Revocation.applyDefaults()
 	c.Issuer.applyDefaults(c.HTTPAddr)
 	c.GRPC.applyDefaults()

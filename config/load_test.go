@@ -94,6 +94,7 @@ func TestParseValidFull(t *testing.T) {
 	no, yes := false, true
 	entries := 5000
 	rateLimit := 5
+	logoutRate, logoutTotal := 20, 100
 	half, zero := 0.5, 0.0
 	want := &Config{
 		GRPCAddr:       "127.0.0.1:19001",
@@ -184,6 +185,10 @@ func TestParseValidFull(t *testing.T) {
 		TokenCache: TokenCache{MaxEntries: &entries},
 		TokenEndpointRateLimit: TokenEndpointRateLimit{
 			RequestsPerSecond: &rateLimit, Burst: 10, MaxClients: 500, ClientIPHeader: "x-forwarded-for",
+		},
+		BackchannelLogoutRateLimit: BackchannelLogoutRateLimit{
+			RequestsPerSecond: &logoutRate, Burst: 200, TotalRequestsPerSecond: &logoutTotal, TotalBurst: 400,
+			MaxClients: 1000, ClientIPHeader: "x-real-ip",
 		},
 		Revocation: Revocation{
 			Store:         StoreRedis,

@@ -60,6 +60,7 @@ func (c *Config) validate() problems {
 		p.add("token_cache.max_entries", "must not be negative (0 disables the cache)")
 	}
 	c.validateRateLimit(&p)
+	c.validateBackchannelLogoutRateLimit(&p)
 	c.validateRevocation(&p)
 	c.validateListenerLimits(&p)
 	if c.IssuerEnabled() {

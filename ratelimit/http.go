@@ -18,7 +18,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "jwt_authz_rate_limited_total",
-		Help: "Requests to the token endpoints refused with 429 because their client went over token_endpoint_rate_limit, by endpoint.",
+		Help: "Requests to the token and back-channel logout endpoints refused with 429 because their client, or all clients together, went over the endpoint's rate limit, by endpoint.",
 	}, []string{"endpoint"})}
 	reg.MustRegister(m.limited)
 	return m
@@ -39,7 +39,8 @@ type HTTP struct {
 // Wrap returns next behind the limit. endpoint names it in the metric
 // (a fixed name such as "token", never a request path). A refused request
 // gets 429 with Retry-After and an RFC 6749 JSON error, "slow_down",
-// before next runs and before its body is read.
+// before next runs and before its body is read; the description says
+// whether the client's own bucket or the overall one is empty.
 func (h HTTP) Wrap(endpoint string, next http.Handler) http.Handler {
 	if h.Limiter == nil {
 		return next
@@ -49,7 +50,7 @@ func (h HTTP) Wrap(endpoint string, next http.Handler) http.Handler {
 		limited = h.Metrics.limited.WithLabelValues(endpoint)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok, wait := h.Limiter.Allow(h.client(r))
+		ok, wait, overall := h.Limiter.allow(h.client(r))
 		if ok {
 			next.ServeHTTP(w, r)
 			return
@@ -65,7 +66,11 @@ func (h HTTP) Wrap(endpoint string, next http.Handler) http.Handler {
 		// The body is left unread; net/http drains a small one and keeps
 		// the connection, cheaper than making the client reconnect.
 		w.WriteHeader(http.StatusTooManyRequests)
-		_, _ = w.Write([]byte(`{"error":"slow_down","error_description":"too many requests from this address; retry after ` + secs + ` s"}` + "\n"))
+		from := "from this address"
+		if overall {
+			from = "to this endpoint"
+		}
+		_, _ = w.Write([]byte(`{"error":"slow_down","error_description":"too many requests ` + from + `; retry after ` + secs + ` s"}` + "\n"))
 	})
 }
 

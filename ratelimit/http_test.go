@@ -129,3 +129,39 @@ func FuzzClientAddress(f *testing.F) {
 		}
 	})
 }
+
+func TestWrapOverallLimit(t *testing.T) {
+	clock := newClock()
+	reg := prometheus.NewPedanticRegistry()
+	h := HTTP{
+		Limiter: New(Options{RequestsPerSecond: 10, Burst: 10, MaxClients: 10, TotalPerSecond: 1, TotalBurst: 2, Now: clock.now}),
+		Metrics: NewMetrics(reg),
+	}
+	wrapped := h.Wrap("backchannel_logout", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	send := func(addr string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/oidc/backchannel-logout", nil)
+		req.RemoteAddr = addr
+		rec := httptest.NewRecorder()
+		wrapped.ServeHTTP(rec, req)
+		return rec
+	}
+	for i, addr := range []string{"192.0.2.1:1", "192.0.2.2:1"} {
+		if rec := send(addr); rec.Code != http.StatusOK {
+			t.Fatalf("request %d: %d", i, rec.Code)
+		}
+	}
+	rec := send("192.0.2.3:1")
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "1" {
+		t.Fatalf("third client: %d, Retry-After %q; want 429 after 1 s", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	var body struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error != "slow_down" || body.Description != "too many requests to this endpoint; retry after 1 s" {
+		t.Fatalf("body %q: %v", rec.Body, err)
+	}
+	if n := testutil.ToFloat64(h.Metrics.limited.WithLabelValues("backchannel_logout")); n != 1 {
+		t.Fatalf("jwt_authz_rate_limited_total{endpoint=backchannel_logout} = %v, want 1", n)
+	}
+}

@@ -185,3 +185,70 @@ func BenchmarkAllowParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestOverallBucket(t *testing.T) {
+	tests := map[string]struct {
+		perClient float64 // 0: no limit per client
+		clients   []string
+		// want is each request's outcome: 'a' allowed, 'c' refused by
+		// the client's bucket, 't' refused by the overall one.
+		want string
+	}{
+		"many clients share the overall burst": {
+			perClient: 1, clients: []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"},
+			want: "aaat",
+		},
+		"a client's own bucket refuses first": {
+			perClient: 1, clients: []string{"192.0.2.1", "192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"},
+			want: "acaat",
+		},
+		"overall only": {
+			clients: []string{"192.0.2.1", "192.0.2.1", "192.0.2.1", "192.0.2.1"},
+			want:    "aaat",
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			clock := newClock()
+			l := New(Options{RequestsPerSecond: tt.perClient, Burst: 1, MaxClients: 10, TotalPerSecond: 2, TotalBurst: 3, Now: clock.now})
+			var got []byte
+			for _, c := range tt.clients {
+				ok, wait, overall := l.allow(netip.MustParseAddr(c))
+				switch {
+				case ok:
+					got = append(got, 'a')
+				case overall:
+					got = append(got, 't')
+					if wait != 500*time.Millisecond {
+						t.Errorf("overall refusal waits %v, want 500ms", wait)
+					}
+				default:
+					got = append(got, 'c')
+				}
+			}
+			if string(got) != tt.want {
+				t.Fatalf("outcomes %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// A request the overall bucket refuses costs its client nothing: once the
+// overall bucket refills, the client still has its own token.
+func TestOverallRefusalRefundsTheClient(t *testing.T) {
+	clock := newClock()
+	l := New(Options{RequestsPerSecond: 1, Burst: 1, MaxClients: 10, TotalPerSecond: 1, TotalBurst: 1, Now: clock.now})
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	if ok, _ := l.Allow(a); !ok {
+		t.Fatal("first request refused")
+	}
+	if ok, _, overall := l.allow(b); ok || !overall {
+		t.Fatalf("second client: ok=%v overall=%v, want refused by the overall bucket", ok, overall)
+	}
+	clock.add(time.Second)
+	// a's bucket and the overall one have refilled; b never spent its own.
+	if ok, _ := l.Allow(b); !ok {
+		t.Fatal("refunded client refused")
+	}
+}
+

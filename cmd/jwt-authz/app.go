@@ -58,6 +58,9 @@ type app struct {
 	rateLimit ratelimit.HTTP // the token endpoints' limit per client
 	nonceKey  []byte         // DPoP server nonces' key, for the life of the process
 
+	rateLimitM  *ratelimit.Metrics // shared by every rate-limited endpoint
+	logoutLimit ratelimit.HTTP     // the back-channel logout endpoint's limits
+
 	reloadMu sync.Mutex
 	bgWG     sync.WaitGroup
 }
@@ -83,7 +86,8 @@ func newApp(ctx context.Context, cfg *config.Config, cfgPath string, lookup func
 		Help: "Configuration reloads by result (success, error).",
 	}, []string{"result"})
 	a.reg.MustRegister(a.reloads)
-	a.rateLimit = newTokenRateLimit(cfg, ratelimit.NewMetrics(a.reg))
+	a.rateLimitM = ratelimit.NewMetrics(a.reg)
+	a.rateLimit = newTokenRateLimit(cfg, a.rateLimitM)
 	a.reloads.WithLabelValues("success")
 	a.reloads.WithLabelValues("error")
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jwt-authz/jwt-authz/backchannel"
 	"github.com/jwt-authz/jwt-authz/config"
+	"github.com/jwt-authz/jwt-authz/ratelimit"
 	"github.com/jwt-authz/jwt-authz/revocation"
 )
 
@@ -13,6 +14,7 @@ import (
 // reads the verifier and the configuration on every request, so a reload
 // that enables a provider or changes its audience applies at once.
 func (a *app) buildLogout(cfg *config.Config) {
+	a.logoutLimit = newLogoutRateLimit(cfg, a.rateLimitM)
 	a.logoutM = backchannel.NewMetrics(a.reg)
 	a.initLogoutMetrics(cfg)
 	a.logout = backchannel.NewHandler(backchannel.Options{
@@ -68,4 +70,21 @@ func (r logoutRevoker) Revoke(ctx context.Context, l backchannel.Logout) error {
 		e = revocation.Entry{Kind: revocation.KindSub, Provider: l.Provider, Value: l.Subject, Before: l.IssuedAt, ExpiresAt: exp}
 	}
 	return r.a.rev.Revoke(ctx, e)
+}
+
+// newLogoutRateLimit builds the limits of backchannel_logout_rate_limit:
+// per client address and for all clients together.
+func newLogoutRateLimit(cfg *config.Config, m *ratelimit.Metrics) ratelimit.HTTP {
+	rl := cfg.BackchannelLogoutRateLimit
+	return ratelimit.HTTP{
+		Limiter: ratelimit.New(ratelimit.Options{
+			RequestsPerSecond: float64(rl.PerClient()),
+			Burst:             rl.Burst,
+			MaxClients:        rl.MaxClients,
+			TotalPerSecond:    float64(rl.Total()),
+			TotalBurst:        rl.TotalBurst,
+		}),
+		ClientIPHeader: rl.ClientIPHeader,
+		Metrics:        m,
+	}
 }

@@ -121,8 +121,9 @@ func (a *app) httpMux() http.Handler {
 	mux.Handle("GET /healthz", health.Healthz())
 	mux.Handle("GET /readyz", a.health.Readyz())
 	forward := a.authz.ForwardAuthHandler()
-	// Every method reaches the handler, which answers 405 in JSON.
-	mux.Handle(backchannel.Path, a.logout)
+	// Every method reaches the handler, which answers 405 in JSON. Each
+	// request costs a signature check: the limits come first.
+	mux.Handle(backchannel.Path, a.logoutLimit.Wrap("backchannel_logout", a.logout))
 	if a.iss != nil {
 		// The token endpoints are limited per client before anything
 		// else, the admin token check and the stores included.
