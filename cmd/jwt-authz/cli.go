@@ -174,14 +174,6 @@ func needSubcommand(cmd *cobra.Command, _ []string) error {
 	return usageErrorf("missing command, one of: %s", strings.Join(names, ", "))
 }
 
-// setUsageTemplate leaves out the "[flags]" use line of command groups,
-// which run only to say that a command is missing.
-func setUsageTemplate(root *cobra.Command) {
-	t := root.UsageTemplate()
-	t = strings.Replace(t, "{{if .Runnable}}", "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1)
-	root.SetUsageTemplate(t)
-}
-
 // noArgs rejects positional arguments.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {

@@ -66,9 +66,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short:   "JWT authorization for Envoy ext_authz",
 		Long:    rootLong,
 		Example: rootExample,
-		Version: version,
 		Args:    subcommandArgs,
-		RunE:    needSubcommand,
+		RunE:    runRoot,
 		// run prints errors in one shape; a wrong command line names the
 		// help to read instead of printing the whole usage.
 		SilenceErrors: true,
@@ -76,9 +75,9 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetVersionTemplate(versionLine() + "\n")
 	root.SetFlagErrorFunc(flagError)
-	setUsageTemplate(root)
+	root.SetUsageFunc(usage)
+	root.Flags().BoolP("version", "v", false, "version for jwt-authz")
 	root.SetHelpCommand(newHelpCmd())
 	g.register(root)
 	root.AddCommand(
