@@ -9,6 +9,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 // PublicKey is one public key of the issuer, as published in its JWKS.
@@ -28,6 +29,7 @@ type PublicKey struct {
 type Keys struct {
 	signer    crypto.Signer
 	signAlg   jwa.SignatureAlgorithm
+	jwsSigner jws.Signer // signs with signAlg
 	signKID   string
 	public    []PublicKey          // current first
 	byKID     map[string]PublicKey // every published key
@@ -106,6 +108,9 @@ func newKeys(signers []crypto.Signer) (*Keys, error) {
 		kid := b64.EncodeToString(tp)
 		if i == 0 {
 			k.signer, k.signAlg, k.signKID = s, jwa.SignatureAlgorithm(alg), kid
+			if k.jwsSigner, err = jws.NewSigner(k.signAlg); err != nil {
+				return nil, fmt.Errorf("signer for %s: %w", alg, err)
+			}
 		}
 		if _, dup := k.byKID[kid]; dup {
 			continue

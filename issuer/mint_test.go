@@ -76,22 +76,26 @@ func TestMintTokens(t *testing.T) {
 // TestMintedTokensVerifyWithJWKS checks what relying parties do: verify
 // with the published JWKS alone and validate the claims with a JOSE library.
 func TestMintedTokensVerifyWithJWKS(t *testing.T) {
-	e := newEnv(t, envConfig{keys: testKeys(t, AlgES256), clock: testkit.NewClock(time.Now())})
-	resp := e.mint(t, "alice", "read", nil)
-	set, err := jwk.Parse(e.iss.keys.JWKS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jwt.Parse([]byte(resp.AccessToken), jwt.WithKeySet(set), jwt.WithValidate(true),
-		jwt.WithIssuer(testIssuerURL), jwt.WithAudience("orders-api"))
-	if err != nil {
-		t.Fatalf("access token does not verify with the JWKS: %v", err)
-	}
-	if tok.Subject() != "alice" {
-		t.Fatalf("sub %q", tok.Subject())
-	}
-	if _, err := jws.Verify([]byte(resp.RefreshToken), jws.WithKeySet(set)); err != nil {
-		t.Fatalf("refresh token does not verify with the JWKS: %v", err)
+	for _, alg := range []string{AlgEdDSA, AlgES256, AlgRS256} {
+		t.Run(alg, func(t *testing.T) {
+			e := newEnv(t, envConfig{keys: testKeys(t, alg), clock: testkit.NewClock(time.Now())})
+			resp := e.mint(t, "alice", "read", nil)
+			set, err := jwk.Parse(e.iss.keys.JWKS())
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := jwt.Parse([]byte(resp.AccessToken), jwt.WithKeySet(set), jwt.WithValidate(true),
+				jwt.WithIssuer(testIssuerURL), jwt.WithAudience("orders-api"))
+			if err != nil {
+				t.Fatalf("access token does not verify with the JWKS: %v", err)
+			}
+			if tok.Subject() != "alice" {
+				t.Fatalf("sub %q", tok.Subject())
+			}
+			if _, err := jws.Verify([]byte(resp.RefreshToken), jws.WithKeySet(set)); err != nil {
+				t.Fatalf("refresh token does not verify with the JWKS: %v", err)
+			}
+		})
 	}
 }
 
