@@ -199,14 +199,12 @@ func (s *Service) Lookup(ctx context.Context, kind Kind, provider, value string)
 // Ready returns nil when the revocation state can be trusted, or an error
 // wrapping ErrUnavailable that says why not (for /readyz): a shared store
 // never reached since start, or unreachable for longer than MaxStaleness.
-// A local store is always ready.
+// A local store is always ready. A state found untrustworthy also fails
+// Check closed from then on (until a pull succeeds), so a replica never
+// reports itself not ready while still answering from a stale copy.
 func (s *Service) Ready() error {
-	if s.shared == nil {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.staleLocked(s.now())
+	_, err := s.Readiness()
+	return err
 }
 
 // Readiness is Ready with a deadline: while the revocation state can be
@@ -219,6 +217,7 @@ func (s *Service) Readiness() (until time.Time, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.staleLocked(s.now()); err != nil {
+		s.failClosedLocked(err)
 		return time.Time{}, err
 	}
 	return s.lastContact.Add(s.opts.MaxStaleness), nil
@@ -239,8 +238,10 @@ func (s *Service) staleLocked(now time.Time) error {
 // Close closes the store. Cancel Run's context first. Close is idempotent.
 func (s *Service) Close() error {
 	s.closed.Do(func() {
+		s.mu.Lock()
 		s.isClosed.Store(true)
 		s.index.setUnavailable(true)
+		s.mu.Unlock()
 		s.err = s.store.Close()
 	})
 	return s.err

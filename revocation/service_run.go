@@ -91,17 +91,23 @@ func (s *Service) Run(ctx context.Context) {
 	}
 }
 
-// watchStaleness re-evaluates staleness every ProbeInterval, independently
-// of pulls that may hang on an unresponsive store.
+// watchStaleness re-evaluates staleness independently of pulls that may
+// hang on an unresponsive store: at the moment the local copy reaches
+// MaxStaleness, and at least every ProbeInterval.
 func (s *Service) watchStaleness(ctx context.Context) {
-	t := time.NewTicker(s.opts.ProbeInterval)
+	t := time.NewTimer(s.opts.ProbeInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.checkStaleness()
+			left := s.checkStaleness()
+			if left <= 0 {
+				left = s.opts.ProbeInterval
+			}
+			// Just past the deadline, so that the check finds it passed.
+			t.Reset(min(left+time.Millisecond, s.opts.ProbeInterval))
 		}
 	}
 }

@@ -136,6 +136,29 @@ func TestSharedStaleness(t *testing.T) {
 	}
 }
 
+// Readiness and Check agree: once the replica reports the local copy past
+// max_staleness, Check fails closed at once, not at the next probe.
+func TestSharedNotReadyFailsCheckClosedAtOnce(t *testing.T) {
+	clock := testkit.NewClock(clockStart)
+	store := newFakeShared()
+	const maxStale = time.Minute
+	// No probe runs during the test (they come every maxStale/4 of real time).
+	a := newReplica(t, store, clock, revocation.Options{MaxStaleness: maxStale, ProbeInterval: time.Hour, SyncInterval: time.Hour})
+	eventually(t, "pull after subscribing", func() bool {
+		return metricValue(t, a.reg, "jwt_authz_revocation_syncs_total", "incremental", "success") >= 1
+	})
+	if got := a.svc.Index().Check("", "fresh", "", "", 0); got != nil {
+		t.Fatalf("fresh copy: Check = %v, want nil", got)
+	}
+	clock.Advance(maxStale + time.Second)
+	if _, err := a.svc.Readiness(); !errors.Is(err, revocation.ErrUnavailable) {
+		t.Fatalf("Readiness past max_staleness = %v, want ErrUnavailable", err)
+	}
+	if got := a.svc.Index().Check("", "fresh", "", "", 0); got != revocation.ErrUnavailable {
+		t.Fatalf("reported not ready: Check = %v, want ErrUnavailable at once", got)
+	}
+}
+
 func TestSharedUnreachableAtStart(t *testing.T) {
 	clock := testkit.NewClock(clockStart)
 	store := newFakeShared()

@@ -104,8 +104,8 @@ func (s *Service) pull(ctx context.Context, mode string) error {
 	s.synced = true
 	s.lastContact = now
 	s.lastErr = nil
+	s.failClosedLocked(nil)
 	s.mu.Unlock()
-	s.index.setUnavailable(s.isClosed.Load())
 	s.metrics.setStoreUp(true)
 	s.metrics.synced(mode, nil, now)
 	if recovered && s.opts.OnChange != nil {
@@ -135,11 +135,25 @@ func (s *Service) failed(mode string, err error) {
 }
 
 // checkStaleness fails the index closed when the shared store has been
-// unreachable for longer than MaxStaleness.
-func (s *Service) checkStaleness() {
+// unreachable for longer than MaxStaleness, and returns the time left
+// until it would be (zero once it is).
+func (s *Service) checkStaleness() time.Duration {
 	s.mu.Lock()
-	reason := s.staleLocked(s.now())
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	now := s.now()
+	reason := s.staleLocked(now)
+	s.failClosedLocked(reason)
+	if reason != nil {
+		return 0
+	}
+	return s.lastContact.Add(s.opts.MaxStaleness).Sub(now)
+}
+
+// failClosedLocked makes Check fail closed when reason (why the state
+// cannot be trusted) is not nil or the Service is closed, and answer from
+// the index otherwise. The caller holds mu, so that a verdict of
+// staleness and a pull's success never cross.
+func (s *Service) failClosedLocked(reason error) {
 	was := s.index.unavailable.Swap(reason != nil || s.isClosed.Load())
 	if reason != nil && !was {
 		s.log.Error("revocation state stale; denying requests until the store answers", "reason", reason)
