@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,7 +38,11 @@ func (h *harness) faults() []fault {
 	}
 	var store []fault
 	if h.cluster != nil {
-		store = []fault{{"cluster primary killed", true, h.faultClusterFailover}}
+		store = []fault{
+			{"cluster primary killed", true, h.faultClusterFailover},
+			{"cluster restarted empty", true, h.faultClusterRestartEmpty},
+			{"cluster stalled (SIGSTOP)", true, h.faultClusterStall},
+		}
 	} else {
 		store = []fault{
 			{"redis primary killed", true, h.faultFailover},
@@ -73,6 +78,17 @@ func setSteady(steady bool, rs ...*replica) {
 		r.update(func(st *replicaState) {
 			st.epoch++
 			st.steady = steady
+		})
+	}
+}
+
+// setStale marks replicas as seen past max_staleness (true), or ends the
+// mark (false) before the store can answer them again.
+func setStale(stale bool, rs ...*replica) {
+	for _, r := range rs {
+		r.update(func(st *replicaState) {
+			st.staleGen++
+			st.stale = stale
 		})
 	}
 }
@@ -159,7 +175,7 @@ func (h *harness) faultStall(ctx context.Context, _ *mathrand.Rand) error {
 	setSteady(false, h.replicas...)
 	redisDo(ctx, h.st.Sentinel.Addr(), "SENTINEL", "SET", h.st.MasterName, "down-after-milliseconds", "600000")
 	defer redisDo(context.WithoutCancel(ctx), h.st.Sentinel.Addr(), "SENTINEL", "SET", h.st.MasterName, "down-after-milliseconds", downAfter)
-	resume, err := h.stallData(ctx)
+	resume, err := h.stallData(ctx, h.st.Primary, h.st.Replica)
 	defer resume()
 	if err != nil {
 		return err
@@ -168,22 +184,32 @@ func (h *harness) faultStall(ctx context.Context, _ *mathrand.Rand) error {
 	return h.redisRecovered(ctx, nil)
 }
 
-// stallData stops both Redis data nodes with SIGSTOP and waits until every
-// replica has passed max_staleness (not ready). The returned resume lets
-// the nodes run again; calls after the first do nothing.
-func (h *harness) stallData(ctx context.Context) (resume func(), err error) {
-	h.st.Primary.Pause()
-	h.st.Replica.Pause()
+// stallData stops Redis data nodes with SIGSTOP and waits until every
+// replica has passed max_staleness: /readyz answers 503 naming the store.
+// From then on until resume the replica is marked past max_staleness, and
+// every answer it gives must fail closed (see request); 100 requests are
+// judged so before stallData returns. The returned
+// resume ends the marks and then lets the nodes run again; calls after the
+// first do nothing.
+func (h *harness) stallData(ctx context.Context, nodes ...*redisserver.Server) (resume func(), err error) {
+	for _, n := range nodes {
+		n.Pause()
+	}
 	resume = sync.OnceFunc(func() {
-		h.st.Primary.Resume()
-		h.st.Replica.Resume()
+		setStale(false, h.replicas...)
+		for _, n := range nodes {
+			n.Resume()
+		}
 	})
 	for _, r := range h.replicas {
-		if err := poll(ctx, func(ctx context.Context) bool { return !r.ready(ctx) },
+		if err := poll(ctx, r.storeStale,
 			func() string { return fmt.Sprintf("replica %d to fail closed past max_staleness", r.idx) }); err != nil {
 			return resume, err
 		}
+		setStale(true, r)
 	}
+	// Some traffic on the stale replicas, all of which must fail closed.
+	h.waitRequests(ctx, 100)
 	return resume, nil
 }
 
@@ -198,7 +224,7 @@ func (h *harness) faultStallFailover(ctx context.Context, _ *mathrand.Rand) erro
 	ctx, cancel := context.WithTimeout(ctx, faultTimeout)
 	defer cancel()
 	setSteady(false, h.replicas...)
-	resume, err := h.stallData(ctx)
+	resume, err := h.stallData(ctx, h.st.Primary, h.st.Replica)
 	defer resume()
 	if err != nil {
 		return err
@@ -215,15 +241,18 @@ func (h *harness) faultStallFailover(ctx context.Context, _ *mathrand.Rand) erro
 	return h.redisRecovered(ctx, nil)
 }
 
-// redisRecovered waits until Sentinel names a primary that is one, the
-// other node replicates it and Sentinel knows that, every replica wrote
+// redisRecovered waits until Redis is healthy again (under Sentinel: it
+// names a primary that is one, the other node replicates it and Sentinel
+// knows that; a Cluster: see waitClusterHealthy), every replica wrote
 // back what it holds (when restored is not nil: the dataset changed) and
 // every replica is ready; then the fault window ends.
 func (h *harness) redisRecovered(ctx context.Context, restored map[int]float64) error {
-	if h.st != nil {
-		if err := h.waitRedisHealthy(ctx); err != nil {
-			return err
-		}
+	waitHealthy := h.waitRedisHealthy
+	if h.cluster != nil {
+		waitHealthy = h.waitClusterHealthy
+	}
+	if err := waitHealthy(ctx); err != nil {
+		return err
 	}
 	for _, r := range h.replicas {
 		if restored != nil {
@@ -297,6 +326,7 @@ func (h *harness) waitRedisHealthy(ctx context.Context) error {
 type roleInfo struct {
 	role, masterPort string
 	linkUp           bool
+	replicas         int // connected_slaves of a primary
 }
 
 func redisRole(ctx context.Context, addr string) roleInfo {
@@ -313,6 +343,8 @@ func redisRole(ctx context.Context, addr string) roleInfo {
 			ri.masterPort = v
 		case "master_link_status":
 			ri.linkUp = v == "up"
+		case "connected_slaves":
+			ri.replicas, _ = strconv.Atoi(v)
 		}
 	}
 	return ri
@@ -549,39 +581,4 @@ func (h *harness) sweep(ctx context.Context, all bool) error {
 		})
 	}
 	return nil
-}
-
-// revocationKey is a key in the slot of every revocation key in a Cluster.
-const revocationKey = "{jwt-authz:revocation}:chaos"
-
-// faultClusterFailover stops the Cluster primary that holds the
-// revocation keys; its replica takes over, and the old primary comes back
-// empty as the new primary's replica.
-func (h *harness) faultClusterFailover(ctx context.Context, _ *mathrand.Rand) error {
-	ctx, cancel := context.WithTimeout(ctx, faultTimeout)
-	defer cancel()
-	old := h.cluster.PrimaryFor(h.t, revocationKey)
-	restored := h.metricAll(ctx, "jwt_authz_revocation_syncs_total", `mode="restore"`, `result="success"`)
-	setSteady(false, h.replicas...)
-	old.Stop()
-	h.cluster.WaitPromoted(h.t, revocationKey, old)
-	old.Start()
-	err := poll(ctx, func(ctx context.Context) bool {
-		if ri := redisRole(ctx, old.Addr()); ri.role != "slave" || !ri.linkUp {
-			return false
-		}
-		for _, addr := range h.cluster.Addrs() {
-			c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, PoolSize: 1, DialTimeout: time.Second})
-			info, err := c.ClusterInfo(ctx).Result()
-			_ = c.Close()
-			if err != nil || !strings.Contains(info, "cluster_state:ok") {
-				return false
-			}
-		}
-		return true
-	}, func() string { return "the Cluster to be ok with " + old.Addr() + " a replica again" })
-	if err != nil {
-		return err
-	}
-	return h.redisRecovered(ctx, restored)
 }

@@ -44,6 +44,11 @@ type replicaState struct {
 	steady      bool   // no fault touches this replica's keys or store
 	reloadGen   uint64 // +1 at every reload start and end
 	reloading   bool
+	// stale: the replica was seen past max_staleness (/readyz 503 for the
+	// store) while Redis is stalled and cannot answer it; staleGen is +1
+	// at every change.
+	stale    bool
+	staleGen uint64
 	// confirmedSeq: every revocation with this sequence number or lower
 	// is known to be applied by this incarnation.
 	confirmedSeq int64
@@ -177,6 +182,20 @@ func (r *replica) ready(ctx context.Context) bool {
 	st := r.state()
 	status, _, err := r.h.get(ctx, "http://"+st.adminAddr+"/readyz")
 	return err == nil && status == http.StatusOK
+}
+
+// storeStale reports whether /readyz answers 503 because of the
+// revocation store (its "store" member says why).
+func (r *replica) storeStale(ctx context.Context) bool {
+	st := r.state()
+	status, body, err := r.h.get(ctx, "http://"+st.adminAddr+"/readyz")
+	if err != nil || status != http.StatusServiceUnavailable {
+		return false
+	}
+	var rz struct {
+		Store string `json:"store"`
+	}
+	return json.Unmarshal(body, &rz) == nil && rz.Store != ""
 }
 
 // waitReady polls /readyz until it answers 200 or ctx ends.

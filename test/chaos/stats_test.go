@@ -18,6 +18,7 @@ type verdict struct {
 	replica              int
 	tok                  *tok
 	straddle             bool // the token's class changed during the request
+	stale                bool // the replica was past max_staleness from start to end
 	wrongAllow           bool
 	wrongDeny            bool
 	faultUnavailable     bool // a valid token got 503 or no answer while a fault touched the replica
@@ -83,6 +84,10 @@ func (s *stats) record(v verdict) {
 		row[answerCol[v.answer.kind]]++
 	}
 	what := fmt.Sprintf("%s %s token (%s) on replica %d: %s %s", v.transport, v.class, v.tok.kind, v.replica, v.answer.kind, v.answer.reason)
+	if v.stale {
+		what += " (past max_staleness)"
+		s.counts["requests to a replica past max_staleness (all must fail closed)"]++
+	}
 	if v.wrongAllow {
 		s.bad(colWrongAllow, what)
 	}

@@ -143,7 +143,13 @@ func (h *harness) request(ctx context.Context, rng *rand.Rand, r *replica, t *to
 	_, g1 := t.class()
 	fresh := st0.incarnation == st1.incarnation && st0.epoch == st1.epoch && st0.steady && st1.steady
 	reload := st0.reloading || st1.reloading || st0.reloadGen != st1.reloadGen
-	v := verdict{transport: transport, class: c0, answer: a, replica: r.idx, tok: t}
+	// Seen past max_staleness before the request and Redis not let run
+	// before its answer: whatever the token, the answer fails closed.
+	stale := st0.stale && st1.stale && st0.staleGen == st1.staleGen && st0.incarnation == st1.incarnation
+	v := verdict{transport: transport, class: c0, answer: a, replica: r.idx, tok: t, stale: stale}
+	if stale && a.kind == "allow" {
+		v.wrongAllow = true
+	}
 	switch {
 	case g0 != g1:
 		v.straddle = true
@@ -159,12 +165,12 @@ func (h *harness) request(ctx context.Context, rng *rand.Rand, r *replica, t *to
 			}
 		}
 	case c0 == classBad:
-		v.wrongAllow = a.kind == "allow"
+		v.wrongAllow = v.wrongAllow || a.kind == "allow"
 	case c0 == classRevoked:
 		if a.kind == "allow" {
 			if confirmed {
 				v.wrongAllow = true
-			} else {
+			} else if !stale {
 				v.allowedBeforeApplied = true
 			}
 		}
