@@ -71,21 +71,24 @@ func invalidProof(desc string) *failure {
 	return &failure{status: http.StatusBadRequest, code: "invalid_dpop_proof", desc: desc, result: resultInvalidReq}
 }
 
-// sessionKey decides the key a refresh of session s binds its access
-// token to: a session bound to a key needs a proof by that key; an unbound
-// one takes the proof's key, if any, for its access token only.
-func sessionKey(bound string, proof *dpop.Proof) (string, *failure) {
+// sessionKey decides the key a refresh of a session bound to bound ("" for
+// none) binds its access token to, and whether the rotation binds the
+// session to it too. A bound session needs a proof by its key. An unbound
+// one with a proof is bound to the proof's key from this rotation on (RFC
+// 9449 §5: the refresh tokens of public clients are bound, and every
+// client of this endpoint is public); without a proof it stays unbound.
+func sessionKey(bound string, proof *dpop.Proof) (jkt string, bind bool, f *failure) {
 	switch {
 	case bound == "" && proof == nil:
-		return "", nil
+		return "", false, nil
 	case bound == "":
-		return proof.JKT, nil
+		return proof.JKT, true, nil
 	case proof == nil:
-		return "", invalidProof("the refresh token is bound to a DPoP key: send a DPoP proof signed with it")
+		return "", false, invalidProof("the refresh token is bound to a DPoP key: send a DPoP proof signed with it")
 	case subtle.ConstantTimeCompare([]byte(proof.JKT), []byte(bound)) != 1:
-		return "", invalidProof("the DPoP proof is not signed with the key the refresh token is bound to")
+		return "", false, invalidProof("the DPoP proof is not signed with the key the refresh token is bound to")
 	}
-	return bound, nil
+	return bound, false, nil
 }
 
 // proofJKT is the thumbprint of an accepted proof's key, "" without one.

@@ -122,21 +122,41 @@ func TestDPoPReplayedProofRefused(t *testing.T) {
 	}
 }
 
-// TestDPoPUnboundSessionRefresh: a session minted without a proof gets
-// bound access tokens when a refresh carries one, and stays refreshable
-// without.
+// TestDPoPUnboundSessionRefresh: a session minted without a proof stays
+// a bearer session while it is refreshed without one; the first refresh
+// with a proof binds it to the proof's key (RFC 9449 §5), and from then
+// on it is refreshed only with a proof by that key.
 func TestDPoPUnboundSessionRefresh(t *testing.T) {
 	e := newDPoPEnv(t, nil)
 	h := e.iss.TokenHandler(nil)
-	key := testkit.NewKey(t, "EdDSA", "")
+	key, other := testkit.NewKey(t, "EdDSA", ""), testkit.NewKey(t, "ES256", "")
 	minted := e.mint(t, "alice", "read", nil)
-	bound := dpopToken(t, postDPoP(h, PathToken, refreshForm(minted.RefreshToken), e.proof(t, key, tokenURI, nil)), key)
-	plain := tokenOK(t, postDPoP(h, PathToken, refreshForm(bound.RefreshToken)))
-	if _, claims := parts(t, plain.AccessToken); claims["cnf"] != nil {
-		t.Fatalf("bearer refresh returned a bound token: %v", claims["cnf"])
+	plain := tokenOK(t, postDPoP(h, PathToken, refreshForm(minted.RefreshToken)))
+	if _, claims := parts(t, plain.AccessToken); claims["cnf"] != nil || plain.TokenType != "Bearer" {
+		t.Fatalf("bearer refresh of an unbound session: token_type %s, cnf %v", plain.TokenType, claims["cnf"])
 	}
 	if got := oauthErr(t, postDPoP(h, PathToken, refreshForm(plain.RefreshToken), "not.a.proof"), http.StatusBadRequest); got != "invalid_dpop_proof" {
 		t.Fatalf("bad proof on an unbound session: %s", got)
+	}
+	bound := dpopToken(t, postDPoP(h, PathToken, refreshForm(plain.RefreshToken), e.proof(t, key, tokenURI, nil)), key)
+	_, claims := parts(t, bound.AccessToken)
+	sid, _ := claims["sid"].(string)
+	if s, err := e.store.Get(t.Context(), sid); err != nil || s.JKT != key.JKT(t) {
+		t.Fatalf("session after the refresh with a proof: key %q, %v; want %s", s.JKT, err, key.JKT(t))
+	}
+	for name, proofs := range map[string][]string{
+		"no proof":             nil,
+		"proof by another key": {e.proof(t, other, tokenURI, nil)},
+	} {
+		if got := oauthErr(t, postDPoP(h, PathToken, refreshForm(bound.RefreshToken), proofs...), http.StatusBadRequest); got != "invalid_dpop_proof" {
+			t.Fatalf("%s after the binding: %s, want invalid_dpop_proof", name, got)
+		}
+	}
+	// The refusals used nothing up: the key's proof still refreshes.
+	next := dpopToken(t, postDPoP(h, PathToken, refreshForm(bound.RefreshToken), e.proof(t, key, tokenURI, nil)), key)
+	dpopToken(t, postDPoP(h, PathToken, refreshForm(next.RefreshToken), e.proof(t, key, tokenURI, nil)), key)
+	if len(e.revoker.revoked()) != 0 {
+		t.Fatalf("session revoked: %v", e.revoker.revoked())
 	}
 }
 

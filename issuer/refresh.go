@@ -33,8 +33,8 @@ func (i *Issuer) refreshGrant(r *http.Request, form url.Values, proof *dpop.Proo
 // or (for any other jti) revoke the whole session.
 //
 // A session bound to a DPoP key is refreshed only with a proof by that
-// key (RFC 9449 §5); otherwise the proof's key, if any, binds the new
-// access token alone.
+// key (RFC 9449 §5); an unbound session refreshed with a proof is bound
+// to the proof's key by the rotation, and its new access token with it.
 func (i *Issuer) refresh(ctx context.Context, raw, scope string, scopeGiven bool, addr string, proof *dpop.Proof) (*TokenResponse, *failure) {
 	now := i.now()
 	tok, err := i.verifyOwn(ctx, raw, typRefresh, false)
@@ -72,9 +72,16 @@ func (i *Issuer) refresh(ctx context.Context, raw, scope string, scopeGiven bool
 	case !now.Before(s.ExpiresAt):
 		return nil, invalidGrant("session has reached its maximum lifetime")
 	}
-	jkt, f := sessionKey(s.JKT, proof)
-	if f != nil {
-		return nil, f
+	// The current refresh token of a bound session is used only with a
+	// proof by the session's key, and a refusal changes nothing. A token
+	// that is no longer current is the store's to judge first: reuse
+	// revokes the session whatever the proof (else a thief who won the
+	// first refresh with a proof would hide the legitimate client's reuse
+	// behind its own key), and only a replay needs the key.
+	current := tok.ID == s.RefreshJTI
+	jkt, bind, keyFailure := sessionKey(s.JKT, proof)
+	if keyFailure != nil && current {
+		return nil, keyFailure
 	}
 	accessScope := s.Scope
 	if scopeGiven {
@@ -89,12 +96,17 @@ func (i *Issuer) refresh(ctx context.Context, raw, scope string, scopeGiven bool
 	// to rotate to a jti that is never issued.
 	next := session.Rotation{JTI: randomID()}
 	var p pair
-	if tok.ID == s.RefreshJTI {
+	if current {
 		if p, err = i.mintPair(s, accessScope, jkt, now); err != nil {
 			i.log.ErrorContext(ctx, "mint token pair", "err", err)
 			return nil, serverError()
 		}
 		next = session.Rotation{JTI: p.refreshJTI, RetainUntil: p.refreshExp}
+		if bind {
+			// Atomic with the rotation: of concurrent refreshes of this
+			// jti, the one that rotates binds the session to its key.
+			next.JKT = jkt
+		}
 		if i.opts.RefreshReuseGrace > 0 {
 			sealed, err := i.keys.sealReplay(s.ID, tok.ID, p.resp, p.accessExp)
 			if err != nil {
@@ -118,6 +130,9 @@ func (i *Issuer) refresh(ctx context.Context, raw, scope string, scopeGiven bool
 		i.audit(ctx, slog.LevelInfo, eventRefreshed, grantRefresh, s.Subject, s.ID, p.refreshJTI, addr)
 		return p.resp, nil
 	case session.Replayed:
+		if f := i.replayKey(ctx, s, current, keyFailure, proof); f != nil {
+			return nil, f
+		}
 		resp, err := i.keys.openReplay(s.ID, tok.ID, out.Replay, now)
 		if err != nil {
 			i.log.WarnContext(ctx, "open refresh replay", "err", err, "sid", s.ID)
@@ -137,6 +152,27 @@ func (i *Issuer) refresh(ctx context.Context, raw, scope string, scopeGiven bool
 	default:
 		return nil, invalidGrant("refresh token is invalid")
 	}
+}
+
+// replayKey decides whether a refresh answered with the replay of a
+// rotation within the grace window may have it: only with a proof by the
+// key the session is bound to, if it is. keyFailure is what sessionKey
+// said of s, read before the rotation; when the presented token was
+// current then, a concurrent rotation has happened since, which may have
+// bound the session, so it is read again.
+func (i *Issuer) replayKey(ctx context.Context, s session.Session, current bool, keyFailure *failure, proof *dpop.Proof) *failure {
+	if !current {
+		return keyFailure
+	}
+	now, err := i.sessions.Get(ctx, s.ID)
+	switch {
+	case errors.Is(err, session.ErrNotFound):
+		return invalidGrant("refresh token is invalid")
+	case err != nil:
+		return i.storeFailure(ctx, "get session", err)
+	}
+	_, _, f := sessionKey(now.JKT, proof)
+	return f
 }
 
 // revokeSession records the revocation of sid for the authorization check

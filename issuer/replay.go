@@ -50,6 +50,9 @@ type replayPayload struct {
 	RefreshToken string `json:"r"`
 	Scope        string `json:"s,omitempty"`
 	AccessExp    int64  `json:"e"`
+	// TokenType is the pair's token_type: DPoP for a DPoP-bound access
+	// token; empty (Bearer) in replays sealed before it was kept.
+	TokenType string `json:"t,omitempty"`
 }
 
 // replayAAD binds a replay to the session and the refresh jti it answers,
@@ -65,6 +68,7 @@ func (k *Keys) sealReplay(sid, jti string, resp *TokenResponse, accessExp time.T
 		RefreshToken: resp.RefreshToken,
 		Scope:        resp.Scope,
 		AccessExp:    accessExp.Unix(),
+		TokenType:    resp.TokenType,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode replay: %w", err)
@@ -92,9 +96,13 @@ func (k *Keys) openReplay(sid, jti string, sealed []byte, now time.Time) (*Token
 		if err := json.Unmarshal(plain, &p); err != nil {
 			return nil, fmt.Errorf("decode replay: %w", err)
 		}
+		tt := p.TokenType
+		if tt == "" {
+			tt = "Bearer"
+		}
 		return &TokenResponse{
 			AccessToken:  p.AccessToken,
-			TokenType:    "Bearer",
+			TokenType:    tt,
 			ExpiresIn:    max(p.AccessExp-now.Unix(), 0),
 			RefreshToken: p.RefreshToken,
 			Scope:        p.Scope,

@@ -38,6 +38,9 @@ func (r *Record) Apply(presentedJTI string, next Rotation, now time.Time) (out O
 		r.RetainUntil = next.RetainUntil
 		r.GraceUntil = next.GraceUntil
 		r.Replay = append([]byte(nil), next.Replay...)
+		if r.JKT == "" {
+			r.JKT = next.JKT
+		}
 		return Outcome{Result: Rotated}, true
 	case presentedJTI == r.PreviousJTI && len(r.Replay) > 0 && now.Before(r.GraceUntil):
 		return Outcome{Result: Replayed, Replay: append([]byte(nil), r.Replay...)}, false

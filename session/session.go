@@ -47,8 +47,9 @@ type Session struct {
 	Revoked bool
 	// JKT, when set, binds the session to a DPoP key (RFC 9449 §5): the
 	// base64url SHA-256 thumbprint of the key every refresh must prove
-	// possession of, and the cnf.jkt of its access tokens. It never
-	// changes.
+	// possession of, and the cnf.jkt of its access tokens. It is set when
+	// the session is created, or by the first rotation that carries a
+	// Rotation.JKT; once set it never changes.
 	JKT string
 }
 
@@ -66,6 +67,11 @@ type Rotation struct {
 	// Replay is what a retry with the presented jti receives inside the grace
 	// window: typically the issued pair, encrypted. The store keeps it opaque.
 	Replay []byte
+	// JKT, when set, binds a session that is not bound yet to this DPoP
+	// key in the same atomic step as the rotation (a public client's first
+	// refresh with a proof, RFC 9449 §5). A bound session keeps its key;
+	// an outcome other than Rotated binds nothing.
+	JKT string
 }
 
 // Result is the outcome of Store.Rotate.
