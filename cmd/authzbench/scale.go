@@ -38,6 +38,7 @@ func runScaleCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 	fs.IntVar(&cfg.Writers, "writers", 32, "revocations in flight")
 	fs.DurationVar(&cfg.Settle, "settle", time.Minute, "wait this long after a phase's last write; entries not applied then are lost")
 	fs.DurationVar(&cfg.Store.AnnounceDelay, "announce-delay", 0, "writer's announcement batching delay (0: the product default; negative: one message per entry)")
+	fs.DurationVar(&cfg.Store.AnnounceInterval, "announce-interval", 0, "writer's least time between two batches under load (0: the product default, 20µs per subscriber; negative: none)")
 	fs.DurationVar(&cfg.ProbeInterval, "probe-interval", 0, "replicas' incremental pull period (0: the product default)")
 	fs.DurationVar(&cfg.SyncInterval, "sync-interval", 0, "replicas' full-resync check period (0: the product default)")
 	if err := fs.Parse(args); err != nil {

@@ -2,7 +2,9 @@ package redis
 
 import (
 	"context"
+	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jwt-authz/jwt-authz/revocation"
@@ -11,15 +13,15 @@ import (
 // Defaults of the announcement batching (Options.AnnounceDelay and
 // Options.AnnounceMaxBytes).
 //
-// A batch is flushed AnnounceDelay after its first entry, or at once when
-// it holds AnnounceMaxBytes of announcement (or the next entry would take
-// it past that). 2 ms is what a lone
-// revocation pays on its way to every replica, 2 % of the 100 ms budget
-// of idle propagation, while at a few thousand revocations a second it
-// gathers about ten per message: every replica receives, wakes up for and
-// decodes a tenth of the messages. 64 KiB, about a thousand jtis, keeps
-// one message well below Redis's client output buffer limits for pub/sub
-// (8 MiB soft), so a slow replica is not disconnected by one burst.
+// A batch is flushed AnnounceDelay after its first entry, but under load
+// not sooner than the interval after the previous batch (see
+// AnnounceSpacingPerSubscriber); or at once when it holds
+// AnnounceMaxBytes of announcement (or the next entry would take it past
+// that). A lone revocation, after a quiet interval, pays the 2 ms of the
+// delay on its way to every replica, 2 % of the 100 ms budget of idle
+// propagation. 64 KiB, about 870 UUID jtis, keeps one message well below
+// Redis's client output buffer limits for pub/sub (8 MiB soft), so a slow
+// replica is not disconnected by one burst.
 const (
 	DefaultAnnounceDelay    = 2 * time.Millisecond
 	DefaultAnnounceMaxBytes = 64 << 10
@@ -45,10 +47,16 @@ type batch struct {
 type batcher struct {
 	s        *Store
 	delay    time.Duration
+	interval time.Duration // Options.AnnounceInterval: 0 follows the subscribers
 	maxBytes int
 
-	mu   sync.Mutex
-	open *batch // gathering entries; nil when none is
+	mu        sync.Mutex
+	open      *batch    // gathering entries; nil when none is
+	lastFlush time.Time // when the previous batch was flushed
+
+	subscribers atomic.Int64 // last count of the channel's subscribers
+	counted     atomic.Int64 // when it was taken (unix ns); 0: never
+	counting    atomic.Bool  // a count is under way
 }
 
 // put adds e to the open batch (opening one if needed) and waits for the
@@ -70,11 +78,16 @@ func (b *batcher) put(ctx context.Context, e revocation.Entry) error {
 	if bt == nil {
 		bt = &batch{done: make(chan struct{})}
 		b.open = bt
-		bt.timer = time.AfterFunc(b.delay, func() {
+		wait := b.delay
+		if !b.lastFlush.IsZero() {
+			wait = max(wait, time.Until(b.lastFlush.Add(b.intervalNow())))
+		}
+		bt.timer = time.AfterFunc(wait, func() {
 			b.mu.Lock()
 			mine := b.open == bt
 			if mine {
 				b.open = nil
+				b.lastFlush = time.Now()
 			}
 			b.mu.Unlock()
 			if mine {
@@ -102,6 +115,7 @@ func (b *batcher) put(ctx context.Context, e revocation.Entry) error {
 // detachLocked flushes the open batch bt before its delay is up.
 func (b *batcher) detachLocked(bt *batch) {
 	b.open = nil
+	b.lastFlush = time.Now()
 	bt.timer.Stop() // if it fired already, it finds bt detached
 	go b.flush(bt)
 }
@@ -113,10 +127,13 @@ func (b *batcher) flush(bt *batch) {
 	bt.err = b.s.put(ctx, b.s.channel, bt.entries)
 	b.s.observeBatch(len(bt.entries))
 	close(bt.done)
+	b.maybeRefresh()
 }
 
-// announceSize bounds the bytes e takes in a batch announcement: its
-// member and four decimal numbers with their separators.
+// announceSize bounds the bytes e takes in a compact announcement: its
+// kind byte, provider and value with their lengths, and three numbers. The
+// batch form, which a batch takes only with a number of more than 15
+// digits, is at most 2.5 times that.
 func announceSize(e revocation.Entry) int {
-	return len(e.Kind) + 1 + len(e.Provider) + 1 + len(e.Value) + 4*21 + 4
+	return 1 + len(e.Provider) + binary.MaxVarintLen16 + len(e.Value) + binary.MaxVarintLen32 + 3*binary.MaxVarintLen64
 }

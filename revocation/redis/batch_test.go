@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -126,6 +127,74 @@ func TestLonePutIsAnnouncedAlone(t *testing.T) {
 	}
 }
 
+// Under load a Store announces at most once per AnnounceInterval: Puts
+// that come after a batch was flushed wait for the interval (here an
+// hour) rather than for the delay (a nanosecond), unless their batch
+// fills up first. A Put after a quiet interval goes out after the delay
+// alone.
+func TestAnnounceIntervalBoundsMessages(t *testing.T) {
+	addr := redisserver.Shared(t)
+	opts := uniqueOptions(t)
+	entries := jtiEntries("interval", 6)
+	opts.AnnounceDelay = time.Nanosecond
+	opts.AnnounceInterval = time.Hour
+	opts.AnnounceMaxBytes = 4 * announceSize(entries[0])
+	s := newStore(t, addr, opts)
+	payloads := rawSubscribe(t, addr, opts)
+	putWithin := func(e revocation.Entry) {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if err := s.Put(ctx, e); err != nil {
+			t.Errorf("Put(%s): %v", e.Value, err)
+		}
+	}
+
+	putWithin(entries[0]) // the first batch: nothing was flushed before it
+	if a, err := decodeAnnouncement(waitFor(t, payloads)); err != nil || len(a.entries) != 1 {
+		t.Fatalf("first announcement %+v, %v; want entry 0 alone", a, err)
+	}
+	var wg sync.WaitGroup
+	for _, e := range entries[1:5] {
+		wg.Go(func() { putWithin(e) })
+	}
+	wg.Wait()
+	if a, err := decodeAnnouncement(waitFor(t, payloads)); err != nil || len(a.entries) != 4 {
+		t.Fatalf("second announcement %+v, %v; want entries 1 to 4 in one, flushed when full", a, err)
+	}
+
+	s.batches.mu.Lock()
+	s.batches.lastFlush = time.Now().Add(-2 * time.Hour) // a quiet interval
+	s.batches.mu.Unlock()
+	putWithin(entries[5])
+	if a, err := decodeAnnouncement(waitFor(t, payloads)); err != nil || len(a.entries) != 1 || a.entries[0] != entries[5] {
+		t.Fatalf("announcement after a quiet interval %+v, %v; want entry 5 alone", a, err)
+	}
+}
+
+// By default the interval follows the channel's subscribers: 20 µs for
+// each, at most 100 ms; zero until they are counted.
+func TestAnnounceIntervalFollowsSubscribers(t *testing.T) {
+	addr := redisserver.Shared(t)
+	opts := uniqueOptions(t)
+	s := newStore(t, addr, opts)
+	if got := s.batches.intervalNow(); got != 0 {
+		t.Fatalf("interval before counting %v, want 0", got)
+	}
+	for range 3 {
+		rawSubscribe(t, addr, opts)
+	}
+	if err := s.batches.refreshSubscribers(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.batches.intervalNow(), 3*AnnounceSpacingPerSubscriber; got != want {
+		t.Fatalf("interval with 3 subscribers %v, want %v", got, want)
+	}
+	s.batches.subscribers.Store(1_000_000)
+	if got := s.batches.intervalNow(); got != MaxAnnounceInterval {
+		t.Fatalf("interval with a million subscribers %v, want %v", got, MaxAnnounceInterval)
+	}
+}
+
 // A Put whose context is done before it is written is refused and stores
 // nothing; the others of its batch are unaffected.
 func TestPutCanceledBeforeBatch(t *testing.T) {
@@ -180,18 +249,23 @@ func TestSubscriberFillsGapFromLog(t *testing.T) {
 	}
 }
 
-// A message in the one-entry form of earlier versions is still applied.
-func TestSubscriberReadsPreviousForm(t *testing.T) {
+// Messages in the forms of earlier versions are still applied: one entry
+// per message, and the batch form.
+func TestSubscriberReadsPreviousForms(t *testing.T) {
 	addr := redisserver.Shared(t)
 	opts := uniqueOptions(t)
 	sub := newStore(t, addr, opts)
 	got, _ := subscribeEntries(t, sub, 4)
-	e := jtiEntries("old", 1)[0]
-	if err := newClient(t, addr).Publish(t.Context(), opts.Channel, encodeValue(e)+":"+member(e.Kind, "", e.Value)).Err(); err != nil {
-		t.Fatal(err)
+	es := jtiEntries("old", 3)
+	for _, p := range []string{encodeValue(es[0]) + ":" + member(es[0].Kind, "", es[0].Value), encodeBatch(es[1:], []uint64{1, 2})} {
+		if err := newClient(t, addr).Publish(t.Context(), opts.Channel, p).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if g := waitFor(t, got); g != e {
-		t.Fatalf("got %+v, want %+v", g, e)
+	for _, e := range es {
+		if g := waitFor(t, got); g != e {
+			t.Fatalf("got %+v, want %+v", g, e)
+		}
 	}
 }
 
@@ -323,6 +397,7 @@ func FuzzDecodeAnnouncement(f *testing.F) {
 	for _, s := range []string{"b:1:100:0:5:5:jti:a", "b:7:1:2:3:9:sid@x:abc2:8:1:2:3:5:sub:u", "100:0:5:jti:abc", "b:", "b:1:1:1:1:0:"} {
 		f.Add(s)
 	}
+	f.Add(encodeCompact(compactEntries(), 9))
 	f.Fuzz(func(t *testing.T, payload string) {
 		a, err := decodeAnnouncement(payload)
 		if err != nil {
@@ -330,6 +405,12 @@ func FuzzDecodeAnnouncement(f *testing.F) {
 		}
 		if len(a.entries) == 0 || a.first > a.last {
 			t.Fatalf("decode(%q) = %+v without an error", payload, a)
+		}
+		if strings.HasPrefix(payload, compactPrefix) {
+			back, err := decodeAnnouncement(encodeCompact(a.entries, a.first))
+			if err != nil || back.first != a.first || back.last != a.last || !slices.Equal(back.entries, a.entries) {
+				t.Fatalf("compact %q: re-encoded decodes as %+v, %v; want %+v", payload, back, err, a)
+			}
 		}
 		if a.first != 0 {
 			if back, err := decodeAnnouncement(encodeBatch(a.entries, seqsOf(a))); err != nil || len(back.entries) != len(a.entries) {

@@ -95,15 +95,21 @@ type announcement struct {
 	first, last uint64
 }
 
-// decodeAnnouncement decodes a message in either form: a batch,
+// decodeAnnouncement decodes a message in any of its forms: the compact
+// form putScript writes (see decodeCompact); the batch form, which
+// putScript writes when a number is too large for the compact form and
+// earlier versions always,
 //
 //	"b:" then per entry "<seq>:<expires>:<before>:<created>:<len>:<member>"
 //
 // where len is the member's length in bytes (members may hold any byte),
-// with strictly increasing seq; or the one-entry form of earlier versions,
-// "<expires>:<before>:<created>:<member>" (see decodeMessage). A message
-// with any malformed part is refused whole.
+// with strictly increasing seq; or the one-entry form of earlier versions
+// still, "<expires>:<before>:<created>:<member>" (see decodeMessage). A
+// message with any malformed part is refused whole.
 func decodeAnnouncement(payload string) (announcement, error) {
+	if strings.HasPrefix(payload, compactPrefix) {
+		return decodeCompact(payload)
+	}
 	rest, ok := strings.CutPrefix(payload, batchPrefix)
 	if !ok {
 		e, err := decodeMessage(payload)

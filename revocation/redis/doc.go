@@ -23,16 +23,30 @@
 // is never stored unannounced. Concurrent Puts share one script call: a
 // batch is written Options.AnnounceDelay (2 ms) after its first entry, or
 // as soon as its announcement reaches Options.AnnounceMaxBytes (64 KiB),
-// and each Put returns once the batch is written. A message is
+// and each Put returns once the batch is written. Under load a batch also
+// waits until an interval after the previous one (by default 20 µs per
+// replica subscribed to the channel, at most 100 ms: 20 ms for 1,000
+// replicas), so a writer sends at most one message per interval whatever
+// the rate. A message is, in the compact form,
+//
+//	c:<first seq><entry>...
+//
+// one entry after the other with consecutive sequence numbers, each a
+// kind byte, the provider and the identifier (a UUID or 22 characters of
+// base64url packed into 16 bytes), and its expiry, cut-off and creation
+// time as varint differences from the previous entry's (see
+// decodeCompact): about 21 bytes for a UUID jti. A batch with a number of
+// more than 15 digits goes out in the earlier batch form,
 //
 //	b:<seq>:<exp>:<before>:<created>:<len>:<member>...
 //
-// one group per entry, len being the member's length in bytes. Subscribers
-// also read the one-entry form "<exp>:<before>:<created>:<member>" that
-// earlier versions publish; an earlier version ignores (and logs) a batch
-// message, and gets those revocations from its periodic pull instead
-// (every second by default), so a rolling upgrade delays propagation from
-// new to old replicas to about a second and loses nothing.
+// len being the member's length in bytes, about 76 bytes for a UUID jti.
+// Subscribers read both, and the one-entry form
+// "<exp>:<before>:<created>:<member>" of versions before batching. An
+// earlier version ignores (and logs) a message of a form it does not
+// know, and gets those revocations from its periodic pull instead (every
+// second by default), so a rolling upgrade delays propagation from new to
+// old replicas to about a second and loses nothing.
 //
 // Writes are announced in the order of their sequence numbers, so a batch
 // whose first number does not follow the previous batch's last shows that

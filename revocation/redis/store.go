@@ -59,6 +59,12 @@ type Options struct {
 	// DefaultAnnounceDelay; negative: every Put is written and announced
 	// alone, at once.
 	AnnounceDelay time.Duration
+	// AnnounceInterval is the least time between two batches a Store
+	// writes, unless the second is full: under load a batch waits for it
+	// rather than for AnnounceDelay alone. Zero (the default) follows the
+	// channel's subscribers (see AnnounceSpacingPerSubscriber); negative:
+	// none.
+	AnnounceInterval time.Duration
 	// AnnounceMaxBytes bounds the announcement of one batch. Default
 	// DefaultAnnounceMaxBytes.
 	AnnounceMaxBytes int
@@ -125,7 +131,7 @@ func New(client goredis.UniversalClient, opts Options) (*Store, error) {
 		seqKey:    p + "seq",
 		epochKey:  p + "epoch",
 	}
-	s.batches = batcher{s: s, delay: opts.AnnounceDelay, maxBytes: opts.AnnounceMaxBytes}
+	s.batches = batcher{s: s, delay: opts.AnnounceDelay, interval: opts.AnnounceInterval, maxBytes: opts.AnnounceMaxBytes}
 	return s, nil
 }
 
@@ -133,7 +139,9 @@ func (s *Store) entryKey(m string) string { return s.prefix + "e:" + m }
 
 // Put implements revocation.Store: one atomic script merges, stores,
 // sequences and announces the entry, together with those of the Puts
-// that came within Options.AnnounceDelay (one script call, one message).
+// that came within Options.AnnounceDelay, or under load within the
+// interval after the previous batch (Options.AnnounceInterval; one script
+// call, one message).
 // Put returns once that script call has stored the entry.
 func (s *Store) Put(ctx context.Context, e revocation.Entry) error {
 	if err := e.Validate(); err != nil {
@@ -166,12 +174,16 @@ func (s *Store) Restore(ctx context.Context, entries []revocation.Entry) error {
 func (s *Store) put(ctx context.Context, channel string, entries []revocation.Entry) error {
 	keys := make([]string, 0, 3+len(entries))
 	keys = append(keys, s.logKey, s.expKey, s.seqKey)
-	args := make([]any, 0, 1+4*len(entries))
+	args := make([]any, 0, 1+putArgs*len(entries))
 	args = append(args, channel)
 	for _, e := range entries {
 		m := member(e.Kind, e.Provider, e.Value)
 		keys = append(keys, s.entryKey(m))
-		args = append(args, m, e.ExpiresAt, e.Before, e.CreatedAt)
+		ident := ""
+		if channel != "" {
+			ident = compactIdent(e)
+		}
+		args = append(args, m, e.ExpiresAt, e.Before, e.CreatedAt, ident)
 	}
 	script := putScript
 	if channel != "" {

@@ -96,6 +96,17 @@ func TestCluster(t *testing.T) {
 			}
 		}
 	})
+	t.Run("counts sharded subscribers", func(t *testing.T) {
+		opts := clusterOptions(t, false)
+		s := storeOn(t, newClusterClient(t, cs), opts)
+		subscribeEntries(t, storeOn(t, newClusterClient(t, cs), opts), 1)
+		if err := s.batches.refreshSubscribers(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.batches.subscribers.Load(); n != 1 {
+			t.Fatalf("%d subscribers counted, want 1", n)
+		}
+	})
 	t.Run("probe", func(t *testing.T) {
 		if _, err := Probe(t.Context(), newClusterClient(t, cs), Cluster); err != nil {
 			t.Fatalf("Probe of a Cluster as a Cluster: %v", err)
