@@ -37,6 +37,9 @@ type stores struct {
 	// replay remembers single-use ids (DPoP proof and logout token jti),
 	// on the same Redis as the revocation store when there is one.
 	replay replay.Cache
+	// sentinels are clients of each sentinel, with redis_sentinel: the
+	// session store confirms the primary with them.
+	sentinels []*goredis.SentinelClient
 }
 
 func openStores(cfg *config.Config, log *slog.Logger, tp *tracing.Provider, reg prometheus.Registerer) (*stores, error) {
@@ -66,9 +69,20 @@ func openStores(cfg *config.Config, log *slog.Logger, tp *tracing.Provider, reg 
 		st.revStore = rs
 		// With replicas (Sentinel, Cluster) a rotation is acknowledged only
 		// once a replica has it, so a failover never lets a refresh token
-		// rotate twice.
+		// rotate twice; a primary with no replica connected is confirmed
+		// with the sentinels (or the other Cluster primaries) instead.
 		replicated := cfg.Revocation.RedisSentinel != nil || cfg.Revocation.RedisCluster != nil
-		ss, err := sessredis.NewWithOptions(st.redis, sessredis.Options{WaitForReplica: replicated})
+		so := sessredis.Options{WaitForReplica: replicated}
+		if s := cfg.Revocation.RedisSentinel; s != nil {
+			o, err := sentinelOptions(cfg.Revocation)
+			if err != nil {
+				st.close()
+				return nil, err
+			}
+			st.sentinels = revredis.NewSentinelClients(o)
+			so.Sentinel = &sessredis.Sentinel{MasterName: s.MasterName, Clients: st.sentinels}
+		}
+		ss, err := sessredis.NewWithOptions(st.redis, so)
 		if err != nil {
 			st.close()
 			return nil, err
@@ -105,6 +119,9 @@ func openStores(cfg *config.Config, log *slog.Logger, tp *tracing.Provider, reg 
 func (st *stores) close() {
 	if st.redis != nil {
 		_ = st.redis.Close()
+	}
+	for _, c := range st.sentinels {
+		_ = c.Close()
 	}
 	if st.db != nil {
 		_ = st.db.Close()

@@ -37,16 +37,10 @@ func openRedis(r config.Revocation, log *slog.Logger) (goredis.UniversalClient, 
 	case r.RedisSentinel != nil:
 		s := r.RedisSentinel
 		key, pwKey, topo = "revocation.redis_sentinel", "revocation.redis_sentinel.password_file", revredis.Sentinel
-		pw, err := readSecretFile(pwKey, s.PasswordFile)
+		o, err := sentinelOptions(r)
 		if err != nil {
 			return nil, err
 		}
-		spw, err := readSecretFile(key+".sentinel_password_file", s.SentinelPasswordFile)
-		if err != nil {
-			return nil, err
-		}
-		o := revredis.SentinelOptions{MasterName: s.MasterName, Addrs: s.Addrs, Username: r.RedisUsername,
-			Password: pw, SentinelPassword: spw, TLS: s.TLS}
 		if err := revredis.CheckSentinels(ctx, o); err != nil {
 			var me *revredis.MisconfigError
 			if errors.As(err, &me) {
@@ -97,6 +91,22 @@ func openRedis(r config.Revocation, log *slog.Logger) (goredis.UniversalClient, 
 		log.Info("redis server", "backend", "redis", "version", info.Version)
 	}
 	return client, nil
+}
+
+// sentinelOptions are the options of revocation.redis_sentinel, passwords
+// read from their files.
+func sentinelOptions(r config.Revocation) (revredis.SentinelOptions, error) {
+	s := r.RedisSentinel
+	pw, err := readSecretFile("revocation.redis_sentinel.password_file", s.PasswordFile)
+	if err != nil {
+		return revredis.SentinelOptions{}, err
+	}
+	spw, err := readSecretFile("revocation.redis_sentinel.sentinel_password_file", s.SentinelPasswordFile)
+	if err != nil {
+		return revredis.SentinelOptions{}, err
+	}
+	return revredis.SentinelOptions{MasterName: s.MasterName, Addrs: s.Addrs, Username: r.RedisUsername,
+		Password: pw, SentinelPassword: spw, TLS: s.TLS}, nil
 }
 
 // readSecretFile reads an optional password file, trimmed of surrounding

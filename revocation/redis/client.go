@@ -90,6 +90,25 @@ func NewSentinelClient(o SentinelOptions) *goredis.Client {
 	})
 }
 
+// NewSentinelClients returns a client of each sentinel of o, for asking
+// them directly (the failover client keeps its own). The caller closes
+// them.
+func NewSentinelClients(o SentinelOptions) []*goredis.SentinelClient {
+	out := make([]*goredis.SentinelClient, len(o.Addrs))
+	for i, addr := range o.Addrs {
+		out[i] = goredis.NewSentinelClient(&goredis.Options{
+			Addr:         addr,
+			Password:     o.SentinelPassword,
+			DialTimeout:  dialTimeout,
+			ReadTimeout:  ioTimeout,
+			WriteTimeout: ioTimeout,
+			MaxRetries:   -1,
+			TLSConfig:    tlsConfig(o.TLS, o.TLSConfig),
+		})
+	}
+	return out
+}
+
 // ClusterOptions name a Redis Cluster.
 type ClusterOptions struct {
 	Addrs              []string // seed nodes, host:port

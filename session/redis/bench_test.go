@@ -49,11 +49,7 @@ func sentinelStore(b *testing.B, st *redisserver.SentinelSetup) *sessionredis.St
 	b.Helper()
 	c := revredis.NewSentinelClient(revredis.SentinelOptions{MasterName: st.MasterName, Addrs: []string{st.Sentinel.Addr()}})
 	b.Cleanup(func() { _ = c.Close() })
-	s, err := sessionredis.NewWithOptions(c, sessionredis.Options{WaitForReplica: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return s
+	return replicatedStore(b, c, sentinelOf(b, st))
 }
 
 // benchRotate rotates one session's refresh token once per iteration.

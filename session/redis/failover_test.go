@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
 	"github.com/jwt-authz/jwt-authz/internal/testkit/redisserver"
@@ -23,21 +22,38 @@ import (
 // testFailoverNeverTwoWinners).
 func TestSentinelFailoverNeverTwoWinners(t *testing.T) {
 	st := redisserver.NewSentinel(t)
-	c := revredis.NewSentinelClient(revredis.SentinelOptions{MasterName: st.MasterName, Addrs: []string{st.Sentinel.Addr()}})
-	t.Cleanup(func() { _ = c.Close() })
-	testFailoverNeverTwoWinners(t, c, func() {
+	testFailoverNeverTwoWinners(t, func() *sessionredis.Store { return sentinelFailoverStore(t, st) }, func() {
 		st.Primary.Stop() // kill -9
 		st.WaitPrimary(t, st.Replica.Addr())
 	})
+}
+
+// TestSentinelStallNeverTwoWinners stalls the primary (SIGSTOP) until its
+// replica is promoted, then lets it run again: it comes back a stale
+// primary until the sentinel demotes it, and connections to it may still
+// take rotations.
+func TestSentinelStallNeverTwoWinners(t *testing.T) {
+	st := redisserver.NewSentinel(t)
+	testFailoverNeverTwoWinners(t, func() *sessionredis.Store { return sentinelFailoverStore(t, st) }, func() {
+		st.Primary.Pause()
+		st.WaitPrimary(t, st.Replica.Addr())
+		st.Primary.Resume()
+	})
+}
+
+// sentinelFailoverStore is the store jwt-authz builds for redis_sentinel.
+func sentinelFailoverStore(t *testing.T, st *redisserver.SentinelSetup) *sessionredis.Store {
+	t.Helper()
+	c := revredis.NewSentinelClient(revredis.SentinelOptions{MasterName: st.MasterName, Addrs: []string{st.Sentinel.Addr()}})
+	t.Cleanup(func() { _ = c.Close() })
+	return replicatedStore(t, c, sentinelOf(t, st))
 }
 
 // TestClusterFailoverNeverTwoWinners kills one of three Cluster primaries;
 // its replica takes over its slots.
 func TestClusterFailoverNeverTwoWinners(t *testing.T) {
 	cs := redisserver.NewClusterWithReplicas(t)
-	c := revredis.NewClusterClient(revredis.ClusterOptions{Addrs: cs.Addrs()})
-	t.Cleanup(func() { _ = c.Close() })
-	testFailoverNeverTwoWinners(t, c, func() {
+	testFailoverNeverTwoWinners(t, func() *sessionredis.Store { return clusterFailoverStore(t, cs) }, func() {
 		probe := sessionredis.KeyPrefix + "probe"
 		old := cs.PrimaryFor(t, probe)
 		old.Stop() // kill -9
@@ -45,22 +61,52 @@ func TestClusterFailoverNeverTwoWinners(t *testing.T) {
 	})
 }
 
+// TestClusterStallNeverTwoWinners stalls one of three Cluster primaries
+// (SIGSTOP) until its replica has taken over its slots, then lets it run
+// again: until it hears of the promotion it is a stale primary.
+func TestClusterStallNeverTwoWinners(t *testing.T) {
+	cs := redisserver.NewClusterWithReplicas(t)
+	testFailoverNeverTwoWinners(t, func() *sessionredis.Store { return clusterFailoverStore(t, cs) }, func() {
+		probe := sessionredis.KeyPrefix + "probe"
+		old := cs.PrimaryFor(t, probe)
+		old.Pause()
+		cs.WaitPromoted(t, probe, old)
+		old.Resume()
+		// Once it has heard of the promotion, every node names the
+		// promoted one, and a new client learns that.
+		c := newClient(t, old.Addr())
+		testkit.Eventually(t, readyTimeout, 5*time.Millisecond, "the old primary to follow the promoted one", func() bool {
+			info, err := c.Info(t.Context(), "replication").Result()
+			return err == nil && strings.Contains(info, "role:slave")
+		})
+	})
+}
+
+// clusterFailoverStore is the store jwt-authz builds for redis_cluster.
+func clusterFailoverStore(t *testing.T, cs *redisserver.ClusterSetup) *sessionredis.Store {
+	t.Helper()
+	c := revredis.NewClusterClient(revredis.ClusterOptions{Addrs: cs.Addrs()})
+	t.Cleanup(func() { _ = c.Close() })
+	return replicatedStore(t, c, nil)
+}
+
 // testFailoverNeverTwoWinners creates and rotates sessions in a steady
 // stream and calls failover in the middle: a rotation either fails with
 // ErrUnavailable or, once acknowledged, survives the failover, so
 // presenting the same refresh token again afterwards is reuse, never a
-// second rotation.
-func testFailoverNeverTwoWinners(t *testing.T, c goredis.UniversalClient, failover func()) {
-	s, err := sessionredis.NewWithOptions(c, sessionredis.Options{WaitForReplica: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-
+// second rotation (asked through a new client, which has not been through
+// the failover). Creations do not wait for a replica: one acknowledged
+// during the failover may be lost with the old primary, and its session
+// is then unknown at its first rotation (a refresh that fails closed).
+func testFailoverNeverTwoWinners(t *testing.T, newStore func() *sessionredis.Store, failover func()) {
+	s := newStore()
 	var (
 		mu       sync.Mutex
 		won      []string // sessions whose j0 rotated, acknowledged
 		refused  atomic.Int64
+		lost     atomic.Int64
 		after    atomic.Int64
+		failing  atomic.Bool
 		promoted atomic.Bool
 	)
 	stop := make(chan struct{})
@@ -72,6 +118,41 @@ func testFailoverNeverTwoWinners(t *testing.T, c goredis.UniversalClient, failov
 	}
 	// A failing test stops the workers before the servers go.
 	t.Cleanup(halt)
+	rotate := func(sid string) bool {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		now := time.Now()
+		err := s.Create(ctx, session.Session{ID: sid, Subject: "u", RefreshJTI: "j0",
+			CreatedAt: now, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)})
+		switch {
+		case errors.Is(err, session.ErrUnavailable):
+			refused.Add(1)
+			return false
+		case errors.Is(err, session.ErrExists) && failing.Load():
+			// The client retried a creation whose reply was lost.
+			refused.Add(1)
+			return false
+		case err != nil:
+			t.Errorf("%s: create: %v", sid, err)
+			return false
+		}
+		out, err := s.Rotate(ctx, sid, "j0", session.Rotation{JTI: "j1", RetainUntil: now.Add(time.Hour)}, now)
+		switch {
+		case err != nil:
+			if !errors.Is(err, session.ErrUnavailable) {
+				t.Errorf("%s: error %v does not wrap ErrUnavailable", sid, err)
+			}
+			refused.Add(1)
+			return false
+		case out.Result == session.NotFound && failing.Load():
+			lost.Add(1)
+			return false
+		case out.Result != session.Rotated:
+			t.Errorf("%s: first rotation = %v", sid, out.Result)
+			return false
+		}
+		return true
+	}
 	for w := range 4 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
@@ -80,24 +161,8 @@ func testFailoverNeverTwoWinners(t *testing.T, c goredis.UniversalClient, failov
 					return
 				default:
 				}
-				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-				now := time.Now()
 				sid := fmt.Sprintf("failover-%d-%d", w, i)
-				err := s.Create(ctx, session.Session{ID: sid, Subject: "u", RefreshJTI: "j0",
-					CreatedAt: now, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)})
-				if err == nil {
-					var out session.Outcome
-					out, err = s.Rotate(ctx, sid, "j0", session.Rotation{JTI: "j1", RetainUntil: now.Add(time.Hour)}, now)
-					if err == nil && out.Result != session.Rotated {
-						t.Errorf("%s: first rotation = %v", sid, out.Result)
-					}
-				}
-				cancel()
-				if err != nil {
-					if !errors.Is(err, session.ErrUnavailable) {
-						t.Errorf("%s: error %v does not wrap ErrUnavailable", sid, err)
-					}
-					refused.Add(1)
+				if !rotate(sid) {
 					continue
 				}
 				mu.Lock()
@@ -111,12 +176,15 @@ func testFailoverNeverTwoWinners(t *testing.T, c goredis.UniversalClient, failov
 	}
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(won) }
 	testkit.Eventually(t, 20*time.Second, 5*time.Millisecond, "rotations before the failover", func() bool { return count() >= 30 })
+	failing.Store(true)
 	failover()
 	promoted.Store(true)
 	testkit.Eventually(t, 20*time.Second, 5*time.Millisecond, "rotations after the failover", func() bool { return after.Load() >= 30 })
 	halt()
 
-	t.Logf("%d rotations acknowledged (%d after the failover), %d refused during it", len(won), after.Load(), refused.Load())
+	t.Logf("%d rotations acknowledged (%d after the failover), %d refused during it, %d sessions lost with their creation",
+		len(won), after.Load(), refused.Load(), lost.Load())
+	s = newStore()
 	now := time.Now()
 	for _, sid := range won {
 		out, err := s.Rotate(t.Context(), sid, "j0", session.Rotation{JTI: "j1-again", RetainUntil: now.Add(time.Hour)}, now)

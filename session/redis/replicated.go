@@ -20,8 +20,19 @@ type Options struct {
 	// acknowledged rotation, so a refresh token never rotates twice. For
 	// Sentinel and Cluster.
 	WaitForReplica bool
-	// ReplicaTimeout bounds the wait. Default DefaultReplicaTimeout.
+	// ReplicaTimeout bounds the wait, and the check of Sentinel below.
+	// Default DefaultReplicaTimeout.
 	ReplicaTimeout time.Duration
+	// Sentinel, for a client of a primary managed by Sentinel, names the
+	// sentinels. With WaitForReplica, a write that the primary acknowledges
+	// while it has no replica connected (so WAIT has nothing to wait for)
+	// then counts only once a majority of the sentinels confirm that this
+	// node is the primary they name, and fails with ErrUnavailable
+	// otherwise: a primary stalled while the sentinels promoted its replica
+	// comes back with no replica, still taking writes that the new primary
+	// never sees. With a Cluster client the store asks the other primaries
+	// the same about the key's slot, without options.
+	Sentinel *Sentinel
 }
 
 // DefaultReplicaTimeout is Options.ReplicaTimeout when left zero.
@@ -33,7 +44,8 @@ var errNotReplicated = errors.New("no replica acknowledged the write")
 
 // runReplicated runs script on the primary holding key and, with
 // WaitForReplica, waits on the same connection until a replica has the
-// write.
+// write, or, when the primary has no replica connected, confirms that it
+// is still the primary (confirmPrimary).
 func (s *Store) runReplicated(ctx context.Context, script *goredis.Script, key string, args ...any) (_ *goredis.Cmd, rerr error) {
 	if !s.opts.WaitForReplica {
 		cmd := script.Run(ctx, s.client, []string{key}, args...)
@@ -48,14 +60,12 @@ func (s *Store) runReplicated(ctx context.Context, script *goredis.Script, key s
 		}
 		node = n
 		// The node's own client is outside the Cluster client's error
-		// handling: a node that stopped answering makes it reload the slot
-		// map here.
+		// handling: a node that stopped answering, redirected the key
+		// (MOVED) or could not be confirmed as its slot's primary makes it
+		// reload the slot map here.
 		defer func() {
-			if err := rerr; err != nil && ctx.Err() == nil {
-				var reply goredis.Error
-				if !errors.As(err, &reply) {
-					c.ReloadState(ctx)
-				}
+			if rerr != nil && ctx.Err() == nil {
+				c.ReloadState(ctx)
 			}
 		}()
 	case *goredis.Client:
@@ -63,39 +73,63 @@ func (s *Store) runReplicated(ctx context.Context, script *goredis.Script, key s
 	default:
 		return nil, fmt.Errorf("waiting for a replica needs a *redis.Client or *redis.ClusterClient, not %T", s.client)
 	}
-	conn := node.Conn()
-	defer conn.Close()
-	cmd := script.Run(ctx, conn, []string{key}, args...)
-	if cmd.Err() != nil {
-		return cmd, cmd.Err()
-	}
-	info, err := conn.Info(ctx, "replication").Result()
+	cmd, unconfirmed, err := s.runOnNode(ctx, node, script, key, args)
 	if err != nil {
 		return nil, err
 	}
-	if replicas := infoInt(info, "connected_slaves"); replicas == 0 {
-		return cmd, nil
-	}
-	timeout := s.opts.ReplicaTimeout
-	if timeout <= 0 {
-		timeout = DefaultReplicaTimeout
-	}
-	acked, err := conn.Do(ctx, "WAIT", 1, timeout.Milliseconds()).Int()
-	if err != nil {
-		return nil, err
-	}
-	if acked < 1 {
-		return nil, errNotReplicated
+	if unconfirmed != nil {
+		// No replica to wait for: the write is safe only if the node is
+		// still the primary, and not one stalled through a failover.
+		if err := s.confirmPrimary(ctx, *unconfirmed); err != nil {
+			return nil, err
+		}
 	}
 	return cmd, nil
 }
 
-func infoInt(info, name string) int {
+// runOnNode runs script on node and waits on the same connection until a
+// replica has the write. When node has no replica connected it returns
+// instead what confirmPrimary needs to know about node, if anything: the
+// connection is released first, so that no check holds a connection of
+// one node while it waits for another's.
+func (s *Store) runOnNode(ctx context.Context, node *goredis.Client, script *goredis.Script, key string, args []any) (*goredis.Cmd, *nodeIdentity, error) {
+	conn := node.Conn()
+	defer conn.Close()
+	cmd := script.Run(ctx, conn, []string{key}, args...)
+	if cmd.Err() != nil {
+		return cmd, nil, cmd.Err()
+	}
+	info, err := conn.Info(ctx, "replication").Result()
+	if err != nil {
+		return nil, nil, err
+	}
+	if replicas, _ := strconv.Atoi(infoField(info, "connected_slaves")); replicas == 0 {
+		id, err := s.identify(ctx, conn, node, key)
+		return cmd, id, err
+	}
+	acked, err := conn.Do(ctx, "WAIT", 1, s.replicaTimeout().Milliseconds()).Int()
+	if err != nil {
+		return nil, nil, err
+	}
+	if acked < 1 {
+		return nil, nil, errNotReplicated
+	}
+	return cmd, nil, nil
+}
+
+func (s *Store) replicaTimeout() time.Duration {
+	if s.opts.ReplicaTimeout <= 0 {
+		return DefaultReplicaTimeout
+	}
+	return s.opts.ReplicaTimeout
+}
+
+// infoField returns the value of name in an INFO reply, or "".
+func infoField(info, name string) string {
 	for line := range strings.Lines(info) {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
-			n, _ := strconv.Atoi(v)
-			return n
+			return v
 		}
 	}
-	return 0
+	return ""
 }

@@ -17,8 +17,9 @@ const KeyPrefix = "jwt-authz:session:"
 
 // Store is a session.Store in Redis.
 type Store struct {
-	client goredis.UniversalClient
-	opts   Options
+	client  goredis.UniversalClient
+	cluster *goredis.ClusterClient // client, when it is one
+	opts    Options
 }
 
 var _ session.Store = (*Store)(nil)
@@ -35,7 +36,12 @@ func NewWithOptions(client goredis.UniversalClient, opts Options) (*Store, error
 	if client == nil {
 		return nil, errors.New("session redis store: nil client")
 	}
-	return &Store{client: client, opts: opts}, nil
+	if sn := opts.Sentinel; sn != nil && (sn.MasterName == "" || len(sn.Clients) == 0) {
+		return nil, errors.New("session redis store: Options.Sentinel needs a master name and at least one sentinel client")
+	}
+	s := &Store{client: client, opts: opts}
+	s.cluster, _ = client.(*goredis.ClusterClient)
+	return s, nil
 }
 
 func key(sid string) string { return KeyPrefix + sid }

@@ -106,6 +106,16 @@ func TestNewNilClient(t *testing.T) {
 	}
 }
 
+func TestNewSentinelWithoutSentinels(t *testing.T) {
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"})
+	t.Cleanup(func() { _ = c.Close() })
+	for _, sn := range []*sessionredis.Sentinel{{MasterName: "m"}, {Clients: []*goredis.SentinelClient{nil}}} {
+		if _, err := sessionredis.NewWithOptions(c, sessionredis.Options{WaitForReplica: true, Sentinel: sn}); err == nil {
+			t.Errorf("NewWithOptions with Sentinel %+v succeeded", sn)
+		}
+	}
+}
+
 // TestTopologies runs the contract through a Sentinel-managed primary and
 // a three-primary Cluster: every script touches one key, so no hash tag is
 // needed.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,23 +37,31 @@ type SentinelSetup struct {
 // "--masterauth", "pw").
 func NewSentinel(t testing.TB, dataArgs ...string) *SentinelSetup {
 	t.Helper()
-	return newSentinel(t, nil, dataArgs)
+	return newSentinel(t, nil, nil, dataArgs)
+}
+
+// NewSentinelPrimaryArgs is NewSentinel with extra arguments for the
+// primary only (for example renaming SLAVEOF and REPLICAOF away, so that
+// the sentinel cannot turn it into a replica after a failover).
+func NewSentinelPrimaryArgs(t testing.TB, primaryArgs []string, dataArgs ...string) *SentinelSetup {
+	t.Helper()
+	return newSentinel(t, nil, primaryArgs, dataArgs)
 }
 
 // NewSentinelTLS is NewSentinel with TLS only, on the certificate of x:
 // between clients and every node, replication and the sentinel's links.
 func NewSentinelTLS(t testing.TB, x *TLS, dataArgs ...string) *SentinelSetup {
 	t.Helper()
-	return newSentinel(t, x, dataArgs)
+	return newSentinel(t, x, nil, dataArgs)
 }
 
-func newSentinel(t testing.TB, x *TLS, dataArgs []string) *SentinelSetup {
+func newSentinel(t testing.TB, x *TLS, primaryArgs, dataArgs []string) *SentinelSetup {
 	t.Helper()
 	server := lookPath(t, "redis-server", "redis-server")
 	st := &SentinelSetup{MasterName: "jwt-authz-primary", Password: passwordOf(dataArgs), tls: x}
 	// Replicas sync at once (Redis 7 waits 5 s for more replicas by default).
 	dataArgs = append([]string{"--repl-diskless-sync-delay", "0"}, dataArgs...)
-	st.Primary = newServer(t, server, nil, dataArgs, x)
+	st.Primary = newServer(t, server, nil, append(slices.Clip(dataArgs), primaryArgs...), x)
 	host, port := "127.0.0.1", strconv.Itoa(st.Primary.port)
 	st.Replica = newServer(t, server, nil, append([]string{"--replicaof", host, port}, dataArgs...), x)
 

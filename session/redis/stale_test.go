@@ -1,0 +1,183 @@
+package redis_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
+	"github.com/jwt-authz/jwt-authz/internal/testkit/redisserver"
+	revredis "github.com/jwt-authz/jwt-authz/revocation/redis"
+	"github.com/jwt-authz/jwt-authz/session"
+	sessionredis "github.com/jwt-authz/jwt-authz/session/redis"
+	"github.com/jwt-authz/jwt-authz/session/storetest"
+)
+
+// readyTimeout bounds the readiness waits of these tests (a failover
+// through one sentinel takes a few seconds).
+const readyTimeout = 30 * time.Second
+
+// notPrimary is in the error of a write refused because its node is not
+// the primary the topology names.
+const notPrimary = "no longer the primary"
+
+// sentinelOf returns the store's view of st's sentinels, closed with t.
+func sentinelOf(t testing.TB, st *redisserver.SentinelSetup) *sessionredis.Sentinel {
+	t.Helper()
+	clients := revredis.NewSentinelClients(revredis.SentinelOptions{MasterName: st.MasterName, Addrs: []string{st.Sentinel.Addr()}})
+	t.Cleanup(func() {
+		for _, c := range clients {
+			_ = c.Close()
+		}
+	})
+	return &sessionredis.Sentinel{MasterName: st.MasterName, Clients: clients}
+}
+
+func replicatedStore(t testing.TB, c goredis.UniversalClient, sn *sessionredis.Sentinel) *sessionredis.Store {
+	t.Helper()
+	s, err := sessionredis.NewWithOptions(c, sessionredis.Options{WaitForReplica: true, Sentinel: sn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// waitNoReplica waits until the node behind c counts no connected replica.
+func waitNoReplica(t testing.TB, c *goredis.Client) {
+	t.Helper()
+	testkit.Eventually(t, readyTimeout, 5*time.Millisecond, "the node to drop its replica", func() bool {
+		info, err := c.Info(t.Context(), "replication").Result()
+		return err == nil && strings.Contains(info, "role:master") && strings.Contains(info, "connected_slaves:0\r")
+	})
+}
+
+// TestSentinelStalePrimaryFailsClosed stalls the primary (SIGSTOP) until
+// the sentinel has promoted its replica, then lets it run again. The old
+// primary comes back with no replica, still a primary: the sentinel cannot
+// demote it here (SLAVEOF and REPLICAOF are renamed away on it), which
+// holds open the window in which a client connection still pointing at it
+// would have a rotation acknowledged that the new primary never sees. The
+// store refuses that rotation, so the refresh token presented there and
+// at the new primary rotates once; the same rotation without the check is
+// acknowledged, and the token rotates twice.
+func TestSentinelStalePrimaryFailsClosed(t *testing.T) {
+	st := redisserver.NewSentinelPrimaryArgs(t, []string{"--rename-command", "SLAVEOF", "", "--rename-command", "REPLICAOF", ""})
+	sn := sentinelOf(t, st)
+	ctx, cancel := context.WithTimeout(t.Context(), readyTimeout)
+	defer cancel()
+
+	old := newClient(t, st.Primary.Addr())
+	checked := replicatedStore(t, old, sn)
+	unchecked := replicatedStore(t, old, nil)
+	now := time.Now()
+	next := func(jti string) session.Rotation { return session.Rotation{JTI: jti, RetainUntil: now.Add(time.Hour)} }
+	// Both sessions reach the replica: a first rotation waits for it.
+	for _, sid := range []string{"stale-checked", "stale-unchecked"} {
+		if err := checked.Create(ctx, session.Session{ID: sid, Subject: "u", RefreshJTI: "j0",
+			CreatedAt: now, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := checked.Rotate(ctx, sid, "j0", next("j1"), now); err != nil || out.Result != session.Rotated {
+			t.Fatalf("%s: rotation before the failover: %v %v", sid, out.Result, err)
+		}
+	}
+
+	sc := goredis.NewSentinelClient(&goredis.Options{Addr: st.Sentinel.Addr()})
+	t.Cleanup(func() { _ = sc.Close() })
+	sub := sc.Subscribe(ctx, "+switch-master")
+	t.Cleanup(func() { _ = sub.Close() })
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.Primary.Pause()
+	select {
+	case <-sub.Channel():
+	case <-ctx.Done():
+		st.Primary.Resume()
+		t.Fatal("no +switch-master from the sentinel")
+	}
+	st.Primary.Resume()
+	st.WaitPrimary(t, st.Replica.Addr())
+	waitNoReplica(t, old)
+
+	// At the stale primary: refused with the check, acknowledged without.
+	_, err := checked.Rotate(ctx, "stale-checked", "j1", next("j2-old"), now)
+	if !errors.Is(err, session.ErrUnavailable) || !strings.Contains(err.Error(), notPrimary) {
+		t.Fatalf("rotation at the stale primary = %v, want ErrUnavailable (%s)", err, notPrimary)
+	}
+	out, err := unchecked.Rotate(ctx, "stale-unchecked", "j1", next("j2-old"), now)
+	if err != nil || out.Result != session.Rotated {
+		t.Fatalf("rotation at the stale primary without the check: %v %v, want it acknowledged", out.Result, err)
+	}
+
+	// At the new primary, itself without a replica (the old one cannot
+	// follow it). The sentinel may not know its run_id yet: the store then
+	// asks the address the sentinel names.
+	current := replicatedStore(t, newClient(t, st.Replica.Addr()), sn)
+	out, err = current.Rotate(ctx, "stale-checked", "j1", next("j2-new"), now)
+	if err != nil || out.Result != session.Rotated {
+		t.Fatalf("rotation at the new primary: %v %v, want the one rotation of j1", out.Result, err)
+	}
+	out, err = current.Rotate(ctx, "stale-unchecked", "j1", next("j2-new"), now)
+	if err != nil || out.Result != session.Rotated {
+		t.Fatalf("rotation at the new primary after an unchecked one: %v %v, want a second rotation of j1 (the hole the check closes)", out.Result, err)
+	}
+	// j1 of the checked session now rotated once: presenting it again is
+	// reuse.
+	if out, err = current.Rotate(ctx, "stale-checked", "j1", next("j2-again"), now); err != nil || out.Result != session.Reused {
+		t.Fatalf("j1 presented again: %v %v, want reused", out.Result, err)
+	}
+}
+
+// TestSentinelNoReplica: a primary whose replica is gone acknowledges a
+// rotation once the sentinel confirms it, and refuses it when no sentinel
+// answers.
+func TestSentinelNoReplica(t *testing.T) {
+	st := redisserver.NewSentinel(t)
+	sn := sentinelOf(t, st)
+	st.Replica.Stop()
+	c := newClient(t, st.Primary.Addr())
+	waitNoReplica(t, c)
+	s := replicatedStore(t, c, sn)
+	now := time.Now()
+	if err := s.Create(t.Context(), session.Session{ID: "no-replica", Subject: "u", RefreshJTI: "j0",
+		CreatedAt: now, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Rotate(t.Context(), "no-replica", "j0", session.Rotation{JTI: "j1", RetainUntil: now.Add(time.Hour)}, now)
+	if err != nil || out.Result != session.Rotated {
+		t.Fatalf("rotation confirmed by the sentinel: %v %v", out.Result, err)
+	}
+	st.Sentinel.Stop()
+	_, err = s.Rotate(t.Context(), "no-replica", "j1", session.Rotation{JTI: "j2", RetainUntil: now.Add(time.Hour)}, now)
+	if !errors.Is(err, session.ErrUnavailable) {
+		t.Fatalf("rotation with no sentinel answering = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestClusterNoReplica runs the contract on a Cluster without replicas,
+// where every rotation is confirmed with the other primaries, and checks
+// that a node not serving the key's slot is refused by them.
+func TestClusterNoReplica(t *testing.T) {
+	cs := redisserver.NewCluster(t)
+	c := revredis.NewClusterClient(revredis.ClusterOptions{Addrs: cs.Addrs()})
+	t.Cleanup(func() { _ = c.Close() })
+	storetest.Run(t, func(t *testing.T) session.Store { return replicatedStore(t, c, nil) })
+
+	s := replicatedStore(t, c, nil)
+	key := sessionredis.KeyPrefix + "owner-probe"
+	owner := cs.PrimaryFor(t, key)
+	for _, n := range cs.Nodes {
+		err := s.ConfirmPrimaryOn(t.Context(), newClient(t, n.Addr()), key)
+		switch {
+		case n == owner && err != nil:
+			t.Errorf("the slot's primary %s: %v", n.Addr(), err)
+		case n != owner && (err == nil || !strings.Contains(err.Error(), notPrimary)):
+			t.Errorf("%s, not serving the slot: %v, want %q", n.Addr(), err, notPrimary)
+		}
+	}
+}
