@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"strings"
 	"testing"
@@ -28,7 +29,17 @@ const notPrimary = "no longer the primary"
 // sentinelOf returns the store's view of st's sentinels, closed with t.
 func sentinelOf(t testing.TB, st *redisserver.SentinelSetup) *sessionredis.Sentinel {
 	t.Helper()
-	clients := revredis.NewSentinelClients(revredis.SentinelOptions{MasterName: st.MasterName, Addrs: []string{st.Sentinel.Addr()}})
+	return sentinelTLS(t, st, nil)
+}
+
+// sentinelTLS is sentinelOf over TLS with x when it is not nil.
+func sentinelTLS(t testing.TB, st *redisserver.SentinelSetup, x *redisserver.TLS) *sessionredis.Sentinel {
+	t.Helper()
+	o := revredis.SentinelOptions{MasterName: st.MasterName, Addrs: []string{st.Sentinel.Addr()}}
+	if x != nil {
+		o.TLS, o.TLSConfig = true, x.Client
+	}
+	clients := revredis.NewSentinelClients(o)
 	t.Cleanup(func() {
 		for _, c := range clients {
 			_ = c.Close()
@@ -65,10 +76,24 @@ func waitNoReplica(t testing.TB, c *goredis.Client) {
 // at the new primary rotates once; the same rotation without the check is
 // acknowledged, and the token rotates twice.
 func TestSentinelStalePrimaryFailsClosed(t *testing.T) {
-	st := redisserver.NewSentinelPrimaryArgs(t, []string{"--rename-command", "SLAVEOF", "", "--rename-command", "REPLICAOF", ""})
-	sn := sentinelOf(t, st)
+	t.Run("tcp", func(t *testing.T) { testStalePrimary(t, nil) })
+	t.Run("tls", func(t *testing.T) { testStalePrimary(t, redisserver.NewTLS(t)) })
+}
+
+func testStalePrimary(t *testing.T, x *redisserver.TLS) {
+	st := redisserver.NewSentinelPrimaryArgs(t, x, []string{"--rename-command", "SLAVEOF", "", "--rename-command", "REPLICAOF", ""})
+	sn := sentinelTLS(t, st, x)
 	ctx, cancel := context.WithTimeout(t.Context(), readyTimeout)
 	defer cancel()
+	var tc *tls.Config
+	if x != nil {
+		tc = x.Client
+	}
+	newClient := func(t testing.TB, addr string) *goredis.Client {
+		c := goredis.NewClient(&goredis.Options{Addr: addr, TLSConfig: tc})
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
 
 	old := newClient(t, st.Primary.Addr())
 	checked := replicatedStore(t, old, sn)
@@ -86,7 +111,7 @@ func TestSentinelStalePrimaryFailsClosed(t *testing.T) {
 		}
 	}
 
-	sc := goredis.NewSentinelClient(&goredis.Options{Addr: st.Sentinel.Addr()})
+	sc := goredis.NewSentinelClient(&goredis.Options{Addr: st.Sentinel.Addr(), TLSConfig: tc})
 	t.Cleanup(func() { _ = sc.Close() })
 	sub := sc.Subscribe(ctx, "+switch-master")
 	t.Cleanup(func() { _ = sub.Close() })

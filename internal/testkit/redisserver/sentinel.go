@@ -40,12 +40,13 @@ func NewSentinel(t testing.TB, dataArgs ...string) *SentinelSetup {
 	return newSentinel(t, nil, nil, dataArgs)
 }
 
-// NewSentinelPrimaryArgs is NewSentinel with extra arguments for the
-// primary only (for example renaming SLAVEOF and REPLICAOF away, so that
-// the sentinel cannot turn it into a replica after a failover).
-func NewSentinelPrimaryArgs(t testing.TB, primaryArgs []string, dataArgs ...string) *SentinelSetup {
+// NewSentinelPrimaryArgs is NewSentinel, or NewSentinelTLS when x is not
+// nil, with extra arguments for the primary only (for example renaming
+// SLAVEOF and REPLICAOF away, so that the sentinel cannot turn it into a
+// replica after a failover).
+func NewSentinelPrimaryArgs(t testing.TB, x *TLS, primaryArgs []string, dataArgs ...string) *SentinelSetup {
 	t.Helper()
-	return newSentinel(t, nil, primaryArgs, dataArgs)
+	return newSentinel(t, x, primaryArgs, dataArgs)
 }
 
 // NewSentinelTLS is NewSentinel with TLS only, on the certificate of x:
