@@ -81,9 +81,16 @@ func packUUID(v string) ([]byte, bool) {
 	return u, true
 }
 
+// formatUUID is the canonical lowercase form of the 16 bytes u.
 func formatUUID(u string) string {
-	h := hex.EncodeToString([]byte(u))
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	var b [36]byte
+	hex.Encode(b[0:8], []byte(u[0:4]))
+	hex.Encode(b[9:13], []byte(u[4:6]))
+	hex.Encode(b[14:18], []byte(u[6:8]))
+	hex.Encode(b[19:23], []byte(u[8:10]))
+	hex.Encode(b[24:36], []byte(u[10:16]))
+	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
+	return string(b[:])
 }
 
 // strictB64 refuses encodings whose unused bits are set, which would not

@@ -191,3 +191,34 @@ func TestScriptFallsBackToBatchForm(t *testing.T) {
 		t.Fatalf("announced %q: %+v, %v; want both entries in the batch form", payload, a, err)
 	}
 }
+
+// BenchmarkDecodeAnnouncement decodes a message of 100 UUID jtis, as a
+// replica does for every message, in the compact form and the batch form.
+func BenchmarkDecodeAnnouncement(b *testing.B) {
+	ids := newUUIDs(100)
+	seqs := make([]uint64, len(ids))
+	for i := range seqs {
+		seqs[i] = 1_000_000 + uint64(i)
+	}
+	for name, payload := range map[string]string{"compact": encodeCompact(ids, seqs[0]), "batch": encodeBatch(ids, seqs)} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(payload)))
+			for b.Loop() {
+				if a, err := decodeAnnouncement(payload); err != nil || len(a.entries) != len(ids) {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// newUUIDs returns n jti entries with UUID values and close times.
+func newUUIDs(n int) []revocation.Entry {
+	exp, ms := time.Now().Add(time.Hour).Unix(), time.Now().UnixMilli()
+	out := make([]revocation.Entry, n)
+	for i := range out {
+		out[i] = revocation.Entry{Kind: revocation.KindJTI, Value: fmt.Sprintf("5ca1ab1e-%04x-4000-8000-%012x", i%7, i*7919), ExpiresAt: exp + int64(i*37%900), CreatedAt: ms + int64(i/5)}
+	}
+	return out
+}
