@@ -269,3 +269,51 @@ func TestKeysPreviousAndJWKS(t *testing.T) {
 		}
 	}
 }
+
+// TestJWKSMatchesJWX: the JWKS document is, byte for byte, the one a JOSE
+// library writes for the same keys (and so its ETag did not change when
+// the issuer stopped using one), for every key type.
+func TestJWKSMatchesJWX(t *testing.T) {
+	dir := t.TempDir()
+	var previous []string
+	for _, alg := range []string{AlgRS256, AlgES256} {
+		path := filepath.Join(dir, alg+".pem")
+		if _, err := LoadKeys(path, nil, alg); err != nil {
+			t.Fatal(err)
+		}
+		previous = append(previous, path)
+	}
+	k, err := LoadKeys(filepath.Join(dir, "current.pem"), previous, AlgEdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := jwk.NewSet()
+	for _, pk := range k.PublicKeys() {
+		key, err := jwk.FromRaw(pk.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, v := range map[string]any{jwk.KeyIDKey: pk.KID, jwk.AlgorithmKey: pk.Algorithm, jwk.KeyUsageKey: jwk.ForSignature} {
+			if err := key.Set(name, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tp, err := key.Thumbprint(crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kid := base64.RawURLEncoding.EncodeToString(tp); kid != pk.KID {
+			t.Fatalf("kid %s, jwx thumbprint %s", pk.KID, kid)
+		}
+		if err := set.AddKey(key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(k.JWKS()) != string(want) {
+		t.Fatalf("JWKS\n%s\njwx writes\n%s", k.JWKS(), want)
+	}
+}
