@@ -54,9 +54,10 @@ type batcher struct {
 	open      *batch    // gathering entries; nil when none is
 	lastFlush time.Time // when the previous batch was flushed
 
-	subscribers atomic.Int64 // last count of the channel's subscribers
-	counted     atomic.Int64 // when it was taken (unix ns); 0: never
-	counting    atomic.Bool  // a count is under way
+	subscribers  atomic.Int64 // last count of the channel's subscribers
+	counted      atomic.Int64 // when it was taken (unix ns); 0: never
+	counting     atomic.Bool  // a count is under way
+	countFailing atomic.Bool  // the last count failed
 }
 
 // put adds e to the open batch (opening one if needed) and waits for the

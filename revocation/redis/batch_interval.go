@@ -50,7 +50,16 @@ func (b *batcher) maybeRefresh() {
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 	b.counted.Store(now) // on failure too: the next try is after the same wait
-	_ = b.refreshSubscribers(ctx)
+	err := b.refreshSubscribers(ctx)
+	// One warning when counting starts failing (an ACL without PUBSUB, for
+	// one), one line when it works again: batches keep the previous count.
+	if failing := err != nil; b.countFailing.Swap(failing) != failing {
+		if failing {
+			b.s.log.Warn("revocation announcements: counting the channel's subscribers failed; batches keep the previous spacing until it works", "err", err)
+		} else {
+			b.s.log.Info("revocation announcements: counting the channel's subscribers works again", "subscribers", b.subscribers.Load())
+		}
+	}
 }
 
 // refreshSubscribers counts the subscribers of the channel. A failure

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 	"github.com/jwt-authz/jwt-authz/internal/testkit/redisserver"
 	"github.com/jwt-authz/jwt-authz/revocation"
 )
@@ -456,4 +459,47 @@ func subscribeEntries(t *testing.T, s *Store, n int) (<-chan revocation.Entry, <
 	t.Cleanup(func() { waitFor(t, done) })
 	waitFor(t, subscribed)
 	return got, subscribed
+}
+
+// A writer whose user may not count the subscribers (an ACL without
+// PUBSUB NUMSUB) keeps batching on the previous count, warns once when
+// counting starts failing and says so once when it works again.
+func TestSubscriberCountFailureIsLoggedOnce(t *testing.T) {
+	addr := redisserver.Shared(t)
+	admin := newClient(t, addr)
+	user := "count-" + strings.TrimPrefix(uniqueOptions(t).Channel, DefaultChannel+":test-")
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", user, "on", ">pw", "~*", "&*", "+@all", "-pubsub|numsub", "-pubsub|shardnumsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Do(context.Background(), "ACL", "DELUSER", user).Err() })
+
+	logs := &testkit.LogBuffer{}
+	opts := uniqueOptions(t)
+	opts.Logger = logs.Logger(slog.LevelInfo)
+	client := goredis.NewClient(&goredis.Options{Addr: addr, Username: user, Password: "pw"})
+	t.Cleanup(func() { _ = client.Close() })
+	s, err := New(client, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+
+	count := func() {
+		s.batches.counted.Store(0) // due again
+		s.batches.maybeRefresh()
+	}
+	count()
+	count()
+	const warned, recovered = "level=WARN msg=\"revocation announcements: counting", "level=INFO msg=\"revocation announcements: counting"
+	if w, i := logs.Count(warned), logs.Count(recovered); w != 1 || i != 0 {
+		t.Fatalf("after two failed counts, %d warnings and %d recoveries logged; want 1 and 0:\n%s", w, i, logs)
+	}
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", user, "+pubsub|numsub", "+pubsub|shardnumsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	count()
+	count()
+	if w, i := logs.Count(warned), logs.Count(recovered); w != 1 || i != 1 {
+		t.Fatalf("after counting works again, %d warnings and %d recoveries logged; want 1 and 1:\n%s", w, i, logs)
+	}
 }
