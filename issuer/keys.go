@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jwt-authz/jwt-authz/jwks"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
 )
 
 // PublicKey is one public key of the issuer, as published in its JWKS.
@@ -26,7 +28,8 @@ type PublicKey struct {
 // Keys is immutable and safe for concurrent use.
 type Keys struct {
 	signer    crypto.Signer
-	signAlg   string
+	signAlg   jwa.SignatureAlgorithm
+	jwsSigner jws.Signer // signs with signAlg
 	signKID   string
 	public    []PublicKey          // current first
 	byKID     map[string]PublicKey // every published key
@@ -76,10 +79,10 @@ func LoadKeys(signingKeyFile string, previous []string, alg string) (*Keys, erro
 }
 
 // checkAlgorithm checks that alg is one the issuer signs with.
-func checkAlgorithm(alg string) (string, error) {
+func checkAlgorithm(alg string) (jwa.SignatureAlgorithm, error) {
 	switch alg {
 	case AlgEdDSA, AlgES256, AlgRS256:
-		return alg, nil
+		return jwa.SignatureAlgorithm(alg), nil
 	default:
 		return "", fmt.Errorf("unsupported algorithm %q (want %s, %s or %s)", alg, AlgEdDSA, AlgES256, AlgRS256)
 	}
@@ -88,29 +91,38 @@ func checkAlgorithm(alg string) (string, error) {
 // newKeys builds Keys from the signing key followed by the previous keys.
 func newKeys(signers []crypto.Signer) (*Keys, error) {
 	k := &Keys{byKID: make(map[string]PublicKey, len(signers))}
-	var set struct {
-		Keys []publicJWK `json:"keys"`
-	}
+	set := jwk.NewSet()
 	for i, s := range signers {
 		alg, err := algorithmOf(s)
 		if err != nil {
 			return nil, err
 		}
-		kid, err := jwks.Thumbprint(s.Public())
+		pub, err := jwk.FromRaw(s.Public())
+		if err != nil {
+			return nil, fmt.Errorf("encode public key: %w", err)
+		}
+		tp, err := pub.Thumbprint(crypto.SHA256)
 		if err != nil {
 			return nil, fmt.Errorf("thumbprint public key: %w", err)
 		}
+		kid := b64.EncodeToString(tp)
 		if i == 0 {
-			k.signer, k.signAlg, k.signKID = s, alg, kid
+			k.signer, k.signAlg, k.signKID = s, jwa.SignatureAlgorithm(alg), kid
+			if k.jwsSigner, err = jws.NewSigner(k.signAlg); err != nil {
+				return nil, fmt.Errorf("signer for %s: %w", alg, err)
+			}
 		}
 		if _, dup := k.byKID[kid]; dup {
 			continue
 		}
-		pub, err := newPublicJWK(s.Public(), kid, alg)
-		if err != nil {
-			return nil, fmt.Errorf("encode public key: %w", err)
+		for _, kv := range [][2]any{{jwk.KeyIDKey, kid}, {jwk.AlgorithmKey, jwa.SignatureAlgorithm(alg)}, {jwk.KeyUsageKey, jwk.ForSignature}} {
+			if err := pub.Set(kv[0].(string), kv[1]); err != nil {
+				return nil, fmt.Errorf("set %s on public key: %w", kv[0], err)
+			}
 		}
-		set.Keys = append(set.Keys, pub)
+		if err := set.AddKey(pub); err != nil {
+			return nil, fmt.Errorf("add public key: %w", err)
+		}
 		pk := PublicKey{KID: kid, Algorithm: alg, Key: s.Public()}
 		k.public = append(k.public, pk)
 		k.byKID[kid] = pk
@@ -144,7 +156,7 @@ func (k *Keys) JWKS() []byte { return k.jwks }
 func (k *Keys) SigningKeyID() string { return k.signKID }
 
 // Algorithm returns the algorithm of the current signing key.
-func (k *Keys) Algorithm() string { return k.signAlg }
+func (k *Keys) Algorithm() string { return string(k.signAlg) }
 
 // lookup returns the published key with kid.
 func (k *Keys) lookup(kid string) (PublicKey, bool) {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v2/jws"
+
 	"github.com/jwt-authz/jwt-authz/session"
 )
 
@@ -168,13 +170,29 @@ func (i *Issuer) mintPair(s session.Session, scope, jkt string, now time.Time) (
 
 // sign signs payload with the current key as a compact JWS with the given
 // "typ" and the key's "kid".
+//
+// The JWS is put together here and only the signature is jwx's: jws.Sign
+// can validate the key through jwk.Key's Validate method, and that one
+// call through an interface makes the linker keep the Validate methods of
+// every Envoy API type (1.2 MB of the binary, 1 MiB of RSS at idle).
 func (i *Issuer) sign(typ string, payload []byte) (string, error) {
 	k := i.keys
-	out, err := compactJWS(k.signer, jwsHeader{Alg: k.signAlg, Kid: k.signKID, Typ: typ}, payload)
+	hdr := jws.NewHeaders()
+	for _, kv := range [][2]any{{jws.AlgorithmKey, k.signAlg}, {jws.TypeKey, typ}, {jws.KeyIDKey, k.signKID}} {
+		if err := hdr.Set(kv[0].(string), kv[1]); err != nil {
+			return "", fmt.Errorf("set %s header: %w", kv[0], err)
+		}
+	}
+	h, err := json.Marshal(hdr)
+	if err != nil {
+		return "", fmt.Errorf("encode %s header: %w", typ, err)
+	}
+	input := b64.EncodeToString(h) + "." + b64.EncodeToString(payload)
+	sig, err := k.jwsSigner.Sign([]byte(input), k.signer)
 	if err != nil {
 		return "", fmt.Errorf("sign %s: %w", typ, err)
 	}
-	return out, nil
+	return input + "." + b64.EncodeToString(sig), nil
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -1,16 +1,25 @@
 package jwks
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
+	"math/big"
 	"strings"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 // maxDocumentBytes bounds a JWKS or discovery document: real sets are a few
 // KiB, and the limit keeps a misbehaving endpoint from exhausting memory.
 const maxDocumentBytes = 1 << 20
+
+// trustFields are JWK members that point at certificates. They are removed
+// before parsing: x5u is never fetched and x5c never confers trust, so they
+// must not be able to make an otherwise good key fail to parse either.
+var trustFields = []string{"x5u", "x5c", "x5t", "x5t#S256"}
 
 // keyNote is a remark about one JWK of a set, logged once when the set
 // changes.
@@ -131,40 +140,93 @@ func parseSet(data []byte) (parsedSet, error) {
 // parseKey decodes one JWK into a Key, or explains why it is not a
 // verification key. warning is set for a key that is used despite a defect.
 func parseKey(raw json.RawMessage) (k *Key, warning string, err error) {
+	// The document comes from the network and is decoded by a third-party
+	// library: a defect there must cost one key, not the process.
+	defer func() {
+		if r := recover(); r != nil {
+			k, warning, err = nil, "", fmt.Errorf("malformed JWK: %v", r)
+		}
+	}()
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return nil, "", fmt.Errorf("malformed JWK: %w", err)
 	}
-	// The members pointing at certificates (trustFields) are not read: x5u
-	// is never fetched and x5c never confers trust, so they cannot make an
-	// otherwise good key fail either.
-	j, err := decodeJWK(fields)
+	var kty string
+	if err := json.Unmarshal(fields["kty"], &kty); err != nil && fields["kty"] != nil {
+		return nil, "", fmt.Errorf("malformed JWK: kty: %w", err)
+	}
+	switch kty {
+	case "RSA":
+		// Checked before decoding: the decoder truncates "e" to a machine
+		// integer, and a huge modulus is not worth decoding.
+		if err := checkRawRSA(fields); err != nil {
+			return nil, "", err
+		}
+	case "EC", "OKP":
+	case "oct":
+		// Never parsed: a shared secret must not verify tokens from a JWKS.
+		return nil, "", refuse(SkipUnsupported, "symmetric (oct) key")
+	default:
+		return nil, "", refuse(SkipUnsupported, "unsupported kty %q", clip(kty))
+	}
+	for _, f := range trustFields {
+		delete(fields, f)
+	}
+	clean, err := json.Marshal(fields)
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("malformed JWK: %w", err)
 	}
-	if j.use != "" && j.use != "sig" {
-		return nil, "", refuse(SkipNotForSigning, "use %q is not sig", clip(j.use))
+	key, err := jwk.ParseKey(clean)
+	if err != nil {
+		return nil, "", fmt.Errorf("malformed JWK: %w", err)
 	}
-	if len(j.keyOps) > 0 && !slices.Contains(j.keyOps, "verify") {
+
+	switch key.KeyType() {
+	case jwa.RSA, jwa.EC, jwa.OKP:
+	default:
+		return nil, "", refuse(SkipUnsupported, "unsupported kty %q", key.KeyType())
+	}
+	if use := key.KeyUsage(); use != "" && use != string(jwk.ForSignature) {
+		return nil, "", refuse(SkipNotForSigning, "use %q is not sig", clip(use))
+	}
+	if ops := key.KeyOps(); len(ops) > 0 && !hasVerify(ops) {
 		return nil, "", refuse(SkipNotForSigning, "key_ops exclude verify")
 	}
-	if j.private {
+	if private, _ := jwk.IsPrivateKey(key); private {
 		// The set is published, so the private part is already exposed;
 		// refusing the key would only add an outage to the leak.
 		warning = "private key material published in the JWKS; only the public part is used"
+		if key, err = key.PublicKey(); err != nil {
+			return nil, "", fmt.Errorf("malformed JWK: %w", err)
+		}
 	}
-	pub, err := checkPublicKey(j.public)
+
+	var material any
+	if err := key.Raw(&material); err != nil {
+		return nil, "", fmt.Errorf("malformed JWK: %w", err)
+	}
+	pub, err := checkPublicKey(material)
 	if err != nil {
 		return nil, "", err
 	}
-	if err := checkAlgorithm(j.alg, pub); err != nil {
+	alg := key.Algorithm().String()
+	if err := checkAlgorithm(alg, pub); err != nil {
 		return nil, "", err
 	}
-	tp, err := Thumbprint(pub)
+	tp, err := thumbprint(pub)
 	if err != nil {
 		return nil, "", err
 	}
-	return &Key{ID: j.kid, Algorithm: j.alg, Public: pub, Thumbprint: tp}, warning, nil
+	return &Key{ID: key.KeyID(), Algorithm: alg, Public: pub, Thumbprint: tp}, warning, nil
+}
+
+func hasVerify(ops jwk.KeyOperationList) bool {
+	for _, op := range ops {
+		if op == jwk.KeyOpVerify {
+			return true
+		}
+	}
+	return false
 }
 
 // rawKID reads "kid" from a JWK that failed to parse, for the log only.
@@ -199,4 +261,32 @@ func summarize(total int, notes []keyNote) string {
 		fmt.Fprintf(&b, "; key %d kid %q: %s: %s", n.index, n.kid, n.reason, n.message)
 	}
 	return b.String()
+}
+
+// checkRawRSA applies the RSA bounds to the "n" and "e" members of a JWK as
+// written. A member that cannot be read is left to the JWK decoder.
+func checkRawRSA(fields map[string]json.RawMessage) error {
+	n, okN := rawBigInt(fields["n"])
+	e, okE := rawBigInt(fields["e"])
+	if !okN || !okE {
+		return nil
+	}
+	return checkRSA(n, e)
+}
+
+// rawBigInt decodes a JWK member holding a base64url big-endian integer.
+// Padding and the standard alphabet are tolerated, as JWK decoders do.
+func rawBigInt(raw json.RawMessage) (*big.Int, bool) {
+	var s string
+	if raw == nil || json.Unmarshal(raw, &s) != nil {
+		return nil, false
+	}
+	s = strings.TrimRight(s, "=")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		if b, err = base64.RawStdEncoding.DecodeString(s); err != nil {
+			return nil, false
+		}
+	}
+	return new(big.Int).SetBytes(b), true
 }

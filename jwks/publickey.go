@@ -6,8 +6,11 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/base64"
 	"fmt"
 	"math/big"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 // Bounds on RSA keys. Moduli under 2048 bits are forgeable in practice.
@@ -37,7 +40,7 @@ func FromPublicKey(kid string, alg string, pub crypto.PublicKey) (*Key, error) {
 	if err := checkAlgorithm(alg, checked); err != nil {
 		return nil, fmt.Errorf("build key %q: %w", kid, err)
 	}
-	tp, err := Thumbprint(checked)
+	tp, err := thumbprint(checked)
 	if err != nil {
 		return nil, fmt.Errorf("build key %q: %w", kid, err)
 	}
@@ -129,6 +132,21 @@ func checkAlgorithm(alg string, pub crypto.PublicKey) error {
 		}
 	}
 	return refuse(SkipAlgMismatch, "algorithm %q does not fit a %s key", clip(alg), kind)
+}
+
+// thumbprint computes the RFC 7638 SHA-256 thumbprint from the key material
+// itself, so that it is canonical even when a JWKS encodes "n" with leading
+// zero bytes.
+func thumbprint(pub crypto.PublicKey) (string, error) {
+	k, err := jwk.FromRaw(pub)
+	if err != nil {
+		return "", fmt.Errorf("thumbprint: %w", err)
+	}
+	sum, err := k.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", fmt.Errorf("thumbprint: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(sum), nil
 }
 
 // newInt copies x so a Key never shares mutable big.Int state with the caller.
