@@ -18,6 +18,12 @@ import (
 // become ready; it is polled, never slept.
 const readyTimeout = 30 * time.Second
 
+// failoverTimeout bounds a Sentinel failover. The sentinels' own
+// failover-timeout is 10 s: an attempt that stalls (a loaded machine) is
+// given up after it and tried again 20 s later, so a failover may take a
+// second attempt, over 30 s, and still be correct.
+const failoverTimeout = 90 * time.Second
+
 // SentinelSetup is a primary, a replica of it and one sentinel monitoring
 // them under MasterName.
 type SentinelSetup struct {
@@ -110,10 +116,24 @@ func (st *SentinelSetup) PrimaryAddr(ctx context.Context) (string, error) {
 // answers as one.
 func (st *SentinelSetup) WaitPrimary(t testing.TB, addr string) {
 	t.Helper()
-	poll(t, "sentinel to name "+addr+" the primary", func(ctx context.Context) bool {
+	pollFor(t, failoverTimeout, "sentinel to name "+addr+" the primary", func(ctx context.Context) bool {
 		got, err := st.PrimaryAddr(ctx)
 		return err == nil && got == addr && role(ctx, addr, st.Password, st.tls) == "master"
-	})
+	}, st.sentinelView)
+}
+
+// sentinelView returns what the sentinel says of the primary (flags,
+// failover state), for the message of a wait that timed out.
+func (st *SentinelSetup) sentinelView() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c := goredis.NewSentinelClient(&goredis.Options{Addr: st.Sentinel.Addr(), MaxRetries: -1, TLSConfig: st.tls.clientConfig()})
+	defer c.Close()
+	m, err := c.Master(ctx, st.MasterName).Result()
+	if err != nil {
+		return "sentinel: " + err.Error()
+	}
+	return fmt.Sprintf("sentinel: ip=%s port=%s flags=%s failover-state=%s num-slaves=%s", m["ip"], m["port"], m["flags"], m["failover-state"], m["num-slaves"])
 }
 
 func (st *SentinelSetup) waitReplicated(t testing.TB) {
@@ -146,7 +166,14 @@ func (st *SentinelSetup) waitSentinelKnowsReplica(t testing.TB) {
 // readyTimeout. It is readiness polling: cond asks a server for its state.
 func poll(t testing.TB, what string, cond func(ctx context.Context) bool) {
 	t.Helper()
-	deadline := time.Now().Add(readyTimeout)
+	pollFor(t, readyTimeout, what, cond, nil)
+}
+
+// pollFor is poll with its own bound; state, when not nil, describes what
+// the servers say when the wait times out.
+func pollFor(t testing.TB, bound time.Duration, what string, cond func(ctx context.Context) bool, state func() string) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		ok := cond(ctx)
@@ -155,7 +182,11 @@ func poll(t testing.TB, what string, cond func(ctx context.Context) bool) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", readyTimeout, what)
+			msg := fmt.Sprintf("timed out after %s waiting for %s", bound, what)
+			if state != nil {
+				msg += " (" + state() + ")"
+			}
+			t.Fatal(msg)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
