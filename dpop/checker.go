@@ -126,6 +126,11 @@ type Proof struct {
 	JKT      string // the RFC 7638 SHA-256 thumbprint of the proof's key, base64url
 	JTI      string
 	IssuedAt time.Time
+	// NextNonce, when set, is a fresh server nonce for the answer's
+	// DPoP-Nonce header: the proof's nonce has at most one window of its
+	// life left (RFC 9449 §8.2). Empty without server nonces, and while
+	// the proof's nonce is the current one.
+	NextNonce string
 }
 
 // b64 decodes segments in canonical base64url only: no padding, no line
@@ -190,8 +195,15 @@ func (c *Checker) Check(ctx context.Context, proof string, req Request, now time
 			return Proof{}, invalid("ath is not the hash of the access token")
 		}
 	}
-	if c.nonces != nil && (cl.Nonce == nil || !c.nonces.Valid(*cl.Nonce, now)) {
-		return Proof{}, fmt.Errorf("%w: no current server nonce", ErrUseNonce)
+	var staleNonce bool
+	if c.nonces != nil {
+		var ok bool
+		if cl.Nonce != nil {
+			ok, staleNonce = c.nonces.check(*cl.Nonce, now)
+		}
+		if !ok {
+			return Proof{}, fmt.Errorf("%w: no current server nonce", ErrUseNonce)
+		}
 	}
 	first, err := c.replay.Claim(ctx, c.scope, cl.JTI, iat.Add(c.maxAge+c.skew+time.Second))
 	if err != nil {
@@ -200,7 +212,11 @@ func (c *Checker) Check(ctx context.Context, proof string, req Request, now time
 	if !first {
 		return Proof{}, invalid("jti already used")
 	}
-	return Proof{JKT: pk.key.Thumbprint, JTI: cl.JTI, IssuedAt: iat}, nil
+	p := Proof{JKT: pk.key.Thumbprint, JTI: cl.JTI, IssuedAt: iat}
+	if staleNonce {
+		p.NextNonce = c.nonces.Current(now)
+	}
+	return p, nil
 }
 
 // header returns the decoded header h64, from the cache when the same

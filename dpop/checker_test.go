@@ -369,3 +369,72 @@ func TestHeaderCacheKeepsCopies(t *testing.T) {
 		t.Fatalf("ES256 proof with cached header under an EdDSA-only checker: %v", err)
 	}
 }
+
+// TestNonceFreshness: a proof whose nonce has at most one window of its
+// life left is accepted with the current nonce in NextNonce, for the
+// answer's DPoP-Nonce (RFC 9449 §8.2); a current nonce, or one of the
+// next window (a replica whose clock runs ahead), gets none.
+func TestNonceFreshness(t *testing.T) {
+	const window = time.Minute
+	nonces, _ := NewNonces([]byte(strings.Repeat("k", 32)), window)
+	key := testkit.NewKey(t, "EdDSA", "")
+	start := time.Unix(1_800_000_000, 0).Truncate(window) // a window's first second
+	tests := []struct {
+		name     string
+		issued   time.Time // when the proof's nonce was handed out
+		now      time.Time
+		wantNext bool
+	}{
+		{"handed out now", start.Add(10 * time.Second), start.Add(10 * time.Second), false},
+		{"end of its window", start, start.Add(window - time.Second), false},
+		{"first second of the next window", start.Add(window - time.Second), start.Add(window), true},
+		{"last second it is accepted", start, start.Add(2*window - time.Second), true},
+		{"of the next window", start.Add(window), start, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newChecker(t, Config{Nonces: nonces})
+			cl := testkit.DPoPClaims("GET", "https://h/", "", tt.now)
+			cl["nonce"] = nonces.Current(tt.issued)
+			p, err := c.Check(context.Background(), testkit.DPoPProof(t, key, cl, nil), Request{Method: "GET", URI: "https://h/"}, tt.now)
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			want := ""
+			if tt.wantNext {
+				want = nonces.Current(tt.now)
+			}
+			if p.NextNonce != want {
+				t.Fatalf("NextNonce %q, want %q", p.NextNonce, want)
+			}
+		})
+	}
+	t.Run("without nonces", func(t *testing.T) {
+		c := newChecker(t, Config{})
+		cl := testkit.DPoPClaims("GET", "https://h/", "", start)
+		cl["nonce"] = nonces.Current(start.Add(-window))
+		p, err := c.Check(context.Background(), testkit.DPoPProof(t, key, cl, nil), Request{Method: "GET", URI: "https://h/"}, start)
+		if err != nil || p.NextNonce != "" {
+			t.Fatalf("NextNonce %q, %v; want none", p.NextNonce, err)
+		}
+	})
+}
+
+// TestCurrentNonceIsKept: the nonce of a window is made once; handing it
+// out again costs no allocation, and a later window gets its own.
+func TestCurrentNonceIsKept(t *testing.T) {
+	n, _ := NewNonces([]byte(strings.Repeat("k", 32)), time.Minute)
+	other, _ := NewNonces([]byte(strings.Repeat("k", 32)), time.Minute)
+	now := time.Unix(1_800_000_000, 0)
+	s := n.Current(now)
+	if allocs := testing.AllocsPerRun(100, func() { _ = n.Current(now) }); allocs != 0 {
+		t.Fatalf("Current of the same window: %v allocs", allocs)
+	}
+	if later := n.Current(now.Add(time.Minute)); later == s || later != other.Current(now.Add(time.Minute)) {
+		t.Fatalf("next window's nonce %q (this window's %q)", later, s)
+	}
+	// An earlier window asked again (a clock stepped back) is still its own.
+	if again := n.Current(now); again != s {
+		t.Fatalf("nonce of the first window changed: %q, want %q", again, s)
+	}
+}

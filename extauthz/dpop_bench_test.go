@@ -1,6 +1,7 @@
 package extauthz
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -22,16 +23,72 @@ func newDPoPBenchEnv(b *testing.B, cacheEntries int) *benchEnv {
 	return newBenchEnvOf(b, []string{"ES256", "EdDSA"}, func(p *Provider) { p.DPoP = checker }, Options{CacheEntries: cacheEntries})
 }
 
+// BenchmarkCheckDPoPNonce is the cached DPoP Check of BenchmarkCheckDPoP
+// (EdDSA) with server nonces: without nonces (off), with the current
+// nonce in the proof (current), and with a nonce of the previous window
+// (stale), whose allowed answer carries the current nonce in
+// response_headers_to_add. The server's clock stands still, so the
+// windows do not move during the run.
+func BenchmarkCheckDPoPNonce(b *testing.B) {
+	at := time.Now()
+	nonces, err := dpop.NewNonces([]byte(strings.Repeat("n", 32)), time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client := testkit.NewKey(b, "EdDSA", "")
+	for _, tc := range []struct {
+		name   string
+		nonces *dpop.Nonces
+		nonce  string
+	}{{"off", nil, ""}, {"current", nonces, nonces.Current(at)}, {"stale", nonces, nonces.Current(at.Add(-time.Minute))}} {
+		checker, err := dpop.New(dpop.Config{Provider: "corp", Replay: testkit.NeverSeen{}, Nonces: tc.nonces})
+		if err != nil {
+			b.Fatal(err)
+		}
+		be := newBenchEnvOf(b, []string{"EdDSA"}, func(p *Provider) { p.DPoP = checker },
+			Options{CacheEntries: 100000, Clock: func() time.Time { return at }})
+		tok := be.signClaims(b, "EdDSA", func(c map[string]any) { c["cnf"] = map[string]any{"jkt": client.JKT(b)} }, nil)
+		claims := testkit.DPoPClaims("GET", "https://api.example.com/api/orders", tok, at)
+		if tc.nonce != "" {
+			claims["nonce"] = tc.nonce
+		}
+		req := dpopEnvoyRequestProof(b, tok, testkit.DPoPProof(b, client, claims, nil))
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			ctx, c := b.Context(), getCall()
+			serveWire(b, ctx, be.srv, c, req)
+			if !dpopAllowed(b, be.srv, req) {
+				b.Fatal("the DPoP request is not allowed")
+			}
+			cpu0, ok := proctune.CPUTime()
+			n := 0
+			for b.Loop() {
+				serveWire(b, ctx, be.srv, c, req)
+				n++
+			}
+			if cpu1, ok1 := proctune.CPUTime(); ok && ok1 && cpu1 > cpu0 {
+				b.ReportMetric(float64(n)/(cpu1-cpu0).Seconds(), "checks/cpu-s")
+			}
+		})
+	}
+}
+
 // dpopEnvoyRequest is envoyRequest with the token sent as
 // "Authorization: DPoP" and a proof of client's key for the request.
 func dpopEnvoyRequest(b *testing.B, tok string, client *testkit.Key) []byte {
+	return dpopEnvoyRequestProof(b, tok, testkit.DPoPProof(b, client, testkit.DPoPClaims("GET", "https://api.example.com/api/orders", tok, time.Now()), nil))
+}
+
+// dpopEnvoyRequestProof is envoyRequest with the token sent as
+// "Authorization: DPoP" and proof as its DPoP header.
+func dpopEnvoyRequestProof(b *testing.B, tok, proof string) []byte {
 	var msg authv3.CheckRequest
 	if err := proto.Unmarshal(envoyRequest(b, tok), &msg); err != nil {
 		b.Fatal(err)
 	}
 	h := msg.GetAttributes().GetRequest().GetHttp().GetHeaders()
 	h["authorization"] = "DPoP " + tok
-	h["dpop"] = testkit.DPoPProof(b, client, testkit.DPoPClaims("GET", "https://api.example.com/api/orders", tok, time.Now()), nil)
+	h["dpop"] = proof
 	out, err := proto.Marshal(&msg)
 	if err != nil {
 		b.Fatal(err)

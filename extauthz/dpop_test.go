@@ -57,9 +57,17 @@ type dpopFixture struct {
 	edClient *testkit.Key // another client's key (EdDSA)
 	nonces   *dpop.Nonces
 	a, b     *dpopReplica
+	clock    func() time.Time // the replicas' clock; nil: the real one
 }
 
 func newDPoPFixture(t *testing.T) *dpopFixture {
+	t.Helper()
+	return newDPoPFixtureClock(t, nil)
+}
+
+// newDPoPFixtureClock is newDPoPFixture with replicas whose clock is
+// clock.
+func newDPoPFixtureClock(t *testing.T, clock func() time.Time) *dpopFixture {
 	t.Helper()
 	addr := redisserver.Shared(t)
 	var pfx [6]byte
@@ -71,7 +79,7 @@ func newDPoPFixture(t *testing.T) *dpopFixture {
 	}
 	f := &dpopFixture{
 		t: t, signer: testkit.NewKey(t, "ES256", "k1"),
-		client: testkit.NewKey(t, "ES256", ""), edClient: testkit.NewKey(t, "EdDSA", ""), nonces: nonces,
+		client: testkit.NewKey(t, "ES256", ""), edClient: testkit.NewKey(t, "EdDSA", ""), nonces: nonces, clock: clock,
 	}
 	f.a = f.replica(addr, prefix)
 	f.b = f.replica(addr, prefix)
@@ -106,7 +114,7 @@ func (f *dpopFixture) replica(redisAddr, prefix string) *dpopReplica {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := NewServer(pol, Options{CacheEntries: 1000, Metrics: m})
+	srv, err := NewServer(pol, Options{CacheEntries: 1000, Metrics: m, Clock: f.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +204,7 @@ func sendGRPC(t *testing.T, r *dpopReplica, c dpopCall) dpopAnswer {
 		t.Fatalf("Check: %v", err)
 	}
 	if resp.GetStatus().GetCode() == int32(code.Code_OK) {
-		return dpopAnswer{status: 200, reason: "ok"}
+		return dpopAnswer{status: 200, reason: "ok", nonce: headerOf(resp.GetOkResponse().GetResponseHeadersToAdd(), "dpop-nonce")}
 	}
 	d := resp.GetDeniedResponse()
 	return dpopAnswer{

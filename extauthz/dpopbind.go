@@ -8,6 +8,7 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/genproto/googleapis/rpc/code"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/jwt-authz/jwt-authz/dpop"
 	"github.com/jwt-authz/jwt-authz/token"
@@ -55,9 +56,10 @@ func dpopBound(ctx context.Context, r *request, o *outcome, raw string, now time
 		AccessToken: raw,
 		JKT:         c.jkt,
 	}
-	_, err := p.DPoP.Check(ctx, proof, req, now)
+	pr, err := p.DPoP.Check(ctx, proof, req, now)
 	switch {
 	case err == nil:
+		o.freshNonce = pr.NextNonce
 		return ReasonOK
 	case errors.Is(err, dpop.ErrReplayUnavailable):
 		o.dpopErr = err
@@ -200,4 +202,17 @@ func httpDenial(o *outcome) denial {
 		return dpopDenialFor(o.reason, o.st.algs, "")
 	}
 	return denialFor(o.reason, scopes)
+}
+
+// appendFreshNonce appends to the marshalled allowed CheckResponse b a
+// second ok_response that holds only response_headers_to_add with
+// DPoP-Nonce: nonce, which Envoy sends to the client with the upstream's
+// answer (RFC 9449 §8.2). Protobuf parsers merge the two occurrences of
+// the message field, its repeated field appended to, so the response
+// built or served from the hot tier is used as it is.
+func appendFreshNonce(b []byte, nonce string) []byte {
+	h := header{"dpop-nonce", nonce}
+	b = protowire.AppendTag(b, fieldResponseOK, bytesTag)
+	b = protowire.AppendVarint(b, uint64(sizeField(headerOptionSize(h))))
+	return appendHeaderOption(b, fieldOKResponseHeaders, h)
 }

@@ -187,6 +187,10 @@ func (s *Server) writeHTTP(w http.ResponseWriter, o *outcome, sc *scratch) {
 				h.Set(canonicalHeader(u.name), strings.Clone(u.value))
 			}
 		}
+		if o.freshNonce != "" {
+			// For the proxy to copy to the client's answer (RFC 9449 §8.2).
+			h.Set("Dpop-Nonce", o.freshNonce)
+		}
 		w.WriteHeader(http.StatusOK)
 		return
 	}

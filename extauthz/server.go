@@ -155,6 +155,9 @@ type outcome struct {
 	// nonce, when set, is the server nonce a DPoP proof lacked: the answer
 	// is use_dpop_nonce with it in DPoP-Nonce.
 	nonce string
+	// freshNonce, when set, is a new server nonce for an allowed answer's
+	// DPoP-Nonce: the accepted proof's nonce is about to expire.
+	freshNonce string
 	// dpopErr says why a DPoP proof was refused, for the log.
 	dpopErr error
 }
@@ -196,6 +199,9 @@ func (s *Server) serve(ctx context.Context, r *request) any {
 		w := s.allowWire(&o, sc)
 		if o.offerHot && o.reason == ReasonOK {
 			s.hot.offer(o.raw, o.hash, o.vt, o.expires, pol, o.st, o.claims.payload64, *w)
+		}
+		if o.freshNonce != "" {
+			*w = appendFreshNonce(*w, o.freshNonce)
 		}
 		resp = w
 	} else {

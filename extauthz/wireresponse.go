@@ -16,6 +16,7 @@ const (
 	fieldResponseMetadata   = 4 // CheckResponse.dynamic_metadata
 	fieldOKHeaders          = 2 // OkHttpResponse.headers
 	fieldOKHeadersToRemove  = 5 // OkHttpResponse.headers_to_remove
+	fieldOKResponseHeaders  = 6 // OkHttpResponse.response_headers_to_add
 	fieldOptionHeader       = 1 // HeaderValueOption.header
 	fieldOptionAppendAction = 3 // HeaderValueOption.append_action
 	fieldStructFields       = 1 // google.protobuf.Struct.fields (map)
@@ -103,18 +104,7 @@ func (t *okTemplate) appendOK(b []byte, set []header, payload []byte) []byte {
 	b = protowire.AppendTag(b, fieldResponseOK, bytesTag)
 	b = protowire.AppendVarint(b, uint64(t.okSize(set)))
 	for _, h := range set {
-		hv := headerValueSize(h)
-		opt := sizeField(hv) + 1 + protowire.SizeVarint(overwriteIfExistsOrAdd)
-		b = protowire.AppendTag(b, fieldOKHeaders, bytesTag)
-		b = protowire.AppendVarint(b, uint64(opt))
-		b = protowire.AppendTag(b, fieldOptionHeader, bytesTag)
-		b = protowire.AppendVarint(b, uint64(hv))
-		b = protowire.AppendTag(b, fieldHeaderValueKey, bytesTag)
-		b = protowire.AppendString(b, h.name)
-		b = protowire.AppendTag(b, fieldHeaderValueValue, bytesTag)
-		b = protowire.AppendString(b, h.value)
-		b = protowire.AppendTag(b, fieldOptionAppendAction, protowire.VarintType)
-		b = protowire.AppendVarint(b, overwriteIfExistsOrAdd)
+		b = appendHeaderOption(b, fieldOKHeaders, h)
 	}
 	t.eachRemoved(set, func(name string) {
 		b = protowire.AppendTag(b, fieldOKHeadersToRemove, bytesTag)
@@ -138,6 +128,27 @@ func (t *okTemplate) appendOK(b []byte, set []header, payload []byte) []byte {
 	return append(b, t.providerEntry...)
 }
 
+// appendHeaderOption appends h as a HeaderValueOption (overwrite if it
+// exists, else add) in the repeated field of an OkHttpResponse.
+func appendHeaderOption(b []byte, field protowire.Number, h header) []byte {
+	hv := headerValueSize(h)
+	b = protowire.AppendTag(b, field, bytesTag)
+	b = protowire.AppendVarint(b, uint64(headerOptionSize(h)))
+	b = protowire.AppendTag(b, fieldOptionHeader, bytesTag)
+	b = protowire.AppendVarint(b, uint64(hv))
+	b = protowire.AppendTag(b, fieldHeaderValueKey, bytesTag)
+	b = protowire.AppendString(b, h.name)
+	b = protowire.AppendTag(b, fieldHeaderValueValue, bytesTag)
+	b = protowire.AppendString(b, h.value)
+	b = protowire.AppendTag(b, fieldOptionAppendAction, protowire.VarintType)
+	return protowire.AppendVarint(b, overwriteIfExistsOrAdd)
+}
+
+// headerOptionSize is the size of the HeaderValueOption of h.
+func headerOptionSize(h header) int {
+	return sizeField(headerValueSize(h)) + 1 + protowire.SizeVarint(overwriteIfExistsOrAdd)
+}
+
 // appendEntryStart appends the start of one entry of a Struct's fields:
 // the entry's tag and size, its key, and the tag and size of its value,
 // whose valueSize bytes the caller appends next.
@@ -154,7 +165,7 @@ func appendEntryStart(b []byte, key string, valueSize int) []byte {
 func (t *okTemplate) okSize(set []header) int {
 	n := 0
 	for _, h := range set {
-		n += sizeField(sizeField(headerValueSize(h)) + 1 + protowire.SizeVarint(overwriteIfExistsOrAdd))
+		n += sizeField(headerOptionSize(h))
 	}
 	t.eachRemoved(set, func(name string) { n += sizeField(len(name)) })
 	return n

@@ -177,7 +177,27 @@ func TestDPoPTokenEndpointNonce(t *testing.T) {
 		t.Fatal("no DPoP-Nonce")
 	}
 	p := e.proof(t, key, tokenURI, func(c map[string]any) { c["nonce"] = nonce })
-	dpopToken(t, postDPoP(h, PathToken, exchangeForm("corp-token", nil), p), key)
+	rec = postDPoP(h, PathToken, exchangeForm("corp-token", nil), p)
+	first := dpopToken(t, rec, key)
+	if got := rec.Header().Get("DPoP-Nonce"); got != "" {
+		t.Fatalf("DPoP-Nonce %q with a current nonce", got)
+	}
+
+	// A minute on, the nonce is of the previous window: still accepted,
+	// and the answer carries the current one (RFC 9449 §8.2).
+	e.clock.Advance(time.Minute)
+	p = e.proof(t, key, tokenURI, func(c map[string]any) { c["nonce"] = nonce })
+	rec = postDPoP(h, PathToken, refreshForm(first.RefreshToken), p)
+	next := dpopToken(t, rec, key)
+	fresh := rec.Header().Get("DPoP-Nonce")
+	if fresh == "" || fresh == nonce || fresh != nonces.Current(e.clock.Now()) {
+		t.Fatalf("DPoP-Nonce %q with a nonce of the previous window, want the current one", fresh)
+	}
+	p = e.proof(t, key, tokenURI, func(c map[string]any) { c["nonce"] = fresh })
+	if rec := postDPoP(h, PathToken, refreshForm(next.RefreshToken), p); rec.Header().Get("DPoP-Nonce") != "" {
+		dpopToken(t, rec, key)
+		t.Fatalf("DPoP-Nonce %q with the current nonce", rec.Header().Get("DPoP-Nonce"))
+	}
 }
 
 func TestDPoPDiscovery(t *testing.T) {

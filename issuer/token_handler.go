@@ -54,6 +54,10 @@ func (i *Issuer) TokenHandler(ex ExchangeValidator) http.Handler {
 			return
 		}
 		i.metrics.request(grant, resultIssued)
+		if proof != nil && proof.NextNonce != "" {
+			// The proof's nonce expires soon: the next one (RFC 9449 §8.2).
+			w.Header().Set("DPoP-Nonce", proof.NextNonce)
+		}
 		writeJSON(w, http.StatusOK, resp)
 	})
 }
