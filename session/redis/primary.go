@@ -44,21 +44,34 @@ type nodeIdentity struct {
 
 // identify asks node, on conn, who it is, when a write it acknowledged
 // with no replica connected is to be confirmed; nil when there is no one
-// to confirm it with (a single server).
+// to confirm it with (a single server). A Cluster primary that knows
+// replicas of its own, none connected, is refused here (errNotReplicated):
+// no answer of the other primaries could make its write durable.
 func (s *Store) identify(ctx context.Context, conn *goredis.Conn, node *goredis.Client, key string) (*nodeIdentity, error) {
 	id := &nodeIdentity{addr: node.Options().Addr}
 	switch {
 	case s.cluster != nil:
-		var myID *goredis.StringCmd
+		var nodes *goredis.StringCmd
 		var slot *goredis.IntCmd
 		if _, err := conn.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			myID = p.ClusterMyID(ctx)
+			nodes = p.ClusterNodes(ctx)
 			slot = p.ClusterKeySlot(ctx, key)
 			return nil
 		}); err != nil {
 			return nil, err
 		}
-		id.nodeID, id.slot = myID.Val(), int(slot.Val())
+		myID, replicas, err := selfInClusterNodes(nodes.Val())
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errUnconfirmed, err)
+		}
+		if replicas > 0 {
+			// A primary that knows replicas of its own, none connected, is
+			// one whose replica may be taking over its slots right now (a
+			// primary resumed from a stall), or one whose replica is down:
+			// either way its writes cannot be made durable.
+			return nil, fmt.Errorf("%w: the primary knows %d replica(s), none connected", errNotReplicated, replicas)
+		}
+		id.nodeID, id.slot = myID, int(slot.Val())
 	case s.opts.Sentinel != nil:
 		info, err := conn.Info(ctx, "server").Result()
 		if err != nil {
@@ -204,60 +217,4 @@ func troubled(flags string) bool {
 		}
 	}
 	return false
-}
-
-// confirmSlotOwner asks the other primaries of the Cluster which node
-// serves the slot. The node is compared by its Cluster node id, not by
-// address (cluster-announce-ip, NAT). It is confirmed when none names
-// another node and, counting itself, a majority of the primaries do: the
-// majority a failover needs to promote a replica.
-func confirmSlotOwner(ctx context.Context, c *goredis.ClusterClient, id nodeIdentity) error {
-	var (
-		mu                 sync.Mutex
-		masters, confirmed int
-		contradicted       error
-		errs               []string
-	)
-	err := c.ForEachMaster(ctx, func(ctx context.Context, m *goredis.Client) error {
-		mu.Lock()
-		masters++
-		mu.Unlock()
-		peer := m.Options().Addr
-		if peer == id.addr {
-			return nil
-		}
-		slots, err := m.ClusterSlots(ctx).Result()
-		owner := slotOwner(slots, id.slot)
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Sprintf("%s: %v", peer, err))
-		case owner.ID != id.nodeID:
-			contradicted = fmt.Errorf("%w: %s names %s (%s) for slot %d", errNotPrimary, peer, owner.ID, owner.Addr, id.slot)
-		default:
-			confirmed++
-		}
-		return nil
-	})
-	switch {
-	case err != nil:
-		return err
-	case contradicted != nil:
-		return contradicted
-	case 2*(confirmed+1) > masters:
-		return nil
-	}
-	return fmt.Errorf("%w: %d of %d other primaries did: %s", errUnconfirmed, confirmed, masters-1, strings.Join(errs, "; "))
-}
-
-// slotOwner returns the primary of slot in a CLUSTER SLOTS answer, or the
-// zero node.
-func slotOwner(slots []goredis.ClusterSlot, slot int) goredis.ClusterNode {
-	for _, r := range slots {
-		if r.Start <= slot && slot <= r.End && len(r.Nodes) > 0 {
-			return r.Nodes[0]
-		}
-	}
-	return goredis.ClusterNode{}
 }

@@ -30,8 +30,10 @@ type Options struct {
 	// node is the primary they name, and fails with ErrUnavailable
 	// otherwise: a primary stalled while the sentinels promoted its replica
 	// comes back with no replica, still taking writes that the new primary
-	// never sees. With a Cluster client the store asks the other primaries
-	// the same about the key's slot, without options.
+	// never sees. With a Cluster client, without options, a primary that
+	// knows replicas of its own but has none connected refuses the write,
+	// and one without replicas must be named the owner of the key's slot,
+	// and flagged failing by none, by the other primaries.
 	Sentinel *Sentinel
 }
 
