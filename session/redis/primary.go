@@ -122,6 +122,14 @@ func (s *Store) confirmPrimary(parent context.Context, id nodeIdentity) error {
 // the address it names, as the client would dial it. The node is confirmed
 // when a majority of the sentinels name it with no sign of trouble, and
 // none names another node or sees it down or being failed over.
+//
+// Unlike a Cluster primary, the node is not refused for having replicas
+// the sentinels know but none connected: the sentinels list a primary
+// killed in a failover as a replica of the promoted one until it returns
+// (or SENTINEL RESET), so that rule would stop every rotation after an
+// ordinary failover. A stalled primary's own failover is refused without
+// it: the sentinel leading it flags the primary failover_in_progress
+// until it names the promoted replica instead.
 func (sn *Sentinel) confirm(ctx context.Context, runID string, runIDAt func(context.Context, string) (string, error)) error {
 	type answer struct {
 		m   map[string]string
