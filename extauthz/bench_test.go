@@ -271,7 +271,7 @@ func BenchmarkCheckTracing(b *testing.B) {
 		be.srv.SetPolicy(off.srv.Policy())
 		return be
 	}
-	zero, one := withTracing(0), withTracing(0.01)
+	zero, one, all := withTracing(0), withTracing(0.01), withTracing(1)
 	tok := off.sign(b, "ES256", nil)
 	plain := envoyRequest(b, tok)
 	unsampled := envoyRequestWith(b, tok, map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"})
@@ -284,6 +284,7 @@ func BenchmarkCheckTracing(b *testing.B) {
 		{"ratio=0", zero, plain},
 		{"ratio=0.01", one, plain},
 		{"ratio=0.01/caller_unsampled", one, unsampled},
+		{"ratio=1", all, plain},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()

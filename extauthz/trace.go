@@ -3,6 +3,7 @@ package extauthz
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 
 	"go.opentelemetry.io/contrib/propagators/b3"
 	"go.opentelemetry.io/otel/attribute"
@@ -44,31 +45,27 @@ var propagator propagation.TextMapPropagator = propagation.NewCompositeTextMapPr
 
 // mayHaveTrace reports whether r has a header that establishes a caller's
 // trace context. Without one there is nothing to extract, and looking
-// costs one pass over the headers and no allocation.
+// costs one pass over the header names' lengths and no allocation.
 func (r *request) mayHaveTrace() bool {
 	if r.httpHeaders != nil {
 		h := r.httpHeaders
 		return len(h["Traceparent"]) > 0 || len(h["B3"]) > 0 || len(h["X-B3-Traceid"]) > 0
 	}
 	for i := range r.headers {
-		// By length first: few headers have one of these three.
-		switch n := r.headers[i].name; len(n) {
-		case len("traceparent"):
-			if n == "traceparent" {
-				return true
-			}
-		case len("b3"):
-			if n == "b3" {
-				return true
-			}
-		case len("x-b3-traceid"):
-			if n == "x-b3-traceid" {
-				return true
-			}
+		// By length first: few headers have one of these three lengths,
+		// and a bit test rules the others out.
+		n := r.headers[i].name
+		if traceNameLens>>(uint(len(n))&63)&1 != 0 && (n == "traceparent" || n == "b3" || n == "x-b3-traceid") {
+			return true
 		}
 	}
 	return false
 }
+
+// traceNameLens has bit n set for the length n of each header name that
+// establishes a caller's trace context. A longer name, taken modulo 64,
+// may hit a bit; the comparison of the name then rules it out.
+const traceNameLens = 1<<len("traceparent") | 1<<len("b3") | 1<<len("x-b3-traceid")
 
 // headerCarrier lets the propagator read a request's headers.
 type headerCarrier request
@@ -136,13 +133,14 @@ func (t traced) end(r *request, o *outcome, result int) {
 		provider = o.st.p.Name()
 	}
 	// At most eight: the SDK de-duplicates them through a map, which
-	// stays one small group up to eight entries.
-	attrs := make([]attribute.KeyValue, 0, 8)
-	attrs = append(attrs,
+	// stays one small group up to eight entries. The SDK copies them, so
+	// the slice is reused.
+	buf := spanAttrPool.Get().(*[]attribute.KeyValue)
+	attrs := append((*buf)[:0],
 		attribute.String("jwt_authz.provider", provider),
-		attribute.String("jwt_authz.result", resultNames[result]),
-		attribute.String("jwt_authz.reason", o.reason.String()),
-		attribute.Bool("jwt_authz.cache_hit", o.cacheHit),
+		resultAttrs[result],
+		reasonAttrs[o.reason],
+		cacheHitAttrs[b2i(o.cacheHit)],
 		attribute.String("http.request.method", r.method),
 	)
 	if o.reason != ReasonAmbiguousPath {
@@ -155,10 +153,43 @@ func (t traced) end(r *request, o *outcome, result int) {
 		attrs = append(attrs, attribute.String("jwt_authz.sub_hash", string(appendSubHash(nil, o.claims.sub))))
 	}
 	t.span.SetAttributes(attrs...)
+	clear(attrs)
+	*buf = attrs
+	spanAttrPool.Put(buf)
 	if o.reason.kind() == kindUnavailable && result != resultAllowed {
 		t.span.SetStatus(codes.Error, o.reason.String())
 	}
 	t.span.End()
+}
+
+// spanAttrPool holds the slices a span's attributes are gathered in: one
+// passed to a span escapes, and would be allocated for every span.
+var spanAttrPool = sync.Pool{New: func() any {
+	s := make([]attribute.KeyValue, 0, 8)
+	return &s
+}}
+
+// The decision attributes of a few values each, built once, by index:
+// result, reason, cache hit (0 false, 1 true).
+var (
+	resultAttrs   = stringAttrs("jwt_authz.result", resultNames[:])
+	reasonAttrs   = stringAttrs("jwt_authz.reason", reasonNames[:])
+	cacheHitAttrs = [2]attribute.KeyValue{attribute.Bool("jwt_authz.cache_hit", false), attribute.Bool("jwt_authz.cache_hit", true)}
+)
+
+func stringAttrs(key string, values []string) []attribute.KeyValue {
+	kvs := make([]attribute.KeyValue, len(values))
+	for i, v := range values {
+		kvs[i] = attribute.String(key, v)
+	}
+	return kvs
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // traceIDOf returns the trace id of r's caller, for the decision log when

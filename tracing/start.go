@@ -32,10 +32,35 @@ func (p *Provider) StartRoot(ctx context.Context, name string, kind trace.SpanKi
 	if p.sampler.ShouldSample(params).Decision == sdktrace.Drop {
 		return ctx, nil
 	}
+	if trace.SpanContextFromContext(ctx).TraceID().IsValid() {
+		// The SDK would continue that trace: hide it. Not on the Check
+		// path, where ctx holds no trace when this is called.
+		ctx = trace.ContextWithSpanContext(ctx, trace.SpanContext{})
+	}
 	// The SDK draws the trace id again when it starts the span; it must be
-	// the one just sampled, or a ratio sampler would decide anew.
-	ctx = context.WithValue(ctx, traceIDKey{}, tid)
-	return p.check.Start(ctx, name, trace.WithSpanKind(kind), trace.WithNewRoot())
+	// the one just sampled, or a ratio sampler would decide anew. The
+	// idGenerator takes it from the context, which this Start call alone
+	// sees: ctx holds no trace, so no trace.WithNewRoot, and the SDK hands
+	// the context to the generator as it is given.
+	return p.check.Start(&rootContext{Context: ctx, tid: tid}, name, p.startOptions(kind)...)
+}
+
+// startOptions are the options of a span of kind, built once: options
+// passed as a new slice would be allocated on every call.
+func (p *Provider) startOptions(kind trace.SpanKind) []trace.SpanStartOption {
+	if int(kind) < len(p.kindOptions) {
+		return p.kindOptions[kind]
+	}
+	return []trace.SpanStartOption{trace.WithSpanKind(kind)}
+}
+
+// kindOptions returns the start options of each span kind, by kind.
+func kindOptions() [trace.SpanKindConsumer + 1][]trace.SpanStartOption {
+	var opts [trace.SpanKindConsumer + 1][]trace.SpanStartOption
+	for k := range opts {
+		opts[k] = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKind(k))}
+	}
+	return opts
 }
 
 // StartChild starts a span named name, of the given kind, as the child of
@@ -52,22 +77,29 @@ func (p *Provider) StartChild(ctx context.Context, name string, kind trace.SpanK
 	if p.sampler.ShouldSample(params).Decision == sdktrace.Drop {
 		return ctx, nil
 	}
-	return p.check.Start(ctx, name, trace.WithSpanKind(kind))
+	return p.check.Start(ctx, name, p.startOptions(kind)...)
 }
 
-// traceIDKey keys the trace id StartRoot chose for a new trace.
-type traceIDKey struct{}
+// rootContext is the context StartRoot starts a new trace in: ctx and the
+// trace id the sampler decided on. It is one allocation where a
+// context.WithValue holding the id would be two.
+type rootContext struct {
+	context.Context
+	tid trace.TraceID
+}
 
 // idGenerator draws random ids like the SDK's own, except that a new
-// trace takes the id StartRoot put in the context.
+// trace started by StartRoot takes the id StartRoot chose. Only the
+// context StartRoot made carries it: contexts derived from it (the
+// span's own, holding the span) do not, so a later new trace started
+// from one of them draws an id of its own.
 type idGenerator struct{}
 
 func (idGenerator) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
-	tid, ok := ctx.Value(traceIDKey{}).(trace.TraceID)
-	if !ok || !tid.IsValid() {
-		tid = newTraceID()
+	if rc, ok := ctx.(*rootContext); ok && rc.tid.IsValid() {
+		return rc.tid, newSpanID()
 	}
-	return tid, newSpanID()
+	return newTraceID(), newSpanID()
 }
 
 func (idGenerator) NewSpanID(context.Context, trace.TraceID) trace.SpanID { return newSpanID() }

@@ -61,6 +61,9 @@ type Provider struct {
 	// rootBound).
 	rootBound uint64
 	check     trace.Tracer
+	// kindOptions are the start options of each span kind (see
+	// startOptions).
+	kindOptions [trace.SpanKindConsumer + 1][]trace.SpanStartOption
 }
 
 // New builds the trace pipeline of opts and starts its exporter. ctx
@@ -94,7 +97,7 @@ func New(ctx context.Context, opts Options) (*Provider, error) {
 		tpOpts = append(tpOpts, sdktrace.WithBatcher(exp))
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
-	return &Provider{tp: tp, sampler: sampler, rootBound: bound, check: tp.Tracer(instrumentation)}, nil
+	return &Provider{tp: tp, sampler: sampler, rootBound: bound, check: tp.Tracer(instrumentation), kindOptions: kindOptions()}, nil
 }
 
 // instrumentation names the tracer of jwt-authz's own spans.

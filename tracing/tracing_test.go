@@ -126,6 +126,24 @@ func TestStartRootRatioKeepsTraceID(t *testing.T) {
 	}
 }
 
+// TestStartRootIDStaysWithItsSpan: the trace id StartRoot chose is the
+// new span's alone; a new trace started from the span's context, as a
+// background fetch would, draws an id of its own.
+func TestStartRootIDStaysWithItsSpan(t *testing.T) {
+	p, exp := newTestProvider(t, ratio(1), nil)
+	ctx, span := start(p, t.Context(), "check", false)
+	_, other := p.Tracer().Start(ctx, "jwks.fetch", trace.WithNewRoot())
+	other.End()
+	span.End()
+	got := exp.GetSpans()
+	if len(got) != 2 {
+		t.Fatalf("%d spans exported", len(got))
+	}
+	if got[0].SpanContext.TraceID() == got[1].SpanContext.TraceID() {
+		t.Fatalf("two new traces share the id %s", got[0].SpanContext.TraceID())
+	}
+}
+
 func TestDroppedStartAllocatesNothing(t *testing.T) {
 	p, _ := newTestProvider(t, ratio(0.5), nil)
 	ctx := t.Context()
