@@ -296,6 +296,34 @@ func BenchmarkCheckTracing(b *testing.B) {
 	}
 }
 
+// BenchmarkTraceDecision is what tracing on adds to a Check whose caller
+// sent no trace context before any span is started: the look for trace
+// headers among the request's nine and the root decision, one random
+// number against the sampler's bound. At a 1 % ratio 99 % of the Checks
+// stop there; at ratio 0, measured here, all of them do.
+func BenchmarkTraceDecision(b *testing.B) {
+	be := newBenchEnv(b, 1000, &revoked{jtis: map[string]bool{}})
+	ratio := 0.0
+	p, err := tracing.New(b.Context(), tracing.Options{SampleRatio: &ratio, Exporter: tracetest.NewNoopExporter(), Lookup: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = p.Shutdown(context.Background()) }()
+	be.srv.tracer, be.srv.rootBound = p, p.RootBound()
+	var r request
+	if err := decodeCheck(envoyRequest(b, be.sign(b, "ES256", nil)), &r); err != nil {
+		b.Fatal(err)
+	}
+	r.finish()
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, tr := be.srv.startSpan(ctx, &r, spanCheck); tr.span != nil {
+			b.Fatal("sampled at ratio 0")
+		}
+	}
+}
+
 // BenchmarkCheckTracingRatio reports the cost of tracing as a ratio to
 // the same cached Check with tracing off (on/off): the median, over
 // pairs of adjacent rounds of 1000 Checks each, of the on round's time

@@ -51,12 +51,14 @@ func (r *request) mayHaveTrace() bool {
 		h := r.httpHeaders
 		return len(h["Traceparent"]) > 0 || len(h["B3"]) > 0 || len(h["X-B3-Traceid"]) > 0
 	}
-	for i := range r.headers {
+	hs := r.headers
+	for i := range hs {
 		// By length first: few headers have one of these three lengths,
 		// and a bit test rules the others out.
-		n := r.headers[i].name
-		if traceNameLens>>(uint(len(n))&63)&1 != 0 && (n == "traceparent" || n == "b3" || n == "x-b3-traceid") {
-			return true
+		if traceNameLens>>(uint(len(hs[i].name))&63)&1 != 0 {
+			if n := hs[i].name; n == "traceparent" || n == "b3" || n == "x-b3-traceid" {
+				return true
+			}
 		}
 	}
 	return false
@@ -82,11 +84,9 @@ func (c *headerCarrier) Set(string, string) {}
 func (c *headerCarrier) Keys() []string { return nil }
 
 // callerTrace returns ctx with r's caller span context, when r carries
-// one, and whether it does.
+// one, and whether it does. The caller has found a trace header
+// (mayHaveTrace), which may still be malformed.
 func callerTrace(ctx context.Context, r *request) (context.Context, bool) {
-	if !r.mayHaveTrace() {
-		return ctx, false
-	}
 	ctx = propagator.Extract(ctx, (*headerCarrier)(r))
 	return ctx, trace.SpanContextFromContext(ctx).IsValid()
 }
@@ -103,8 +103,11 @@ type traced struct {
 // tracing is on. With tracing off the caller does not call it, so that a
 // decision does not even look at the headers.
 func (s *Server) startSpan(ctx context.Context, r *request, name string) (context.Context, traced) {
-	ctx, parent := callerTrace(ctx, r)
 	var t traced
+	parent := false
+	if r.mayHaveTrace() {
+		ctx, parent = callerTrace(ctx, r)
+	}
 	if !parent {
 		// Drawn here, the low half of a new trace's id decides most
 		// requests without a call: a ratio sampler drops every id at or
@@ -195,6 +198,9 @@ func b2i(b bool) int {
 // traceIDOf returns the trace id of r's caller, for the decision log when
 // no span was started: the propagator's reading of r's headers.
 func traceIDOf(r *request) (trace.TraceID, bool) {
+	if !r.mayHaveTrace() {
+		return trace.TraceID{}, false
+	}
 	ctx, ok := callerTrace(context.Background(), r)
 	if !ok {
 		return trace.TraceID{}, false
