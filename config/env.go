@@ -28,6 +28,7 @@ var envKeys = [...]string{
 	"max_token_bytes",
 	"proc_tuning",
 	"dpop_nonce_key_file",
+	"forward_auth_client_cert_header",
 	// Not a top-level scalar, but a URL that may carry a password belongs
 	// in a Secret, not in the ConfigMap holding the file.
 	"revocation_redis_url",
@@ -54,7 +55,8 @@ func EnvVars() []string {
 // JWT_AUTHZ_ADMIN_TOKEN_FILE, JWT_AUTHZ_DATA_DIR, JWT_AUTHZ_LOG_LEVEL,
 // JWT_AUTHZ_LOG_FORMAT, JWT_AUTHZ_DRY_RUN, JWT_AUTHZ_BYPASS_CORS_PREFLIGHT,
 // JWT_AUTHZ_PATH_NORMALIZATION, JWT_AUTHZ_SHUTDOWN_DELAY, JWT_AUTHZ_MAX_TOKEN_BYTES,
-// JWT_AUTHZ_PROC_TUNING, JWT_AUTHZ_DPOP_NONCE_KEY_FILE and
+// JWT_AUTHZ_PROC_TUNING, JWT_AUTHZ_DPOP_NONCE_KEY_FILE,
+// JWT_AUTHZ_FORWARD_AUTH_CLIENT_CERT_HEADER and
 // JWT_AUTHZ_REVOCATION_REDIS_URL (revocation.redis_url, so the URL and its
 // password can come from a Secret).
 //
@@ -105,6 +107,8 @@ func (c *Config) setFromEnv(key, val string) string {
 		c.AdminTokenFile = val
 	case "dpop_nonce_key_file":
 		c.DPoPNonceKeyFile = val
+	case "forward_auth_client_cert_header":
+		c.ForwardAuthClientCertHeader = val
 	case "data_dir":
 		c.DataDir = val
 	case "revocation_redis_url":

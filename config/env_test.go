@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -17,37 +18,38 @@ func TestApplyEnv(t *testing.T) {
 	}{
 		"every variable": {
 			env: map[string]string{
-				"JWT_AUTHZ_GRPC_ADDR":             "127.0.0.1:1",
-				"JWT_AUTHZ_HTTP_ADDR":             "127.0.0.1:2",
-				"JWT_AUTHZ_ADMIN_ADDR":            "127.0.0.1:3",
-				"JWT_AUTHZ_ADMIN_TOKEN_FILE":      "/run/secrets/admin",
-				"JWT_AUTHZ_DATA_DIR":              "/data",
-				"JWT_AUTHZ_LOG_LEVEL":             "debug",
-				"JWT_AUTHZ_LOG_FORMAT":            "text",
-				"JWT_AUTHZ_DRY_RUN":               "true",
-				"JWT_AUTHZ_BYPASS_CORS_PREFLIGHT": "1",
-				"JWT_AUTHZ_SHUTDOWN_DELAY":        "5s",
-				"JWT_AUTHZ_MAX_TOKEN_BYTES":       " 4096 ",
-				"JWT_AUTHZ_DPOP_NONCE_KEY_FILE":   "/run/secrets/dpop-nonce-key",
+				"JWT_AUTHZ_GRPC_ADDR":                       "127.0.0.1:1",
+				"JWT_AUTHZ_HTTP_ADDR":                       "127.0.0.1:2",
+				"JWT_AUTHZ_ADMIN_ADDR":                      "127.0.0.1:3",
+				"JWT_AUTHZ_ADMIN_TOKEN_FILE":                "/run/secrets/admin",
+				"JWT_AUTHZ_DATA_DIR":                        "/data",
+				"JWT_AUTHZ_LOG_LEVEL":                       "debug",
+				"JWT_AUTHZ_LOG_FORMAT":                      "text",
+				"JWT_AUTHZ_DRY_RUN":                         "true",
+				"JWT_AUTHZ_BYPASS_CORS_PREFLIGHT":           "1",
+				"JWT_AUTHZ_SHUTDOWN_DELAY":                  "5s",
+				"JWT_AUTHZ_MAX_TOKEN_BYTES":                 " 4096 ",
+				"JWT_AUTHZ_DPOP_NONCE_KEY_FILE":             "/run/secrets/dpop-nonce-key",
+				"JWT_AUTHZ_FORWARD_AUTH_CLIENT_CERT_HEADER": "x-forwarded-client-cert",
 			},
 			check: func(t *testing.T, c *Config) {
 				want := Config{
 					GRPCAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2", AdminAddr: "127.0.0.1:3",
 					AdminTokenFile: "/run/secrets/admin", DataDir: "/data", LogLevel: "debug", LogFormat: "text",
 					DryRun: true, BypassCORSPreflight: true, ShutdownDelay: 5 * time.Second, MaxTokenBytes: 4096,
-					DPoPNonceKeyFile: "/run/secrets/dpop-nonce-key",
+					DPoPNonceKeyFile: "/run/secrets/dpop-nonce-key", ForwardAuthClientCertHeader: "x-forwarded-client-cert",
 				}
 				got := Config{
 					GRPCAddr: c.GRPCAddr, HTTPAddr: c.HTTPAddr, AdminAddr: c.AdminAddr,
 					AdminTokenFile: c.AdminTokenFile, DataDir: c.DataDir, LogLevel: c.LogLevel, LogFormat: c.LogFormat,
 					DryRun: c.DryRun, BypassCORSPreflight: c.BypassCORSPreflight, ShutdownDelay: c.ShutdownDelay, MaxTokenBytes: c.MaxTokenBytes,
-					DPoPNonceKeyFile: c.DPoPNonceKeyFile,
+					DPoPNonceKeyFile: c.DPoPNonceKeyFile, ForwardAuthClientCertHeader: c.ForwardAuthClientCertHeader,
 				}
 				if got.GRPCAddr != want.GRPCAddr || got.HTTPAddr != want.HTTPAddr || got.AdminAddr != want.AdminAddr ||
 					got.AdminTokenFile != want.AdminTokenFile || got.DataDir != want.DataDir || got.LogLevel != want.LogLevel ||
 					got.LogFormat != want.LogFormat || got.DryRun != want.DryRun || got.BypassCORSPreflight != want.BypassCORSPreflight ||
 					got.ShutdownDelay != want.ShutdownDelay || got.MaxTokenBytes != want.MaxTokenBytes ||
-					got.DPoPNonceKeyFile != want.DPoPNonceKeyFile {
+					got.DPoPNonceKeyFile != want.DPoPNonceKeyFile || got.ForwardAuthClientCertHeader != want.ForwardAuthClientCertHeader {
 					t.Errorf("after ApplyEnv:\n%+v\nwant\n%+v", got, want)
 				}
 			},
@@ -128,8 +130,24 @@ func TestApplyEnvNilLookup(t *testing.T) {
 
 func TestEnvVars(t *testing.T) {
 	vars := EnvVars()
-	if len(vars) != 16 {
-		t.Errorf("EnvVars() has %d names, want 16: %v", len(vars), vars)
+	if len(vars) != len(envKeys) {
+		t.Errorf("EnvVars() has %d names, want %d: %v", len(vars), len(envKeys), vars)
+	}
+	// Every top-level scalar key has its variable.
+	has := map[string]bool{}
+	for _, key := range envKeys {
+		has[key] = true
+	}
+	cfg := typeOfConfig()
+	for i := range cfg.NumField() {
+		f := cfg.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch f.Type.Kind() {
+		case reflect.String, reflect.Bool, reflect.Int, reflect.Int64:
+			if key != "" && key != "-" && !has[key] {
+				t.Errorf("top-level scalar %q has no %s variable", key, EnvVar(key))
+			}
+		}
 	}
 	if got := EnvVar("grpc_addr"); got != "JWT_AUTHZ_GRPC_ADDR" {
 		t.Errorf("EnvVar(grpc_addr) = %q", got)
