@@ -111,18 +111,15 @@ func classify(err error, topo Topology) error {
 func CheckSentinels(ctx context.Context, o SentinelOptions) error {
 	var unknown bool
 	var errs []error
-	for _, addr := range o.Addrs {
-		sc := goredis.NewSentinelClient(&goredis.Options{
-			Addr:         addr,
-			Password:     o.SentinelPassword,
-			DialTimeout:  dialTimeout,
-			ReadTimeout:  ioTimeout,
-			WriteTimeout: ioTimeout,
-			MaxRetries:   -1,
-			TLSConfig:    tlsConfig(o.TLS, o.TLSConfig),
-		})
+	sentinels := NewSentinelClients(o)
+	defer func() {
+		for _, sc := range sentinels {
+			_ = sc.Close()
+		}
+	}()
+	for i, sc := range sentinels {
+		addr := o.Addrs[i]
 		_, err := sc.GetMasterAddrByName(ctx, o.MasterName).Result()
-		_ = sc.Close()
 		switch {
 		case err == nil:
 			return nil
