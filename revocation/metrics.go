@@ -18,6 +18,8 @@ type Metrics struct {
 	syncs       *prometheus.CounterVec
 	restored    prometheus.Counter
 	lastSync    prometheus.Gauge
+	failClosed  prometheus.Counter
+	failing     prometheus.Gauge
 }
 
 // NewMetrics creates the revocation metrics and registers them with reg
@@ -57,6 +59,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "jwt_authz_revocation_last_sync_timestamp_seconds",
 			Help: "When this replica last synchronised with the revocation store.",
 		}),
+		failClosed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jwt_authz_revocation_fail_closed_total",
+			Help: "Times Check started failing closed (store_unavailable) because the revocation state could not be trusted: the shared store not reached since start, or unreachable for longer than max_staleness.",
+		}),
+		failing: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "jwt_authz_revocation_failing_closed",
+			Help: "1 while Check fails closed (store_unavailable) because the revocation state cannot be trusted, else 0.",
+		}),
 	}
 	m.revocations = promreg.Register(reg, m.revocations)
 	m.entries = promreg.Register(reg, m.entries)
@@ -65,6 +75,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.syncs = promreg.Register(reg, m.syncs)
 	m.restored = promreg.Register(reg, m.restored)
 	m.lastSync = promreg.Register(reg, m.lastSync)
+	m.failClosed = promreg.Register(reg, m.failClosed)
+	m.failing = promreg.Register(reg, m.failing)
 	for _, k := range Kinds() {
 		m.revocations.WithLabelValues(string(k))
 		m.entries.WithLabelValues(string(k))
@@ -130,4 +142,20 @@ func (m *Metrics) restoredEntries(n int) {
 	if m != nil {
 		m.restored.Add(float64(n))
 	}
+}
+
+// setFailingClosed records whether Check fails closed because the
+// revocation state cannot be trusted; started counts the moment it began.
+func (m *Metrics) setFailingClosed(on, started bool) {
+	if m == nil {
+		return
+	}
+	if started {
+		m.failClosed.Inc()
+	}
+	v := 0.0
+	if on {
+		v = 1
+	}
+	m.failing.Set(v)
 }

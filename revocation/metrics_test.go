@@ -23,6 +23,8 @@ func TestMetricNames(t *testing.T) {
 		"jwt_authz_revocation_syncs_total":                 6, // mode x result
 		"jwt_authz_revocation_restored_entries_total":      1,
 		"jwt_authz_revocation_last_sync_timestamp_seconds": 1,
+		"jwt_authz_revocation_fail_closed_total":           1,
+		"jwt_authz_revocation_failing_closed":              1,
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -105,6 +105,13 @@ func TestSharedStaleness(t *testing.T) {
 		return metricValue(t, a.reg, "jwt_authz_revocation_store_up", "") == 0
 	})
 	clock.Advance(maxStale / 2)
+	failClosed := func() (started, now float64) {
+		return metricValue(t, a.reg, "jwt_authz_revocation_fail_closed_total", ""),
+			metricValue(t, a.reg, "jwt_authz_revocation_failing_closed", "")
+	}
+	if started, now := failClosed(); started != 0 || now != 0 {
+		t.Fatalf("within max_staleness: fail_closed_total %v, failing_closed %v, want 0 and 0", started, now)
+	}
 	if err := a.svc.Ready(); err != nil {
 		t.Fatalf("Ready within max_staleness = %v, want nil", err)
 	}
@@ -126,6 +133,10 @@ func TestSharedStaleness(t *testing.T) {
 	if !errors.Is(err, revocation.ErrUnavailable) || !strings.Contains(err.Error(), "unreachable for") || !strings.Contains(err.Error(), "max_staleness") {
 		t.Fatalf("Ready past max_staleness = %v, want an explanation wrapping ErrUnavailable", err)
 	}
+	// Probes keep finding it stale: one start, counted before Check saw it.
+	if started, now := failClosed(); started != 1 || now != 1 {
+		t.Fatalf("past max_staleness: fail_closed_total %v, failing_closed %v, want 1 and 1", started, now)
+	}
 
 	store.setDown(false)
 	eventually(t, "recovers by itself once the store answers", func() bool {
@@ -134,6 +145,20 @@ func TestSharedStaleness(t *testing.T) {
 	if got := a.svc.Index().Check("", "revoked", "", "", 0); got != revocation.ErrRevoked {
 		t.Fatalf("after recovery: Check(revoked) = %v", got)
 	}
+	if started, now := failClosed(); started != 1 || now != 0 {
+		t.Fatalf("after recovery: fail_closed_total %v, failing_closed %v, want 1 and 0", started, now)
+	}
+
+	// A second stretch past max_staleness counts again.
+	store.setDown(true)
+	eventually(t, "store_up drops to 0 again", func() bool {
+		return metricValue(t, a.reg, "jwt_authz_revocation_store_up", "") == 0
+	})
+	clock.Advance(2 * maxStale)
+	eventually(t, "a second start of failing closed is counted", func() bool {
+		started, now := failClosed()
+		return started == 2 && now == 1
+	})
 }
 
 // Readiness and Check agree: once the replica reports the local copy past
@@ -166,9 +191,13 @@ func TestSharedUnreachableAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	store.setDown(true)
-	svc, err := revocation.NewService(store, revocation.Options{Clock: clock.Now, ProbeInterval: 5 * time.Millisecond})
+	reg := prometheus.NewPedanticRegistry()
+	svc, err := revocation.NewService(store, revocation.Options{Clock: clock.Now, ProbeInterval: 5 * time.Millisecond, Metrics: revocation.NewMetrics(reg)})
 	if err != nil {
 		t.Fatalf("NewService with an unreachable shared store = %v, want a service that fails closed", err)
+	}
+	if started, now := metricValue(t, reg, "jwt_authz_revocation_fail_closed_total", ""), metricValue(t, reg, "jwt_authz_revocation_failing_closed", ""); started != 1 || now != 1 {
+		t.Fatalf("store not reached at start: fail_closed_total %v, failing_closed %v, want 1 and 1", started, now)
 	}
 	if got := svc.Index().Check("", "anything", "", "", 0); got != revocation.ErrUnavailable {
 		t.Fatalf("Check before the first sync = %v, want ErrUnavailable", got)
@@ -182,6 +211,9 @@ func TestSharedUnreachableAtStart(t *testing.T) {
 		return svc.Ready() == nil && svc.Index().Check("", "old", "", "", 0) == revocation.ErrRevoked &&
 			svc.Index().Check("", "anything", "", "", 0) == nil
 	})
+	if now := metricValue(t, reg, "jwt_authz_revocation_failing_closed", ""); now != 0 {
+		t.Fatalf("after the first sync: failing_closed %v, want 0", now)
+	}
 }
 
 func TestSharedWritesBackAfterDataLoss(t *testing.T) {

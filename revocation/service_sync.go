@@ -154,7 +154,15 @@ func (s *Service) checkStaleness() time.Duration {
 // the index otherwise. The caller holds mu, so that a verdict of
 // staleness and a pull's success never cross.
 func (s *Service) failClosedLocked(reason error) {
+	if reason != nil {
+		// Counted before Check can see it, so that a scrape after a
+		// store_unavailable answer shows it.
+		s.metrics.setFailingClosed(true, !s.index.unavailable.Load())
+	}
 	was := s.index.unavailable.Swap(reason != nil || s.isClosed.Load())
+	if reason == nil {
+		s.metrics.setFailingClosed(false, false)
+	}
 	if reason != nil && !was {
 		s.log.Error("revocation state stale; denying requests until the store answers", "reason", reason)
 	}

@@ -166,7 +166,12 @@ func TestReplicasSurviveRedisRestartWithoutPersistence(t *testing.T) {
 func TestReplicasFailClosedPastMaxStaleness(t *testing.T) {
 	srv := redisserver.New(t)
 	store := uniqueOptions(t)
-	replicas := startReplicas(t, 3, srv.Addr(), store, revocation.Options{MaxStaleness: time.Second})
+	replicas := make([]*revocation.Service, 3)
+	regs := make([]*prometheus.Registry, 3)
+	for i := range replicas {
+		regs[i] = prometheus.NewPedanticRegistry()
+		replicas[i] = startReplica(t, srv.Addr(), store, revocation.Options{MaxStaleness: time.Second, Metrics: revocation.NewMetrics(regs[i])})
+	}
 	entries := testEntries("stale", 6)
 	for i, e := range entries {
 		if err := replicas[i%3].Revoke(t.Context(), e); err != nil {
@@ -184,6 +189,9 @@ func TestReplicasFailClosedPastMaxStaleness(t *testing.T) {
 		if !errors.Is(err, revocation.ErrUnavailable) || !strings.Contains(err.Error(), "max_staleness") {
 			t.Fatalf("replica %d: Ready = %v, want the reason", i, err)
 		}
+		if started, now := unlabelled(t, regs[i], "jwt_authz_revocation_fail_closed_total"), unlabelled(t, regs[i], "jwt_authz_revocation_failing_closed"); started < 1 || now != 1 {
+			t.Fatalf("replica %d failing closed: fail_closed_total %v, failing_closed %v, want at least 1 and 1", i, started, now)
+		}
 	}
 
 	srv.Start()
@@ -191,6 +199,9 @@ func TestReplicasFailClosedPastMaxStaleness(t *testing.T) {
 		eventually(t, fmt.Sprintf("replica %d recovers", i), func() bool {
 			return r.Ready() == nil && r.Index().Check("", "not-revoked", "", "", 0) == nil
 		})
+		if now := unlabelled(t, regs[i], "jwt_authz_revocation_failing_closed"); now != 0 {
+			t.Fatalf("replica %d recovered: failing_closed %v, want 0", i, now)
+		}
 	}
 	if !allEnforce(replicas, entries) {
 		t.Fatal("revocations lost across the outage")
@@ -263,5 +274,22 @@ func syncs(t *testing.T, reg *prometheus.Registry, mode string) float64 {
 			}
 		}
 	}
+	return 0
+}
+
+// unlabelled returns the value of an unlabelled counter or gauge.
+func unlabelled(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			m := f.GetMetric()[0]
+			return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no series %s", name)
 	return 0
 }
