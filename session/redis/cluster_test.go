@@ -22,18 +22,8 @@ import (
 // a write it acknowledges could be lost with it.
 func TestClusterKnownReplicaDisconnected(t *testing.T) {
 	cs := redisserver.NewClusterWithReplicas(t)
-	c := revredis.NewClusterClient(revredis.ClusterOptions{Addrs: cs.Addrs()})
-	t.Cleanup(func() { _ = c.Close() })
-	s := replicatedStore(t, c, nil)
-	sid := "known-replica"
-	key := sessionredis.KeyPrefix + sid
-	primary := cs.PrimaryFor(t, key)
-	pc := newClient(t, primary.Addr())
-	now := time.Now()
-	if err := s.Create(t.Context(), session.Session{ID: sid, Subject: "u", RefreshJTI: "j0",
-		CreatedAt: now, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
+	c := clusterSession(t, cs, "known-replica")
+	s, sid, key, pc, now := c.store, c.sid, c.key, c.primary, c.now
 	replica := replicaOf(t, cs, pc)
 	// The primary learns the role of the node replicating it from the
 	// Cluster bus, a little after the replication link is up.
@@ -55,6 +45,32 @@ func TestClusterKnownReplicaDisconnected(t *testing.T) {
 	if err := s.ConfirmPrimaryOn(t.Context(), pc, key); err == nil {
 		t.Fatal("the primary confirmed with its known replica disconnected")
 	}
+}
+
+// clusterSessionCase is a session created through a replicated store on a
+// Cluster, with a client of the primary that holds it.
+type clusterSessionCase struct {
+	store       *sessionredis.Store
+	sid, key    string
+	primaryNode *redisserver.Server
+	primary     *goredis.Client
+	now         time.Time
+}
+
+// clusterSession creates session sid (refresh jti "j0") through a store
+// that waits for replicas on cs.
+func clusterSession(t *testing.T, cs *redisserver.ClusterSetup, sid string) clusterSessionCase {
+	t.Helper()
+	c := revredis.NewClusterClient(revredis.ClusterOptions{Addrs: cs.Addrs()})
+	t.Cleanup(func() { _ = c.Close() })
+	k := clusterSessionCase{store: replicatedStore(t, c, nil), sid: sid, key: sessionredis.KeyPrefix + sid, now: time.Now()}
+	k.primaryNode = cs.PrimaryFor(t, k.key)
+	k.primary = newClient(t, k.primaryNode.Addr())
+	if err := k.store.Create(t.Context(), session.Session{ID: sid, Subject: "u", RefreshJTI: "j0",
+		CreatedAt: k.now, ExpiresAt: k.now.Add(time.Hour), RetainUntil: k.now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // replicaOf returns the node replicating the primary behind pc.
@@ -82,18 +98,8 @@ func replicaOf(t *testing.T, cs *redisserver.ClusterSetup, pc *goredis.Client) *
 // before it resumes, so that the flag outlives its return.
 func TestClusterPeerFlagsNodeFailing(t *testing.T) {
 	cs := redisserver.NewCluster(t)
-	c := revredis.NewClusterClient(revredis.ClusterOptions{Addrs: cs.Addrs()})
-	t.Cleanup(func() { _ = c.Close() })
-	s := replicatedStore(t, c, nil)
-	sid := "flagged"
-	key := sessionredis.KeyPrefix + sid
-	primary := cs.PrimaryFor(t, key)
-	pc := newClient(t, primary.Addr())
-	now := time.Now()
-	if err := s.Create(t.Context(), session.Session{ID: sid, Subject: "u", RefreshJTI: "j0",
-		CreatedAt: now, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
+	c := clusterSession(t, cs, "flagged")
+	s, sid, key, pc, now, primary := c.store, c.sid, c.key, c.primary, c.now, c.primaryNode
 	myID, err := pc.ClusterMyID(t.Context()).Result()
 	if err != nil {
 		t.Fatal(err)
