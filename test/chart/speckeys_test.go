@@ -52,8 +52,20 @@ var specKeys = keyTree{
 		"require_scopes": nil, "require_claims": nil,
 	},
 	"token_cache": keyTree{"max_entries": nil},
+	"token_endpoint_rate_limit": keyTree{
+		"requests_per_second": nil, "burst": nil, "max_clients": nil, "client_ip_header": nil,
+	},
+	"backchannel_logout_rate_limit": keyTree{
+		"requests_per_second": nil, "burst": nil, "total_requests_per_second": nil,
+		"total_burst": nil, "max_clients": nil, "client_ip_header": nil,
+	},
 	"revocation": keyTree{
 		"store": nil, "bolt_path": nil, "redis_url": nil, "max_staleness": nil, "sync_interval": nil,
+		"redis_sentinel": keyTree{
+			"master_name": nil, "addrs": nil, "password_file": nil, "sentinel_password_file": nil, "tls": nil,
+		},
+		"redis_cluster":  keyTree{"addrs": nil, "password_file": nil, "tls": nil},
+		"redis_username": nil,
 	},
 	"issuer": keyTree{
 		"enabled": nil, "issuer": nil, "audiences": nil, "algorithm": nil,

@@ -32,7 +32,92 @@ func TestRenderRefuses(t *testing.T) {
 		},
 		"redis without a URL": {
 			values: "config: {revocation: {store: redis}}",
-			want:   "set redis.url or redis.existingSecret",
+			want:   "set redis.url or redis.existingSecret, config.revocation.redis_sentinel or config.revocation.redis_cluster",
+		},
+		"sentinel with bolt": {
+			values: "config: {revocation: {redis_sentinel: {master_name: m, addrs: ['s:26379']}}}",
+			want:   "set config.revocation.store: redis",
+		},
+		"cluster with memory": {
+			values: "config: {revocation: {store: memory, redis_cluster: {addrs: ['r:6379']}}}",
+			want:   "config.revocation.store is \"memory\": set config.revocation.store: redis",
+		},
+		"url and sentinel": {
+			values: "config: {revocation: {store: redis, redis_sentinel: {master_name: m, addrs: ['s:26379']}}}\nredis: {url: 'redis://r:6379/0'}",
+			want:   "set only one of redis.url / redis.existingSecret, config.revocation.redis_sentinel and config.revocation.redis_cluster",
+		},
+		"url secret and cluster": {
+			values: "config: {revocation: {store: redis, redis_cluster: {addrs: ['r:6379']}}}\nredis: {existingSecret: r}",
+			want:   "set only one of redis.url / redis.existingSecret",
+		},
+		"sentinel and cluster": {
+			values: "config: {revocation: {store: redis, redis_sentinel: {master_name: m, addrs: ['s:26379']}, redis_cluster: {addrs: ['r:6379']}}}",
+			want:   "set only one of",
+		},
+		"sentinel password without sentinel": {
+			values: "config: {revocation: {store: redis, redis_cluster: {addrs: ['r:6379']}}}\nredis: {sentinel: {passwordSecret: {name: pw}}}",
+			want:   "redis.sentinel.passwordSecret / redis.sentinel.sentinelPasswordSecret need config.revocation.redis_sentinel",
+		},
+		"cluster password without cluster": {
+			values: "config: {revocation: {store: redis}}\nredis: {url: 'redis://r:6379/0', cluster: {passwordSecret: {name: pw}}}",
+			want:   "redis.cluster.passwordSecret needs config.revocation.redis_cluster",
+		},
+		// Schema: Redis topologies and rate limits.
+		"cluster without addrs": {
+			values: "config: {revocation: {store: redis, redis_cluster: {addrs: []}}}",
+			want:   "at '/config/revocation/redis_cluster/addrs'",
+		},
+		"cluster addr without a port": {
+			values: "config: {revocation: {store: redis, redis_cluster: {addrs: [redis-0]}}}",
+			want:   "at '/config/revocation/redis_cluster/addrs/0'",
+		},
+		"unknown cluster key": {
+			values: "config: {revocation: {store: redis, redis_cluster: {addrs: ['r:6379'], seeds: ['r:6379']}}}",
+			want:   "additional properties 'seeds' not allowed",
+		},
+		"cluster password file set by hand": {
+			values: "config: {revocation: {store: redis, redis_cluster: {addrs: ['r:6379'], password_file: /pw}}}",
+			want:   "additional properties 'password_file' not allowed",
+		},
+		"sentinel without a master name": {
+			values: "config: {revocation: {store: redis, redis_sentinel: {addrs: ['s:26379']}}}",
+			want:   "missing property 'master_name'",
+		},
+		"sentinel password secret without a key": {
+			values: "config: {revocation: {store: redis, redis_sentinel: {master_name: m, addrs: ['s:26379']}}}\nredis: {sentinel: {passwordSecret: {name: pw, key: ''}}}",
+			want:   "at '/redis/sentinel/passwordSecret/key'",
+		},
+		"unknown redis value": {
+			values: "redis: {sentinel: {password: hunter2}}",
+			want:   "additional properties 'password' not allowed",
+		},
+		"redis username with a space": {
+			values: "config: {revocation: {store: redis, redis_username: 'a b'}}\nredis: {url: 'redis://r:6379/0'}",
+			want:   "at '/config/revocation/redis_username'",
+		},
+		"token rate limit burst zero": {
+			values: "config: {token_endpoint_rate_limit: {burst: 0}}",
+			want:   "at '/config/token_endpoint_rate_limit/burst'",
+		},
+		"token rate limit too high": {
+			values: "config: {token_endpoint_rate_limit: {requests_per_second: 1000001}}",
+			want:   "at '/config/token_endpoint_rate_limit/requests_per_second'",
+		},
+		"unknown token rate limit key": {
+			values: "config: {token_endpoint_rate_limit: {rate: 5}}",
+			want:   "additional properties 'rate' not allowed",
+		},
+		"logout rate limit max clients": {
+			values: "config: {backchannel_logout_rate_limit: {max_clients: 10000001}}",
+			want:   "at '/config/backchannel_logout_rate_limit/max_clients'",
+		},
+		"logout rate limit negative total": {
+			values: "config: {backchannel_logout_rate_limit: {total_requests_per_second: -1}}",
+			want:   "at '/config/backchannel_logout_rate_limit/total_requests_per_second'",
+		},
+		"logout rate limit header": {
+			values: "config: {backchannel_logout_rate_limit: {client_ip_header: 'X Forwarded For'}}",
+			want:   "at '/config/backchannel_logout_rate_limit/client_ip_header'",
 		},
 		"redis URL with bolt": {
 			values: "redis: {url: 'redis://r:6379/0'}",
@@ -153,6 +238,10 @@ func TestRenderAccepts(t *testing.T) {
 		"every token source":                  "config: {token_sources: [{header: authorization}, {header: x-access-token}, {cookie: access_token}, {query: access_token}]}",
 		"full provider":                       "config: {providers: [{name: corp, issuer: 'https://idp/', audiences: [a], jwks_uri: 'https://idp/jwks', algorithms: [RS256, EdDSA], clock_skew: 30s, require_exp: true, max_lifetime: 24h, typ: at+jwt, jwks_refresh_interval: 5m, jwks_min_refresh_interval: 30s, jwks_max_stale: 24h, allow_http: false, forward_claims: {sub: x-jwt-sub}, forward_payload_header: x-jwt-payload, keep_authorization: false}]}",
 		"jwks file provider":                  "config: {providers: [{name: files, issuer: 'https://idp/', jwks_file: /etc/keys/jwks.json}]}",
+		"sentinel with passwords":             "replicaCount: 2\nconfig: {revocation: {store: redis, redis_username: authz, redis_sentinel: {master_name: mymaster, addrs: ['s-0:26379', 's-1:26379'], tls: true}}}\nredis: {sentinel: {passwordSecret: {name: pw}, sentinelPasswordSecret: {name: spw, key: sentinel}}}\nissuer: {existingSecret: k}",
+		"sentinel without passwords":          "config: {revocation: {store: redis, redis_sentinel: {master_name: mymaster, addrs: ['s-0:26379']}}}",
+		"cluster with a password":             "config: {revocation: {store: redis, redis_cluster: {addrs: ['r-0:6379', '[::1]:6379'], tls: true}}}\nredis: {cluster: {passwordSecret: {name: pw}}}",
+		"rate limits":                         "config: {token_endpoint_rate_limit: {requests_per_second: 0, burst: 1, max_clients: 10000000, client_ip_header: x-forwarded-for}, backchannel_logout_rate_limit: {requests_per_second: 1000000, burst: 1000000, total_requests_per_second: 0, total_burst: 1, max_clients: 1, client_ip_header: x-real-ip}}",
 		"full rule":                           "config: {rules: [{match: {path_prefix: /admin, methods: [POST, DELETE], host: api.example.com}, providers: [self], require_scopes: [admin], require_claims: {tenant: acme}, dry_run: true}]}",
 	}
 	for name, values := range tests {

@@ -85,6 +85,46 @@ Paths inside the container.
 {{- define "jwt-authz.dataDir" -}}/var/lib/jwt-authz{{- end }}
 {{- define "jwt-authz.adminTokenDir" -}}/var/run/secrets/jwt-authz/admin{{- end }}
 {{- define "jwt-authz.signingKeyDir" -}}/var/run/secrets/jwt-authz/signing{{- end }}
+{{- define "jwt-authz.redisPasswordDir" -}}/var/run/secrets/jwt-authz/redis{{- end }}
+{{- define "jwt-authz.redisSentinelPasswordDir" -}}/var/run/secrets/jwt-authz/redis-sentinel{{- end }}
+
+{{/*
+Redis topologies set, as a list: "url" (redis.url or redis.existingSecret),
+"sentinel" (config.revocation.redis_sentinel), "cluster"
+(config.revocation.redis_cluster).
+*/}}
+{{- define "jwt-authz.redisTopologies" -}}
+{{- $rev := .Values.config.revocation | default dict }}
+{{- $set := list }}
+{{- if or .Values.redis.url .Values.redis.existingSecret }}{{ $set = append $set "url" }}{{ end }}
+{{- if $rev.redis_sentinel }}{{ $set = append $set "sentinel" }}{{ end }}
+{{- if $rev.redis_cluster }}{{ $set = append $set "cluster" }}{{ end }}
+{{- toJson $set }}
+{{- end }}
+
+{{/*
+Secret ({name, key} as JSON) holding the data nodes' password of the Redis
+Sentinel or Cluster topology in use, or "" when there is none.
+*/}}
+{{- define "jwt-authz.redisPasswordSecret" -}}
+{{- $rev := .Values.config.revocation | default dict }}
+{{- $ref := dict }}
+{{- if $rev.redis_sentinel }}
+{{- $ref = (.Values.redis.sentinel | default dict).passwordSecret | default dict }}
+{{- else if $rev.redis_cluster }}
+{{- $ref = (.Values.redis.cluster | default dict).passwordSecret | default dict }}
+{{- end }}
+{{- if $ref.name }}{{ toJson $ref }}{{ end }}
+{{- end }}
+
+{{/*
+Secret ({name, key} as JSON) holding the sentinels' own password, or "".
+*/}}
+{{- define "jwt-authz.redisSentinelPasswordSecret" -}}
+{{- $rev := .Values.config.revocation | default dict }}
+{{- $ref := (.Values.redis.sentinel | default dict).sentinelPasswordSecret | default dict }}
+{{- if and $rev.redis_sentinel $ref.name }}{{ toJson $ref }}{{ end }}
+{{- end }}
 
 {{/*
 Name of the Secret with the admin token.
@@ -179,14 +219,27 @@ broken release is never applied.
 {{- if and $multi (include "jwt-authz.issuerEnabled" .) (not (include "jwt-authz.signingKeySecretName" .)) }}
 {{- fail "with replicaCount > 1 or autoscaling.enabled, every replica must sign with one key: set issuer.existingSecret (or issuer.generateSigningKey: true), or config.issuer.enabled: false" }}
 {{- end }}
-{{- if and (eq $store "redis") (not .Values.redis.url) (not .Values.redis.existingSecret) }}
-{{- fail "config.revocation.store is redis: set redis.url or redis.existingSecret" }}
+{{- $redis := include "jwt-authz.redisTopologies" . | fromJsonArray }}
+{{- if and (eq $store "redis") (not $redis) }}
+{{- fail "config.revocation.store is redis: set redis.url or redis.existingSecret, config.revocation.redis_sentinel or config.revocation.redis_cluster" }}
 {{- end }}
-{{- if and (ne $store "redis") (or .Values.redis.url .Values.redis.existingSecret) }}
-{{- fail (printf "redis.url / redis.existingSecret are set but config.revocation.store is %q: set config.revocation.store: redis" $store) }}
+{{- if and (ne $store "redis") $redis }}
+{{- fail (printf "a Redis server is set (redis.url, redis.existingSecret, config.revocation.redis_sentinel or config.revocation.redis_cluster) but config.revocation.store is %q: set config.revocation.store: redis" $store) }}
+{{- end }}
+{{- if gt (len $redis) 1 }}
+{{- fail "set only one of redis.url / redis.existingSecret, config.revocation.redis_sentinel and config.revocation.redis_cluster" }}
 {{- end }}
 {{- if and .Values.redis.url .Values.redis.existingSecret }}
 {{- fail "set only one of redis.url and redis.existingSecret" }}
+{{- end }}
+{{- $rev := .Values.config.revocation | default dict }}
+{{- $sentinel := .Values.redis.sentinel | default dict }}
+{{- $cluster := .Values.redis.cluster | default dict }}
+{{- if and (or ($sentinel.passwordSecret | default dict).name ($sentinel.sentinelPasswordSecret | default dict).name) (not $rev.redis_sentinel) }}
+{{- fail "redis.sentinel.passwordSecret / redis.sentinel.sentinelPasswordSecret need config.revocation.redis_sentinel" }}
+{{- end }}
+{{- if and ($cluster.passwordSecret | default dict).name (not $rev.redis_cluster) }}
+{{- fail "redis.cluster.passwordSecret needs config.revocation.redis_cluster" }}
 {{- end }}
 {{- if and .Values.issuer.existingSecret .Values.issuer.generateSigningKey }}
 {{- fail "set only one of issuer.existingSecret and issuer.generateSigningKey" }}
@@ -227,6 +280,22 @@ API on another address without a token.
 {{- end }}
 {{- if .Values.redis.url }}
 {{- $_ := set $rev "redis_url" .Values.redis.url }}
+{{- end }}
+{{- with include "jwt-authz.redisPasswordSecret" . }}
+{{- with fromJson . }}
+{{- $file := printf "%s/%s" (include "jwt-authz.redisPasswordDir" $) .key }}
+{{- if $rev.redis_sentinel }}
+{{- $_ := set $rev "redis_sentinel" (merge (dict "password_file" $file) $rev.redis_sentinel) }}
+{{- else }}
+{{- $_ := set $rev "redis_cluster" (merge (dict "password_file" $file) $rev.redis_cluster) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with include "jwt-authz.redisSentinelPasswordSecret" . }}
+{{- with fromJson . }}
+{{- $file := printf "%s/%s" (include "jwt-authz.redisSentinelPasswordDir" $) .key }}
+{{- $_ := set $rev "redis_sentinel" (merge (dict "sentinel_password_file" $file) $rev.redis_sentinel) }}
+{{- end }}
 {{- end }}
 {{- $_ := set $cfg "revocation" $rev }}
 {{- $issuer := deepCopy ($cfg.issuer | default dict) }}
