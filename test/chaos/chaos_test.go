@@ -165,6 +165,7 @@ func runChaos(t *testing.T, topo string, duration time.Duration) {
 	wg.Go(func() { h.revoker(trafficCtx, mathrand.New(mathrand.NewPCG(seed, 2)), 300*time.Millisecond) })
 	wg.Go(func() { h.refreshRacer(trafficCtx, mathrand.New(mathrand.NewPCG(seed, 3)), 500*time.Millisecond) })
 	wg.Go(func() { h.refreshChain(trafficCtx, mathrand.New(mathrand.NewPCG(seed, 4)), 250*time.Millisecond) })
+	wg.Go(func() { h.watchFailClosed(trafficCtx) })
 
 	h.waitRequests(ctx, 400)
 	before := h.sample(ctx)
@@ -256,6 +257,7 @@ func (h *harness) bringUp(ctx context.Context, r *replica) error {
 	r.update(func(st *replicaState) {
 		st.up = true
 		st.incarnation++
+		st.failClosed = failClosedSample{}
 		st.epoch++
 		st.steady = true
 		st.confirmedSeq = seq

@@ -49,6 +49,9 @@ type replicaState struct {
 	// at every change.
 	stale    bool
 	staleGen uint64
+	// failClosed: the replica's fail-closed metrics at the last scrape
+	// that ended before now (see watchFailClosed); zero until one did.
+	failClosed failClosedSample
 	// confirmedSeq: every revocation with this sequence number or lower
 	// is known to be applied by this incarnation.
 	confirmedSeq int64

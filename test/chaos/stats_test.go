@@ -22,6 +22,7 @@ type verdict struct {
 	wrongAllow           bool
 	wrongDeny            bool
 	faultUnavailable     bool // a valid token got 503 or no answer while a fault touched the replica
+	failClosedStale      bool // a valid token got store_unavailable, no fault running, from a replica whose metrics say it was failing closed or started to
 	allowedBeforeApplied bool // a revoked token allowed before this replica applied the revocation
 	lostReload           bool // no answer or 503 across a reload
 	errorSteady          bool // no answer, or 503 for a token that is not valid, with no fault running
@@ -53,8 +54,11 @@ const (
 	colDoubleWin  = "refresh double wins"
 	colWrongDeny  = "wrong denies of valid tokens (keys and store fresh)"
 	colLostReload = "requests lost across reloads"
-	progressEvery = 50
-	maxExamples   = 10
+	// Not a must-be-zero column, but shown: a replica starved past
+	// max_staleness with no fault running fails closed, as it must.
+	colFailClosedStale = "fail-closed while stale (no fault): valid tokens store_unavailable"
+	progressEvery      = 50
+	maxExamples        = 10
 )
 
 var mustZeroCols = []string{colWrongAllow, colRevLost, colDoubleWin, colWrongDeny, colLostReload}
@@ -99,6 +103,12 @@ func (s *stats) record(v verdict) {
 	}
 	if v.faultUnavailable {
 		s.counts["valid tokens answered 503 or not at all during a fault"]++
+	}
+	if v.failClosedStale {
+		s.counts[colFailClosedStale]++
+		if len(s.examples[colFailClosedStale]) < maxExamples {
+			s.examples[colFailClosedStale] = append(s.examples[colFailClosedStale], time.Now().UTC().Format("15:04:05.000")+" "+what)
+		}
 	}
 	if v.allowedBeforeApplied {
 		s.counts["revoked tokens allowed before the replica applied the revocation"]++
@@ -188,7 +198,7 @@ func (s *stats) report(head string) string {
 			b.WriteString(r + "\n")
 		}
 	}
-	for _, c := range append(slices.Clone(mustZeroCols), "steady errors") {
+	for _, c := range append(slices.Clone(mustZeroCols), colFailClosedStale, "steady errors") {
 		if ex := s.examples[c]; len(ex) > 0 {
 			fmt.Fprintf(&b, "\nfirst %s:\n  %s\n", c, strings.Join(ex, "\n  "))
 		}

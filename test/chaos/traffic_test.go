@@ -158,10 +158,19 @@ func (h *harness) request(ctx context.Context, rng *rand.Rand, r *replica, t *to
 		case "deny":
 			v.wrongDeny = true
 		case "unavailable", "error":
-			if fresh {
-				v.wrongDeny = true
-			} else {
+			switch {
+			case !fresh:
 				v.faultUnavailable = true
+			case a.kind == "unavailable" && a.reason == "store_unavailable" &&
+				r.failedClosedStale(ctx, st0.failClosed, st0.incarnation):
+				// No fault, but the replica itself reports its
+				// revocation copy past max_staleness.
+				v.failClosedStale = true
+			default:
+				if ctx.Err() != nil {
+					return
+				}
+				v.wrongDeny = true
 			}
 		}
 	case c0 == classBad:
