@@ -69,6 +69,7 @@ func newStats() *stats {
 	for _, c := range mustZeroCols {
 		s.mustZero[c] = 0
 	}
+	s.counts[colFailClosedStale] = 0
 	return s
 }
 
