@@ -214,7 +214,7 @@ broken release is never applied.
 {{- $store := include "jwt-authz.store" . }}
 {{- $multi := or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled }}
 {{- if and $multi (ne $store "redis") }}
-{{- fail (printf "config.revocation.store is %q, which keeps revocations in one pod: with replicaCount > 1 or autoscaling.enabled, set config.revocation.store: redis (and redis.url or redis.existingSecret)" $store) }}
+{{- fail (printf "config.revocation.store is %q, which keeps revocations in one pod: with replicaCount > 1 or autoscaling.enabled, set config.revocation.store: redis (and redis.url or redis.existingSecret, or config.revocation.redis_sentinel or redis_cluster)" $store) }}
 {{- end }}
 {{- if and $multi (include "jwt-authz.issuerEnabled" .) (not (include "jwt-authz.signingKeySecretName" .)) }}
 {{- fail "with replicaCount > 1 or autoscaling.enabled, every replica must sign with one key: set issuer.existingSecret (or issuer.generateSigningKey: true), or config.issuer.enabled: false" }}
