@@ -31,11 +31,14 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[7])
 return 1
 `)
 
-// rotateScript mirrors session.Record.Apply.
+// rotateScript mirrors session.Record.Apply: a rotation that carries a
+// DPoP key (session.Rotation.JKT) also binds a session not bound yet to
+// that key, in the same step; a bound session keeps its key.
 // KEYS[1] session key; ARGV presented jti, now, next jti, next retain,
-// grace until, replay. Returns {result} or {"replayed", replay}.
+// grace until, replay, the key's thumbprint or "". Returns {result} or
+// {"replayed", replay}.
 var rotateScript = goredis.NewScript(`
-local h = redis.call('HMGET', KEYS[1], 'jti', 'prev', 'grace', 'revoked', 'expires', 'retain')
+local h = redis.call('HMGET', KEYS[1], 'jti', 'prev', 'grace', 'revoked', 'expires', 'retain', 'jkt')
 if not h[1] then return {'not_found'} end
 local now = tonumber(ARGV[2])
 if now >= (tonumber(h[6]) or 0) then return {'not_found'} end
@@ -44,6 +47,7 @@ if now >= (tonumber(h[5]) or 0) then return {'expired'} end
 if h[1] == ARGV[1] then
   redis.call('HSET', KEYS[1], 'jti', ARGV[3], 'prev', ARGV[1], 'retain', ARGV[4],
     'grace', ARGV[5], 'replay', ARGV[6])
+  if ARGV[7] ~= '' and (not h[7] or h[7] == '') then redis.call('HSET', KEYS[1], 'jkt', ARGV[7]) end
   redis.call('PEXPIREAT', KEYS[1], ARGV[4])
   return {'rotated'}
 end

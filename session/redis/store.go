@@ -102,8 +102,8 @@ func (s *Store) Rotate(ctx context.Context, sid, presentedJTI string, next sessi
 	if err := session.ValidateRotate(sid, presentedJTI, next); err != nil {
 		return session.Outcome{}, err
 	}
-	script, args := rotateCall(presentedJTI, next, millis(now))
-	cmd, err := s.runReplicated(ctx, script, key(sid), args...)
+	cmd, err := s.runReplicated(ctx, rotateScript, key(sid),
+		presentedJTI, millis(now), next.JTI, millis(next.RetainUntil), millis(next.GraceUntil), next.Replay, next.JKT)
 	var res []any
 	if err == nil {
 		res, err = cmd.Slice()
