@@ -37,6 +37,8 @@ var specMetrics = []string{
 	"jwt_authz_revocations_total",
 	"jwt_authz_revoked_entries",
 	"jwt_authz_revocation_store_up",
+	"jwt_authz_revocation_fail_closed_total",
+	"jwt_authz_revocation_failing_closed",
 	"jwt_authz_token_requests_total",
 	"jwt_authz_refresh_reuse_detected_total",
 	"jwt_authz_config_reload_total",
