@@ -251,4 +251,3 @@ func TestOverallRefusalRefundsTheClient(t *testing.T) {
 		t.Fatal("refunded client refused")
 	}
 }
-
