@@ -80,6 +80,17 @@ func Probe(ctx context.Context, c goredis.UniversalClient, topo Topology) (Serve
 	if err := c.Ping(ctx).Err(); err != nil {
 		return ServerInfo{}, classify(err, topo)
 	}
+	if topo == Cluster {
+		// The session store asks these of a primary with no replica
+		// connected, before it answers a rotation: an ACL that refuses
+		// them is found now rather than in the middle of a failover.
+		if err := c.ClusterNodes(ctx).Err(); err != nil {
+			return ServerInfo{}, classify(err, topo)
+		}
+		if err := c.ClusterKeySlot(ctx, "jwt-authz").Err(); err != nil {
+			return ServerInfo{}, classify(err, topo)
+		}
+	}
 	return ServerInfo{Version: version}, nil
 }
 

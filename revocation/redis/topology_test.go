@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -114,6 +115,21 @@ func TestCluster(t *testing.T) {
 		single := newClient(t, cs.Addrs()[0])
 		_, err := Probe(t.Context(), single, Single)
 		wantMisconfig(t, err, CauseTopology, "use revocation.redis_cluster")
+	})
+	// A user refused CLUSTER NODES could run the store but not the session
+	// store's check of a primary without replicas: refused at start-up.
+	t.Run("probe refuses an ACL without cluster|nodes", func(t *testing.T) {
+		for _, addr := range cs.Addrs() {
+			admin := newClient(t, addr)
+			if err := admin.Do(t.Context(), "ACL", "SETUSER", "no-nodes", "on", ">pw", "~*", "&*", "+@all", "-cluster|nodes").Err(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = admin.Do(context.Background(), "ACL", "DELUSER", "no-nodes").Err() })
+		}
+		c := NewClusterClient(ClusterOptions{Addrs: cs.Addrs(), Username: "no-nodes", Password: "pw"})
+		t.Cleanup(func() { _ = c.Close() })
+		_, err := Probe(t.Context(), c, Cluster)
+		wantMisconfig(t, err, CauseAuth, "NOPERM")
 	})
 }
 
