@@ -29,7 +29,9 @@ func runScaleCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 	fs.StringVar(&redisAddr, "redis", "", "address (host:port, loopback) of the Redis every replica connects to")
 	fs.StringVar(&cluster, "cluster", "", "comma-separated loopback seed addresses of a Redis Cluster, instead of --redis")
 	fs.StringVar(&prefix, "prefix", "authzbench-scale:", "key prefix and channel name (a Cluster hash-tags it)")
-	fs.IntVar(&cfg.Replicas, "replicas", 10, "replicas, each a revocation service on its own connections")
+	fs.IntVar(&cfg.Replicas, "replicas", 10, "replicas, each on its own connections and subscription")
+	fs.IntVar(&cfg.FullReplicas, "full-replicas", 0, "of those, how many run the product's revocation service, timed per (replica, entry); "+
+		"the others are listeners: the same subscription and pulls, so the same Redis work, without the index (0: all full)")
 	fs.IntVar(&cfg.Revocations, "revocations", 10_000, "single jti revocations, written at --rate")
 	fs.Float64Var(&cfg.Rate, "rate", 1000, "single revocations per second")
 	fs.IntVar(&cfg.Sessions, "sessions", 0, "sessions of one mass logout written as sid entries (0: none)")
@@ -46,6 +48,9 @@ func runScaleCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("scale: unexpected argument %q", fs.Arg(0))}
+	}
+	if cfg.FullReplicas < 0 || cfg.FullReplicas > cfg.Replicas {
+		return usageError{fmt.Errorf("scale: --full-replicas %d: want 0 (all) to --replicas (%d)", cfg.FullReplicas, cfg.Replicas)}
 	}
 	newClient, isCluster, err := scaleClients(redisAddr, cluster)
 	if err != nil {

@@ -15,10 +15,27 @@ func TestScale(t *testing.T) {
 	addr := redisserver.Shared(t)
 	code, out, errs := runCmd(t.Context(), "scale", "--redis", addr, "--prefix", "authzbench-test:"+t.Name()+":",
 		"--replicas", "2", "--revocations", "20", "--rate", "100000", "--sessions", "10", "--writers", "4")
-	for _, want := range []string{"Replicas: 2", "| single jti | 20 |", "| mass logout, sid entries | 10 |", "| mass logout, one provider entry | 1 |"} {
+	for _, want := range []string{"Replicas: 2: 2 full", "| single jti | full (2) | 20 |", "| mass logout, sid entries | full (2) | 10 |",
+		"| mass logout, one provider entry | full (2) | 1 |"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Fatalf("scale: exit %d, no %q\n%s\n%s", code, want, out, errs)
 		}
+	}
+}
+
+// TestScaleWithListeners runs full replicas among listeners, as the
+// scale target's command does.
+func TestScaleWithListeners(t *testing.T) {
+	addr := redisserver.Shared(t)
+	code, out, errs := runCmd(t.Context(), "scale", "--redis", addr, "--prefix", "authzbench-test:"+t.Name()+":",
+		"--replicas", "5", "--full-replicas", "2", "--revocations", "20", "--rate", "100000", "--writers", "4", "--provider-logout=false")
+	for _, want := range []string{"Replicas: 5: 2 full", "3 listeners", "| single jti | full (2) | 20 |", "| single jti | listeners (3) | 20 |"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("scale: exit %d, no %q\n%s\n%s", code, want, out, errs)
+		}
+	}
+	if !strings.Contains(out, "| 40 | 0 |") || !strings.Contains(out, "| 60 | 0 |") {
+		t.Errorf("scale: not every pair delivered, or some lost\n%s", out)
 	}
 }
 
@@ -31,6 +48,7 @@ func TestScaleRejectsBadTopology(t *testing.T) {
 		"no port":        {"scale", "--redis", "127.0.0.1"},
 		"stray argument": {"scale", "--redis", "127.0.0.1:6379", "extra"},
 		"unknown flag":   {"scale", "--replica", "3"},
+		"full > all":     {"scale", "--redis", "127.0.0.1:6379", "--replicas", "2", "--full-replicas", "3"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), args, &out, &errOut); code != 2 {

@@ -21,6 +21,12 @@ type Config struct {
 
 	// Replicas is how many replicas follow the store.
 	Replicas int
+	// FullReplicas is how many of them run the product's revocation.Service
+	// and are timed per (replica, entry); the others are listeners (see
+	// listener): the same connections, subscription, pulls and so the same
+	// Redis work, without the index. They subscribe interleaved, a full
+	// replica at every Replicas/FullReplicas-th place. Zero: all are full.
+	FullReplicas int
 	// Revocations is how many single jti revocations are written, at Rate
 	// per second.
 	Revocations int
@@ -50,10 +56,14 @@ type Config struct {
 	StartParallel int
 	// Progress, when set, receives a line at each step.
 	Progress func(format string, args ...any)
+
+	// loseMessage, a test's hook, makes a listener withhold the credit of
+	// the message numbered (after, through] when it returns true.
+	loseMessage func(listener int, after, through uint64) bool
 }
 
-// maxTracked bounds replicas × entries: the engine keeps 4 bytes per
-// replica and entry to time each apply.
+// maxTracked bounds full replicas × entries: the engine keeps 4 bytes
+// per full replica and entry to time each apply.
 const maxTracked = 2_000_000_000
 
 func (c Config) withDefaults() (Config, error) {
@@ -62,15 +72,24 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("scalesim: no Redis client constructor")
 	case c.Replicas < 1:
 		return c, fmt.Errorf("scalesim: replicas %d: want at least 1", c.Replicas)
+	case c.FullReplicas < 0 || c.FullReplicas > c.Replicas:
+		return c, fmt.Errorf("scalesim: full replicas %d: want 0 (all) to %d", c.FullReplicas, c.Replicas)
 	case c.Revocations < 0 || c.Sessions < 0:
 		return c, errors.New("scalesim: negative revocation or session count")
 	case c.Revocations > 0 && c.Rate <= 0:
 		return c, fmt.Errorf("scalesim: rate %v: want a positive rate", c.Rate)
 	case c.Revocations+c.Sessions == 0 && !c.ProviderLogout && c.Idle <= 0:
 		return c, errors.New("scalesim: nothing to measure: set revocations, sessions, the provider logout or an idle time")
-	case int64(c.Replicas)*int64(c.Revocations+c.Sessions+1) > maxTracked:
-		return c, fmt.Errorf("scalesim: %d replicas × %d entries is more than %d applies to track; lower one of them",
-			c.Replicas, c.Revocations+c.Sessions, maxTracked)
+	case int64(max(c.FullReplicas, 1))*int64(c.Revocations+c.Sessions+1) > maxTracked:
+		return c, fmt.Errorf("scalesim: %d full replicas × %d entries is more than %d applies to track; lower one of them",
+			c.FullReplicas, c.Revocations+c.Sessions, maxTracked)
+	}
+	if c.FullReplicas == 0 {
+		c.FullReplicas = c.Replicas
+		if int64(c.Replicas)*int64(c.Revocations+c.Sessions+1) > maxTracked {
+			return c, fmt.Errorf("scalesim: %d replicas × %d entries is more than %d applies to track; lower one of them or set full replicas",
+				c.Replicas, c.Revocations+c.Sessions, maxTracked)
+		}
 	}
 	if c.Writers <= 0 {
 		c.Writers = 32

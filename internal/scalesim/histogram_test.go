@@ -54,7 +54,7 @@ func TestIDsRoundTrip(t *testing.T) {
 }
 
 func TestGoalStopsWaitingForUnwrittenEntries(t *testing.T) {
-	g := newGoal(0, 3, 2) // 3 entries on 2 replicas
+	g := newGoal(0, 3, 2, 0) // 3 entries on 2 replicas
 	for range 4 {
 		g.applied1()
 	}

@@ -17,7 +17,14 @@ type entryMaker func(i int, expires int64) revocation.Entry
 // all of them or the settle window ends, and measures.
 func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, mk entryMaker) (Phase, error) {
 	p := Phase{Name: name, Entries: hi - lo}
-	g := newGoal(lo, hi, len(s.replicas))
+	g := newGoal(lo, hi, len(s.replicas), len(s.listeners))
+	base, err := s.head(ctx)
+	if err != nil {
+		return p, err
+	}
+	for _, l := range s.listeners {
+		l.begin(base)
+	}
 	s.t.phase.Store(g)
 	defer s.t.phase.Store(nil)
 	s.cfg.Progress("%s: writing %d entries (rate %s)", name, hi-lo, rateText(rate))
@@ -35,8 +42,16 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 	}
 	p.WriteTime = time.Since(first)
 	p.Rate = float64(p.Entries) / p.WriteTime.Seconds()
-	s.cfg.Progress("%s: written in %s (%.0f/s, %d errors); waiting for %d applies",
-		name, p.WriteTime.Round(time.Millisecond), p.Rate, p.WriteErrors, g.want.Load())
+	last, err := s.head(ctx)
+	if err != nil {
+		return p, err
+	}
+	for _, l := range s.listeners {
+		l.aim(g, last)
+	}
+	s.cfg.Progress("%s: written in %s (%.0f/s, %d errors); waiting for %d applies on %d full replicas and %d listeners",
+		name, p.WriteTime.Round(time.Millisecond), p.Rate, p.WriteErrors, int64(p.Entries-p.WriteErrors)*int64(len(s.replicas)),
+		len(s.replicas), len(s.listeners))
 
 	settle := time.NewTimer(s.cfg.Settle)
 	defer settle.Stop()
@@ -52,8 +67,16 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 		return p, err
 	}
 	s.measure(&p, lo, hi, first)
-	s.cfg.Progress("%s: p50 %s p99 %s max %s, lost %d, complete in %s",
+	if err := s.measureListeners(ctx, &p, lo, hi, base, first); err != nil {
+		return p, err
+	}
+	s.cfg.Progress("%s: full replicas p50 %s p99 %s max %s, lost %d, complete in %s",
 		name, p.P50, p.P99, p.Max, p.Lost, p.Complete.Round(time.Millisecond))
+	if len(s.listeners) > 0 {
+		d := p.Listeners
+		s.cfg.Progress("%s: listeners p50 %s p99 %s max %s, lost %d, complete in %s",
+			name, d.P50, d.P99, d.Max, d.Lost, d.Complete.Round(time.Millisecond))
+	}
 	return p, nil
 }
 
@@ -148,6 +171,65 @@ func (s *sim) measure(p *Phase, lo, hi int, first time.Time) {
 	if last > 0 {
 		p.Complete = s.t.start.Add(time.Duration(last-1) * time.Microsecond).Sub(first)
 	}
+}
+
+// measureListeners fills p.Listeners: for every listener and entry, the
+// delay from the writer's return to the first delivery of the entry's
+// write sequence number (base < number), and the pairs never delivered.
+func (s *sim) measureListeners(ctx context.Context, p *Phase, lo, hi int, base uint64, first time.Time) error {
+	if len(s.listeners) == 0 {
+		return nil
+	}
+	seqOf, top, err := s.seqs(ctx, lo, hi, base)
+	if err != nil {
+		return err
+	}
+	d := &p.Listeners
+	h := newHistogram()
+	var size uint64
+	if top > base {
+		size = top - base
+	}
+	arrival := make([]uint32, size) // per number after base: first delivery
+	pulled := make([]bool, size)
+	var last uint32
+	for _, l := range s.listeners {
+		clear(arrival)
+		clear(pulled)
+		l.mu.Lock()
+		for _, sp := range l.spans {
+			for n := max(sp.lo, base+1); n <= min(sp.hi, top); n++ {
+				if arrival[n-base-1] == 0 {
+					arrival[n-base-1], pulled[n-base-1] = sp.at, sp.pulled
+				}
+			}
+		}
+		d.ShortMessages += l.short
+		l.mu.Unlock()
+		for i := lo; i < hi; i++ {
+			w := s.written[i]
+			if w < 0 {
+				continue
+			}
+			n := seqOf[i-lo]
+			if n == 0 || arrival[n-base-1] == 0 {
+				d.Lost++
+				continue
+			}
+			a := arrival[n-base-1]
+			d.Delivered++
+			if pulled[n-base-1] {
+				d.ViaPull++
+			}
+			last = max(last, a)
+			h.add(time.Duration(int64(a-1)*1000 - w))
+		}
+	}
+	d.P50, d.P99, d.Max = h.quantile(0.5), h.quantile(0.99), h.max
+	if last > 0 {
+		d.Complete = s.t.start.Add(time.Duration(last-1) * time.Microsecond).Sub(first)
+	}
+	return nil
 }
 
 // numbered returns the maker of entries of kind named by their number.

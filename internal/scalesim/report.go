@@ -6,12 +6,18 @@ import (
 	"time"
 )
 
-// WriteMarkdown writes r as a Markdown table, one row per phase, with the
-// per-delivery costs that the scaling model is built from.
+// WriteMarkdown writes r as Markdown: a line per idle phase, then two
+// tables with a row per phase (two when there are listeners): how the
+// entries reached the replicas, and what it cost Redis and this process,
+// with the per-delivery costs that the scaling model is built from.
 func (r *Result) WriteMarkdown(w io.Writer) error {
-	if _, err := fmt.Fprintf(w, "Replicas: %d (started in %s); heap per replica %s idle, %s after the run; "+
-		"index entries per replica %.0f; resubscriptions %d\n\n",
-		r.Replicas, r.StartTime.Round(time.Millisecond), kib(r.HeapIdle), kib(r.HeapPerReplica),
+	listeners := r.Replicas - r.FullReplicas
+	if _, err := fmt.Fprintf(w, "Replicas: %d: %d full (the product's revocation.Service, each apply timed per (replica, entry)), "+
+		"%d listeners (the product's Store on its own client: the same subscription, pulls and sweeps, so the same Redis work, "+
+		"without the index; each delivery timed per (listener, entry) by the entry's write sequence number, per message, change-log read or pull). "+
+		"Started in %s; heap per replica %s idle, %s after the run (mean over all, the writer counted as one); "+
+		"index entries per full replica %.0f; resubscriptions %d\n\n",
+		r.Replicas, r.FullReplicas, listeners, r.StartTime.Round(time.Millisecond), kib(r.HeapIdle), kib(r.HeapPerReplica),
 		r.IndexEntries, r.Resubscriptions); err != nil {
 		return err
 	}
@@ -21,25 +27,56 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		}
 		n, secs := float64(r.Replicas), p.Wall.Seconds()
 		if _, err := fmt.Fprintf(w, "%s, %s: Redis %.3f cores (%.1f µs of CPU per replica per second), "+
-			"%.1f commands and %.0f bytes out per replica per second; replicas' CPU %.1f µs per replica per second\n\n",
+			"%.1f commands and %.0f bytes out per replica per second; this process's CPU %.1f µs per replica per second\n\n",
 			p.Name, p.Wall.Round(time.Millisecond), p.RedisCores(), p.RedisCPU*1e6/n/secs,
 			float64(p.RedisCommands)/n/secs, float64(p.RedisOut)/n/secs, p.ProcessCPU*1e6/n/secs); err != nil {
 			return err
 		}
 	}
-	const header = "| phase | entries | write rate /s | p50 | p99 | max | complete | applied | lost | via pull " +
-		"| messages | entries/message | Redis cores (busiest node) | Redis µs/delivery | Redis out B/delivery | Redis in MB | replicas' cores | replicas' µs/delivery |\n" +
-		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
-	if _, err := io.WriteString(w, header); err != nil {
+	const delays = "Propagation: delay from the writer's return (`Revoke`, what the admin API answers 201 after) to the replica's apply " +
+		"(full) or delivery (listeners), once the whole message or pull that brought the entry is done; lost: (replica, entry) " +
+		"pairs missing when the settle window ended; via pull: pairs a pull brought first; uncredited: messages " +
+		"whose entries did not match their sequence numbers (their entries count as lost unless a pull brought them).\n\n" +
+		"| phase | replicas | entries | written/s | p50 | p99 | max | complete | delivered | lost | via pull | uncredited messages |\n" +
+		"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+	if _, err := io.WriteString(w, delays); err != nil {
 		return err
 	}
 	for _, p := range r.Phases {
 		if p.Entries == 0 {
 			continue
 		}
-		if _, err := fmt.Fprintf(w, "| %s | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | %d | %.1f | %.2f (%.2f) | %.2f | %.0f | %.1f | %.2f | %.1f |\n",
-			p.Name, p.Entries, p.Rate, ms(p.P50), ms(p.P99), ms(p.Max), ms(p.Complete), p.Applied, p.Lost, p.ViaPull,
-			p.RedisMessages, p.EntriesPerMessage(), p.RedisCores(), p.RedisBusiestNodeCores(), p.RedisMicrosPerDelivery(), p.BytesPerDelivery(), float64(p.RedisIn)/1e6,
+		if _, err := fmt.Fprintf(w, "| %s | full (%d) | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | – |\n",
+			p.Name, r.FullReplicas, p.Entries, p.Rate, ms(p.P50), ms(p.P99), ms(p.Max), ms(p.Complete),
+			p.Applied, p.Lost, p.ViaPull); err != nil {
+			return err
+		}
+		if listeners == 0 {
+			continue
+		}
+		d := p.Listeners
+		if _, err := fmt.Fprintf(w, "| %s | listeners (%d) | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | %d |\n",
+			p.Name, listeners, p.Entries, p.Rate, ms(d.P50), ms(d.P99), ms(d.Max), ms(d.Complete),
+			d.Delivered, d.Lost, d.ViaPull, d.ShortMessages); err != nil {
+			return err
+		}
+	}
+	const costs = "\nCost over each phase (from its first write to its last delivery or the settle window's end); " +
+		"Redis CPU is `used_cpu_user + used_cpu_sys` (all nodes; the busiest in brackets), per delivery: per (replica, entry) " +
+		"delivered, full replicas and listeners together.\n\n" +
+		"| phase | messages | entries/message | Redis cores (busiest node) | Redis µs/delivery | Redis out MB | Redis out B/delivery " +
+		"| Redis in MB | this process's cores | this process's µs/delivery |\n" +
+		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+	if _, err := io.WriteString(w, costs); err != nil {
+		return err
+	}
+	for _, p := range r.Phases {
+		if p.Entries == 0 {
+			continue
+		}
+		if _, err := fmt.Fprintf(w, "| %s | %d | %.1f | %.2f (%.2f) | %.3f | %.1f | %.1f | %.1f | %.2f | %.2f |\n",
+			p.Name, p.RedisMessages, p.EntriesPerMessage(), p.RedisCores(), p.RedisBusiestNodeCores(), p.RedisMicrosPerDelivery(),
+			float64(p.RedisOut)/1e6, p.BytesPerDelivery(), float64(p.RedisIn)/1e6,
 			p.ProcessCores(), p.ProcessMicrosPerDelivery()); err != nil {
 			return err
 		}

@@ -4,7 +4,9 @@ import "time"
 
 // Result is what one simulation measured.
 type Result struct {
-	Replicas int
+	// Replicas is how many replicas followed the store; FullReplicas how
+	// many of them were revocation.Services (the others were listeners).
+	Replicas, FullReplicas int
 	// StartTime is how long starting and subscribing every replica took.
 	StartTime time.Duration
 	// HeapIdle and HeapPerReplica are the live Go heap per replica (client,
@@ -12,7 +14,7 @@ type Result struct {
 	// after the last phase. The writer counts as one more replica: it holds
 	// the same entries.
 	HeapIdle, HeapPerReplica uint64
-	// IndexEntries is the mean number of entries in a replica's index
+	// IndexEntries is the mean number of entries in a full replica's index
 	// after the last phase.
 	IndexEntries float64
 	// Resubscriptions counts subscriptions made again after the first, over
@@ -34,16 +36,20 @@ type Phase struct {
 	WriteTime time.Duration
 	Rate      float64
 	// P50, P99 and Max are the delays from the writer's return to each
-	// replica's apply, over every replica and entry. An apply before the
-	// return (the announcement can overtake the reply) counts as zero.
+	// full replica's apply, over every full replica and entry, each apply
+	// timed once the Service has applied the whole message (or pull) that
+	// brought it. An apply before the return (the announcement can overtake
+	// the reply) counts as zero.
 	P50, P99, Max time.Duration
-	// Applied counts (replica, entry) applies; Lost the pairs missing after
-	// the settle window; ViaPull the applies that a pull brought before
-	// the announcement did.
+	// Applied counts (full replica, entry) applies; Lost the pairs missing
+	// after the settle window; ViaPull the applies that a pull brought
+	// before the announcement did.
 	Applied, Lost, ViaPull int64
 	// Complete is from the first write's start to the last apply on the
-	// last replica: how long the whole phase took to reach everyone.
+	// last full replica: how long the whole phase took to reach them.
 	Complete time.Duration
+	// Listeners is how the phase reached the listeners.
+	Listeners Delivery
 	// Wall is the span the usage figures cover: from the first write to
 	// the last apply (or the end of the settle window).
 	Wall time.Duration
@@ -63,6 +69,30 @@ type Phase struct {
 	ProcessCPU float64
 }
 
+// Delivery is how a phase reached the listeners, timed per (listener,
+// entry) from the delivery of the entry's write sequence number: by a
+// message that carried as many entries as its numbers say, a read of the
+// change log after a gap, or a pull.
+type Delivery struct {
+	// P50, P99 and Max are the delays from the writer's return to the
+	// delivery, each timed once the listener's Store has decoded the whole
+	// message (or pull).
+	P50, P99, Max time.Duration
+	// Delivered counts (listener, entry) pairs delivered; Lost those never
+	// delivered within the settle window; ViaPull those a pull delivered
+	// first.
+	Delivered, Lost, ViaPull int64
+	// ShortMessages counts messages not credited because they held fewer
+	// (or more) entries than their sequence numbers say.
+	ShortMessages int64
+	// Complete is from the first write's start to the last delivery.
+	Complete time.Duration
+}
+
+// Deliveries counts the (replica, entry) pairs delivered, full replicas'
+// and listeners'.
+func (p Phase) Deliveries() int64 { return p.Applied + p.Listeners.Delivered }
+
 // RedisCores is the mean number of cores Redis used during the phase.
 func (p Phase) RedisCores() float64 { return perSecond(p.RedisCPU, p.Wall) }
 
@@ -73,8 +103,9 @@ func (p Phase) RedisBusiestNodeCores() float64 { return perSecond(p.RedisBusiest
 // ProcessCores is the mean number of cores the replicas used.
 func (p Phase) ProcessCores() float64 { return perSecond(p.ProcessCPU, p.Wall) }
 
-// BytesPerDelivery is Redis's output bytes per (replica, entry) applied.
-func (p Phase) BytesPerDelivery() float64 { return ratio(float64(p.RedisOut), p.Applied) }
+// BytesPerDelivery is Redis's output bytes per (replica, entry)
+// delivered.
+func (p Phase) BytesPerDelivery() float64 { return ratio(float64(p.RedisOut), p.Deliveries()) }
 
 // EntriesPerMessage is the mean number of entries an announcement
 // carried: entries written over messages published.
@@ -83,12 +114,12 @@ func (p Phase) EntriesPerMessage() float64 {
 }
 
 // RedisMicrosPerDelivery is Redis CPU microseconds per (replica, entry)
-// applied.
-func (p Phase) RedisMicrosPerDelivery() float64 { return ratio(p.RedisCPU*1e6, p.Applied) }
+// delivered.
+func (p Phase) RedisMicrosPerDelivery() float64 { return ratio(p.RedisCPU*1e6, p.Deliveries()) }
 
-// ProcessMicrosPerDelivery is the replicas' CPU microseconds per (replica,
-// entry) applied.
-func (p Phase) ProcessMicrosPerDelivery() float64 { return ratio(p.ProcessCPU*1e6, p.Applied) }
+// ProcessMicrosPerDelivery is this process's CPU microseconds per
+// (replica, entry) delivered, full replicas and listeners together.
+func (p Phase) ProcessMicrosPerDelivery() float64 { return ratio(p.ProcessCPU*1e6, p.Deliveries()) }
 
 func perSecond(v float64, d time.Duration) float64 {
 	if d <= 0 {

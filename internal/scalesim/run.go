@@ -25,11 +25,13 @@ const entryLifetime = time.Hour
 
 // sim is one running simulation.
 type sim struct {
-	cfg      Config
-	t        *tracker
-	admin    goredis.UniversalClient
-	writer   *revocation.Service
-	replicas []*replica
+	cfg       Config
+	t         *tracker
+	admin     goredis.UniversalClient
+	prefix    string // the store's key prefix
+	writer    *revocation.Service
+	replicas  []*replica  // the full replicas
+	listeners []*listener // the others
 	// written holds, per entry, when the writer's Revoke returned (ns since
 	// the run's start), or -1 when it failed.
 	written []int64
@@ -52,6 +54,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg:     cfg,
 		t:       &tracker{ids: newIDs(total - 1), start: time.Now()},
 		admin:   cfg.NewClient(),
+		prefix:  keyPrefix(cfg.Store),
 		written: make([]int64, total),
 		opts:    revocation.Options{ProbeInterval: cfg.ProbeInterval, SyncInterval: cfg.SyncInterval},
 	}
@@ -70,12 +73,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	defer s.writer.Close()
 
-	s.replicas = make([]*replica, cfg.Replicas)
-	for i := range s.replicas {
-		s.replicas[i] = &replica{t: s.t, arrivals: make([]atomic.Uint32, total), subscribed: make(chan struct{})}
-	}
 	heap0 := liveHeap()
-
 	runCtx, stop := context.WithCancel(ctx)
 	var running sync.WaitGroup
 	defer func() {
@@ -89,15 +87,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				_ = r.client.Close()
 			}
 		}
+		for _, l := range s.listeners {
+			if l.client != nil {
+				_ = l.client.Close()
+			}
+		}
 	}()
-	res := &Result{Replicas: cfg.Replicas}
+	res := &Result{Replicas: cfg.Replicas, FullReplicas: cfg.FullReplicas}
 	started := time.Now()
-	if err := s.startReplicas(runCtx, &running); err != nil {
+	if err := s.startReplicas(runCtx, &running, total); err != nil {
 		return nil, err
 	}
 	res.StartTime = time.Since(started)
 	res.HeapIdle = perReplica(liveHeap(), heap0, cfg.Replicas)
-	cfg.Progress("%d replicas subscribed in %s; heap %d KiB each", cfg.Replicas, res.StartTime.Round(time.Millisecond), res.HeapIdle>>10)
+	cfg.Progress("%d replicas (%d full, %d listeners) subscribed in %s; heap %d KiB each",
+		cfg.Replicas, len(s.replicas), len(s.listeners), res.StartTime.Round(time.Millisecond), res.HeapIdle>>10)
 
 	if cfg.Idle > 0 {
 		p, err := s.idle(ctx, cfg.Idle)
@@ -144,30 +148,93 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		res.Resubscriptions += r.subscriptions.Load() - 1
 	}
-	res.IndexEntries = float64(entries) / float64(cfg.Replicas)
+	for _, l := range s.listeners {
+		l.mu.Lock()
+		res.Resubscriptions += int64(l.subscriptions - 1)
+		l.mu.Unlock()
+	}
+	res.IndexEntries = float64(entries) / float64(len(s.replicas))
 	return res, nil
 }
 
-// startReplicas builds and runs every replica and waits until each has
-// subscribed.
-func (s *sim) startReplicas(ctx context.Context, running *sync.WaitGroup) error {
+// keyPrefix returns the key prefix a redis.Store with o uses.
+func keyPrefix(o revredis.Options) string {
+	switch {
+	case o.KeyPrefix != "":
+		return o.KeyPrefix
+	case o.Cluster:
+		return revredis.ClusterKeyPrefix
+	}
+	return revredis.DefaultKeyPrefix
+}
+
+// fullPlaces returns, of n places in subscription order, the k where the
+// full replicas subscribe: one in the middle of every n/k.
+func fullPlaces(n, k int) []bool {
+	full := make([]bool, n)
+	for j := range k {
+		full[(2*j+1)*n/(2*k)] = true
+	}
+	return full
+}
+
+// startReplicas builds and runs every replica, full ones and listeners
+// at their places, and waits until each has subscribed, in the order of
+// their places.
+func (s *sim) startReplicas(ctx context.Context, running *sync.WaitGroup, entries int) error {
+	full := fullPlaces(s.cfg.Replicas, s.cfg.FullReplicas)
+	ts := turns(s.cfg.Replicas)
+	type starter struct {
+		run func(context.Context) error
+		// ready is closed once the replica is subscribed (a listener: and
+		// has pulled since).
+		ready <-chan struct{}
+	}
+	starters := make([]starter, s.cfg.Replicas)
+	for p := range starters {
+		if full[p] {
+			r := &replica{t: s.t, turn: ts[p], arrivals: make([]atomic.Uint32, entries), subscribed: make(chan struct{})}
+			s.replicas = append(s.replicas, r)
+			starters[p] = starter{ready: r.subscribed, run: func(ctx context.Context) error {
+				r.client = s.cfg.NewClient()
+				store, err := revredis.New(r.client, s.cfg.Store)
+				if err == nil {
+					r.svc, err = revocation.NewService(recordingStore{Store: store, r: r}, s.opts)
+				}
+				if err != nil {
+					return err
+				}
+				running.Go(func() { r.svc.Run(ctx) })
+				return nil
+			}}
+			continue
+		}
+		client := s.cfg.NewClient()
+		store, err := revredis.New(client, s.cfg.Store)
+		if err != nil {
+			_ = client.Close()
+			return err
+		}
+		l := newListener(len(s.listeners), s.t, ts[p], client, store, s.cfg)
+		s.listeners = append(s.listeners, l)
+		starters[p] = starter{ready: l.ready, run: func(ctx context.Context) error {
+			if err := l.start(ctx); err != nil {
+				return err
+			}
+			running.Go(func() { l.run(ctx) })
+			return nil
+		}}
+	}
 	sem := make(chan struct{}, s.cfg.StartParallel)
-	errs := make(chan error, len(s.replicas))
+	errs := make(chan error, len(starters))
 	var built sync.WaitGroup
-	for _, r := range s.replicas {
+	for _, st := range starters {
 		built.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			r.client = s.cfg.NewClient()
-			store, err := revredis.New(r.client, s.cfg.Store)
-			if err == nil {
-				r.svc, err = revocation.NewService(recordingStore{Store: store, r: r}, s.opts)
-			}
-			if err != nil {
+			if err := st.run(ctx); err != nil {
 				errs <- err
-				return
 			}
-			running.Go(func() { r.svc.Run(ctx) })
 		})
 	}
 	built.Wait()
@@ -177,13 +244,13 @@ func (s *sim) startReplicas(ctx context.Context, running *sync.WaitGroup) error 
 	}
 	deadline := time.NewTimer(subscribeTimeout)
 	defer deadline.Stop()
-	for i, r := range s.replicas {
+	for p, st := range starters {
 		select {
-		case <-r.subscribed:
+		case <-st.ready:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:
-			return fmt.Errorf("scalesim: replica %d not subscribed after %s", i, subscribeTimeout)
+			return fmt.Errorf("scalesim: replica %d not subscribed after %s", p, subscribeTimeout)
 		}
 	}
 	return nil

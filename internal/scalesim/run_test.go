@@ -2,7 +2,11 @@ package scalesim
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,6 +68,92 @@ func TestRunSmallOverRealRedis(t *testing.T) {
 	}
 }
 
+// TestRunWithListeners runs full replicas among listeners and makes one
+// listener lose one message: its entries must show as lost on that
+// listener alone, and every other (replica, entry) pair as delivered.
+func TestRunWithListeners(t *testing.T) {
+	addr := redisserver.Shared(t)
+	prefix := "scalesim-test:" + t.Name() + ":" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	const victim = 2
+	var (
+		mu      sync.Mutex
+		dropped uint64 // entries of the message the victim lost
+	)
+	cfg := Config{
+		NewClient:    func() goredis.UniversalClient { return goredis.NewClient(&goredis.Options{Addr: addr}) },
+		Store:        revredis.Options{KeyPrefix: prefix, Channel: prefix + "announce"},
+		Replicas:     6,
+		FullReplicas: 2,
+		Revocations:  80,
+		Rate:         100_000,
+		Sessions:     50,
+		Writers:      4,
+		// No pull after the start: what a message brought, only a message
+		// brings.
+		ProbeInterval: time.Hour,
+		SyncInterval:  time.Hour,
+		Progress:      t.Logf,
+		loseMessage: func(listener int, after, through uint64) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if listener != victim || dropped != 0 {
+				return false
+			}
+			dropped = through - after
+			return true
+		},
+	}
+	if got := fullPlaces(6, 2); !slices.Equal(got, []bool{false, true, false, false, true, false}) {
+		t.Fatalf("full replicas at %v, want places 1 and 4", got)
+	}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FullReplicas != 2 || len(res.Phases) != 2 {
+		t.Fatalf("%d full replicas, %d phases; want 2 and 2", res.FullReplicas, len(res.Phases))
+	}
+	single := res.Phases[0]
+	mu.Lock()
+	lostByVictim := int64(dropped)
+	mu.Unlock()
+	if lostByVictim == 0 {
+		t.Fatal("the victim lost no message")
+	}
+	for i, want := range []int64{80, 50} {
+		p := res.Phases[i]
+		lost := int64(0)
+		if i == 0 {
+			lost = lostByVictim
+		}
+		if p.WriteErrors != 0 || p.Lost != 0 || p.Applied != want*2 {
+			t.Errorf("%s: full replicas applied %d, lost %d, %d write errors; want %d, 0, 0", p.Name, p.Applied, p.Lost, p.WriteErrors, want*2)
+		}
+		d := p.Listeners
+		if d.Lost != lost || d.Delivered != want*4-lost {
+			t.Errorf("%s: listeners delivered %d, lost %d; want %d, %d", p.Name, d.Delivered, d.Lost, want*4-lost, lost)
+		}
+		if d.Max < d.P99 || d.P99 < d.P50 || d.Complete <= 0 {
+			t.Errorf("%s: listeners p50 %v p99 %v max %v complete %v out of order", p.Name, d.P50, d.P99, d.Max, d.Complete)
+		}
+	}
+	if single.Listeners.ShortMessages != 1 {
+		t.Errorf("%d uncredited messages, want the one lost", single.Listeners.ShortMessages)
+	}
+	if res.IndexEntries != 130 {
+		t.Errorf("full replicas hold %.1f index entries on average, want 130", res.IndexEntries)
+	}
+	var out strings.Builder
+	if err := res.WriteMarkdown(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| single jti | full (2) | 80 |", "| single jti | listeners (4) | 80 |", fmt.Sprintf("| %d | %d | 0 | 1 |\n", 80*4-lostByVictim, lostByVictim)} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
 func TestRunRejectsBadConfig(t *testing.T) {
 	client := func() goredis.UniversalClient { return goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:1"}) }
 	for name, cfg := range map[string]Config{
@@ -73,6 +163,8 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		"no rate":       {NewClient: client, Replicas: 1, Revocations: 1},
 		"too many":      {NewClient: client, Replicas: 100_000, Sessions: 1_000_000},
 		"negative size": {NewClient: client, Replicas: 1, Sessions: -1},
+		"full > all":    {NewClient: client, Replicas: 2, FullReplicas: 3, Sessions: 1},
+		"negative full": {NewClient: client, Replicas: 2, FullReplicas: -1, Sessions: 1},
 	} {
 		if _, err := Run(context.Background(), cfg); err == nil {
 			t.Errorf("%s: Run accepted %+v", name, cfg)
