@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -25,6 +27,7 @@ func runScaleCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 		cfg             scalesim.Config
 		redisAddr       string
 		cluster, prefix string
+		cpuProfile      string
 	)
 	fs.StringVar(&redisAddr, "redis", "", "address (host:port, loopback) of the Redis every replica connects to")
 	fs.StringVar(&cluster, "cluster", "", "comma-separated loopback seed addresses of a Redis Cluster, instead of --redis")
@@ -43,6 +46,7 @@ func runScaleCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 	fs.DurationVar(&cfg.Store.AnnounceInterval, "announce-interval", 0, "writer's least time between two batches under load (0: the product default, 20µs per subscriber; negative: none)")
 	fs.DurationVar(&cfg.ProbeInterval, "probe-interval", 0, "replicas' incremental pull period (0: the product default)")
 	fs.DurationVar(&cfg.SyncInterval, "sync-interval", 0, "replicas' full-resync check period (0: the product default)")
+	fs.StringVar(&cpuProfile, "cpuprofile", "", "write this process's CPU profile over the run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -63,6 +67,17 @@ func runScaleCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 		cfg.Store.KeyPrefix, cfg.Store.Channel = tag, tag+"announce"
 	}
 	cfg.Progress = func(format string, args ...any) { logger.Info(fmt.Sprintf(format, args...)) }
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := scalesim.Run(ctx, cfg)
 	if err != nil {
 		return err
