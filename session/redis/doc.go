@@ -7,10 +7,11 @@
 // on a single server, through Sentinel and on a Redis Cluster. Every backend error wraps session.ErrUnavailable. Safe for
 // concurrent use.
 //
-// With Options.WaitForReplica (Sentinel, Cluster) a rotation is acknowledged
-// only once a replica of the primary has it, or, while the primary has no
-// replica connected, once the sentinels (or the Cluster's other primaries)
-// confirm that the node is still the primary: a primary stalled through a
-// failover would otherwise acknowledge a rotation the promoted node never
-// sees, and the same refresh token could rotate again there.
+// With Options.WaitForReplica (Sentinel, Cluster) a write (creation,
+// rotation, revocation) is acknowledged only once a replica of the primary
+// has it, or, while the primary has no replica connected, once the
+// sentinels (or the Cluster's other primaries) confirm that the node is
+// still the primary: a primary stalled through a failover would otherwise
+// acknowledge a rotation the promoted node never sees, and the same
+// refresh token could rotate again there.
 package redis

@@ -13,12 +13,13 @@ import (
 
 // Options configure a Store. The zero value suits a single server.
 type Options struct {
-	// WaitForReplica makes Rotate and Revoke wait until a replica of the
-	// primary has the write (WAIT) whenever the primary has replicas, and
-	// fail with ErrUnavailable when none acknowledges it within
-	// ReplicaTimeout. A failover to a replica then never loses an
-	// acknowledged rotation, so a refresh token never rotates twice. For
-	// Sentinel and Cluster.
+	// WaitForReplica makes Create, Rotate and Revoke (every write) wait
+	// until a replica of the primary has the write (WAIT) whenever the
+	// primary has replicas, and fail with ErrUnavailable when none
+	// acknowledges it within ReplicaTimeout. A failover to a replica then
+	// never loses an acknowledged write: a refresh token never rotates
+	// twice, a revoked session stays revoked, and a created session is
+	// there at its first refresh. For Sentinel and Cluster.
 	WaitForReplica bool
 	// ReplicaTimeout bounds the wait, and the check of Sentinel below.
 	// Default DefaultReplicaTimeout.

@@ -158,6 +158,36 @@ func testStalePrimary(t *testing.T, x *redisserver.TLS) {
 	}
 }
 
+// TestSentinelCreateWaitsForReplica: a session is acknowledged only once
+// the replica has it, so a failover to the replica keeps it; with the
+// replica stalled (SIGSTOP: still connected, answering nothing) the
+// creation fails closed.
+func TestSentinelCreateWaitsForReplica(t *testing.T) {
+	st := redisserver.NewSentinel(t)
+	s, err := sessionredis.NewWithOptions(newClient(t, st.Primary.Addr()),
+		sessionredis.Options{WaitForReplica: true, ReplicaTimeout: 200 * time.Millisecond, Sentinel: sentinelOf(t, st)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := newClient(t, st.Replica.Addr())
+	now := time.Now()
+	sess := session.Session{ID: "create-waits", Subject: "u", RefreshJTI: "j0", CreatedAt: now, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}
+	if err := s.Create(t.Context(), sess); err != nil {
+		t.Fatal(err)
+	}
+	// WAIT returned once the replica acknowledged the write: it has it.
+	if n, err := replica.Exists(t.Context(), sessionredis.KeyPrefix+sess.ID).Result(); err != nil || n != 1 {
+		t.Fatalf("the replica after an acknowledged creation: exists %d, %v", n, err)
+	}
+
+	st.Replica.Pause()
+	t.Cleanup(st.Replica.Resume)
+	sess.ID = "create-unreplicated"
+	if err := s.Create(t.Context(), sess); !errors.Is(err, session.ErrUnavailable) {
+		t.Fatalf("creation with the replica stalled = %v, want ErrUnavailable", err)
+	}
+}
+
 // TestSentinelNoReplica: a primary whose replica is gone acknowledges a
 // rotation once the sentinel confirms it, and refuses it when no sentinel
 // answers.

@@ -46,15 +46,19 @@ func NewWithOptions(client goredis.UniversalClient, opts Options) (*Store, error
 
 func key(sid string) string { return KeyPrefix + sid }
 
-// Create implements session.Store.
+// Create implements session.Store. With Options.WaitForReplica the
+// session is acknowledged as a rotation is: once it survives a failover.
 func (s *Store) Create(ctx context.Context, sess session.Session) error {
 	if err := session.ValidateCreate(sess); err != nil {
 		return err
 	}
-	n, err := createScript.Run(ctx, s.client, []string{key(sess.ID)},
+	cmd, err := s.runReplicated(ctx, createScript, key(sess.ID),
 		sess.Subject, sess.Scope, sess.Claims,
-		millis(sess.CreatedAt), millis(sess.ExpiresAt), sess.RefreshJTI, millis(sess.RetainUntil), sess.JKT,
-	).Int()
+		millis(sess.CreatedAt), millis(sess.ExpiresAt), sess.RefreshJTI, millis(sess.RetainUntil), sess.JKT)
+	var n int
+	if err == nil {
+		n, err = cmd.Int()
+	}
 	if err != nil {
 		return unavailable("create session", err)
 	}
