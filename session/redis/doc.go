@@ -11,7 +11,8 @@
 // rotation, revocation) is acknowledged only once a replica of the primary
 // has it, or, while the primary has no replica connected, once the
 // sentinels (or the Cluster's other primaries) confirm that the node is
-// still the primary: a primary stalled through a failover would otherwise
+// still the primary and, with Sentinel, no replica they know of it has
+// been promoted: a primary stalled through a failover would otherwise
 // acknowledge a rotation the promoted node never sees, and the same
 // refresh token could rotate again there.
 package redis

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -99,7 +100,7 @@ func (s *Store) confirmPrimary(parent context.Context, id nodeIdentity) error {
 	if s.cluster != nil {
 		err = confirmSlotOwner(ctx, s.cluster, id)
 	} else {
-		err = s.opts.Sentinel.confirm(ctx, id.runID, s.runIDAt)
+		err = s.opts.Sentinel.confirm(ctx, id.runID, storeProber{s})
 	}
 	switch {
 	case err == nil:
@@ -113,82 +114,281 @@ func (s *Store) confirmPrimary(parent context.Context, id nodeIdentity) error {
 	return fmt.Errorf("%w: %v", errUnconfirmed, err)
 }
 
-// confirm asks every sentinel which process is the primary. The node is
-// compared by its run_id, not by address: the sentinels name the address
-// that clients dial (announce-ip, NAT), which the node itself need not
-// know, while the run_id they learn from the node's INFO is the node's
-// own. A sentinel that has not read the INFO of a newly promoted primary
-// yet (it may take up to 10 s) names it with no run_id; runIDAt then asks
-// the address it names, as the client would dial it. The node is confirmed
-// when a majority of the sentinels name it with no sign of trouble, and
-// none names another node or sees it down or being failed over.
+// confirm asks every sentinel which process is the primary, and which
+// replicas it knows of it. The node is compared by its run_id, not by
+// address: the sentinels name the address that clients dial (announce-ip,
+// NAT), which the node itself need not know, while the run_id they learn
+// from the node's INFO is the node's own. A sentinel that has not read the
+// INFO of a newly promoted primary yet (it may take up to 10 s) names it
+// with no run_id; the node at the address it names is then asked, as the
+// client would dial it. The node is confirmed when a majority of the
+// sentinels name it with no sign of trouble, none names another node or
+// sees it down or being failed over, and none of the replicas they know is
+// a primary itself or follows another node (checkReplicas).
 //
-// Unlike a Cluster primary, the node is not refused for having replicas
-// the sentinels know but none connected: the sentinels list a primary
-// killed in a failover as a replica of the promoted one until it returns
-// (or SENTINEL RESET), so that rule would stop every rotation after an
-// ordinary failover. A stalled primary's own failover is refused without
-// it: the sentinel leading it flags the primary failover_in_progress
-// until it names the promoted replica instead.
-func (sn *Sentinel) confirm(ctx context.Context, runID string, runIDAt func(context.Context, string) (string, error)) error {
+// Unlike a Cluster primary, the node is not refused merely for having
+// replicas the sentinels know but none connected: the sentinels list a
+// primary killed in a failover as a replica of the promoted one until it
+// returns (or SENTINEL RESET), so that rule would stop every rotation
+// after an ordinary failover. Those replicas are asked instead.
+func (sn *Sentinel) confirm(ctx context.Context, runID string, p prober) error {
 	type answer struct {
-		m   map[string]string
-		err error
+		master      map[string]string
+		replicas    []map[string]string
+		err, repErr error
 	}
 	answers := make([]answer, len(sn.Clients))
 	var wg sync.WaitGroup
 	for i, sc := range sn.Clients {
-		wg.Go(func() {
-			m, err := sc.Master(ctx, sn.MasterName).Result()
-			answers[i] = answer{m, err}
-		})
+		// SENTINEL MASTER and SENTINEL REPLICAS side by side: a sentinel
+		// client has no pipeline.
+		wg.Go(func() { answers[i].master, answers[i].err = sc.Master(ctx, sn.MasterName).Result() })
+		wg.Go(func() { answers[i].replicas, answers[i].repErr = sc.Replicas(ctx, sn.MasterName).Result() })
 	}
 	wg.Wait()
 	confirmed := 0
 	var errs []string
 	asked := map[string]string{} // address → run_id, of the addresses asked
+	named := map[string]bool{}   // the node's addresses, as the sentinels name it
+	known := map[string]*knownReplica{}
+	var order []string // of known, as listed
 	for i, a := range answers {
 		name := "sentinel " + sn.Clients[i].String()
 		if a.err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", name, a.err))
 			continue
 		}
-		addr := net.JoinHostPort(a.m["ip"], a.m["port"])
-		if troubled(a.m["flags"]) {
-			return fmt.Errorf("%w: %s flags the primary %s %s", errNotPrimary, name, addr, a.m["flags"])
+		addr := net.JoinHostPort(a.master["ip"], a.master["port"])
+		if troubled(a.master["flags"]) {
+			return fmt.Errorf("%w: %s flags the primary %s %s", errNotPrimary, name, addr, a.master["flags"])
 		}
-		named := a.m["runid"]
-		if named == "" {
+		id := a.master["runid"]
+		if id == "" {
 			if _, ok := asked[addr]; !ok {
-				id, err := runIDAt(ctx, addr)
+				got, err := p.runID(ctx, addr)
 				if err != nil {
 					errs = append(errs, fmt.Sprintf("%s names %s: %v", name, addr, err))
 					continue
 				}
-				asked[addr] = id
+				asked[addr] = got
 			}
-			named = asked[addr]
+			id = asked[addr]
 		}
-		if named != runID {
+		if id != runID {
 			return fmt.Errorf("%w: %s names %s", errNotPrimary, name, addr)
 		}
+		if a.repErr != nil {
+			// Without its list of replicas the sentinel confirms nothing.
+			errs = append(errs, fmt.Sprintf("%s, its replicas: %v", name, a.repErr))
+			continue
+		}
 		confirmed++
+		named[addr] = true
+		for _, r := range a.replicas {
+			raddr := net.JoinHostPort(r["ip"], r["port"])
+			if r["run-id"] == runID {
+				continue // the node itself, listed before it was promoted
+			}
+			k := known[raddr]
+			if k == nil {
+				k = &knownReplica{addr: raddr}
+				known[raddr] = k
+				order = append(order, raddr)
+			}
+			k.listedBy++
+			if down(r["flags"]) {
+				k.downBy++
+			}
+			if r["role-reported"] == "master" && k.reportsMaster == "" {
+				k.reportsMaster = name
+			}
+		}
 	}
-	if 2*confirmed > len(sn.Clients) {
-		return nil
+	if 2*confirmed <= len(sn.Clients) {
+		return fmt.Errorf("%w: %d of %d sentinels did: %s", errUnconfirmed, confirmed, len(sn.Clients), strings.Join(errs, "; "))
 	}
-	return fmt.Errorf("%w: %d of %d sentinels did: %s", errUnconfirmed, confirmed, len(sn.Clients), strings.Join(errs, "; "))
+	replicas := make([]knownReplica, 0, len(order))
+	for _, addr := range order {
+		if !named[addr] {
+			replicas = append(replicas, *known[addr])
+		}
+	}
+	return checkReplicas(ctx, replicas, named, p)
 }
 
-// runIDAt returns the run_id of the data node at addr, reached with the
-// credentials and TLS settings of the store's client.
-func (s *Store) runIDAt(ctx context.Context, addr string) (string, error) {
+// knownReplica is what the sentinels that confirmed the node list about
+// one replica of it.
+type knownReplica struct {
+	addr string
+	// listedBy counts the sentinels that list the replica; downBy those
+	// of them that flag it s_down or o_down.
+	listedBy, downBy int
+	// reportsMaster names a sentinel that last read the master role in
+	// the replica's INFO, or is "".
+	reportsMaster string
+}
+
+// nodeRole is a data node's answer to ROLE.
+type nodeRole struct {
+	role   string // "master", "slave"
+	master string // host:port, the primary a replica follows
+}
+
+// checkReplicas asks every replica the sentinels know of the node, in
+// parallel and directly (ROLE), whether it still follows the node. When
+// the node has no replica connected, one of them may be the promoted
+// primary of a failover led by a sentinel the client cannot reach, while
+// the sentinels it reaches still name the node: such a replica, or one
+// following another node, refuses the write (errNotPrimary). A replica
+// that cannot be asked counts as following the node only when nothing
+// listens at its address (the connection is refused: no process there
+// takes writes) or every sentinel that lists it flags it down (they
+// cannot reach it either, so no failover they take part in promotes it);
+// otherwise the write is refused, as errNotPrimary when a sentinel last
+// saw it report the master role, as errUnconfirmed when none did.
+func checkReplicas(ctx context.Context, replicas []knownReplica, named map[string]bool, p prober) error {
+	type answer struct {
+		role nodeRole
+		err  error
+	}
+	answers := make([]answer, len(replicas))
+	var wg sync.WaitGroup
+	for i, r := range replicas {
+		wg.Go(func() { answers[i].role, answers[i].err = p.role(ctx, r.addr) })
+	}
+	wg.Wait()
+	var unconfirmed []string
+	for i, r := range replicas {
+		contra, unsure := replicaVerdict(ctx, r, answers[i].role, answers[i].err, named)
+		if contra != "" {
+			return fmt.Errorf("%w: the replica %s %s", errNotPrimary, r.addr, contra)
+		}
+		if unsure != "" {
+			unconfirmed = append(unconfirmed, fmt.Sprintf("the replica %s %s", r.addr, unsure))
+		}
+	}
+	if len(unconfirmed) > 0 {
+		return fmt.Errorf("%w: %s", errUnconfirmed, strings.Join(unconfirmed, "; "))
+	}
+	return nil
+}
+
+// replicaVerdict reads what a known replica answered to ROLE (role, or
+// err when it could not be asked): why it contradicts the node (it is a
+// primary, or follows another node), or why it leaves the node
+// unconfirmed, or neither when it follows the node (see checkReplicas).
+func replicaVerdict(ctx context.Context, r knownReplica, role nodeRole, err error, named map[string]bool) (contra, unsure string) {
+	switch {
+	case err == nil && role.role == "slave":
+		if followsNode(ctx, role.master, named) {
+			return "", ""
+		}
+		return "follows " + role.master, ""
+	case err == nil:
+		return "answers ROLE " + role.role, ""
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "", "" // no process listens there
+	case r.listedBy > 0 && r.downBy == r.listedBy:
+		return "", "" // the sentinels cannot reach it either
+	case r.reportsMaster != "":
+		return fmt.Sprintf("could not be asked (%v), and %s saw it report the master role", err, r.reportsMaster), ""
+	}
+	return "", fmt.Sprintf("could not be asked (%v), and %d of the %d sentinels listing it see it up", err, r.listedBy-r.downBy, r.listedBy)
+}
+
+// followsNode reports whether a replica's primary, host:port, is the node
+// as the sentinels name it; a host name is compared by the addresses it
+// resolves to, as the sentinels compare it.
+func followsNode(ctx context.Context, master string, named map[string]bool) bool {
+	if named[master] {
+		return true
+	}
+	host, port, err := net.SplitHostPort(master)
+	if err != nil || net.ParseIP(host) != nil {
+		return false
+	}
+	ips, err := net.DefaultResolver.LookupHost(ctx, host)
+	if err != nil {
+		return false
+	}
+	for _, ip := range ips {
+		if named[net.JoinHostPort(ip, port)] {
+			return true
+		}
+	}
+	return false
+}
+
+// prober asks data nodes directly, as the store's client reaches them.
+type prober interface {
+	// runID returns the run_id of the node at addr.
+	runID(ctx context.Context, addr string) (string, error)
+	// role returns the node's answer to ROLE.
+	role(ctx context.Context, addr string) (nodeRole, error)
+}
+
+// storeProber is the store's prober.
+type storeProber struct{ s *Store }
+
+func (p storeProber) runID(ctx context.Context, addr string) (string, error) {
+	node, err := p.s.dataNode(addr)
+	if err != nil {
+		return "", err
+	}
+	defer node.Close()
+	info, err := node.Info(ctx, "server").Result()
+	if err != nil {
+		return "", err
+	}
+	id := infoField(info, "run_id")
+	if id == "" {
+		return "", errors.New("no run_id in its INFO")
+	}
+	return id, nil
+}
+
+func (p storeProber) role(ctx context.Context, addr string) (nodeRole, error) {
+	node, err := p.s.dataNode(addr)
+	if err != nil {
+		return nodeRole{}, err
+	}
+	defer node.Close()
+	v, err := node.Do(ctx, "ROLE").Slice()
+	if err != nil {
+		return nodeRole{}, err
+	}
+	return parseRole(v)
+}
+
+// parseRole reads a ROLE answer: a primary's ("master", offset,
+// replicas), a replica's ("slave", host, port, state, offset) or a
+// sentinel's.
+func parseRole(v []any) (nodeRole, error) {
+	if len(v) == 0 {
+		return nodeRole{}, errors.New("empty ROLE answer")
+	}
+	role, _ := v[0].(string)
+	out := nodeRole{role: role}
+	if role == "slave" {
+		if len(v) < 3 {
+			return nodeRole{}, fmt.Errorf("short ROLE answer of a replica: %v", v)
+		}
+		host, _ := v[1].(string)
+		out.master = net.JoinHostPort(host, fmt.Sprint(v[2]))
+	}
+	return out, nil
+}
+
+// dataNode returns a one-connection client of the data node at addr,
+// with the credentials and TLS settings of the store's client; the
+// caller closes it.
+func (s *Store) dataNode(addr string) (*goredis.Client, error) {
 	c, ok := s.client.(*goredis.Client)
 	if !ok {
-		return "", fmt.Errorf("cannot reach %s with a %T", addr, s.client)
+		return nil, fmt.Errorf("cannot reach %s with a %T", addr, s.client)
 	}
 	o := c.Options()
-	node := goredis.NewClient(&goredis.Options{
+	return goredis.NewClient(&goredis.Options{
 		Addr:                       addr,
 		Protocol:                   o.Protocol,
 		Username:                   o.Username,
@@ -200,19 +400,22 @@ func (s *Store) runIDAt(ctx context.Context, addr string) (string, error) {
 		ReadTimeout:                o.ReadTimeout,
 		WriteTimeout:               o.WriteTimeout,
 		MaxRetries:                 -1,
-		PoolSize:                   1,
-		DisableIdentity:            true,
-	})
-	defer node.Close()
-	info, err := node.Info(ctx, "server").Result()
-	if err != nil {
-		return "", err
+		// One dial: a refused connection is an answer (see
+		// replicaVerdict), not a reason to try again.
+		DialerRetries:   1,
+		PoolSize:        1,
+		DisableIdentity: true,
+	}), nil
+}
+
+// down reports whether a sentinel's flags for a replica show it down.
+func down(flags string) bool {
+	for f := range strings.SplitSeq(flags, ",") {
+		if f == "s_down" || f == "o_down" {
+			return true
+		}
 	}
-	id := infoField(info, "run_id")
-	if id == "" {
-		return "", errors.New("no run_id in its INFO")
-	}
-	return id, nil
+	return false
 }
 
 // troubled reports whether a sentinel's flags for the primary show it

@@ -21,15 +21,18 @@ type Options struct {
 	// twice, a revoked session stays revoked, and a created session is
 	// there at its first refresh. For Sentinel and Cluster.
 	WaitForReplica bool
-	// ReplicaTimeout bounds the wait, and the check of Sentinel below.
+	// ReplicaTimeout bounds the wait, and the check of Sentinel below
+	// (the sentinels' answers and the known replicas' together).
 	// Default DefaultReplicaTimeout.
 	ReplicaTimeout time.Duration
 	// Sentinel, for a client of a primary managed by Sentinel, names the
 	// sentinels. With WaitForReplica, a write that the primary acknowledges
 	// while it has no replica connected (so WAIT has nothing to wait for)
 	// then counts only once a majority of the sentinels confirm that this
-	// node is the primary they name, and fails with ErrUnavailable
-	// otherwise: a primary stalled while the sentinels promoted its replica
+	// node is the primary they name and none of the replicas they know of
+	// it answers that it is a primary or follows another node (see
+	// checkReplicas for one that cannot be asked), and fails with
+	// ErrUnavailable otherwise: a primary stalled while the sentinels promoted its replica
 	// comes back with no replica, still taking writes that the new primary
 	// never sees. With a Cluster client, without options, a primary that
 	// knows replicas of its own but has none connected refuses the write,

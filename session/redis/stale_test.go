@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -139,10 +140,18 @@ func testStalePrimary(t *testing.T, x *redisserver.TLS) {
 		t.Fatalf("rotation at the stale primary without the check: %v %v, want it acknowledged", out.Result, err)
 	}
 
-	// At the new primary, itself without a replica (the old one cannot
-	// follow it). The sentinel may not know its run_id yet: the store then
-	// asks the address the sentinel names.
+	// At the new primary, itself without a replica: the old one cannot
+	// follow it. While the old one is up, a primary too, the sentinel
+	// lists it as a replica of the new one, and the new one refuses
+	// (probed with an unknown session, so that the sessions above stay
+	// untouched there). Once it is gone, its address refuses connections
+	// and the new one is confirmed. The sentinel may not know the new
+	// one's run_id yet: the store then asks the address the sentinel names.
 	current := replicatedStore(t, newClient(t, st.Replica.Addr()), sn)
+	if _, err := current.Rotate(ctx, "stale-probe", "j1", next("j2"), now); !errors.Is(err, session.ErrUnavailable) || !strings.Contains(err.Error(), notPrimary) {
+		t.Fatalf("rotation at the new primary while the old one is a primary too = %v, want ErrUnavailable (%s)", err, notPrimary)
+	}
+	st.Primary.Stop()
 	out, err = current.Rotate(ctx, "stale-checked", "j1", next("j2-new"), now)
 	if err != nil || out.Result != session.Rotated {
 		t.Fatalf("rotation at the new primary: %v %v, want the one rotation of j1", out.Result, err)
@@ -155,6 +164,83 @@ func testStalePrimary(t *testing.T, x *redisserver.TLS) {
 	// reuse.
 	if out, err = current.Rotate(ctx, "stale-checked", "j1", next("j2-again"), now); err != nil || out.Result != session.Reused {
 		t.Fatalf("j1 presented again: %v %v, want reused", out.Result, err)
+	}
+}
+
+// TestSentinelPromotedReplicaFailsClosed promotes the replica by hand
+// (REPLICAOF NO ONE), as a sentinel leading a failover does, while the
+// sentinel the store asks still names the old primary, as one that has
+// not heard of the failover would (the replica's REPLICAOF and SLAVEOF
+// are renamed away, so the sentinel cannot turn it back). The old primary
+// has no replica connected and a majority of the sentinels names it, but
+// its known replica answers that it is a primary: every write there
+// (creation, rotation, a rotation that binds a DPoP key, revocation) fails
+// closed. Were it acknowledged, the promoted node, which never sees it,
+// would let the same refresh token rotate again.
+func TestSentinelPromotedReplicaFailsClosed(t *testing.T) {
+	const replicaOf = "jwt-authz-test-replicaof"
+	st := redisserver.NewSentinelPrimaryArgs(t, nil, nil,
+		"--rename-command", "REPLICAOF", replicaOf, "--rename-command", "SLAVEOF", "")
+	ctx, cancel := context.WithTimeout(t.Context(), readyTimeout)
+	defer cancel()
+	old := newClient(t, st.Primary.Addr())
+	s := replicatedStore(t, old, sentinelOf(t, st))
+	now := time.Now()
+	next := func(jti string) session.Rotation { return session.Rotation{JTI: jti, RetainUntil: now.Add(time.Hour)} }
+	newSession := func(sid string) session.Session {
+		return session.Session{ID: sid, Subject: "u", RefreshJTI: "j0", CreatedAt: now, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}
+	}
+	for _, sid := range []string{"promoted-rotate", "promoted-bind", "promoted-revoke"} {
+		if err := s.Create(ctx, newSession(sid)); err != nil {
+			t.Fatalf("%s: creation with the replica connected: %v", sid, err)
+		}
+	}
+
+	promoted := newClient(t, st.Replica.Addr())
+	if err := promoted.Do(ctx, replicaOf, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitNoReplica(t, old)
+	// The sentinel still names the old primary, untroubled: the majority
+	// of the sentinels alone would confirm it.
+	sc := goredis.NewSentinelClient(&goredis.Options{Addr: st.Sentinel.Addr()})
+	t.Cleanup(func() { _ = sc.Close() })
+	m, err := sc.Master(ctx, st.MasterName).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := net.JoinHostPort(m["ip"], m["port"]); got != st.Primary.Addr() || strings.Contains(m["flags"], "down") || strings.Contains(m["flags"], "failover") {
+		t.Fatalf("the sentinel names %s (flags %s), want the old primary %s untroubled", got, m["flags"], st.Primary.Addr())
+	}
+
+	refused := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, session.ErrUnavailable) || !strings.Contains(err.Error(), notPrimary) {
+			t.Errorf("%s at the old primary = %v, want ErrUnavailable (%s)", what, err, notPrimary)
+		}
+	}
+	_, err = s.Rotate(ctx, "promoted-rotate", "j0", next("j1-old"), now)
+	refused("rotation", err)
+	bind := next("j1-old")
+	bind.JKT = "thumbprint"
+	_, err = s.Rotate(ctx, "promoted-bind", "j0", bind, now)
+	refused("rotation binding a DPoP key", err)
+	refused("revocation", s.Revoke(ctx, "promoted-revoke"))
+	refused("creation", s.Create(ctx, newSession("promoted-create")))
+
+	// At the promoted node the refused writes never happened: j0 rotates
+	// there once, unbound, and the session is not revoked.
+	direct, err := sessionredis.New(promoted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sid := range []string{"promoted-rotate", "promoted-bind", "promoted-revoke"} {
+		if out, err := direct.Rotate(ctx, sid, "j0", next("j1-new"), now); err != nil || out.Result != session.Rotated {
+			t.Errorf("%s: j0 at the promoted node: %v %v, want rotated", sid, out.Result, err)
+		}
+	}
+	if got, err := direct.Get(ctx, "promoted-bind"); err != nil || got.JKT != "" {
+		t.Errorf("promoted-bind at the promoted node: JKT %q, %v; want unbound", got.JKT, err)
 	}
 }
 
@@ -188,8 +274,9 @@ func TestSentinelCreateWaitsForReplica(t *testing.T) {
 	}
 }
 
-// TestSentinelNoReplica: a primary whose replica is gone acknowledges a
-// rotation once the sentinel confirms it, and refuses it when no sentinel
+// TestSentinelNoReplica: a primary whose replica is gone (killed: its
+// address refuses connections) acknowledges a creation and a rotation
+// once the sentinel confirms it, and refuses a rotation when no sentinel
 // answers.
 func TestSentinelNoReplica(t *testing.T) {
 	st := redisserver.NewSentinel(t)
