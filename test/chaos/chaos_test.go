@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -68,6 +69,17 @@ type harness struct {
 	retiredKids map[string]bool
 	cfgGen      int // which of the two good config variants is on disk
 	mintCount   int
+
+	// running is the name of the fault running, for its timeline.
+	running string
+	// emptied and promoted count the Redis faults that may lose sessions
+	// (see storeLoss); lossMoved says which the fault running moved.
+	emptied, promoted atomic.Int64
+	lossMoved         [2]bool
+	// stopServing ends the watch of the fault running (watchServing).
+	stopServing func()
+	// spares are sessions minted ahead for refreshChain (mintSpares).
+	spares chan sessionTok
 }
 
 func TestChaos(t *testing.T) {
@@ -101,7 +113,7 @@ func runChaos(t *testing.T, topo string, duration time.Duration) {
 	t.Logf("chaos: seed %d (replay with -chaos.seed=%d), %s, duration %s, %d Checks/s", seed, seed, topo, duration, *flagRate)
 	h := &harness{t: t, seed: seed, topo: topo, duration: duration, pool: &pool{}, stats: newStats(),
 		client:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}},
-		limiter: rate.NewLimiter(rate.Limit(*flagRate), *flagRate/10+1)}
+		limiter: rate.NewLimiter(rate.Limit(*flagRate), *flagRate/10+1), spares: make(chan sessionTok, spareSessions)}
 	rng := mathrand.New(mathrand.NewPCG(seed, 1))
 
 	h.bin = buildBinary(t)
@@ -165,6 +177,7 @@ func runChaos(t *testing.T, topo string, duration time.Duration) {
 	wg.Go(func() { h.revoker(trafficCtx, mathrand.New(mathrand.NewPCG(seed, 2)), 300*time.Millisecond) })
 	wg.Go(func() { h.refreshRacer(trafficCtx, mathrand.New(mathrand.NewPCG(seed, 3)), 500*time.Millisecond) })
 	wg.Go(func() { h.refreshChain(trafficCtx, mathrand.New(mathrand.NewPCG(seed, 4)), 250*time.Millisecond) })
+	wg.Go(func() { h.mintSpares(trafficCtx, mathrand.New(mathrand.NewPCG(seed, 5)), 100*time.Millisecond) })
 	wg.Go(func() { h.watchFailClosed(trafficCtx) })
 
 	h.waitRequests(ctx, 400)
@@ -187,6 +200,7 @@ func runChaos(t *testing.T, topo string, duration time.Duration) {
 			h.waitRequests(ctx, 300) // a steady stretch between faults
 			t.Logf("%s fault %s", time.Now().UTC().Format("15:04:05.000"), f.name)
 			t0 := time.Now()
+			h.running = f.name
 			if err := f.run(ctx, rng); err != nil {
 				stopTraffic()
 				wg.Wait()

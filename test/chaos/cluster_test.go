@@ -29,7 +29,9 @@ func (h *harness) faultClusterFailover(ctx context.Context, _ *mathrand.Rand) er
 	}
 	restored := h.metricAll(ctx, "jwt_authz_revocation_syncs_total", `mode="restore"`, `result="success"`)
 	setSteady(false, h.replicas...)
+	h.storeInjected(false, true)
 	old.Stop()
+	h.watchServing(ctx)
 	h.cluster.WaitPromoted(h.t, revocationKey, old)
 	old.Start()
 	return h.redisRecovered(ctx, restored)
@@ -57,9 +59,11 @@ func (h *harness) faultClusterRestartEmpty(ctx context.Context, rng *mathrand.Ra
 	}
 	restored := h.metricAll(ctx, "jwt_authz_revocation_syncs_total", `mode="restore"`, `result="success"`)
 	setSteady(false, h.replicas...)
+	h.storeInjected(true, false)
 	for _, n := range nodes {
 		n.Stop()
 	}
+	h.watchServing(ctx)
 	for _, n := range nodes {
 		n.Start()
 	}
@@ -91,12 +95,14 @@ func (h *harness) faultClusterStall(ctx context.Context, rng *mathrand.Rand) err
 	}
 	restored := h.metricAll(ctx, "jwt_authz_revocation_syncs_total", `mode="restore"`, `result="success"`)
 	setSteady(false, h.replicas...)
+	h.storeInjected(false, true)
 	resume, err := h.stallData(ctx, nodes...)
 	defer resume()
 	if err != nil {
 		return err
 	}
 	resume()
+	h.watchServing(ctx)
 	return h.clusterRecovered(ctx, "cluster stalled, "+which, old, restored, false)
 }
 

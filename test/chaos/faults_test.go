@@ -136,7 +136,9 @@ func (h *harness) faultFailover(ctx context.Context, _ *mathrand.Rand) error {
 	}
 	restored := h.metricAll(ctx, "jwt_authz_revocation_syncs_total", `mode="restore"`, `result="success"`)
 	setSteady(false, h.replicas...)
+	h.storeInjected(false, true)
 	primary.Stop()
+	h.watchServing(ctx)
 	if err := poll(ctx, func(ctx context.Context) bool {
 		addr, err := h.st.PrimaryAddr(ctx)
 		return err == nil && addr == other.Addr() && redisRole(ctx, other.Addr()).role == "master"
@@ -157,8 +159,10 @@ func (h *harness) faultRestartEmpty(ctx context.Context, _ *mathrand.Rand) error
 	}
 	restored := h.metricAll(ctx, "jwt_authz_revocation_syncs_total", `mode="restore"`, `result="success"`)
 	setSteady(false, h.replicas...)
+	h.storeInjected(true, false)
 	other.Stop()
 	primary.Stop()
+	h.watchServing(ctx)
 	primary.Start()
 	other.Start()
 	return h.redisRecovered(ctx, restored)
@@ -175,12 +179,14 @@ func (h *harness) faultStall(ctx context.Context, _ *mathrand.Rand) error {
 	setSteady(false, h.replicas...)
 	redisDo(ctx, h.st.Sentinel.Addr(), "SENTINEL", "SET", h.st.MasterName, "down-after-milliseconds", "600000")
 	defer redisDo(context.WithoutCancel(ctx), h.st.Sentinel.Addr(), "SENTINEL", "SET", h.st.MasterName, "down-after-milliseconds", downAfter)
+	h.storeInjected(false, false)
 	resume, err := h.stallData(ctx, h.st.Primary, h.st.Replica)
 	defer resume()
 	if err != nil {
 		return err
 	}
 	resume()
+	h.watchServing(ctx)
 	return h.redisRecovered(ctx, nil)
 }
 
@@ -224,6 +230,7 @@ func (h *harness) faultStallFailover(ctx context.Context, _ *mathrand.Rand) erro
 	ctx, cancel := context.WithTimeout(ctx, faultTimeout)
 	defer cancel()
 	setSteady(false, h.replicas...)
+	h.storeInjected(false, true)
 	resume, err := h.stallData(ctx, h.st.Primary, h.st.Replica)
 	defer resume()
 	if err != nil {
@@ -238,6 +245,7 @@ func (h *harness) faultStallFailover(ctx context.Context, _ *mathrand.Rand) erro
 		return err
 	}
 	resume()
+	h.watchServing(ctx)
 	return h.redisRecovered(ctx, nil)
 }
 
@@ -245,7 +253,9 @@ func (h *harness) faultStallFailover(ctx context.Context, _ *mathrand.Rand) erro
 // names a primary that is one, the other node replicates it and Sentinel
 // knows that; a Cluster: see waitClusterHealthy), every replica wrote
 // back what it holds (when restored is not nil: the dataset changed) and
-// every replica is ready; then the fault window ends.
+// every replica is ready; then the fault window ends. The fault's
+// timeline (storeInjected) gets its failover time (watchServing, at the
+// latest now that Redis is healthy) and its recovery.
 func (h *harness) redisRecovered(ctx context.Context, restored map[int]float64) error {
 	waitHealthy := h.waitRedisHealthy
 	if h.cluster != nil {
@@ -253,6 +263,10 @@ func (h *harness) redisRecovered(ctx context.Context, restored map[int]float64) 
 	}
 	if err := waitHealthy(ctx); err != nil {
 		return err
+	}
+	if h.stopServing != nil {
+		h.stopServing()
+		h.stopServing = nil
 	}
 	for _, r := range h.replicas {
 		if restored != nil {
@@ -265,6 +279,7 @@ func (h *harness) redisRecovered(ctx context.Context, restored map[int]float64) 
 		}
 	}
 	setSteady(true, h.replicas...)
+	h.storeRecovered()
 	return nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -141,7 +140,7 @@ func (h *harness) request(ctx context.Context, rng *rand.Rand, r *replica, t *to
 	}
 	st1 := r.state()
 	_, g1 := t.class()
-	fresh := st0.incarnation == st1.incarnation && st0.epoch == st1.epoch && st0.steady && st1.steady
+	fresh := steadyThrough(st0, st1)
 	reload := st0.reloading || st1.reloading || st0.reloadGen != st1.reloadGen
 	// Seen past max_staleness before the request and Redis not let run
 	// before its answer: whatever the token, the answer fails closed.
@@ -263,7 +262,8 @@ func (h *harness) revoker(ctx context.Context, rng *rand.Rand, every time.Durati
 }
 
 // refreshRacer mints a session and presents its refresh token to every
-// replica at once: at most one may win.
+// replica at once: at most one may win, and with no fault running one
+// must (see judgeRefresh, judgeRace).
 func (h *harness) refreshRacer(ctx context.Context, rng *rand.Rand, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -277,33 +277,28 @@ func (h *harness) refreshRacer(ctx context.Context, rng *rand.Rand, every time.D
 		if r == nil {
 			continue
 		}
-		pair, err := h.mint(ctx, r, fmt.Sprintf("race-%d", n))
+		name := fmt.Sprintf("race-%d", n)
+		loss := h.storeLoss()
+		pair, err := h.mint(ctx, r, name)
 		if err != nil {
 			h.stats.count("refresh races: session not minted", 1)
 			continue
 		}
+		st := sessionTok{refresh: pair.Refresh, name: name, loss: loss}
 		ups := h.upReplicas()
 		if len(ups) == 0 {
 			continue
 		}
 		const racers = 3
 		var wg sync.WaitGroup
-		var mu sync.Mutex
-		wins, fails := 0, map[string]int{}
+		tries := make([]refreshTry, racers)
 		startGun := make(chan struct{})
 		for i := range racers {
-			st := ups[i%len(ups)].state()
+			rr := ups[i%len(ups)]
+			st0 := rr.state()
 			wg.Go(func() {
 				<-startGun
-				status, body, err := h.post(ctx, st.httpAddr, "/oauth2/token", "application/x-www-form-urlencoded",
-					url.Values{"grant_type": {"refresh_token"}, "refresh_token": {pair.Refresh}}.Encode())
-				mu.Lock()
-				defer mu.Unlock()
-				if err == nil && status == http.StatusOK {
-					wins++
-					return
-				}
-				fails[statusText(status, err)+" "+oauthError(body)]++
+				tries[i] = h.tryRefresh(ctx, rr, st0, pair.Refresh)
 			})
 		}
 		close(startGun)
@@ -311,24 +306,83 @@ func (h *harness) refreshRacer(ctx context.Context, rng *rand.Rand, every time.D
 		if ctx.Err() != nil {
 			return
 		}
+		wins, fails := 0, map[string]int{}
+		verdicts := make([]string, racers)
+		for i, tr := range tries {
+			if tr.ok() {
+				wins++
+				continue
+			}
+			fails[tr.String()]++
+			verdicts[i] = h.judgeRefresh(ctx, tr, st, true)
+		}
 		switch {
 		case wins > 1:
-			h.stats.doubleWin(fmt.Sprintf("session race-%d: %d of %d refreshes won (others: %v)", n, wins, racers, fails))
+			h.stats.doubleWin(fmt.Sprintf("session %s: %d of %d refreshes won (others: %v)", name, wins, racers, fails))
 		case wins == 1:
 			h.stats.count("refresh races: one winner", 1)
 		default:
 			h.stats.count("refresh races: none won (failed closed)", 1)
+			h.judgeRace(st, tries, verdicts)
+		}
+	}
+}
+
+// spareSessions is how many sessions mintSpares keeps ready.
+const spareSessions = 32
+
+// mintSpares keeps sessions minted ahead for refreshChain, so that its
+// refreshes go on through a Redis fault, in which no session can be
+// minted.
+func (h *harness) mintSpares(ctx context.Context, rng *rand.Rand, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for n := 0; ; {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		r := h.pickUp(rng)
+		if r == nil || len(h.spares) == cap(h.spares) {
+			continue
+		}
+		name := fmt.Sprintf("spare-%d", n)
+		n++
+		loss := h.storeLoss()
+		pair, err := h.mint(ctx, r, name)
+		if err != nil {
+			continue
+		}
+		h.pool.add(newTok(pair.Access, "self", classValid))
+		h.spares <- sessionTok{refresh: pair.Refresh, name: name, loss: loss}
+	}
+}
+
+// spare returns a session minted ahead that the store cannot have lost
+// since, if there is one.
+func (h *harness) spare() (sessionTok, bool) {
+	for {
+		select {
+		case t := <-h.spares:
+			if !t.lost(h.storeLoss()) {
+				return t, true
+			}
+			h.stats.count("chained refreshes: spare sessions dropped after a fault that may have lost them", 1)
+		default:
+			return sessionTok{}, false
 		}
 	}
 }
 
 // refreshChain refreshes one session after another, each new access token
-// joining the valid tokens; a refresh that is not answered 200 ends the
-// session (its refresh token is never presented again).
+// joining the valid tokens; a refresh that is not answered 200 is judged
+// (judgeRefresh) and ends the session (its refresh token is never
+// presented again), and the next is a spare one (mintSpares).
 func (h *harness) refreshChain(ctx context.Context, rng *rand.Rand, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	var refresh string
+	var cur sessionTok
 	for n := 0; ; {
 		select {
 		case <-ctx.Done():
@@ -339,35 +393,41 @@ func (h *harness) refreshChain(ctx context.Context, rng *rand.Rand, every time.D
 		if r == nil {
 			continue
 		}
-		if refresh == "" {
-			pair, err := h.mint(ctx, r, fmt.Sprintf("chain-%d", n))
+		if cur.refresh == "" {
+			cur, _ = h.spare()
+		}
+		if cur.refresh == "" {
+			name := fmt.Sprintf("chain-%d", n)
+			loss := h.storeLoss()
+			pair, err := h.mint(ctx, r, name)
 			n++
 			if err != nil {
 				continue
 			}
 			h.pool.add(newTok(pair.Access, "self", classValid))
-			refresh = pair.Refresh
+			cur = sessionTok{refresh: pair.Refresh, name: name, loss: loss}
 			continue
 		}
-		status, body, err := h.post(ctx, r.state().httpAddr, "/oauth2/token", "application/x-www-form-urlencoded",
-			url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}.Encode())
+		loss := h.storeLoss()
+		tr := h.tryRefresh(ctx, r, r.state(), cur.refresh)
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil || status != http.StatusOK {
-			h.stats.count("chained refreshes: session ended by "+statusText(status, err)+" "+oauthError(body), 1)
-			refresh = ""
+		if !tr.ok() {
+			h.stats.count("chained refreshes: session ended by "+statusText(tr.status, tr.err)+" "+oauthError(tr.body), 1)
+			h.judgeRefresh(ctx, tr, cur, false)
+			cur = sessionTok{}
 			continue
 		}
 		var p tokenPair
-		if err := json.Unmarshal(body, &p); err != nil || p.Access == "" {
+		if err := json.Unmarshal(tr.body, &p); err != nil || p.Access == "" {
 			h.stats.count("chained refreshes: unreadable answer", 1)
-			refresh = ""
+			cur = sessionTok{}
 			continue
 		}
 		h.stats.count("chained refreshes: answered 200", 1)
 		h.pool.add(newTok(p.Access, "self", classValid))
-		refresh = p.Refresh
+		cur = sessionTok{refresh: p.Refresh, name: cur.name, rotated: true, loss: loss}
 	}
 }
 
