@@ -23,14 +23,18 @@ const (
 	// configured name) whose "iat" is at or before Entry.Before: a mass
 	// logout in one entry.
 	KindProvider Kind = "provider"
+	// KindSIDSet revokes every token whose "sid" claim is in a set of
+	// sessions: a mass logout of explicit sessions in one entry. Value is
+	// the set's random identifier (see NewSetID) and Set its content.
+	KindSIDSet Kind = "sid_set"
 )
 
 // Kinds returns every Kind, in a stable order.
-func Kinds() []Kind { return []Kind{KindJTI, KindSID, KindSub, KindProvider} }
+func Kinds() []Kind { return []Kind{KindJTI, KindSID, KindSub, KindProvider, KindSIDSet} }
 
 // Valid reports whether k is one of the defined kinds.
 func (k Kind) Valid() bool {
-	return k == KindJTI || k == KindSID || k == KindSub || k == KindProvider
+	return k == KindJTI || k == KindSID || k == KindSub || k == KindProvider || k == KindSIDSet
 }
 
 // hasCutoff reports whether entries of kind k carry a cut-off (Before).
@@ -68,7 +72,7 @@ const MaxValueBytes = 256
 // (see Merge).
 type Entry struct {
 	Kind Kind
-	// Provider scopes a KindSID or KindSub entry to the tokens of one
+	// Provider scopes a KindSID, KindSIDSet or KindSub entry to the tokens of one
 	// provider, by its configured name ("self" for the built-in issuer);
 	// "" means the tokens of every provider. Always "" for KindJTI and
 	// KindProvider (whose Value names the provider).
@@ -88,6 +92,10 @@ type Entry struct {
 	// CreatedAt is when the revocation was made, in unix milliseconds. It
 	// feeds the sync-lag metric on the replicas that apply it later.
 	CreatedAt int64
+	// Set is the content of a KindSIDSet entry, the sessions it revokes;
+	// nil for the other kinds. It is immutable and shared by every copy
+	// of the entry. A set identifier names one content for its whole life.
+	Set *SIDSet
 }
 
 // Validate reports why e cannot be recorded, or nil. It does not look at
@@ -114,6 +122,12 @@ func (e Entry) Validate() error {
 		return fmt.Errorf("%w: %s revocation needs a positive cut-off (before)", ErrInvalidEntry, e.Kind)
 	case !e.Kind.hasCutoff() && e.Before != 0:
 		return fmt.Errorf("%w: cut-off (before) only applies to sub and provider", ErrInvalidEntry)
+	case e.Kind == KindSIDSet && e.Set.Len() == 0:
+		return fmt.Errorf("%w: a sid_set revocation needs at least one session", ErrInvalidEntry)
+	case e.Kind == KindSIDSet && e.Set.Len() > MaxSetSessions:
+		return fmt.Errorf("%w: a sid_set revocation holds at most %d sessions", ErrInvalidEntry, MaxSetSessions)
+	case e.Kind != KindSIDSet && e.Set != nil:
+		return fmt.Errorf("%w: only a sid_set revocation carries a set of sessions", ErrInvalidEntry)
 	}
 	return nil
 }
@@ -132,10 +146,15 @@ func truncateName(s string) string {
 // expiry and the later cut-off, so it never revokes less than either
 // input; CreatedAt follows the input that changed something. Every store
 // applies this rule, which makes recording an entry twice, in any order, on
-// any replica, give the same result.
+// any replica, give the same result. The content of a KindSIDSet entry is
+// the same in both records (its identifier names one set); e's is kept,
+// or other's when e has none.
 func (e Entry) Merge(other Entry) (Entry, bool) {
 	merged := e
 	changed := false
+	if merged.Set == nil {
+		merged.Set = other.Set
+	}
 	if other.ExpiresAt > merged.ExpiresAt {
 		merged.ExpiresAt = other.ExpiresAt
 		changed = true

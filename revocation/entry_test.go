@@ -38,6 +38,12 @@ func TestEntryValidate(t *testing.T) {
 		"provider no cutoff": {revocation.Entry{Kind: revocation.KindProvider, Value: "idp-a", ExpiresAt: 10}, false},
 		"provider bad name":  {revocation.Entry{Kind: revocation.KindProvider, Value: "idp a", Before: 5, ExpiresAt: 10}, false},
 		"provider scoped":    {revocation.Entry{Kind: revocation.KindProvider, Provider: "idp-b", Value: "idp-a", Before: 5, ExpiresAt: 10}, false},
+		"sid set":            {revocation.Entry{Kind: revocation.KindSIDSet, Value: "q83vEjRWeJCrze8SNFZ4kA", Set: revocation.NewSIDSet([]string{"s"}), ExpiresAt: 10}, true},
+		"scoped sid set":     {revocation.Entry{Kind: revocation.KindSIDSet, Provider: "idp-a", Value: "x", Set: revocation.NewSIDSet([]string{"s"}), ExpiresAt: 10}, true},
+		"sid set no content": {revocation.Entry{Kind: revocation.KindSIDSet, Value: "x", ExpiresAt: 10}, false},
+		"sid set empty":      {revocation.Entry{Kind: revocation.KindSIDSet, Value: "x", Set: revocation.NewSIDSet(nil), ExpiresAt: 10}, false},
+		"sid set cut-off":    {revocation.Entry{Kind: revocation.KindSIDSet, Value: "x", Set: revocation.NewSIDSet([]string{"s"}), Before: 5, ExpiresAt: 10}, false},
+		"sid with a set":     {revocation.Entry{Kind: revocation.KindSID, Value: "x", Set: revocation.NewSIDSet([]string{"s"}), ExpiresAt: 10}, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

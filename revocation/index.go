@@ -33,6 +33,8 @@ type Index struct {
 	psid table[expiry]
 	psub table[cut]
 	prov table[cut] // KindProvider, by provider name
+	// sets are the KindSIDSet entries, each with its content.
+	sets indexSets
 }
 
 func newIndex() *Index {
@@ -71,7 +73,9 @@ func scoped(hp, hv uint64) uint64 {
 // ErrRevoked when its jti or sid is revoked, its sub was cut off after its
 // iat, or its provider was (each either for every provider or for this
 // one), or ErrUnavailable when the revocation state cannot be trusted (see
-// ErrUnavailable). Empty provider, jti, sid or sub are not looked up.
+// ErrUnavailable). A sid is also looked up in the session sets
+// (KindSIDSet) that apply to provider. Empty provider, jti, sid or sub are
+// not looked up.
 // Check does not allocate and never waits on I/O.
 //
 // An entry that expired but was not swept yet still counts: it outlives
@@ -92,6 +96,9 @@ func (ix *Index) Check(provider, jti, sid, sub string, iat int64) error {
 		if _, ok := ix.sid.get(maphash.String(ix.seed, sid)); ok {
 			return ErrRevoked
 		}
+	}
+	if sid != "" && ix.sets.revoked(provider, sid) {
+		return ErrRevoked
 	}
 	if sub != "" && ix.sub.n.Load() != 0 {
 		if c, ok := ix.sub.get(maphash.String(ix.seed, sub)); ok && iat <= c.before {
@@ -123,9 +130,12 @@ func (ix *Index) Check(provider, jti, sid, sub string, iat int64) error {
 }
 
 // Len returns the number of entries of kind in the index, scoped or not,
-// including expired ones not swept yet.
+// including expired ones not swept yet. For KindSIDSet it counts sets;
+// SetSessions counts the sessions they hold.
 func (ix *Index) Len(kind Kind) int {
 	switch kind {
+	case KindSIDSet:
+		return ix.sets.len()
 	case KindJTI:
 		return int(ix.jti.n.Load())
 	case KindSID:
@@ -137,6 +147,10 @@ func (ix *Index) Len(kind Kind) int {
 	}
 	return 0
 }
+
+// SetSessions returns how many sessions the index's session sets
+// (KindSIDSet) hold together.
+func (ix *Index) SetSessions() int { return ix.sets.sessions() }
 
 // slot returns the table and key hash of e: exactly one of the two tables
 // is non-nil (none for an unknown kind).
@@ -162,6 +176,9 @@ func (ix *Index) slot(e Entry) (*table[expiry], *table[cut], uint64) {
 // expiry or a later cut-off). The returned entry is what the index now
 // holds for e's key: for a sub or provider, the merge of both cut-offs.
 func (ix *Index) add(e Entry) (Entry, bool) {
+	if e.Kind == KindSIDSet {
+		return ix.sets.add(e)
+	}
 	et, ct, h := ix.slot(e)
 	switch {
 	case et != nil:
@@ -179,6 +196,10 @@ func (ix *Index) add(e Entry) (Entry, bool) {
 // current reports whether e is what the index holds for its key: no later
 // record superseded it and it was not swept.
 func (ix *Index) current(e Entry) bool {
+	if e.Kind == KindSIDSet {
+		_, exp, ok := ix.sets.get(e.Provider, e.Value)
+		return ok && exp == e.ExpiresAt
+	}
 	et, ct, h := ix.slot(e)
 	switch {
 	case et != nil:
@@ -194,7 +215,8 @@ func (ix *Index) current(e Entry) bool {
 // sweep drops entries that expired at or before now and returns how many
 // it dropped.
 func (ix *Index) sweep(now time.Time) int {
-	s, n := now.Unix(), 0
+	s := now.Unix()
+	n := ix.sets.sweep(s)
 	for _, t := range ix.expiryTables() {
 		n += t.sweep(s)
 	}

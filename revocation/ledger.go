@@ -29,7 +29,9 @@ type ledger struct {
 const ledgerChunkBytes = 256 << 10
 
 // kindCodes maps kinds to the byte stored in a record and back.
-var kindCodes = map[Kind]byte{KindJTI: 1, KindSID: 2, KindSub: 3, KindProvider: 4}
+// A KindSIDSet record holds no content: the index keeps it, and the
+// write-back takes it from there.
+var kindCodes = map[Kind]byte{KindJTI: 1, KindSID: 2, KindSub: 3, KindProvider: 4, KindSIDSet: 5}
 
 // scopedFlag, set in a record's kind byte, says that the entry's provider
 // follows the kind byte (its length as a uvarint, then its bytes).
@@ -135,6 +137,8 @@ func kindOfCode(c byte) (Kind, bool) {
 		return KindSub, true
 	case 4:
 		return KindProvider, true
+	case 5:
+		return KindSIDSet, true
 	}
 	return "", false
 }

@@ -13,6 +13,7 @@ import (
 type Metrics struct {
 	revocations *prometheus.CounterVec
 	entries     *prometheus.GaugeVec
+	setSessions prometheus.Gauge
 	storeUp     prometheus.Gauge
 	syncLag     prometheus.Histogram
 	syncs       *prometheus.CounterVec
@@ -38,6 +39,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "jwt_authz_revoked_entries",
 			Help: "Revocation entries held in this replica's index, by kind.",
 		}, []string{"kind"}),
+		setSessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "jwt_authz_revoked_set_sessions",
+			Help: "Sessions held in this replica's index by its session-set (sid_set) revocations.",
+		}),
 		storeUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "jwt_authz_revocation_store_up",
 			Help: "1 when the last operation on the revocation store succeeded, else 0.",
@@ -70,6 +75,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.revocations = promreg.Register(reg, m.revocations)
 	m.entries = promreg.Register(reg, m.entries)
+	m.setSessions = promreg.Register(reg, m.setSessions)
 	m.storeUp = promreg.Register(reg, m.storeUp)
 	m.syncLag = promreg.Register(reg, m.syncLag)
 	m.syncs = promreg.Register(reg, m.syncs)
@@ -107,6 +113,7 @@ func (m *Metrics) setEntries(ix *Index) {
 		for _, k := range Kinds() {
 			m.entries.WithLabelValues(string(k)).Set(float64(ix.Len(k)))
 		}
+		m.setSessions.Set(float64(ix.SetSessions()))
 	}
 }
 

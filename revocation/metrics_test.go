@@ -16,8 +16,9 @@ func TestMetricNames(t *testing.T) {
 	// with fixed label sets exist from the start, so dashboards show zero
 	// rather than no data.
 	tests := map[string]int{
-		"jwt_authz_revocations_total":                      4, // kind
-		"jwt_authz_revoked_entries":                        4, // kind
+		"jwt_authz_revocations_total":                      5, // kind
+		"jwt_authz_revoked_entries":                        5, // kind
+		"jwt_authz_revoked_set_sessions":                   1,
 		"jwt_authz_revocation_store_up":                    1,
 		"jwt_authz_revocation_sync_lag_seconds":            1,
 		"jwt_authz_revocation_syncs_total":                 6, // mode x result

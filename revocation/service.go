@@ -88,7 +88,7 @@ func NewService(store Store, opts Options) (*Service, error) {
 		s.index.maintain()
 		s.log.Info("revocation index loaded", "shared", true,
 			"jti", s.index.Len(KindJTI), "sid", s.index.Len(KindSID), "sub", s.index.Len(KindSub),
-			"provider", s.index.Len(KindProvider))
+			"provider", s.index.Len(KindProvider), "sid_set", s.index.Len(KindSIDSet))
 		return s, nil
 	}
 
@@ -104,7 +104,7 @@ func NewService(store Store, opts Options) (*Service, error) {
 	s.metrics.setStoreUp(true)
 	s.log.Info("revocation index loaded", "shared", false,
 		"jti", s.index.Len(KindJTI), "sid", s.index.Len(KindSID), "sub", s.index.Len(KindSub),
-		"provider", s.index.Len(KindProvider))
+		"provider", s.index.Len(KindProvider), "sid_set", s.index.Len(KindSIDSet))
 	return s, nil
 }
 
@@ -169,6 +169,10 @@ func (s *Service) Revoke(ctx context.Context, e Entry) error {
 	}
 	if e.Kind.hasCutoff() {
 		attrs = append(attrs, "before", time.Unix(e.Before, 0).UTC())
+	}
+	if e.Kind == KindSIDSet {
+		// A set's identifier is random, not a user's: logged as is.
+		attrs = append(attrs, "set_id", e.Value, "sessions", e.Set.Len())
 	}
 	s.log.Info("revocation recorded", attrs...)
 	return nil

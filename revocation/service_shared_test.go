@@ -282,3 +282,27 @@ func TestSharedExpiredEntriesLeaveIndexAndWriteBack(t *testing.T) {
 		t.Fatal("an expired entry was written back")
 	}
 }
+
+// TestSharedWritesBackSessionSets: a session set's content lives in the
+// index, not in the write-back ledger; the write-back takes it from there.
+func TestSharedWritesBackSessionSets(t *testing.T) {
+	clock := testkit.NewClock(clockStart)
+	store := newFakeShared()
+	a := newReplica(t, store, clock, revocation.Options{})
+	b := newReplica(t, store, clock, revocation.Options{})
+	set := revocation.Entry{Kind: revocation.KindSIDSet, Provider: "corp", Value: revocation.NewSetID(),
+		Set: revocation.NewSIDSet([]string{"s1", "s2", "s3"}), ExpiresAt: clock.Now().Unix() + 3600}
+	if err := a.svc.Revoke(t.Context(), set); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the other replica holds the set", func() bool { return b.svc.Index().Len(revocation.KindSIDSet) == 1 })
+
+	store.wipe()
+	eventually(t, "the set written back with its content", func() bool {
+		e, ok, err := store.Get(t.Context(), revocation.KindSIDSet, "corp", set.Value)
+		return err == nil && ok && e.Set.Equal(set.Set)
+	})
+	if got := b.svc.Index().Check("corp", "", "s2", "", 0); got != revocation.ErrRevoked {
+		t.Fatalf("Check = %v, want ErrRevoked", got)
+	}
+}

@@ -189,6 +189,10 @@ func (s *Service) restore(ctx context.Context) (int, error) {
 		if e.ExpiresAt <= now || !s.index.current(e) {
 			return nil
 		}
+		if e.Kind == KindSIDSet {
+			// The ledger keeps a set's record; the index, its content.
+			e.Set, _, _ = s.index.sets.get(e.Provider, e.Value)
+		}
 		batch = append(batch, e)
 		if len(batch) == restoreBatch {
 			return flush()

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/jwt-authz/jwt-authz/revocation"
 )
 
@@ -83,6 +85,52 @@ func decodeRecord(k, v []byte) (revocation.Entry, error) {
 		Before:    int64(binary.BigEndian.Uint64(v[9:])),
 		CreatedAt: int64(binary.BigEndian.Uint64(v[17:])),
 	}, nil
+}
+
+// encodeSet is the stored content of a KindSIDSet entry: its hashes,
+// ascending, little-endian, 8 bytes each.
+func encodeSet(set *revocation.SIDSet) []byte {
+	hs := set.Hashes()
+	b := make([]byte, 0, 8*len(hs))
+	for _, h := range hs {
+		b = binary.LittleEndian.AppendUint64(b, h)
+	}
+	return b
+}
+
+// decodeSet rebuilds the content stored as v. It copies, so the result
+// outlives the transaction.
+func decodeSet(v []byte) (*revocation.SIDSet, error) {
+	if len(v) == 0 || len(v)%8 != 0 {
+		return nil, fmt.Errorf("%w: session set of %d bytes", errCorrupt, len(v))
+	}
+	hs := make([]uint64, len(v)/8)
+	for i := range hs {
+		hs[i] = binary.LittleEndian.Uint64(v[8*i:])
+	}
+	set, err := revocation.SIDSetFromHashes(hs)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errCorrupt, err)
+	}
+	return set, nil
+}
+
+// loadSet attaches to e, when it is a KindSIDSet entry stored under key
+// k, its content.
+func loadSet(tx *bbolt.Tx, k []byte, e *revocation.Entry) error {
+	if e.Kind != revocation.KindSIDSet {
+		return nil
+	}
+	v := tx.Bucket(setsBucket).Get(k)
+	if v == nil {
+		return fmt.Errorf("%w: session set %q has no content", errCorrupt, e.Value)
+	}
+	set, err := decodeSet(v)
+	if err != nil {
+		return err
+	}
+	e.Set = set
+	return nil
 }
 
 func firstByte(b []byte) int {

@@ -16,6 +16,9 @@ import (
 var (
 	entriesBucket = []byte("revocation_entries")
 	expiryBucket  = []byte("revocation_expiry")
+	// setsBucket holds the content of each KindSIDSet entry under the
+	// entry's key: its hashes, little-endian, 8 bytes each.
+	setsBucket = []byte("revocation_sets")
 )
 
 // deleteBatch bounds how many expired entries one write transaction
@@ -38,7 +41,7 @@ func New(db *bbolt.DB) (*Store, error) {
 		return nil, errors.New("bolt: nil database")
 	}
 	err := db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{entriesBucket, expiryBucket} {
+		for _, b := range [][]byte{entriesBucket, expiryBucket, setsBucket} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("create bucket %s: %w", b, err)
 			}
@@ -69,7 +72,13 @@ func (s *Store) Put(ctx context.Context, e revocation.Entry) error {
 		entries, expiry := tx.Bucket(entriesBucket), tx.Bucket(expiryBucket)
 		k := entryKey(e.Kind, e.Provider, e.Value)
 		next := e
-		if v := entries.Get(k); v != nil {
+		if v := entries.Get(k); v == nil && e.Kind == revocation.KindSIDSet {
+			// A set's content is written with its first record and never
+			// changes: its identifier names one content.
+			if err := tx.Bucket(setsBucket).Put(k, encodeSet(e.Set)); err != nil {
+				return err
+			}
+		} else if v != nil {
 			cur, err := decodeRecord(k, v)
 			if err != nil {
 				return err
@@ -118,6 +127,9 @@ func (s *Store) Get(ctx context.Context, kind revocation.Kind, provider, value s
 		}
 		var err error
 		e, err = decodeRecord(k, v)
+		if err == nil {
+			err = loadSet(tx, k, &e)
+		}
 		found = err == nil
 		return err
 	})
@@ -156,6 +168,9 @@ func (s *Store) List(ctx context.Context, now time.Time, fn func(revocation.Entr
 			}
 			if e.ExpiresAt <= nowUnix {
 				continue
+			}
+			if err := loadSet(tx, k, &e); err != nil {
+				return err
 			}
 			if err := fn(e); err != nil {
 				fnErr = err
@@ -196,7 +211,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 func (s *Store) deleteSome(now int64) (int, error) {
 	n := 0
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		entries, expiry := tx.Bucket(entriesBucket), tx.Bucket(expiryBucket)
+		entries, expiry, sets := tx.Bucket(entriesBucket), tx.Bucket(expiryBucket), tx.Bucket(setsBucket)
 		// Collect first: deleting under a bbolt cursor skips elements.
 		var expired [][]byte
 		c := expiry.Cursor()
@@ -217,6 +232,9 @@ func (s *Store) deleteSome(now int64) (int, error) {
 			// key (Put moves it when the expiry changes).
 			if entries.Get(xk[8:]) != nil {
 				if err := entries.Delete(xk[8:]); err != nil {
+					return err
+				}
+				if err := sets.Delete(xk[8:]); err != nil {
 					return err
 				}
 				n++

@@ -37,6 +37,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ScopedEntries", testScopedEntries},
 		{"ScopedMerge", testScopedMerge},
 		{"ScopedThroughService", testScopedThroughService},
+		{"SessionSets", testSessionSets},
+		{"SessionSetsThroughService", testSessionSetsThroughService},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
