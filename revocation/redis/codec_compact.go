@@ -24,6 +24,7 @@ const (
 	codeSID      = 2
 	codeSub      = 3 // codeSub and codeProvider carry a cut-off; putScript tests code >= 3
 	codeProvider = 4
+	codeSIDSet   = 5 // its content is stored apart (see writeSet); before is always 0
 	codeKindMask = 0x07
 
 	codeScoped = 0x08 // a provider name follows: uvarint length, bytes
@@ -31,7 +32,7 @@ const (
 	codeB64    = 0x20 // the value is the 16 bytes of 22 characters of unpadded base64url
 )
 
-var kindByCode = [...]revocation.Kind{codeJTI: revocation.KindJTI, codeSID: revocation.KindSID, codeSub: revocation.KindSub, codeProvider: revocation.KindProvider}
+var kindByCode = [...]revocation.Kind{codeJTI: revocation.KindJTI, codeSID: revocation.KindSID, codeSub: revocation.KindSub, codeProvider: revocation.KindProvider, codeSIDSet: revocation.KindSIDSet}
 
 func kindCode(k revocation.Kind) byte {
 	for c, kind := range kindByCode {
@@ -114,8 +115,11 @@ func packB64(v string) ([]byte, bool) {
 // writes without a hole). The provider and an unpacked value are a uvarint
 // length and bytes; a packed value (codeUUID, codeB64) is 16 bytes.
 // Numbers are zigzag varints, each the difference from the same number of
-// the previous entry (of 0 for the first); before is present for the kinds
-// with a cut-off only, and is 0 for the others. A message with any
+// the previous entry (of 0 for the first); before is present for the
+// codes from codeSub on (the kinds with a cut-off, and a session set,
+// whose before is 0), and is 0 for the others. An earlier version knows
+// no code past codeProvider and refuses a message holding a session set
+// whole (see the package documentation). A message with any
 // malformed part is refused whole.
 func decodeCompact(payload string) (announcement, error) {
 	r := compactReader{rest: strings.TrimPrefix(payload, compactPrefix)}
@@ -223,8 +227,10 @@ func (r *compactReader) entry() (revocation.Entry, bool) {
 	if e.ExpiresAt, ok = r.number(r.exp); !ok {
 		return revocation.Entry{}, false
 	}
-	if c == codeSub || c == codeProvider {
-		if e.Before, ok = r.number(r.before); !ok {
+	// putScript writes a cut-off for every code from codeSub on, 0 for a
+	// session set.
+	if c >= codeSub {
+		if e.Before, ok = r.number(r.before); !ok || c == codeSIDSet && e.Before != 0 {
 			return revocation.Entry{}, false
 		}
 	}
@@ -232,7 +238,7 @@ func (r *compactReader) entry() (revocation.Entry, bool) {
 		return revocation.Entry{}, false
 	}
 	r.exp, r.created = e.ExpiresAt, e.CreatedAt
-	if c == codeSub || c == codeProvider {
+	if c >= codeSub {
 		r.before = e.Before
 	}
 	return e, true

@@ -21,7 +21,7 @@ func encodeCompact(entries []revocation.Entry, first uint64) string {
 	for _, e := range entries {
 		b = append(b, compactIdent(e)...)
 		b = zigzag(b, e.ExpiresAt-exp)
-		if e.Kind == revocation.KindSub || e.Kind == revocation.KindProvider {
+		if e.Kind == revocation.KindSub || e.Kind == revocation.KindProvider || e.Kind == revocation.KindSIDSet {
 			b = zigzag(b, e.Before-before)
 			before = e.Before
 		}
@@ -46,6 +46,10 @@ func compactEntries() []revocation.Entry {
 		{Kind: revocation.KindSID, Value: "s", ExpiresAt: exp, CreatedAt: ms + 2},
 		{Kind: revocation.KindProvider, Value: "corp", Before: now.Unix() - 5, ExpiresAt: exp, CreatedAt: ms + 2},
 		{Kind: revocation.KindSub, Value: "u", Before: now.Unix(), ExpiresAt: exp, CreatedAt: ms + 2},
+		// A session set's announcement names it; its content is stored apart.
+		{Kind: revocation.KindSIDSet, Value: "q83vEjRWeJCrze8SNFZ4kA", ExpiresAt: exp + 86400, CreatedAt: ms + 4},
+		{Kind: revocation.KindSIDSet, Provider: "idp-a", Value: "set:1", ExpiresAt: exp, CreatedAt: ms + 4},
+		{Kind: revocation.KindSub, Value: "u2", Before: now.Unix() - 9, ExpiresAt: exp, CreatedAt: ms + 5},
 	}
 }
 
@@ -63,23 +67,24 @@ func TestDecodeCompact(t *testing.T) {
 	}
 	valid := encodeCompact(entries[:1], 1)
 	for name, p := range map[string]string{
-		"no entries":          "c:\x01",
-		"no sequence":         "c:",
-		"seq zero":            "c:\x00" + valid[3:],
-		"seq past int64":      "c:\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01" + valid[3:],
-		"unknown kind":        "c:\x01\x07" + valid[4:],
-		"kind zero":           "c:\x01\x00" + valid[4:],
-		"unknown flag":        "c:\x01\x51" + valid[4:],
-		"uuid and base64":     "c:\x01\x31" + valid[4:],
-		"truncated":           valid[:len(valid)-1],
-		"trailing byte":       valid + "\x01",
-		"scoped jti":          "c:\x01\x09\x01a\x01j\x02\x02\x02",
-		"bad provider":        "c:\x01\x0a\x01A\x01s\x02\x02",
-		"empty value":         "c:\x01\x01\x00\x02\x02",
-		"length past end":     "c:\x01\x01\x09abc\x02\x02",
-		"negative expiry":     "c:\x01\x01\x01j\x01\x02",
-		"number overflows":    "c:\x01\x01\x01j\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01\x02\x01\x01k\x02\x02",
-		"varint past 64 bits": "c:\x01\x01\x01j\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f\x02",
+		"no entries":           "c:\x01",
+		"no sequence":          "c:",
+		"seq zero":             "c:\x00" + valid[3:],
+		"seq past int64":       "c:\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01" + valid[3:],
+		"unknown kind":         "c:\x01\x07" + valid[4:],
+		"kind zero":            "c:\x01\x00" + valid[4:],
+		"unknown flag":         "c:\x01\x51" + valid[4:],
+		"uuid and base64":      "c:\x01\x31" + valid[4:],
+		"truncated":            valid[:len(valid)-1],
+		"trailing byte":        valid + "\x01",
+		"scoped jti":           "c:\x01\x09\x01a\x01j\x02\x02\x02",
+		"sid set with cut-off": "c:\x01\x05\x01s\x02\x02\x02",
+		"bad provider":         "c:\x01\x0a\x01A\x01s\x02\x02",
+		"empty value":          "c:\x01\x01\x00\x02\x02",
+		"length past end":      "c:\x01\x01\x09abc\x02\x02",
+		"negative expiry":      "c:\x01\x01\x01j\x01\x02",
+		"number overflows":     "c:\x01\x01\x01j\xfe\xff\xff\xff\xff\xff\xff\xff\xff\x01\x02\x01\x01k\x02\x02",
+		"varint past 64 bits":  "c:\x01\x01\x01j\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f\x02",
 	} {
 		if a, err := decodeAnnouncement(p); err == nil {
 			t.Errorf("%s: decode(%q) = %+v, want an error", name, p, a)

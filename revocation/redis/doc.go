@@ -15,6 +15,33 @@
 //
 //	seq            the write sequence counter
 //	epoch          a random marker naming the dataset
+//	s:<member>:h   a session set's header, "count:chunks:sha256:exp"
+//	s:<member>:<i> chunk i of a session set's content (from 0)
+//
+// A session set (revocation.KindSIDSet, member "sid_set:<id>" or
+// "sid_set@<provider>:<id>") is one entry like the others, announced like
+// them, but its content, the sorted 64-bit hashes of its sessions, is too
+// large for a message: 8 MB for a million sessions. Put writes it first,
+// as chunks of 8,192 hashes (64 KiB) and a header giving their count and
+// the SHA-256 of the whole, every key expiring with the set (in a Cluster
+// they share the store's slot through its hash tag); then the entry's
+// normal write announces it, one entry of about 30 bytes. A replica that
+// receives the entry, by announcement, change log or full listing, reads
+// the header, then the chunks (MGET, 16 at a time), checks count and
+// SHA-256, and only then hands the entry to the Service; it remembers the
+// sets it loaded, so a set delivered again costs one GET. When the content
+// cannot be loaded, the entry is not applied: the batch announcing it is
+// not covered and a pull stops before it, so the Service's next pull
+// tries again, and a store that keeps failing makes the replica stale
+// (fail closed past max_staleness) as any failed pull does. The
+// write-back (Restore) writes a set's content again, unless its header is
+// there already.
+//
+// Upgrade every replica before revoking session sets. An earlier version
+// refuses a compact message holding a session set whole (an unknown kind
+// code), and its pull skips the set's member as malformed, logging it: it
+// does not enforce the set, but misreads nothing and loses the message's
+// other entries only until its next pull.
 //
 // Every write is one Lua script: merge each entry with the stored one (the
 // later expiry and cut-off win), write it with its TTL, give it the next

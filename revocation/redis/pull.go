@@ -97,7 +97,8 @@ func (e errStop) Error() string { return e.err.Error() }
 // scan calls fn for every entry whose write sequence number is after seq,
 // in order, and returns the last sequence number it saw (seq if none).
 // Members whose key has expired are skipped; malformed ones are skipped
-// and logged.
+// and logged. A session set's content is loaded before fn sees it; when
+// it cannot be, scan stops with an error and returns the number before it.
 func (s *Store) scan(ctx context.Context, seq uint64, fn func(revocation.Entry) error) (uint64, error) {
 	for {
 		page, err := s.c.ZRangeArgsWithScores(ctx, goredis.ZRangeArgs{
@@ -123,17 +124,30 @@ func (s *Store) scan(ctx context.Context, seq uint64, fn func(revocation.Entry) 
 			return seq, fmt.Errorf("list revocations: %w", err)
 		}
 		for i, z := range page {
-			seq = uint64(z.Score)
 			v, ok := vals[i].(string)
 			if !ok {
+				seq = uint64(z.Score)
 				continue // expired
 			}
 			m, _ := z.Member.(string)
 			e, err := decodeEntry(m, v)
 			if err != nil {
 				s.log.Warn("skipping malformed revocation record", "err", err)
+				seq = uint64(z.Score)
 				continue
 			}
+			if e.Kind == revocation.KindSIDSet {
+				// A set whose content cannot be loaded is not skipped: the
+				// scan stops before it, and the caller's next pull tries
+				// again from there.
+				if err := s.loadSet(ctx, &e); errors.Is(err, errSetGone) {
+					seq = uint64(z.Score)
+					continue
+				} else if err != nil {
+					return seq, err
+				}
+			}
+			seq = uint64(z.Score)
 			if err := fn(e); err != nil {
 				return seq, errStop{err}
 			}

@@ -81,6 +81,7 @@ type Store struct {
 	log     *slog.Logger
 	metrics *Metrics
 	batches batcher
+	sets    setCache // session sets written or loaded
 
 	// shardable is whether sharded pub/sub may be used; sharded caches
 	// what the server supports: 0 not yet known, 1 yes, 2 no.
@@ -147,6 +148,12 @@ func (s *Store) Put(ctx context.Context, e revocation.Entry) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
+	if e.Kind == revocation.KindSIDSet {
+		// The content first: the entry's write announces it.
+		if err := s.writeSet(ctx, e); err != nil {
+			return fmt.Errorf("put revocation: %w", err)
+		}
+	}
 	if err := s.batches.put(ctx, e); err != nil {
 		return fmt.Errorf("put revocation: %w", err)
 	}
@@ -157,9 +164,15 @@ func (s *Store) Put(ctx context.Context, e revocation.Entry) error {
 func (s *Store) Restore(ctx context.Context, entries []revocation.Entry) error {
 	valid := make([]revocation.Entry, 0, len(entries))
 	for _, e := range entries {
-		if e.Validate() == nil {
-			valid = append(valid, e)
+		if e.Validate() != nil {
+			continue
 		}
+		if e.Kind == revocation.KindSIDSet {
+			if err := s.writeSet(ctx, e); err != nil {
+				return fmt.Errorf("restore revocations: %w", err)
+			}
+		}
+		valid = append(valid, e)
 	}
 	for len(valid) > 0 {
 		n := min(len(valid), pageSize)
@@ -209,6 +222,12 @@ func (s *Store) Get(ctx context.Context, kind revocation.Kind, provider, value s
 		return revocation.Entry{}, false, fmt.Errorf("get revocation: %w", err)
 	}
 	e, err := decodeEntry(m, v)
+	if err == nil && e.Kind == revocation.KindSIDSet {
+		err = s.loadSet(ctx, &e)
+		if errors.Is(err, errSetGone) {
+			return revocation.Entry{}, false, nil
+		}
+	}
 	if err != nil {
 		return revocation.Entry{}, false, fmt.Errorf("get revocation: %w", err)
 	}

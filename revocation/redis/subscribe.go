@@ -104,8 +104,11 @@ func (s *Store) subscribeOnce(ctx context.Context, onEntry func(revocation.Entry
 				s.log.Warn("ignoring malformed revocation announcement", "err", err)
 				continue
 			}
-			for _, e := range a.entries {
-				onEntry(e)
+			if !s.deliver(ctx, a, onEntry) {
+				// A session set's content could not be loaded: the batch
+				// is not covered, and the next batch shows a gap (or the
+				// Service's next pull reads the change log) that retries.
+				continue
 			}
 			switch {
 			case a.first == 0:
@@ -174,4 +177,23 @@ func (s *Store) catchUp(ctx context.Context, q *sequence, from uint64, onEntry f
 	if last > from {
 		onCovered(from, last)
 	}
+}
+
+// deliver passes the entries of batch a to onEntry, loading the content of
+// each session set first, and reports whether it delivered them all; a
+// set that could not be loaded is left out.
+func (s *Store) deliver(ctx context.Context, a announcement, onEntry func(revocation.Entry)) bool {
+	all := true
+	for _, e := range a.entries {
+		if e.Kind == revocation.KindSIDSet {
+			if err := s.loadSet(ctx, &e); errors.Is(err, errSetGone) {
+				continue
+			} else if err != nil {
+				all = false
+				continue
+			}
+		}
+		onEntry(e)
+	}
+	return all
 }
