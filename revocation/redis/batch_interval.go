@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -73,28 +74,40 @@ func (b *batcher) refreshSubscribers(ctx context.Context) error {
 	return nil
 }
 
-// subscribers returns how many clients are subscribed to the channel: on
-// the primary of the keys' slot with sharded pub/sub, where the fan-out
-// happens. With plain pub/sub in a Cluster it counts one node's, fewer
-// than all: the interval is then shorter than it could be.
+// subscribers returns how many clients are subscribed to the channel:
+// with sharded pub/sub, on the primary of the keys' slot, where the
+// fan-out happens; with plain pub/sub in a Cluster, on every node, since a
+// PUBLISH is broadcast to all of them and a subscriber may sit on any (a
+// go-redis ClusterClient subscribes on the primary of the channel's slot,
+// or a replica of it with ReadOnly; other clients anywhere).
 func (s *Store) subscribers(ctx context.Context) (int64, error) {
 	sharded, err := s.useSharded(ctx)
 	if err != nil {
 		return 0, err
 	}
-	var cmd *goredis.MapStringIntCmd
-	switch cc, ok := s.c.(*goredis.ClusterClient); {
-	case sharded && ok:
+	cc, cluster := s.c.(*goredis.ClusterClient)
+	switch {
+	case sharded && cluster:
 		node, err := cc.MasterForKey(ctx, s.seqKey)
 		if err != nil {
 			return 0, err
 		}
-		cmd = node.PubSubShardNumSub(ctx, s.channel)
+		return numSub(node.PubSubShardNumSub(ctx, s.channel), s.channel)
 	case sharded:
-		cmd = s.c.PubSubShardNumSub(ctx, s.channel)
-	default:
-		cmd = s.c.PubSubNumSub(ctx, s.channel)
+		return numSub(s.c.PubSubShardNumSub(ctx, s.channel), s.channel)
+	case cluster:
+		var total atomic.Int64
+		err := cc.ForEachShard(ctx, func(ctx context.Context, node *goredis.Client) error {
+			n, err := numSub(node.PubSubNumSub(ctx, s.channel), s.channel)
+			total.Add(n)
+			return err
+		})
+		return total.Load(), err
 	}
+	return numSub(s.c.PubSubNumSub(ctx, s.channel), s.channel)
+}
+
+func numSub(cmd *goredis.MapStringIntCmd, channel string) (int64, error) {
 	m, err := cmd.Result()
-	return m[s.channel], err
+	return m[channel], err
 }

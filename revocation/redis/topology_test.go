@@ -108,6 +108,33 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("%d subscribers counted, want 1", n)
 		}
 	})
+	// A plain PUBLISH in a Cluster reaches every node's subscribers: a
+	// go-redis ClusterClient subscribes on the primary of the channel's
+	// slot, and other clients may sit on any node. The writer counts them
+	// all.
+	t.Run("counts plain subscribers on every node", func(t *testing.T) {
+		opts := clusterOptions(t, true)
+		s := storeOn(t, newClusterClient(t, cs), opts)
+		for range 2 {
+			subscribeEntries(t, storeOn(t, newClusterClient(t, cs), opts), 1)
+		}
+		primary := cs.PrimaryFor(t, opts.Channel)
+		if n := newClient(t, primary.Addr()).PubSubNumSub(t.Context(), opts.Channel).Val()[opts.Channel]; n != 2 {
+			t.Fatalf("%d subscribers on the primary of the channel's slot, want the 2 of go-redis", n)
+		}
+		for _, n := range cs.Nodes {
+			if n != primary {
+				rawSubscribe(t, n.Addr(), opts)
+				break
+			}
+		}
+		if err := s.batches.refreshSubscribers(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.batches.subscribers.Load(); n != 3 {
+			t.Fatalf("%d subscribers counted, want 3 on two nodes", n)
+		}
+	})
 	t.Run("probe", func(t *testing.T) {
 		if _, err := Probe(t.Context(), newClusterClient(t, cs), Cluster); err != nil {
 			t.Fatalf("Probe of a Cluster as a Cluster: %v", err)
