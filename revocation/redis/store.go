@@ -82,6 +82,7 @@ type Store struct {
 	metrics *Metrics
 	batches batcher
 	sets    setCache // session sets written or loaded
+	flushes flusher
 
 	// shardable is whether sharded pub/sub may be used; sharded caches
 	// what the server supports: 0 not yet known, 1 yes, 2 no.
@@ -89,6 +90,8 @@ type Store struct {
 	sharded   atomic.Int32
 
 	logKey, expKey, seqKey, epochKey string
+	// the spacing of announcements across writers (see announceSource)
+	pendingKey, stateKey, markerKey string
 }
 
 var _ revocation.Shared = (*Store)(nil)
@@ -131,6 +134,10 @@ func New(client goredis.UniversalClient, opts Options) (*Store, error) {
 		expKey:    p + "exp",
 		seqKey:    p + "seq",
 		epochKey:  p + "epoch",
+
+		pendingKey: p + "pending",
+		markerKey:  p + "announced",
+		stateKey:   p + "pending-state",
 	}
 	s.batches = batcher{s: s, delay: opts.AnnounceDelay, interval: opts.AnnounceInterval, maxBytes: opts.AnnounceMaxBytes}
 	return s, nil
@@ -184,19 +191,21 @@ func (s *Store) Restore(ctx context.Context, entries []revocation.Entry) error {
 	return nil
 }
 
+// put runs putScript on entries, announcing them on channel (none: ""),
+// and schedules a flush when some are left pending.
 func (s *Store) put(ctx context.Context, channel string, entries []revocation.Entry) error {
-	keys := make([]string, 0, 3+len(entries))
-	keys = append(keys, s.logKey, s.expKey, s.seqKey)
-	args := make([]any, 0, 1+putArgs*len(entries))
-	args = append(args, channel)
+	keys := make([]string, 0, 6+len(entries))
+	keys = append(keys, s.seqKey, s.pendingKey, s.stateKey, s.markerKey, s.logKey, s.expKey)
+	args := make([]any, 0, 3+putArgs*len(entries))
+	args = append(args, channel, intervalMillis(s.batches.intervalNow()), s.batches.maxBytes)
 	for _, e := range entries {
 		m := member(e.Kind, e.Provider, e.Value)
 		keys = append(keys, s.entryKey(m))
-		ident := ""
+		ident, size := "", 0
 		if channel != "" {
-			ident = compactIdent(e)
+			ident, size = compactIdent(e), announceSize(e)
 		}
-		args = append(args, m, e.ExpiresAt, e.Before, e.CreatedAt, ident)
+		args = append(args, m, e.ExpiresAt, e.Before, e.CreatedAt, ident, size)
 	}
 	script := putScript
 	if channel != "" {
@@ -208,7 +217,14 @@ func (s *Store) put(ctx context.Context, channel string, entries []revocation.En
 			script = sputScript
 		}
 	}
-	return script.Run(ctx, s.c, keys, args...).Err()
+	res, err := script.Run(ctx, s.c, keys, args...).Int64Slice()
+	if err != nil {
+		return err
+	}
+	if len(res) == 2 && res[1] > 0 {
+		s.flushes.schedule(s, s.retryAfter(res[1]))
+	}
+	return nil
 }
 
 // Get implements revocation.Store.
@@ -287,8 +303,13 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	}
 }
 
-// Close implements revocation.Store. The client is left open.
-func (s *Store) Close() error { return nil }
+// Close implements revocation.Store. The client is left open. Entries
+// this Store left pending are announced by the next write of any writer,
+// or read by every replica's pull (see the package documentation).
+func (s *Store) Close() error {
+	s.flushes.close()
+	return nil
+}
 
 // useSharded reports whether announcements use sharded pub/sub: in a
 // Cluster whose primary for the keys' slot runs Redis 7 or later. Every
