@@ -72,10 +72,10 @@ type harness struct {
 
 	// running is the name of the fault running, for its timeline.
 	running string
-	// emptied and promoted count the Redis faults that may lose sessions
-	// (see storeLoss); lossMoved says which the fault running moved.
-	emptied, promoted atomic.Int64
-	lossMoved         [2]bool
+	// emptied counts the Redis faults that may lose sessions (see
+	// storeLoss); emptying says the fault running moved it.
+	emptied  atomic.Int64
+	emptying bool
 	// stopServing ends the watch of the fault running (watchServing).
 	stopServing func()
 	// spares are sessions minted ahead for refreshChain (mintSpares).

@@ -29,7 +29,7 @@ func (h *harness) faultClusterFailover(ctx context.Context, _ *mathrand.Rand) er
 	}
 	restored := h.metricAll(ctx, "jwt_authz_revocation_syncs_total", `mode="restore"`, `result="success"`)
 	setSteady(false, h.replicas...)
-	h.storeInjected(false, true)
+	h.storeInjected(false)
 	old.Stop()
 	h.watchServing(ctx)
 	h.cluster.WaitPromoted(h.t, revocationKey, old)
@@ -59,7 +59,7 @@ func (h *harness) faultClusterRestartEmpty(ctx context.Context, rng *mathrand.Ra
 	}
 	restored := h.metricAll(ctx, "jwt_authz_revocation_syncs_total", `mode="restore"`, `result="success"`)
 	setSteady(false, h.replicas...)
-	h.storeInjected(true, false)
+	h.storeInjected(true)
 	for _, n := range nodes {
 		n.Stop()
 	}
@@ -95,7 +95,7 @@ func (h *harness) faultClusterStall(ctx context.Context, rng *mathrand.Rand) err
 	}
 	restored := h.metricAll(ctx, "jwt_authz_revocation_syncs_total", `mode="restore"`, `result="success"`)
 	setSteady(false, h.replicas...)
-	h.storeInjected(false, true)
+	h.storeInjected(false)
 	resume, err := h.stallData(ctx, nodes...)
 	defer resume()
 	if err != nil {

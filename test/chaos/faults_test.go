@@ -136,7 +136,7 @@ func (h *harness) faultFailover(ctx context.Context, _ *mathrand.Rand) error {
 	}
 	restored := h.metricAll(ctx, "jwt_authz_revocation_syncs_total", `mode="restore"`, `result="success"`)
 	setSteady(false, h.replicas...)
-	h.storeInjected(false, true)
+	h.storeInjected(false)
 	primary.Stop()
 	h.watchServing(ctx)
 	if err := poll(ctx, func(ctx context.Context) bool {
@@ -159,7 +159,7 @@ func (h *harness) faultRestartEmpty(ctx context.Context, _ *mathrand.Rand) error
 	}
 	restored := h.metricAll(ctx, "jwt_authz_revocation_syncs_total", `mode="restore"`, `result="success"`)
 	setSteady(false, h.replicas...)
-	h.storeInjected(true, false)
+	h.storeInjected(true)
 	other.Stop()
 	primary.Stop()
 	h.watchServing(ctx)
@@ -179,7 +179,7 @@ func (h *harness) faultStall(ctx context.Context, _ *mathrand.Rand) error {
 	setSteady(false, h.replicas...)
 	redisDo(ctx, h.st.Sentinel.Addr(), "SENTINEL", "SET", h.st.MasterName, "down-after-milliseconds", "600000")
 	defer redisDo(context.WithoutCancel(ctx), h.st.Sentinel.Addr(), "SENTINEL", "SET", h.st.MasterName, "down-after-milliseconds", downAfter)
-	h.storeInjected(false, false)
+	h.storeInjected(false)
 	resume, err := h.stallData(ctx, h.st.Primary, h.st.Replica)
 	defer resume()
 	if err != nil {
@@ -230,7 +230,7 @@ func (h *harness) faultStallFailover(ctx context.Context, _ *mathrand.Rand) erro
 	ctx, cancel := context.WithTimeout(ctx, faultTimeout)
 	defer cancel()
 	setSteady(false, h.replicas...)
-	h.storeInjected(false, true)
+	h.storeInjected(false)
 	resume, err := h.stallData(ctx, h.st.Primary, h.st.Replica)
 	defer resume()
 	if err != nil {

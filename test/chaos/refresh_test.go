@@ -40,28 +40,26 @@ const (
 type sessionTok struct {
 	refresh string
 	name    string // the session's subject, for examples
-	rotated bool   // from a rotation, not from creating the session
+	rotated bool   // from a rotation, not from creating the session (for examples)
 	loss    storeLoss
 }
 
-// storeLoss counts the Redis faults that may lose sessions. Each counter
+// storeLoss counts the Redis faults that may lose sessions: those that
+// empty the dataset. A failover loses none: a session's creation and
+// rotation are acknowledged only once a replica has them, or once the
+// sentinels or the other Cluster primaries confirmed the node. The count
 // moves when such a fault starts and again when its recovery is observed:
 // an odd count is a fault in progress.
-type storeLoss struct{ emptied, promoted int64 }
+type storeLoss struct{ emptied int64 }
 
 func (h *harness) storeLoss() storeLoss {
-	return storeLoss{h.emptied.Load(), h.promoted.Load()}
+	return storeLoss{h.emptied.Load()}
 }
 
 // lost reports whether the store may have lost t's session: a fault
-// emptied the dataset, or promoted a replica, which has every rotation (a
-// rotation is acknowledged only once a replica has it, or the sentinels or
-// the other Cluster primaries confirmed the node) but may lack a session
-// created just before; since t was asked for, or while it was.
+// emptied the dataset since t was asked for, or while it was.
 func (t sessionTok) lost(now storeLoss) bool {
-	emptied := now.emptied != t.loss.emptied || t.loss.emptied%2 == 1
-	promoted := now.promoted != t.loss.promoted || t.loss.promoted%2 == 1
-	return emptied || (!t.rotated && promoted)
+	return now.emptied != t.loss.emptied || t.loss.emptied%2 == 1
 }
 
 // refreshTry is one refresh request, its answer, and its replica's state
@@ -222,15 +220,12 @@ type refresh503 struct {
 }
 
 // storeInjected opens the timeline of the Redis fault now running (its
-// name set by the run loop) and moves the loss counters that apply.
-func (h *harness) storeInjected(emptied, promoted bool) {
+// name set by the run loop); emptied moves the loss count (storeLoss).
+func (h *harness) storeInjected(emptied bool) {
 	if emptied {
 		h.emptied.Add(1)
 	}
-	if promoted {
-		h.promoted.Add(1)
-	}
-	h.lossMoved = [2]bool{emptied, promoted}
+	h.emptying = emptied
 	grace := graceSentinel
 	if h.cluster != nil {
 		grace = graceCluster
@@ -280,15 +275,12 @@ func (h *harness) watchServing(ctx context.Context) {
 }
 
 // storeRecovered closes the timeline of the Redis fault now running, and
-// moves the loss counters it moved at its start again.
+// moves the loss count again if its start did.
 func (h *harness) storeRecovered() {
-	if h.lossMoved[0] {
+	if h.emptying {
 		h.emptied.Add(1)
 	}
-	if h.lossMoved[1] {
-		h.promoted.Add(1)
-	}
-	h.lossMoved = [2]bool{}
+	h.emptying = false
 	h.stats.storeRecovered(time.Now())
 }
 
