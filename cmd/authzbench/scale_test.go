@@ -15,8 +15,8 @@ func TestScale(t *testing.T) {
 	addr := redisserver.Shared(t)
 	code, out, errs := runCmd(t.Context(), "scale", "--redis", addr, "--prefix", "authzbench-test:"+t.Name()+":",
 		"--replicas", "2", "--revocations", "20", "--rate", "100000", "--sessions", "10", "--writers", "4")
-	for _, want := range []string{"Replicas: 2: 2 full", "| single jti | full (2) | 20 |", "| mass logout, sid entries | full (2) | 10 |",
-		"| mass logout, one provider entry | full (2) | 1 |"} {
+	for _, want := range []string{"Replicas: 2: 2 full", "| single jti | full (2) | 20 | 0 |", "| mass logout, sid entries | full (2) | 10 | 0 |",
+		"| mass logout, one provider entry | full (2) | 1 | 0 |"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Fatalf("scale: exit %d, no %q\n%s\n%s", code, want, out, errs)
 		}
@@ -29,7 +29,7 @@ func TestScaleWithListeners(t *testing.T) {
 	addr := redisserver.Shared(t)
 	code, out, errs := runCmd(t.Context(), "scale", "--redis", addr, "--prefix", "authzbench-test:"+t.Name()+":",
 		"--replicas", "5", "--full-replicas", "2", "--revocations", "20", "--rate", "100000", "--writers", "4", "--provider-logout=false")
-	for _, want := range []string{"Replicas: 5: 2 full", "3 listeners", "| single jti | full (2) | 20 |", "| single jti | listeners (3) | 20 |"} {
+	for _, want := range []string{"Replicas: 5: 2 full", "3 listeners", "| single jti | full (2) | 20 | 0 |", "| single jti | listeners (3) | 20 | 0 |"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Fatalf("scale: exit %d, no %q\n%s\n%s", code, want, out, errs)
 		}

@@ -1,23 +1,46 @@
 // Package scalesim measures how revocations reach many replicas through
 // one shared Redis: the engine of "authzbench scale".
 //
-// Every simulated replica is the product's own revocation.Service on its
-// own Redis client (its own connections and subscription), running exactly
+// A simulated replica is either full or a listener; all of them live in
+// one process, each on its own Redis client (its own connections and
+// subscription), and they subscribe one after the other, a full replica
+// at every Replicas/FullReplicas-th place, so that the full ones sit
+// among the listeners in the order Redis holds its subscribers.
+//
+// A full replica is the product's own revocation.Service, running exactly
 // as a jwt-authz process runs it: subscription, incremental pulls, full
 // resyncs and the index that Check reads. Only the store handed to the
-// Service is wrapped, to note the moment the Service applied each entry,
-// whichever path (announcement or pull) brought it first.
+// Service is wrapped, to note the moment the Service applied each entry
+// (once per message or pull, after its last entry), whichever path
+// (announcement or pull) brought it first. Its delays and losses are
+// exact per (replica, entry).
+//
+// A listener asks of Redis what a Service asks, with the product's own
+// redis.Store: the subscription (the Store decodes every message), the
+// incremental pull every ProbeInterval from a cursor that follows the
+// announcements, the full listing after a resubscription and every 60 to
+// 90 SyncIntervals, the sweep every SweepInterval. So Redis does the same
+// fan-out and probe work for it (same connections, messages and bytes);
+// but it keeps no index and does no work per entry: it records, per
+// message, change-log read or pull, the range of write sequence numbers
+// it delivered and when. After the phase the engine reads each entry's
+// number from the store's change log and so times every (listener, entry)
+// pair too; a message whose entries do not match its numbers is not
+// credited, so its entries show as lost unless a pull brought them.
 //
 // Revocations are written through the product's write path
 // (revocation.Service.Revoke on a separate writer replica, what the admin
-// API answers 201 after), at a fixed rate. For every replica and entry the
-// engine reports the propagation delay from the writer's return to the
-// replica's apply, the entries a replica never applied within the settle
-// window (lost), the Redis server's CPU time and bytes on the wire (INFO
-// deltas) and the Go heap per replica.
+// API answers 201 after), at a fixed rate. For full replicas and
+// listeners apart the engine reports the propagation delay from the
+// writer's return to the apply or delivery, the pairs not reached within
+// the settle window (lost); and for the phase the Redis server's CPU time
+// and bytes on the wire (INFO deltas), the messages published, this
+// process's CPU and the Go heap per replica.
 //
 // All replicas share one process, so their CPU competes with Redis on the
 // same machine: on a small machine the delays measure that machine, and
 // the per-delivery costs (Redis CPU and bytes per delivered entry) are
-// the figures that carry over to other sizes.
+// the figures that carry over to other sizes. Listeners make a thousand
+// replicas affordable: their cost is the product's decoding and the
+// sockets, not the index.
 package scalesim

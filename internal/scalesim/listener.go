@@ -61,8 +61,12 @@ type listener struct {
 	through uint64
 	ahead   []span
 	short   int64 // messages not credited
-	target  uint64
-	goal    *goal
+	// pullErrors counts failed pulls, fullListings successful full
+	// listings (after a resubscription or a failed pull, or the safety
+	// net), over the phase.
+	pullErrors, fullListings int64
+	target                   uint64
+	goal                     *goal
 }
 
 // span is a range of write sequence numbers [lo, hi] a listener delivered
@@ -198,6 +202,7 @@ func (l *listener) pull(ctx context.Context, full bool) error {
 	if err != nil {
 		l.mu.Lock()
 		l.blind = true
+		l.pullErrors++
 		l.mu.Unlock()
 		return err
 	}
@@ -221,6 +226,9 @@ func (l *listener) pull(ctx context.Context, full bool) error {
 	l.pulledOn = subs
 	if subs > 0 {
 		l.readyOnce.Do(func() { close(l.ready) })
+	}
+	if full {
+		l.fullListings++
 	}
 	if full || reset {
 		l.blind = false
@@ -276,6 +284,7 @@ func (l *listener) begin(base uint64) {
 	defer l.mu.Unlock()
 	l.spans, l.ahead = l.spans[:0], nil
 	l.through, l.short, l.target, l.goal = base, 0, 0, nil
+	l.pullErrors, l.fullListings = 0, 0
 }
 
 // aim counts the listener towards g once it has delivered every number up

@@ -36,9 +36,12 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 	const delays = "Propagation: delay from the writer's return (`Revoke`, what the admin API answers 201 after) to the replica's apply " +
 		"(full) or delivery (listeners), once the whole message or pull that brought the entry is done; lost: (replica, entry) " +
 		"pairs missing when the settle window ended; via pull: pairs a pull brought first; uncredited: messages " +
-		"whose entries did not match their sequence numbers (their entries count as lost unless a pull brought them).\n\n" +
-		"| phase | replicas | entries | written/s | p50 | p99 | max | complete | delivered | lost | via pull | uncredited messages |\n" +
-		"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+		"whose entries did not match their sequence numbers (their entries count as lost unless a pull brought them); " +
+		"pull errors and full listings: the listeners' (a failed pull makes the next SyncInterval tick list every stored entry, " +
+		"as in the Service).\n\n" +
+		"| phase | replicas | entries | write errors | written/s | p50 | p99 | max | complete | delivered | lost | via pull " +
+		"| uncredited messages | pull errors | full listings |\n" +
+		"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
 	if _, err := io.WriteString(w, delays); err != nil {
 		return err
 	}
@@ -46,8 +49,8 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		if p.Entries == 0 {
 			continue
 		}
-		if _, err := fmt.Fprintf(w, "| %s | full (%d) | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | – |\n",
-			p.Name, r.FullReplicas, p.Entries, p.Rate, ms(p.P50), ms(p.P99), ms(p.Max), ms(p.Complete),
+		if _, err := fmt.Fprintf(w, "| %s | full (%d) | %d | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | – | – | – |\n",
+			p.Name, r.FullReplicas, p.Entries, p.WriteErrors, p.Rate, ms(p.P50), ms(p.P99), ms(p.Max), ms(p.Complete),
 			p.Applied, p.Lost, p.ViaPull); err != nil {
 			return err
 		}
@@ -55,9 +58,9 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 			continue
 		}
 		d := p.Listeners
-		if _, err := fmt.Fprintf(w, "| %s | listeners (%d) | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | %d |\n",
-			p.Name, listeners, p.Entries, p.Rate, ms(d.P50), ms(d.P99), ms(d.Max), ms(d.Complete),
-			d.Delivered, d.Lost, d.ViaPull, d.ShortMessages); err != nil {
+		if _, err := fmt.Fprintf(w, "| %s | listeners (%d) | %d | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | %d | %d | %d |\n",
+			p.Name, listeners, p.Entries, p.WriteErrors, p.Rate, ms(d.P50), ms(d.P99), ms(d.Max), ms(d.Complete),
+			d.Delivered, d.Lost, d.ViaPull, d.ShortMessages, d.PullErrors, d.FullListings); err != nil {
 			return err
 		}
 	}

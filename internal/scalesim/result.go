@@ -85,6 +85,10 @@ type Delivery struct {
 	// ShortMessages counts messages not credited because they held fewer
 	// (or more) entries than their sequence numbers say.
 	ShortMessages int64
+	// PullErrors counts the listeners' failed pulls (each makes the next
+	// SyncInterval tick list everything, as in the Service), FullListings
+	// their full listings of every stored entry.
+	PullErrors, FullListings int64
 	// Complete is from the first write's start to the last delivery.
 	Complete time.Duration
 }

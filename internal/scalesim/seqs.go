@@ -19,7 +19,7 @@ import (
 const (
 	seqKeySuffix = "seq"
 	logKeySuffix = "log"
-	logPage      = 10_000
+	logPage      = 1000
 )
 
 // head returns the number of the store's last write (0 before any).
