@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/jwt-authz/jwt-authz/revocation"
+	"github.com/jwt-authz/jwt-authz/revocation/adminapi"
 )
 
 // adminGuard protects every endpoint of the admin listener. In order:
@@ -28,7 +29,9 @@ import (
 //     The Host is not checked then: the listener is reached by pod IP or
 //     Service name.
 //  4. POST, PUT, PATCH and DELETE need Content-Type: application/json
-//     (415), which no HTML form and no CORS-safelisted fetch can send.
+//     (415), which no HTML form and no CORS-safelisted fetch can send;
+//     POST /admin/revocations/sessions takes application/x-ndjson, which
+//     none can send either (text/plain could: it is refused).
 //     POST /oauth2/introspect is exempt (RFC 7662 is form-encoded and
 //     changes nothing).
 //
@@ -54,7 +57,8 @@ func (a *app) adminGuard(next http.Handler) http.Handler {
 			}
 			actor = "admin_token"
 		}
-		if changesState(r.Method) && r.URL.Path != "/oauth2/introspect" && !isJSON(r.Header.Get("Content-Type")) {
+		if changesState(r.Method) && r.URL.Path != "/oauth2/introspect" && !isJSON(r.Header.Get("Content-Type")) &&
+			!(r.URL.Path == "/admin/revocations/sessions" && isMediaType(r.Header.Get("Content-Type"), adminapi.NDJSONContentType)) {
 			writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "state-changing admin requests need Content-Type: application/json")
 			return
 		}
@@ -114,7 +118,9 @@ func changesState(method string) bool {
 	return false
 }
 
-func isJSON(contentType string) bool {
+func isJSON(contentType string) bool { return isMediaType(contentType, "application/json") }
+
+func isMediaType(contentType, want string) bool {
 	mt, _, err := mime.ParseMediaType(contentType)
-	return err == nil && mt == "application/json"
+	return err == nil && mt == want
 }

@@ -170,7 +170,7 @@ func newTokenCmd(g *globalFlags) *cobra.Command {
 	return cmd
 }
 
-const revokeLong = `Revokes through the running server's admin API, in one of five forms:
+const revokeLong = `Revokes through the running server's admin API, in one of six forms:
 
   --jti J --exp UNIX   one token, by its jti; --exp is its expiry (unix
                        seconds), how long the entry must be kept
@@ -184,8 +184,15 @@ const revokeLong = `Revokes through the running server's admin API, in one of fi
                        every token of provider P (its configured name;
                        "self" for the built-in issuer) with iat <= T: a
                        mass logout in one entry
+  --sids-file FILE [--exp UNIX]
+                       every session listed in FILE, one sid a line
+                       (blank lines ignored; - reads standard input), as
+                       one session set: a mass logout of up to ten
+                       million sessions in one entry; --exp is when it
+                       may be forgotten (default: the refresh token
+                       lifetime from now)
 
---provider P with --sid or --sub limits that revocation to the tokens of
+--provider P with --sid, --sub or --sids-file limits that revocation to the tokens of
 provider P; without it, the session or subject is revoked for every
 provider. The server is found as for "token issue".`
 
@@ -194,20 +201,31 @@ const revokeExample = `  jwt-authz revoke --sub alice
   jwt-authz revoke --sid 0f8c2e --provider corp
   jwt-authz revoke --jti 7d1b4a --exp 1767225600
   jwt-authz revoke --token "$ACCESS"
-  jwt-authz revoke --provider corp --before 1767225600`
+  jwt-authz revoke --provider corp --before 1767225600
+  jwt-authz revoke --sids-file compromised-sessions.txt --provider corp`
 
 func newRevokeCmd(g *globalFlags) *cobra.Command {
 	var (
-		jti, sid, sub, tok, provider string
-		exp, before                  int64
+		jti, sid, sub, tok, provider, sidsFile string
+		exp, before                            int64
 	)
 	cmd := &cobra.Command{
-		Use:     "revoke (--jti J --exp UNIX | --sid S | --sub S [--before UNIX] | --token T | --provider P [--before UNIX]) [--provider P]",
-		Short:   "Revoke a token, a session, a subject's or a provider's tokens",
+		Use:     "revoke (--jti J --exp UNIX | --sid S | --sub S [--before UNIX] | --token T | --provider P [--before UNIX] | --sids-file FILE [--exp UNIX]) [--provider P]",
+		Short:   "Revoke a token, a session, a set of sessions, a subject's or a provider's tokens",
 		Long:    revokeLong,
 		Example: revokeExample,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("sids-file") {
+				if err := checkSIDsFileFlags(cmd.Flags(), sidsFile, exp, time.Now()); err != nil {
+					return err
+				}
+				c, err := newAdminClient(g.config(), lookupFor(cmd))
+				if err != nil {
+					return err
+				}
+				return printResponse(cmd.OutOrStdout(), http.StatusCreated)(c.revokeSessions(cmd.Context(), sidsFile, provider, exp, cmd.InOrStdin()))
+			}
 			body, err := revokeBody(cmd.Flags(), revokeFlags{jti, exp, sid, sub, before, tok, provider}, time.Now())
 			if err != nil {
 				return err
@@ -221,12 +239,13 @@ func newRevokeCmd(g *globalFlags) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&jti, "jti", "", "revoke one token by its jti (with --exp)")
-	fs.Int64Var(&exp, "exp", 0, "the token's exp (unix seconds, in the future), with --jti")
+	fs.Int64Var(&exp, "exp", 0, "the token's exp (unix seconds, in the future), with --jti; with --sids-file, when the set may be forgotten")
 	fs.StringVar(&sid, "sid", "", "revoke every token of a session")
 	fs.StringVar(&sub, "sub", "", "revoke every token of a subject issued at or before --before")
 	fs.Int64Var(&before, "before", 0, "cut-off for --sub or --provider alone, inclusive (unix seconds; default: the second the server gets the request)")
 	fs.StringVar(&tok, "token", "", "revoke the token itself (its jti, until its exp)")
-	fs.StringVar(&provider, "provider", "", "alone: revoke every token of this provider issued at or before --before; with --sid or --sub: only that provider's tokens")
+	fs.StringVar(&provider, "provider", "", "alone: revoke every token of this provider issued at or before --before; with --sid, --sub or --sids-file: only that provider's tokens")
+	fs.StringVar(&sidsFile, "sids-file", "", "revoke every session listed in this file, one sid a line (- for standard input), as one set")
 	addAdminFlags(fs)
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jwt-authz/jwt-authz/backchannel"
 	"github.com/jwt-authz/jwt-authz/config"
+	"github.com/jwt-authz/jwt-authz/revocation/adminapi"
 )
 
 // grpcServerOptions are the gRPC server's limits (from the grpc section)
@@ -86,13 +87,27 @@ func newHTTPServer(h http.Handler, l config.HTTP) *http.Server {
 // newAdminServer returns the server of admin_addr with its fixed limits.
 func newAdminServer(h http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           limitBody(h, adminMaxBodyBytes),
+		Handler:           adminLimitBody(h),
 		ReadHeaderTimeout: adminReadHeaderTimeout,
 		ReadTimeout:       adminReadTimeout,
 		WriteTimeout:      adminWriteTimeout,
 		IdleTimeout:       adminIdleTimeout,
 		MaxHeaderBytes:    adminMaxHeaderBytes,
 	}
+}
+
+// adminLimitBody is limitBody with adminMaxBodyBytes, but
+// adminapi.MaxSessionsBodyBytes for a session-set revocation, whose body
+// lists up to ten million sessions.
+func adminLimitBody(h http.Handler) http.Handler {
+	small, large := limitBody(h, adminMaxBodyBytes), limitBody(h, adminapi.MaxSessionsBodyBytes)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/admin/revocations/sessions" {
+			large.ServeHTTP(w, r)
+			return
+		}
+		small.ServeHTTP(w, r)
+	})
 }
 
 // limitBody bounds the request body of every endpoint: a declared length

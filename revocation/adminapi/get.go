@@ -12,7 +12,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	if k := r.URL.Query().Get("kind"); k != "" {
 		kind = revocation.Kind(k)
 		if !kind.Valid() {
-			writeError(w, http.StatusBadRequest, "invalid_request", `"kind" must be jti, sid, sub or provider`)
+			writeError(w, http.StatusBadRequest, "invalid_request", `"kind" must be jti, sid, sub, provider or sid_set`)
 			return
 		}
 	}
@@ -22,8 +22,8 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	}
 	provider := r.URL.Query().Get("provider")
 	if provider != "" {
-		if kind != revocation.KindSID && kind != revocation.KindSub {
-			writeError(w, http.StatusBadRequest, "invalid_request", `"provider" only goes with kind sid or sub`)
+		if kind != revocation.KindSID && kind != revocation.KindSub && kind != revocation.KindSIDSet {
+			writeError(w, http.StatusBadRequest, "invalid_request", `"provider" only goes with kind sid, sub or sid_set`)
 			return
 		}
 		if msg := h.checkProvider(provider); msg != "" {

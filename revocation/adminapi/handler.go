@@ -83,8 +83,9 @@ type handler struct {
 	now        func() time.Time
 }
 
-// New returns the handler for POST /admin/revocations and
-// GET /admin/revocations/{jti}. inspector may be nil, which disables the
+// New returns the handler for POST /admin/revocations,
+// POST /admin/revocations/sessions (a session set, see
+// NDJSONContentType) and GET /admin/revocations/{jti}. inspector may be nil, which disables the
 // token form; logger may be nil. With a nil svc every request gets 503.
 func New(svc *revocation.Service, inspector TokenInspector, logger *slog.Logger, opts ...Option) http.Handler {
 	if logger == nil {
@@ -108,6 +109,7 @@ func New(svc *revocation.Service, inspector TokenInspector, logger *slog.Logger,
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /admin/revocations", h.create)
+	mux.HandleFunc("POST /admin/revocations/sessions", h.createSessions)
 	mux.HandleFunc("GET /admin/revocations/{jti}", h.get)
 	return mux
 }

@@ -15,11 +15,12 @@ type entryJSON struct {
 	Value     string          `json:"value"`
 	Before    int64           `json:"before,omitempty"`
 	ExpiresAt int64           `json:"expires_at"`
-	CreatedAt int64           `json:"created_at"` // unix milliseconds
+	CreatedAt int64           `json:"created_at"`         // unix milliseconds
+	Sessions  int             `json:"sessions,omitempty"` // of a sid_set
 }
 
 func toJSON(e revocation.Entry) entryJSON {
-	return entryJSON{Kind: e.Kind, Provider: e.Provider, Value: e.Value, Before: e.Before, ExpiresAt: e.ExpiresAt, CreatedAt: e.CreatedAt}
+	return entryJSON{Kind: e.Kind, Provider: e.Provider, Value: e.Value, Before: e.Before, ExpiresAt: e.ExpiresAt, CreatedAt: e.CreatedAt, Sessions: e.Set.Len()}
 }
 
 // storeError answers a failed service call.
