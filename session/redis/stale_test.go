@@ -184,7 +184,11 @@ func TestSentinelPromotedReplicaFailsClosed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), readyTimeout)
 	defer cancel()
 	old := newClient(t, st.Primary.Addr())
-	s := replicatedStore(t, old, sentinelOf(t, st))
+	// A loaded machine may take a while to replicate the first writes.
+	s, err := sessionredis.NewWithOptions(old, sessionredis.Options{WaitForReplica: true, ReplicaTimeout: readyTimeout, Sentinel: sentinelOf(t, st)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
 	next := func(jti string) session.Rotation { return session.Rotation{JTI: jti, RetainUntil: now.Add(time.Hour)} }
 	newSession := func(sid string) session.Session {
@@ -250,8 +254,14 @@ func TestSentinelPromotedReplicaFailsClosed(t *testing.T) {
 // creation fails closed.
 func TestSentinelCreateWaitsForReplica(t *testing.T) {
 	st := redisserver.NewSentinel(t)
-	s, err := sessionredis.NewWithOptions(newClient(t, st.Primary.Addr()),
-		sessionredis.Options{WaitForReplica: true, ReplicaTimeout: 200 * time.Millisecond, Sentinel: sentinelOf(t, st)})
+	primary, sn := newClient(t, st.Primary.Addr()), sentinelOf(t, st)
+	// A loaded machine may take a while to replicate: the first store
+	// waits long; the second need not wait for a replica that is stalled.
+	s, err := sessionredis.NewWithOptions(primary, sessionredis.Options{WaitForReplica: true, ReplicaTimeout: readyTimeout, Sentinel: sn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := sessionredis.NewWithOptions(primary, sessionredis.Options{WaitForReplica: true, ReplicaTimeout: 200 * time.Millisecond, Sentinel: sn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +279,7 @@ func TestSentinelCreateWaitsForReplica(t *testing.T) {
 	st.Replica.Pause()
 	t.Cleanup(st.Replica.Resume)
 	sess.ID = "create-unreplicated"
-	if err := s.Create(t.Context(), sess); !errors.Is(err, session.ErrUnavailable) {
+	if err := short.Create(t.Context(), sess); !errors.Is(err, session.ErrUnavailable) {
 		t.Fatalf("creation with the replica stalled = %v, want ErrUnavailable", err)
 	}
 }
