@@ -9,6 +9,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Timeouts of clients made by NewClient. They are short because every
@@ -132,6 +133,12 @@ func NewClusterClient(o ClusterOptions) *goredis.ClusterClient {
 		ReadTimeout:                ioTimeout,
 		WriteTimeout:               ioTimeout,
 		TLSConfig:                  tlsConfig(o.TLS, o.TLSConfig),
+		// Off, not "auto": on a server without maintenance notifications
+		// (Redis 7, among others) auto turns them off in each node's options
+		// at the first connection, unguarded against a connection that
+		// a node's Conn (the session store's WAIT) sets up at the same
+		// time: a data race in go-redis. jwt-authz does not use them.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
 	c.AddHook(reloadOnConnError{c})
 	return c
