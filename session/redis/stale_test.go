@@ -248,6 +248,54 @@ func TestSentinelPromotedReplicaFailsClosed(t *testing.T) {
 	}
 }
 
+// TestSentinelDocumentedACL: under an ACL user with exactly the rules
+// CONFIGURATION.md lists for the data nodes, the check of a primary with
+// no replica connected asks the known replica ROLE and is told that it is
+// a primary; without +role the replica cannot be asked, and the write
+// fails closed all the same.
+func TestSentinelDocumentedACL(t *testing.T) {
+	const replicaOf = "jwt-authz-test-replicaof"
+	rules := []string{"on", ">pw", "+@read", "+@write", "+@scripting", "+@pubsub", "+info", "+ping", "+client|setname", "+wait",
+		"~jwt-authz:*", "~{jwt-authz:revocation}:*", "&jwt-authz:*", "&{jwt-authz:revocation}:*"}
+	args := []string{"--rename-command", "REPLICAOF", replicaOf, "--rename-command", "SLAVEOF", ""}
+	args = append(append(append(args, "--user", "documented", "+role"), rules...), "--user", "no-role")
+	st := redisserver.NewSentinelPrimaryArgs(t, nil, nil, append(args, rules...)...)
+	sn := sentinelOf(t, st)
+	ctx, cancel := context.WithTimeout(t.Context(), readyTimeout)
+	defer cancel()
+	storeAs := func(user string) *sessionredis.Store {
+		c := goredis.NewClient(&goredis.Options{Addr: st.Primary.Addr(), Username: user, Password: "pw"})
+		t.Cleanup(func() { _ = c.Close() })
+		s, err := sessionredis.NewWithOptions(c, sessionredis.Options{WaitForReplica: true, ReplicaTimeout: readyTimeout, Sentinel: sn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	documented, noRole := storeAs("documented"), storeAs("no-role")
+	now := time.Now()
+	for _, sid := range []string{"acl-documented", "acl-no-role"} {
+		if err := documented.Create(ctx, session.Session{ID: sid, Subject: "u", RefreshJTI: "j0",
+			CreatedAt: now, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
+			t.Fatalf("%s: creation as the documented user: %v", sid, err)
+		}
+	}
+	if err := newClient(t, st.Replica.Addr()).Do(ctx, replicaOf, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitNoReplica(t, newClient(t, st.Primary.Addr()))
+
+	next := session.Rotation{JTI: "j1", RetainUntil: now.Add(time.Hour)}
+	_, err := documented.Rotate(ctx, "acl-documented", "j0", next, now)
+	if !errors.Is(err, session.ErrUnavailable) || !strings.Contains(err.Error(), "answers ROLE master") {
+		t.Errorf("rotation as the documented user = %v, want ErrUnavailable naming the replica's ROLE answer", err)
+	}
+	_, err = noRole.Rotate(ctx, "acl-no-role", "j0", next, now)
+	if !errors.Is(err, session.ErrUnavailable) || !strings.Contains(err.Error(), "NOPERM") {
+		t.Errorf("rotation as a user without +role = %v, want ErrUnavailable naming NOPERM", err)
+	}
+}
+
 // TestSentinelCreateWaitsForReplica: a session is acknowledged only once
 // the replica has it, so a failover to the replica keeps it; with the
 // replica stalled (SIGSTOP: still connected, answering nothing) the
