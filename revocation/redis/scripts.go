@@ -21,9 +21,12 @@ import (
 // milliseconds (0: set no marker), pending bound in bytes, then per entry:
 // member, expires, before, created, its compactIdent and its
 // announceSize.
-// Returns how many entries changed and, when entries are left pending, the
-// milliseconds until the marker expires (else 0): the writer then runs
-// flushScript.
+// Returns how many entries changed and, when this call's entries are the
+// first left pending, the milliseconds until the marker expires (else 0):
+// the writer then runs flushScript. The writers of later pending entries
+// leave it to that one (and to every later write, which announces what is
+// pending once the interval is over): one flush per interval rather than
+// one per writer.
 //
 // Numbers are compared with tonumber (exact below 2^53, which covers unix
 // seconds and milliseconds) but always written back from the original
@@ -234,6 +237,8 @@ if channel ~= '' and plen + blen > 0 then
     sendAll()
   else
     redis.call('APPEND', KEYS[PENDING], table.concat(buf))
+    -- The writer of the first pending entries flushes them.
+    if plen > 0 then wait = 0 end
   end
 end
 setState(plen + blen)

@@ -99,13 +99,13 @@ func (s *Store) flushPending(ctx context.Context) (time.Duration, error) {
 
 // retryAfter is when to flush entries left pending, given the
 // milliseconds until the marker expires: then, or after this writer's own
-// interval if that is sooner (a writer with a longer interval set it).
+// interval (in whole milliseconds, as its marker would be) if that is
+// sooner (a writer with a longer interval set it).
 func (s *Store) retryAfter(ms int64) time.Duration {
-	d := time.Duration(ms) * time.Millisecond
-	if i := s.batches.intervalNow(); i > 0 {
-		d = min(d, i)
+	if i := intervalMillis(s.batches.intervalNow()); i > 0 {
+		ms = min(ms, i)
 	}
-	return d
+	return time.Duration(ms) * time.Millisecond
 }
 
 // intervalMillis is d in whole milliseconds, rounded up (the marker's

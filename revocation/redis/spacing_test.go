@@ -157,27 +157,35 @@ func TestPendingBoundSendsAtOnce(t *testing.T) {
 // A writer whose entries were deferred announces them itself when the
 // marker expires, though no other write comes: here the marker is another
 // writer's, set for an hour, and the writer (20 ms interval) tries again
-// every 20 ms until it is gone.
+// every 20 ms until it is gone. A second writer whose entries join the
+// pending ones leaves the flush to the first: one flush, one message.
 func TestDeferredEntriesAreFlushed(t *testing.T) {
 	addr := redisserver.Shared(t)
 	opts := uniqueOptions(t)
-	s := spacedWriters(t, addr, opts, 1, 20*time.Millisecond)[0]
+	ws := spacedWriters(t, addr, opts, 2, 20*time.Millisecond)
 	payloads := rawSubscribe(t, addr, opts)
 	c := newClient(t, addr)
-	if err := c.Set(t.Context(), s.markerKey, "1", time.Hour).Err(); err != nil {
+	if err := c.Set(t.Context(), ws[0].markerKey, "1", time.Hour).Err(); err != nil {
 		t.Fatal(err)
 	}
-	e := jtiEntries("deferred", 1)[0]
-	mustPutAll(t, s, e)
-	if n := c.Exists(t.Context(), s.pendingKey).Val(); n != 1 {
-		t.Fatal("the entry was not left pending while the marker is set")
+	es := jtiEntries("deferred", 2)
+	mustPutAll(t, ws[0], es[0])
+	mustPutAll(t, ws[1], es[1])
+	if n := c.Exists(t.Context(), ws[0].pendingKey).Val(); n != 1 {
+		t.Fatal("the entries were not left pending while the marker is set")
 	}
-	expireMarker(t, addr, s)
+	ws[1].flushes.mu.Lock()
+	second := ws[1].flushes.timer != nil
+	ws[1].flushes.mu.Unlock()
+	if second {
+		t.Fatal("the second writer scheduled a flush of its own")
+	}
+	expireMarker(t, addr, ws[0])
 	a, err := decodeAnnouncement(waitFor(t, payloads))
-	if err != nil || len(a.entries) != 1 || a.entries[0] != e {
-		t.Fatalf("announced %+v, %v; want the deferred entry", a, err)
+	if err != nil || len(a.entries) != 2 || a.entries[0] != es[0] || a.entries[1] != es[1] {
+		t.Fatalf("announced %+v, %v; want both deferred entries", a, err)
 	}
-	if n := c.Exists(t.Context(), s.pendingKey).Val(); n != 0 {
+	if n := c.Exists(t.Context(), ws[0].pendingKey).Val(); n != 0 {
 		t.Fatal("still pending after the flush")
 	}
 }
