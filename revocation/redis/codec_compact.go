@@ -130,7 +130,9 @@ func decodeCompact(payload string) (announcement, error) {
 	if !ok || first == 0 || first > math.MaxInt64 || r.rest == "" {
 		return bad()
 	}
-	var a announcement
+	// A UUID jti takes 19 to 21 bytes: room for all of them at once (as
+	// many as a 64 KiB batch holds at most, whatever the message claims).
+	a := announcement{entries: make([]revocation.Entry, 0, min(len(r.rest)/16+1, 4096))}
 	for r.rest != "" {
 		e, ok := r.entry()
 		if !ok || uint64(len(a.entries)) >= math.MaxInt64-first {
