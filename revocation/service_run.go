@@ -13,6 +13,15 @@ import (
 // gave up.
 const subscribeRetry = time.Second
 
+// staleRetry is how often a replica whose Check fails closed (the shared
+// store not reached since start, or for longer than MaxStaleness) tries
+// again, instead of waiting for the next probe or the subscription's
+// retry: it pulls (which makes the copy trusted again) and subscribes
+// within staleRetry of the store answering again, for example after a
+// failover that outlasted MaxStaleness. Only such a replica does, so a
+// thousand replicas of a healthy deployment pull no more often.
+const staleRetry = 100 * time.Millisecond
+
 // maintainInterval is how often the index's lookup filters are checked for
 // resizing (a cheap check unless they need it).
 const maintainInterval = time.Second
@@ -58,8 +67,11 @@ func (s *Service) Run(ctx context.Context) {
 	defer sweep.Stop()
 	maintain := time.NewTicker(maintainInterval)
 	defer maintain.Stop()
-	var probe, full <-chan time.Time
+	var probe, full, stale <-chan time.Time
 	if s.shared != nil {
+		st := time.NewTicker(staleRetry)
+		defer st.Stop()
+		stale = st.C
 		wg.Go(func() { s.follow(ctx) })
 		wg.Go(func() { s.watchStaleness(ctx) })
 		pt := time.NewTicker(s.opts.ProbeInterval)
@@ -79,6 +91,10 @@ func (s *Service) Run(ctx context.Context) {
 			s.index.maintain()
 		case <-probe:
 			_ = s.pull(ctx, syncIncremental)
+		case <-stale:
+			if s.index.unavailable.Load() && !s.isClosed.Load() {
+				_ = s.pull(ctx, syncIncremental)
+			}
 		case <-full:
 			if s.fullDue() {
 				_ = s.pull(ctx, syncFull)
@@ -151,10 +167,14 @@ func (s *Service) follow(ctx context.Context) {
 			return
 		}
 		failures.Error(err)
+		wait := subscribeRetry
+		if s.index.unavailable.Load() {
+			wait = staleRetry
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(subscribeRetry):
+		case <-time.After(wait):
 		}
 	}
 }
