@@ -53,7 +53,21 @@ func NewClientUser(redisURL, username string) (*goredis.Client, error) {
 		opts.Username = username
 	}
 	opts.ClientName = clientName
+	opts.MaintNotificationsConfig = noMaintNotifications()
 	return goredis.NewClient(opts), nil
+}
+
+// noMaintNotifications turns off go-redis's maintenance notifications
+// (a handshake on every new connection, for servers that announce their
+// maintenance; the failover client never sends it). By default go-redis
+// tries it and, when the server refuses, rewrites the client's options
+// from the connection being opened without the lock that guards them from
+// a dedicated connection (Client.Conn, which the session store uses to
+// wait for a replica on the connection that wrote): a data race. Redis
+// Sentinel, Cluster and the managed services named in CONFIGURATION.md
+// announce failovers in their own way, which the clients follow.
+func noMaintNotifications() *maintnotifications.Config {
+	return &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }
 
 // clientName is sent with CLIENT SETNAME on every connection.
@@ -133,12 +147,7 @@ func NewClusterClient(o ClusterOptions) *goredis.ClusterClient {
 		ReadTimeout:                ioTimeout,
 		WriteTimeout:               ioTimeout,
 		TLSConfig:                  tlsConfig(o.TLS, o.TLSConfig),
-		// Off, not "auto": on a server without maintenance notifications
-		// (Redis 7, among others) auto turns them off in each node's options
-		// at the first connection, unguarded against a connection that
-		// a node's Conn (the session store's WAIT) sets up at the same
-		// time: a data race in go-redis. jwt-authz does not use them.
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		MaintNotificationsConfig:   noMaintNotifications(),
 	})
 	c.AddHook(reloadOnConnError{c})
 	return c
