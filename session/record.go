@@ -32,6 +32,11 @@ func (r *Record) Apply(presentedJTI string, next Rotation, now time.Time) (out O
 		return Outcome{Result: Revoked}, false
 	case !now.Before(r.ExpiresAt):
 		return Outcome{Result: Expired}, false
+	case presentedJTI == r.PreviousJTI && next.JTI == r.RefreshJTI:
+		// This very rotation already happened: the call is a retry (a
+		// client library resends a command whose reply was lost). next.JTI
+		// is new for every attempt, so no other call can match it.
+		return Outcome{Result: Rotated}, false
 	case presentedJTI == r.RefreshJTI:
 		r.PreviousJTI = presentedJTI
 		r.RefreshJTI = next.JTI
@@ -48,6 +53,13 @@ func (r *Record) Apply(presentedJTI string, next Rotation, now time.Time) (out O
 		r.Revoke()
 		return Outcome{Result: Reused}, true
 	}
+}
+
+// IsCreateOf reports whether r is what Create stored for s: the same sid
+// and refresh jti (new for every session), so a Create of s again is a
+// retry of the one that stored r, not a second session.
+func (r *Record) IsCreateOf(s Session) bool {
+	return r.ID == s.ID && r.RefreshJTI == s.RefreshJTI && r.PreviousJTI == ""
 }
 
 // Revoke marks r revoked and drops its replay, which must not outlive the

@@ -126,7 +126,9 @@ type Outcome struct {
 // method honours ctx cancellation where the backend allows it.
 type Store interface {
 	// Create stores a new session. s.ID, s.Subject and s.RefreshJTI must be
-	// set (ErrInvalid otherwise); ErrExists when the sid is taken.
+	// set (ErrInvalid otherwise); ErrExists when the sid is taken. Creating
+	// the same session again (same sid and RefreshJTI, before any rotation)
+	// returns nil and changes nothing: a retried call is not a conflict.
 	Create(ctx context.Context, s Session) error
 
 	// Get returns the session with the sid, ErrNotFound when there is none.
@@ -141,7 +143,9 @@ type Store interface {
 	// (Replayed). Any other jti revokes the session (Reused). A revoked,
 	// expired (now >= ExpiresAt) or unknown session gives Revoked, Expired or
 	// NotFound. Of concurrent calls presenting the same current jti, exactly
-	// one returns Rotated. The error is non-nil only when the outcome is
+	// one returns Rotated. Calling Rotate again with the same presentedJTI
+	// and next.JTI after it rotated returns Rotated and changes nothing: a
+	// retried call is not a reuse (next.JTI is new for every attempt). The error is non-nil only when the outcome is
 	// unknown (a backend failure, wrapping ErrUnavailable when it is
 	// unreachable) or the arguments are invalid (ErrInvalid).
 	Rotate(ctx context.Context, sid, presentedJTI string, next Rotation, now time.Time) (Outcome, error)

@@ -65,7 +65,10 @@ func (s *Store) Create(ctx context.Context, sess session.Session) error {
 	}
 	err = s.db.Update(func(tx *bbolt.Tx) error {
 		records := tx.Bucket(recordsBucket)
-		if records.Get([]byte(sess.ID)) != nil {
+		if cur := records.Get([]byte(sess.ID)); cur != nil {
+			if r, err := decodeRecord(sess.ID, cur); err == nil && r.IsCreateOf(sess) {
+				return nil
+			}
 			return session.ErrExists
 		}
 		if err := records.Put([]byte(sess.ID), val); err != nil {

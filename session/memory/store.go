@@ -35,7 +35,10 @@ func (s *Store) Create(ctx context.Context, sess session.Session) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.records[sess.ID]; ok {
+	if r, ok := s.records[sess.ID]; ok {
+		if r.IsCreateOf(sess) {
+			return nil
+		}
 		return session.ErrExists
 	}
 	sess.Claims = clone(sess.Claims)

@@ -24,6 +24,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 	t.Run("Revoke", func(t *testing.T) { testRevoke(t, newStore(t)) })
 	t.Run("ConcurrentRotate", func(t *testing.T) { testConcurrentRotate(t, newStore) })
 	t.Run("RotateBinds", func(t *testing.T) { testRotateBinds(t, newStore) })
+	t.Run("Retries", func(t *testing.T) { testRetries(t, newStore(t)) })
 	t.Run("Sweep", func(t *testing.T) { testSweep(t, newStore(t)) })
 }
 
