@@ -15,6 +15,12 @@
 //
 //	seq            the write sequence counter
 //	epoch          a random marker naming the dataset
+//	pending        changed entries not announced yet, every writer's, in
+//	               the order of their sequence numbers
+//	pending-state  "<seq>:<bytes>": the counter as the last write left it,
+//	               and the size of what is pending
+//	announced      the spacing marker, set for the interval (PX) by every
+//	               message
 //	s:<member>:h   a session set's header, "count:chunks:sha256:exp"
 //	s:<member>:<i> chunk i of a session set's content (from 0)
 //
@@ -45,16 +51,52 @@
 //
 // Every write is one Lua script: merge each entry with the stored one (the
 // later expiry and cut-off win), write it with its TTL, give it the next
-// sequence number, and announce what changed on the channel (default
-// "jwt-authz:revocations") in one message — all or nothing, so an entry
-// is never stored unannounced. Concurrent Puts share one script call: a
+// sequence number, and queue what changed for announcement on the channel
+// (default "jwt-authz:revocations") — all or nothing, so an entry is never
+// stored without being queued. Concurrent Puts share one script call: a
 // batch is written Options.AnnounceDelay (2 ms) after its first entry, or
 // as soon as its announcement reaches Options.AnnounceMaxBytes (64 KiB),
 // and each Put returns once the batch is written. Under load a batch also
-// waits until an interval after the previous one (by default 20 µs per
-// replica subscribed to the channel, at most 100 ms: 20 ms for 1,000
-// replicas), so a writer sends at most one message per interval whatever
-// the rate. A message is, in the compact form,
+// waits until an interval after the writer's previous one (by default
+// 20 µs per replica subscribed to the channel, at most 100 ms: 20 ms for
+// 1,000 replicas), which bounds its script calls.
+//
+// The spacing of messages holds across all writers, in Redis: the script
+// appends the changed entries to the pending list every writer shares, and
+// announces the whole list (every writer's entries, in the order of their
+// sequence numbers) only when the marker is gone, that is when no message
+// went out within the interval; announcing sets it again for the interval
+// (in whole milliseconds). Otherwise the entries stay pending, and the
+// writer whose entries started the list runs a small flush script when
+// the marker expires (or after its own interval, if a writer with a longer
+// one set it); any later write announces them too. So the whole system
+// sends at most one message per interval under load, whatever the number
+// of writers, and a lone revocation after a quiet interval finds no marker
+// and goes out after the 2 ms delay alone. The pending list goes out at
+// once, whatever the marker, when it reaches AnnounceMaxBytes, so a burst
+// makes messages of that size, not bigger ones. A message holds
+// consecutive sequence numbers only: a write-back (Restore, which is not
+// announced) between pending entries splits them into two messages, and
+// subscribers read the write-back's numbers from the change log as for any
+// gap.
+//
+// Nothing is lost when writers die with entries pending: the entries are
+// stored and in the change log, the next write of any writer announces
+// them, and meanwhile every replica's pull (every second by default) reads
+// them. A Store's Close leaves its pending entries to those.
+//
+// During a rolling upgrade, a writer of the version before this spacing
+// announces its writes at once. Its numbers then pass entries still
+// pending, which must not be announced after it: a subscriber would take
+// numbers going backwards for a dataset that lost writes, and start over.
+// The scripts notice (the counter is not where pending-state says the last
+// of them left it) and drop the pending list instead; the earlier
+// writer's message leaves a gap before its own numbers, from which
+// subscribers read the dropped entries in the change log (or their next
+// pull does). New writers keep announcing in order and nothing is lost;
+// the dropped entries arrive one change-log read later.
+//
+// A message is, in the compact form,
 //
 //	c:<first seq><entry>...
 //

@@ -61,12 +61,16 @@ type Options struct {
 	AnnounceDelay time.Duration
 	// AnnounceInterval is the least time between two batches a Store
 	// writes, unless the second is full: under load a batch waits for it
-	// rather than for AnnounceDelay alone. Zero (the default) follows the
+	// rather than for AnnounceDelay alone. It is also the least time
+	// between two messages of all writers together: a message sets a
+	// marker in Redis for it, and entries written meanwhile wait for it
+	// (see the package documentation). Zero (the default) follows the
 	// channel's subscribers (see AnnounceSpacingPerSubscriber); negative:
-	// none.
+	// none (this Store sets no marker, but waits for other writers' ones).
 	AnnounceInterval time.Duration
-	// AnnounceMaxBytes bounds the announcement of one batch. Default
-	// DefaultAnnounceMaxBytes.
+	// AnnounceMaxBytes bounds the announcement of one batch, and the
+	// entries pending in Redis, which go out at once when they reach it.
+	// Default DefaultAnnounceMaxBytes.
 	AnnounceMaxBytes int
 	// Metrics records batch sizes and announcement gaps; nil records
 	// nothing.
