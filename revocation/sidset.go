@@ -25,15 +25,16 @@ const MaxSetSessions = 10_000_000
 // session's. A chance collision (about n/2^64 per check for a set of n
 // sessions) can only deny a token, never allow one.
 type SIDSet struct {
-	hashes []uint64
-	// table holds the hashes again for lookups, each at its home slot
-	// (its position scaled to the table's size) or the first free one
-	// after, in ascending order (ordered linear probing), with 0 for a
-	// free slot; about 1.25 slots per hash. A lookup reads one cache line
-	// or two where a binary search would miss the cache many times.
+	// table holds the hashes, each at its home slot (its position scaled
+	// to the table's size) or the first free one after, in ascending
+	// order (ordered linear probing), with 0 for a free slot; about 1.25
+	// slots per hash. A lookup reads one cache line or two where a binary
+	// search would miss the cache many times; read in order, the table
+	// gives the hashes sorted.
 	table   []uint64
 	homes   uint64 // slots a hash may call home: table[:homes]
 	hasZero bool   // the hash 0, which marks a free slot, is in the set
+	n       int    // hashes held
 	// filter answers most lookups of a session not in the set from the
 	// CPU caches (1.5 MiB per million sessions, see filter), where the
 	// table (10 MiB) would cost a miss to memory.
@@ -76,16 +77,15 @@ func (b *SIDSetBuilder) Set() *SIDSet {
 // newSIDSetOwned sorts and deduplicates h, which it keeps.
 func newSIDSetOwned(h []uint64) *SIDSet {
 	slices.Sort(h)
-	h = slices.Compact(h)
-	return buildSIDSet(slices.Clip(h))
+	return buildSIDSet(slices.Compact(h))
 }
 
 // errSetNotSorted is returned for hashes that are not strictly ascending.
 var errSetNotSorted = errors.New("session set hashes are not strictly ascending")
 
 // SIDSetFromHashes returns the set holding hashes, which must be strictly
-// ascending (as SIDSet.Hashes gives them); it keeps the slice. Stores use
-// it to rebuild a set they read back.
+// ascending (as SIDSet.Hashes gives them). Stores use it to rebuild a set
+// they read back.
 func SIDSetFromHashes(hashes []uint64) (*SIDSet, error) {
 	for i := 1; i < len(hashes); i++ {
 		if hashes[i] <= hashes[i-1] {
@@ -96,7 +96,7 @@ func SIDSetFromHashes(hashes []uint64) (*SIDSet, error) {
 }
 
 func buildSIDSet(h []uint64) *SIDSet {
-	s := &SIDSet{hashes: h, homes: uint64(len(h) + len(h)/4 + 1), filter: newFilter(int64(len(h) + len(h)/4))}
+	s := &SIDSet{n: len(h), homes: uint64(len(h) + len(h)/4 + 1), filter: newFilter(int64(len(h) + len(h)/4))}
 	s.table = make([]uint64, s.homes, s.homes+16)
 	next := uint64(0) // the first slot after the last one filled
 	for _, x := range h {
@@ -128,16 +128,24 @@ func (s *SIDSet) Len() int {
 	if s == nil {
 		return 0
 	}
-	return len(s.hashes)
+	return s.n
 }
 
-// Hashes returns the set's hashes, strictly ascending. The slice is the
-// set's own: callers must not modify it.
+// Hashes returns the set's hashes, strictly ascending, in a new slice.
 func (s *SIDSet) Hashes() []uint64 {
 	if s == nil {
 		return nil
 	}
-	return s.hashes
+	out := make([]uint64, 0, s.n)
+	if s.hasZero {
+		out = append(out, 0)
+	}
+	for _, v := range s.table {
+		if v != 0 {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Contains reports whether session id sid is in the set.
@@ -162,7 +170,7 @@ func (s *SIDSet) containsHash(h uint64) bool {
 }
 
 // Equal reports whether s and o hold the same sessions.
-func (s *SIDSet) Equal(o *SIDSet) bool { return slices.Equal(s.Hashes(), o.Hashes()) }
+func (s *SIDSet) Equal(o *SIDSet) bool { return s == o || slices.Equal(s.Hashes(), o.Hashes()) }
 
 // NewSetID returns a fresh random identifier for a KindSIDSet entry: 16
 // random bytes in unpadded base64url, 22 characters.

@@ -52,6 +52,9 @@ func TestSIDSetBuckets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got := set.Hashes(); !slices.Equal(got, hs) {
+		t.Fatalf("Hashes gives %d hashes, not the %d given in order", len(got), len(hs))
+	}
 	for _, h := range hs {
 		if !set.containsHash(h) {
 			t.Fatalf("containsHash(%#x) = false", h)
