@@ -60,6 +60,15 @@ func (f *filter) add(h uint64) {
 	f.added.Add(1)
 }
 
+// addPlain is add for a filter no other goroutine sees yet (one being
+// built): plain writes instead of atomic ones, several times faster.
+func (f *filter) addPlain(h uint64) {
+	b, x := f.block(h), uint32(h)
+	for i := range b {
+		b[i] |= 1 << ((x * filterSalt[i]) >> 27)
+	}
+}
+
 // mayContain reports false only if h was never added.
 func (f *filter) mayContain(h uint64) bool {
 	b, x := f.block(h), uint32(h)

@@ -84,36 +84,66 @@ func newSIDSetOwned(h []uint64) *SIDSet {
 var errSetNotSorted = errors.New("session set hashes are not strictly ascending")
 
 // SIDSetFromHashes returns the set holding hashes, which must be strictly
-// ascending (as SIDSet.Hashes gives them). Stores use it to rebuild a set
-// they read back.
+// ascending (as SIDSet.Hashes gives them).
 func SIDSetFromHashes(hashes []uint64) (*SIDSet, error) {
-	for i := 1; i < len(hashes); i++ {
-		if hashes[i] <= hashes[i-1] {
-			return nil, fmt.Errorf("%w: at %d", errSetNotSorted, i)
+	b := NewSortedSIDSetBuilder(len(hashes))
+	for _, h := range hashes {
+		if err := b.Add(h); err != nil {
+			return nil, err
 		}
 	}
-	return buildSIDSet(hashes), nil
+	return b.Set(), nil
 }
 
 func buildSIDSet(h []uint64) *SIDSet {
-	s := &SIDSet{n: len(h), homes: uint64(len(h) + len(h)/4 + 1), filter: newFilter(int64(len(h) + len(h)/4))}
-	s.table = make([]uint64, s.homes, s.homes+16)
-	next := uint64(0) // the first slot after the last one filled
+	b := NewSortedSIDSetBuilder(len(h))
 	for _, x := range h {
-		if x == 0 {
-			s.hasZero = true
-			continue
-		}
-		i := max(s.home(x), next)
-		for uint64(len(s.table)) <= i {
-			s.table = append(s.table, 0)
-		}
-		s.table[i] = x
-		s.filter.add(x)
-		next = i + 1
+		_ = b.Add(x) // sorted and deduplicated by the caller
 	}
-	return s
+	return b.Set()
 }
+
+// SortedSIDSetBuilder builds a SIDSet from hashes given in strictly
+// ascending order, as a store reads them back, without holding them twice.
+type SortedSIDSetBuilder struct {
+	s     *SIDSet
+	next  uint64 // the first slot after the last one filled
+	added int
+	last  uint64
+}
+
+// NewSortedSIDSetBuilder returns a builder for a set of about n hashes.
+func NewSortedSIDSetBuilder(n int) *SortedSIDSetBuilder {
+	homes := uint64(n + n/4 + 1)
+	return &SortedSIDSetBuilder{s: &SIDSet{homes: homes, table: make([]uint64, homes, homes+16), filter: newFilter(int64(n + n/4))}}
+}
+
+// Add adds hash x, which must be greater than the one added before.
+func (b *SortedSIDSetBuilder) Add(x uint64) error {
+	if b.added > 0 && x <= b.last {
+		return fmt.Errorf("%w: at %d", errSetNotSorted, b.added)
+	}
+	b.added++
+	b.last = x
+	s := b.s
+	s.n++
+	if x == 0 {
+		s.hasZero = true
+		return nil
+	}
+	i := max(s.home(x), b.next)
+	for uint64(len(s.table)) <= i {
+		s.table = append(s.table, 0)
+	}
+	s.table[i] = x
+	s.filter.addPlain(x)
+	b.next = i + 1
+	return nil
+}
+
+// Set returns the set of what was added. The builder must not be used
+// afterwards.
+func (b *SortedSIDSetBuilder) Set() *SIDSet { return b.s }
 
 // home is the slot where a lookup of x starts: x scaled to [0, homes),
 // which keeps the hashes' order.

@@ -229,7 +229,7 @@ func (s *Store) loadSet(ctx context.Context, e *revocation.Entry) error {
 // fetchSet reads the chunks of the set stored under member m and checks
 // them against header h.
 func (s *Store) fetchSet(ctx context.Context, m string, h setHeader) (*revocation.SIDSet, error) {
-	hashes := make([]uint64, 0, h.count)
+	b := revocation.NewSortedSIDSetBuilder(h.count)
 	sum := sha256.New()
 	for i := 0; i < h.chunks; i += setChunksPerCall {
 		j := min(i+setChunksPerCall, h.chunks)
@@ -250,21 +250,19 @@ func (s *Store) fetchSet(ctx context.Context, m string, h setHeader) (*revocatio
 			if !ok || len(c) != want {
 				return nil, fmt.Errorf("%w: session set chunk %d missing or of %d bytes", errBadRecord, i+k, len(c))
 			}
-			b := []byte(c)
-			sum.Write(b)
-			for o := 0; o < len(b); o += 8 {
-				hashes = append(hashes, binary.LittleEndian.Uint64(b[o:]))
+			raw := []byte(c)
+			sum.Write(raw)
+			for o := 0; o+8 <= len(raw); o += 8 {
+				if err := b.Add(binary.LittleEndian.Uint64(raw[o:])); err != nil {
+					return nil, fmt.Errorf("%w: %w", errBadRecord, err)
+				}
 			}
 		}
 	}
 	if got := hex.EncodeToString(sum.Sum(nil)); got != h.sum {
 		return nil, fmt.Errorf("%w: session set content does not match its SHA-256", errBadRecord)
 	}
-	set, err := revocation.SIDSetFromHashes(hashes)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadRecord, err)
-	}
-	return set, nil
+	return b.Set(), nil
 }
 
 // setChunksScript writes chunks of a session set, expiring at the later
