@@ -39,6 +39,7 @@ func runScaleCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 	fs.Float64Var(&cfg.Rate, "rate", 1000, "single revocations per second")
 	fs.IntVar(&cfg.Sessions, "sessions", 0, "sessions of one mass logout written as sid entries (0: none)")
 	fs.DurationVar(&cfg.Idle, "idle", 0, "measure this long without writes before and after them (the replicas' background cost)")
+	fs.IntVar(&cfg.SessionSet, "session-set", 0, "sessions of one mass logout written as one session set (sid_set), its content read by every replica (0: none)")
 	fs.BoolVar(&cfg.ProviderLogout, "provider-logout", true, "also log a whole provider out with one cut-off entry")
 	fs.IntVar(&cfg.Writers, "writers", 32, "revocations in flight")
 	fs.DurationVar(&cfg.Settle, "settle", time.Minute, "wait this long after a phase's last write; entries not applied then are lost")

@@ -7,6 +7,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/jwt-authz/jwt-authz/revocation"
 	revredis "github.com/jwt-authz/jwt-authz/revocation/redis"
 )
 
@@ -39,6 +40,11 @@ type Config struct {
 	// (incremental pulls, full resyncs) costs on its own, with an empty
 	// store and with every entry written.
 	Idle time.Duration
+	// SessionSet is how many sessions one mass logout revokes as one
+	// session set (revocation.KindSIDSet): one entry, announced like any
+	// other, whose content every replica reads from Redis (0: none). See
+	// sessionSet.
+	SessionSet int
 	// ProviderLogout adds the mass logout as it is meant to be done: one
 	// KindProvider entry that cuts off every token of a provider.
 	ProviderLogout bool
@@ -78,8 +84,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("scalesim: negative revocation or session count")
 	case c.Revocations > 0 && c.Rate <= 0:
 		return c, fmt.Errorf("scalesim: rate %v: want a positive rate", c.Rate)
-	case c.Revocations+c.Sessions == 0 && !c.ProviderLogout && c.Idle <= 0:
-		return c, errors.New("scalesim: nothing to measure: set revocations, sessions, the provider logout or an idle time")
+	case c.SessionSet < 0 || c.SessionSet > revocation.MaxSetSessions:
+		return c, fmt.Errorf("scalesim: session set of %d: want 0 to %d sessions", c.SessionSet, revocation.MaxSetSessions)
+	case c.Revocations+c.Sessions+c.SessionSet == 0 && !c.ProviderLogout && c.Idle <= 0:
+		return c, errors.New("scalesim: nothing to measure: set revocations, sessions, a session set, the provider logout or an idle time")
 	case int64(max(c.FullReplicas, 1))*int64(c.Revocations+c.Sessions+1) > maxTracked:
 		return c, fmt.Errorf("scalesim: %d full replicas × %d entries is more than %d applies to track; lower one of them",
 			c.FullReplicas, c.Revocations+c.Sessions, maxTracked)

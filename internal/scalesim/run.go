@@ -47,9 +47,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Entries: the single revocations, the sessions, then the provider
-	// cut-off.
-	total := cfg.Revocations + cfg.Sessions + 1
+	// Entries: the single revocations, the sessions, the session set, then
+	// the provider cut-off.
+	total := cfg.Revocations + cfg.Sessions + 2
 	s := &sim{
 		cfg:     cfg,
 		t:       &tracker{ids: newIDs(total - 1), start: time.Now()},
@@ -119,7 +119,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Phases = append(res.Phases, p)
 	}
 	if cfg.Sessions > 0 {
-		p, err := s.phase(ctx, "mass logout, sid entries", cfg.Revocations, total-1, 0, s.numbered(revocation.KindSID))
+		p, err := s.phase(ctx, "mass logout, sid entries", cfg.Revocations, total-2, 0, s.numbered(revocation.KindSID))
+		if err != nil {
+			return nil, err
+		}
+		res.Phases = append(res.Phases, p)
+	}
+	if cfg.SessionSet > 0 {
+		p, err := s.phase(ctx, fmt.Sprintf("mass logout, one session set of %d", cfg.SessionSet), total-2, total-1, 0, s.sessionSet(cfg.SessionSet))
 		if err != nil {
 			return nil, err
 		}

@@ -172,3 +172,38 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSessionSet logs out a set of sessions as one entry: every full
+// replica applies it with its content, every listener has it delivered
+// (its Store reads the content too), and the content shows in Redis's
+// bytes out: at least the set's 8 bytes per session per replica.
+func TestRunSessionSet(t *testing.T) {
+	addr := redisserver.Shared(t)
+	prefix := "scalesim-test:" + t.Name() + ":" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	const n = 50_000
+	cfg := Config{
+		NewClient:    func() goredis.UniversalClient { return goredis.NewClient(&goredis.Options{Addr: addr}) },
+		Store:        revredis.Options{KeyPrefix: prefix, Channel: prefix + "announce"},
+		Replicas:     4,
+		FullReplicas: 2,
+		SessionSet:   n,
+		Progress:     t.Logf,
+	}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Phases) != 1 {
+		t.Fatalf("got %d phases, want 1", len(res.Phases))
+	}
+	p := res.Phases[0]
+	if p.Entries != 1 || p.WriteErrors != 0 || p.Applied != 2 || p.Lost != 0 || p.Listeners.Delivered != 2 || p.Listeners.Lost != 0 {
+		t.Fatalf("%s: %+v", p.Name, p)
+	}
+	if p.RedisOut < 8*n*4 {
+		t.Errorf("Redis sent %d bytes, less than the set's content to each of the 4 replicas", p.RedisOut)
+	}
+	if res.IndexEntries != 1 {
+		t.Errorf("full replicas hold %.1f index entries, want the one set", res.IndexEntries)
+	}
+}
