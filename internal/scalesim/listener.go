@@ -65,8 +65,10 @@ type listener struct {
 	// listings (after a resubscription or a failed pull, or the safety
 	// net), over the phase.
 	pullErrors, fullListings int64
-	target                   uint64
-	goal                     *goal
+	// pullReads counts the entries the pulls read, over the phase.
+	pullReads int64
+	target    uint64
+	goal      *goal
 }
 
 // span is a range of write sequence numbers [lo, hi] a listener delivered
@@ -198,11 +200,13 @@ func (l *listener) pull(ctx context.Context, full bool) error {
 	if full {
 		from.Seq = 0
 	}
-	next, reset, err := l.store.Pull(ctx, from, func(revocation.Entry) error { return nil })
+	var read int64
+	next, reset, err := l.store.Pull(ctx, from, func(revocation.Entry) error { read++; return nil })
 	if err != nil {
 		l.mu.Lock()
 		l.blind = true
 		l.pullErrors++
+		l.pullReads += read
 		l.mu.Unlock()
 		return err
 	}
@@ -212,6 +216,7 @@ func (l *listener) pull(ctx context.Context, full bool) error {
 	if lost {
 		l.lost = false
 	}
+	l.pullReads += read
 	start := from.Seq
 	if reset {
 		start = 0
@@ -284,7 +289,7 @@ func (l *listener) begin(base uint64) {
 	defer l.mu.Unlock()
 	l.spans, l.ahead = l.spans[:0], nil
 	l.through, l.short, l.target, l.goal = base, 0, 0, nil
-	l.pullErrors, l.fullListings = 0, 0
+	l.pullErrors, l.fullListings, l.pullReads = 0, 0, 0
 }
 
 // aim counts the listener towards g once it has delivered every number up

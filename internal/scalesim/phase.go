@@ -207,6 +207,7 @@ func (s *sim) measureListeners(ctx context.Context, p *Phase, lo, hi int, base u
 		d.ShortMessages += l.short
 		d.PullErrors += l.pullErrors
 		d.FullListings += l.fullListings
+		d.PullReads += l.pullReads
 		l.mu.Unlock()
 		for i := lo; i < hi; i++ {
 			w := s.written[i]

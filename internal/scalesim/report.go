@@ -37,11 +37,11 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		"(full) or delivery (listeners), once the whole message or pull that brought the entry is done; lost: (replica, entry) " +
 		"pairs missing when the settle window ended; via pull: pairs a pull brought first; uncredited: messages " +
 		"whose entries did not match their sequence numbers (their entries count as lost unless a pull brought them); " +
-		"pull errors and full listings: the listeners' (a failed pull makes the next SyncInterval tick list every stored entry, " +
-		"as in the Service).\n\n" +
+		"pull errors, full listings and entries pulled: the listeners' (a failed pull makes the next SyncInterval tick list every stored entry, " +
+		"as in the Service; entries pulled counts every entry their pulls read, brought first or not).\n\n" +
 		"| phase | replicas | entries | write errors | written/s | p50 | p99 | max | complete | delivered | lost | via pull " +
-		"| uncredited messages | pull errors | full listings |\n" +
-		"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+		"| uncredited messages | pull errors | full listings | entries pulled |\n" +
+		"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
 	if _, err := io.WriteString(w, delays); err != nil {
 		return err
 	}
@@ -49,7 +49,7 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		if p.Entries == 0 {
 			continue
 		}
-		if _, err := fmt.Fprintf(w, "| %s | full (%d) | %d | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | – | – | – |\n",
+		if _, err := fmt.Fprintf(w, "| %s | full (%d) | %d | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | – | – | – | – |\n",
 			p.Name, r.FullReplicas, p.Entries, p.WriteErrors, p.Rate, ms(p.P50), ms(p.P99), ms(p.Max), ms(p.Complete),
 			p.Applied, p.Lost, p.ViaPull); err != nil {
 			return err
@@ -58,9 +58,9 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 			continue
 		}
 		d := p.Listeners
-		if _, err := fmt.Fprintf(w, "| %s | listeners (%d) | %d | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | %d | %d | %d |\n",
+		if _, err := fmt.Fprintf(w, "| %s | listeners (%d) | %d | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | %d | %d | %d | %d |\n",
 			p.Name, listeners, p.Entries, p.WriteErrors, p.Rate, ms(d.P50), ms(d.P99), ms(d.Max), ms(d.Complete),
-			d.Delivered, d.Lost, d.ViaPull, d.ShortMessages, d.PullErrors, d.FullListings); err != nil {
+			d.Delivered, d.Lost, d.ViaPull, d.ShortMessages, d.PullErrors, d.FullListings, d.PullReads); err != nil {
 			return err
 		}
 	}

@@ -89,6 +89,10 @@ type Delivery struct {
 	// SyncInterval tick list everything, as in the Service), FullListings
 	// their full listings of every stored entry.
 	PullErrors, FullListings int64
+	// PullReads counts the entries the listeners' pulls read from the
+	// change log: beyond what ViaPull counts, entries the announcements
+	// had brought already.
+	PullReads int64
 	// Complete is from the first write's start to the last delivery.
 	Complete time.Duration
 }

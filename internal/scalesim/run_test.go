@@ -148,7 +148,7 @@ func TestRunWithListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"| single jti | full (2) | 80 | 0 |", "| single jti | listeners (4) | 80 | 0 |",
-		fmt.Sprintf("| %d | %d | 0 | 1 | 0 | 0 |\n", 80*4-lostByVictim, lostByVictim)} {
+		fmt.Sprintf("| %d | %d | 0 | 1 | 0 | 0 | 0 |\n", 80*4-lostByVictim, lostByVictim)} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
