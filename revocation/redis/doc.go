@@ -66,7 +66,7 @@
 // announces the whole list (every writer's entries, in the order of their
 // sequence numbers) only when the marker is gone, that is when no message
 // went out within the interval; announcing sets it again for the interval
-// (in whole milliseconds). Otherwise the entries stay pending, and the
+// (in whole milliseconds, rounded down, at least 1). Otherwise the entries stay pending, and the
 // writer whose entries started the list runs a small flush script when
 // the marker expires (or after its own interval, if a writer with a longer
 // one set it); any later write announces them too. So the whole system

@@ -108,11 +108,15 @@ func (s *Store) retryAfter(ms int64) time.Duration {
 	return time.Duration(ms) * time.Millisecond
 }
 
-// intervalMillis is d in whole milliseconds, rounded up (the marker's
-// PX): 0 for none.
+// intervalMillis is d in whole milliseconds (the marker's PX), rounded
+// down but at least 1: 0 for none. Rounded down, a lone writer's next
+// batch, an interval after its previous one, finds the marker gone rather
+// than waiting on it for the fraction of a millisecond left; below a
+// millisecond, its batches are further apart than that anyway (the 2 ms
+// delay).
 func intervalMillis(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
-	return int64((d + time.Millisecond - 1) / time.Millisecond)
+	return max(1, int64(d/time.Millisecond))
 }
