@@ -58,6 +58,12 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 			continue
 		}
 		d := p.Listeners
+		if d.Unmeasured != "" {
+			if _, err := fmt.Fprintf(w, "| %s | listeners (%d): not measured (%s) |\n", p.Name, listeners, d.Unmeasured); err != nil {
+				return err
+			}
+			continue
+		}
 		if _, err := fmt.Fprintf(w, "| %s | listeners (%d) | %d | %d | %.0f | %s | %s | %s | %s | %d | %d | %d | %d | %d | %d | %d |\n",
 			p.Name, listeners, p.Entries, p.WriteErrors, p.Rate, ms(d.P50), ms(d.P99), ms(d.Max), ms(d.Complete),
 			d.Delivered, d.Lost, d.ViaPull, d.ShortMessages, d.PullErrors, d.FullListings, d.PullReads); err != nil {

@@ -95,6 +95,9 @@ type Delivery struct {
 	PullReads int64
 	// Complete is from the first write's start to the last delivery.
 	Complete time.Duration
+	// Unmeasured, when set, says why the listeners could not be timed
+	// (the change log could not be read); the other fields are then 0.
+	Unmeasured string
 }
 
 // Deliveries counts the (replica, entry) pairs delivered, full replicas'

@@ -207,3 +207,21 @@ func TestRunSessionSet(t *testing.T) {
 		t.Errorf("full replicas hold %.1f index entries, want the one set", res.IndexEntries)
 	}
 }
+
+// TestReportUnmeasuredListeners keeps a phase's row when the listeners
+// could not be timed, and says why.
+func TestReportUnmeasuredListeners(t *testing.T) {
+	res := &Result{Replicas: 3, FullReplicas: 1, Phases: []Phase{{
+		Name: "single jti", Entries: 5, Applied: 5,
+		Listeners: Delivery{Unmeasured: "scalesim: read the change log: i/o timeout"},
+	}}}
+	var out strings.Builder
+	if err := res.WriteMarkdown(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| single jti | full (1) | 5 | 0 |", "| single jti | listeners (2): not measured (scalesim: read the change log: i/o timeout) |"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
