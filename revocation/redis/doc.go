@@ -33,7 +33,7 @@
 // they share the store's slot through its hash tag); then the entry's
 // normal write announces it, one entry of about 30 bytes. A replica that
 // receives the entry, by announcement, change log or full listing, reads
-// the header, then the chunks (MGET, 16 at a time), checks count and
+// the header, then the chunks (MGET, 4 at a time), checks count and
 // SHA-256, and only then hands the entry to the Service; it remembers the
 // sets it loaded, so a set delivered again costs one GET. When the content
 // cannot be loaded, the entry is not applied: the batch announcing it is

@@ -33,8 +33,11 @@ const (
 	setChunkHashes = 8192               // 64 KiB per chunk
 	setChunkBytes  = 8 * setChunkHashes // bytes of a full chunk
 	// setChunksPerCall bounds the chunks one script call writes or one
-	// MGET reads (1 MiB), so that no single command holds Redis for long.
-	setChunksPerCall = 16
+	// MGET reads (256 KiB), so that no single command holds Redis for
+	// long. When a thousand replicas read a set at once, a reply of 1 MiB
+	// each took past the client's read timeout on a loaded machine, and
+	// every failed read was read again.
+	setChunksPerCall = 4
 )
 
 // errSetGone says that a set's content has expired with it: the entry is
