@@ -20,7 +20,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		batchEntries: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "jwt_authz_revocation_announce_batch_entries",
-			Help:    "Revocations per write to the shared store (each announced to every replica in one message), by this replica.",
+			Help:    "Revocations per write to the shared store by this replica (one script call; its entries are announced in the next message of any replica).",
 			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000},
 		}),
 		gaps: prometheus.NewCounter(prometheus.CounterOpts{
