@@ -27,8 +27,9 @@
 // A session set (revocation.KindSIDSet, member "sid_set:<id>" or
 // "sid_set@<provider>:<id>") is one entry like the others, announced like
 // them, but its content, the sorted 64-bit hashes of its sessions, is too
-// large for a message: 8 MB for a million sessions. Put writes it first,
-// as chunks of 8,192 hashes (64 KiB) and a header giving their count and
+// large for a message: 5.7 MB for a million sessions, Rice-coded (the
+// gaps between sorted hashes, see encodeChunk). Put writes it first, as
+// chunks of 8,192 hashes (about 46 KiB) and a header giving their count and
 // the SHA-256 of the whole, every key expiring with the set (in a Cluster
 // they share the store's slot through its hash tag); then the entry's
 // normal write announces it, one entry of about 30 bytes. A replica that

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,15 +22,15 @@ import (
 //
 //	s:<member>:h    header: "<count>:<chunks>:<sha256 hex>:<expiry>"
 //	s:<member>:<i>  chunk i (from 0): up to setChunkHashes hashes,
-//	                ascending, 8 bytes little-endian each
+//	                ascending, Rice-coded (see encodeChunk)
 //
 // every key expiring (EXAT) with the set. The entry's own write, the
 // usual putScript call, announces it afterwards like any other entry; a
 // replica that receives it (announcement, change log or full listing)
 // loads the content, checks its SHA-256 and only then hands the entry on.
 const (
-	setChunkHashes = 8192               // 64 KiB per chunk
-	setChunkBytes  = 8 * setChunkHashes // bytes of a full chunk
+	setChunkHashes = 8192               // at most 64 KiB per chunk coded
+	setChunkBytes  = 8 * setChunkHashes // bytes of a full chunk, uncoded
 	// setChunksPerCall bounds the chunks one script call writes or one
 	// MGET reads (256 KiB), so that no single command holds Redis for
 	// long. When a thousand replicas read a set at once, a reply of 1 MiB
@@ -87,10 +86,7 @@ func setContent(set *revocation.SIDSet, expires int64) ([]string, setHeader) {
 	buf := make([]byte, 0, setChunkBytes)
 	for len(hs) > 0 {
 		n := min(len(hs), setChunkHashes)
-		buf = buf[:0]
-		for _, h := range hs[:n] {
-			buf = binary.LittleEndian.AppendUint64(buf, h)
-		}
+		buf = encodeChunk(buf[:0], hs[:n])
 		sum.Write(buf)
 		chunks = append(chunks, string(buf))
 		hs = hs[n:]
@@ -246,19 +242,17 @@ func (s *Store) fetchSet(ctx context.Context, m string, h setHeader) (*revocatio
 		}
 		for k, v := range vals {
 			c, ok := v.(string)
-			want := setChunkBytes
-			if i+k == h.chunks-1 {
-				want = 8 * (h.count - (h.chunks-1)*setChunkHashes)
+			if !ok {
+				return nil, fmt.Errorf("%w: session set chunk %d missing", errBadRecord, i+k)
 			}
-			if !ok || len(c) != want {
-				return nil, fmt.Errorf("%w: session set chunk %d missing or of %d bytes", errBadRecord, i+k, len(c))
+			n := setChunkHashes
+			if i+k == h.chunks-1 {
+				n = h.count - (h.chunks-1)*setChunkHashes
 			}
 			raw := []byte(c)
 			sum.Write(raw)
-			for o := 0; o+8 <= len(raw); o += 8 {
-				if err := b.Add(binary.LittleEndian.Uint64(raw[o:])); err != nil {
-					return nil, fmt.Errorf("%w: %w", errBadRecord, err)
-				}
+			if err := decodeChunk(raw, n, b.Add); err != nil {
+				return nil, fmt.Errorf("%w: session set chunk %d: %w", errBadRecord, i+k, err)
 			}
 		}
 	}
