@@ -42,7 +42,9 @@
 // tries again, and a store that keeps failing makes the replica stale
 // (fail closed past max_staleness) as any failed pull does. The
 // write-back (Restore) writes a set's content again, unless its header is
-// there already.
+// there already; replicas that find it missing at the same moment each
+// write it, so a Redis that lost its data takes a set's size times those
+// replicas once.
 //
 // Upgrade every replica before revoking session sets. An earlier version
 // refuses a compact message holding a session set whole (an unknown kind
