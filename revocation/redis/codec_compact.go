@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unsafe"
 
 	"github.com/jwt-authz/jwt-authz/revocation"
 )
@@ -82,16 +83,16 @@ func packUUID(v string) ([]byte, bool) {
 	return u, true
 }
 
-// formatUUID is the canonical lowercase form of the 16 bytes u.
-func formatUUID(u string) string {
-	var b [36]byte
-	hex.Encode(b[0:8], []byte(u[0:4]))
-	hex.Encode(b[9:13], []byte(u[4:6]))
-	hex.Encode(b[14:18], []byte(u[6:8]))
-	hex.Encode(b[19:23], []byte(u[8:10]))
-	hex.Encode(b[24:36], []byte(u[10:16]))
-	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
-	return string(b[:])
+// appendUUID appends the canonical lowercase form of the 16 bytes u.
+func appendUUID(b []byte, u string) []byte {
+	const digits = "0123456789abcdef"
+	for i := 0; i < 16; i++ {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, digits[u[i]>>4], digits[u[i]&0x0f])
+	}
+	return b
 }
 
 // strictB64 refuses encodings whose unused bits are set, which would not
@@ -121,6 +122,11 @@ func packB64(v string) ([]byte, bool) {
 // no code past codeProvider and refuses a message holding a session set
 // whole (see the package documentation). A message with any
 // malformed part is refused whole.
+//
+// Every replica decodes every message, so the decoding allocates per
+// message, not per entry: the packed values are written as text one after
+// the other into one buffer, made one string, and each entry's value is a
+// part of it; an unpacked value or a provider is a part of the payload.
 func decodeCompact(payload string) (announcement, error) {
 	r := compactReader{rest: strings.TrimPrefix(payload, compactPrefix)}
 	bad := func() (announcement, error) {
@@ -132,13 +138,34 @@ func decodeCompact(payload string) (announcement, error) {
 	}
 	// A UUID jti takes 19 to 21 bytes: room for all of them at once (as
 	// many as a 64 KiB batch holds at most, whatever the message claims).
-	a := announcement{entries: make([]revocation.Entry, 0, min(len(r.rest)/16+1, 4096))}
+	// A packed value takes at least 19 bytes too (code, 16 bytes, two
+	// numbers): the text of all of them, 36 characters at most each, fits
+	// without growing.
+	a := announcement{entries: make([]revocation.Entry, 0, min(len(r.rest)/18+1, 4096))}
+	r.text = make([]byte, 0, len(r.rest)/19*36)
+	// The length of each packed value's text, in the order written.
+	var lensArray [1024]uint8
+	lens := lensArray[:0]
 	for r.rest != "" {
-		e, ok := r.entry()
+		e, packed, ok := r.entry()
 		if !ok || uint64(len(a.entries)) >= math.MaxInt64-first {
 			return bad()
 		}
 		a.entries = append(a.entries, e)
+		if packed > 0 {
+			lens = append(lens, uint8(packed))
+		}
+	}
+	if len(lens) > 0 {
+		// Nothing writes to r.text any more: its bytes are the string's.
+		text, at, next := unsafe.String(unsafe.SliceData(r.text), len(r.text)), 0, lens
+		for i := range a.entries {
+			// A packed value is the only kind that entry leaves empty.
+			if e := &a.entries[i]; e.Value == "" {
+				l := int(next[0])
+				e.Value, at, next = text[at:at+l], at+l, next[1:]
+			}
+		}
 	}
 	a.first, a.last = first, first+uint64(len(a.entries))-1
 	return a, nil
@@ -150,9 +177,17 @@ type compactReader struct {
 	// the numbers of the previous entry (before: of the previous one
 	// with a cut-off), which the next one's are differences from
 	exp, before, created int64
+	// text holds the packed values written as text, back to back (see
+	// decodeCompact).
+	text []byte
 }
 
 func (r *compactReader) uvarint() (uint64, bool) {
+	if r.rest != "" && r.rest[0] < 0x80 {
+		n := uint64(r.rest[0])
+		r.rest = r.rest[1:]
+		return n, true
+	}
 	n, size := binary.Uvarint([]byte(r.rest[:min(len(r.rest), binary.MaxVarintLen64)]))
 	if size <= 0 {
 		return 0, false
@@ -196,52 +231,57 @@ func (r *compactReader) number(prev int64) (int64, bool) {
 	return n, n >= 0
 }
 
-func (r *compactReader) entry() (revocation.Entry, bool) {
+// entry reads one entry. A packed value is left empty: its text, of
+// packedLen bytes, is appended to r.text.
+func (r *compactReader) entry() (e revocation.Entry, packedLen int, ok bool) {
 	if r.rest == "" {
-		return revocation.Entry{}, false
+		return revocation.Entry{}, 0, false
 	}
 	code := r.rest[0]
 	r.rest = r.rest[1:]
 	c := int(code & codeKindMask)
 	if c >= len(kindByCode) || kindByCode[c] == "" || code&^(codeKindMask|codeScoped|codeUUID|codeB64) != 0 || code&codeUUID != 0 && code&codeB64 != 0 {
-		return revocation.Entry{}, false
+		return revocation.Entry{}, 0, false
 	}
-	e := revocation.Entry{Kind: kindByCode[c]}
-	ok := true
+	e.Kind = kindByCode[c]
 	if code&codeScoped != 0 {
 		e.Provider, ok = r.bytes(-1)
 		if !ok || !revocation.ValidProviderName(e.Provider) || e.Kind == revocation.KindJTI || e.Kind == revocation.KindProvider {
-			return revocation.Entry{}, false
+			return revocation.Entry{}, 0, false
 		}
 	}
 	if code&(codeUUID|codeB64) == 0 {
-		e.Value, ok = r.bytes(-1)
+		if e.Value, ok = r.bytes(-1); !ok || e.Value == "" {
+			return revocation.Entry{}, 0, false
+		}
 	} else if u, packed := r.bytes(16); !packed {
-		ok = false
-	} else if code&codeUUID != 0 {
-		e.Value = formatUUID(u)
+		return revocation.Entry{}, 0, false
 	} else {
-		e.Value = base64.RawURLEncoding.EncodeToString([]byte(u))
-	}
-	if !ok || e.Value == "" {
-		return revocation.Entry{}, false
+		// The value stays empty until decodeCompact gives it its text.
+		l := len(r.text)
+		if code&codeUUID != 0 {
+			r.text = appendUUID(r.text, u)
+		} else {
+			r.text = base64.RawURLEncoding.AppendEncode(r.text, []byte(u))
+		}
+		packedLen = len(r.text) - l
 	}
 	if e.ExpiresAt, ok = r.number(r.exp); !ok {
-		return revocation.Entry{}, false
+		return revocation.Entry{}, 0, false
 	}
 	// putScript writes a cut-off for every code from codeSub on, 0 for a
 	// session set.
 	if c >= codeSub {
 		if e.Before, ok = r.number(r.before); !ok || c == codeSIDSet && e.Before != 0 {
-			return revocation.Entry{}, false
+			return revocation.Entry{}, 0, false
 		}
 	}
 	if e.CreatedAt, ok = r.number(r.created); !ok {
-		return revocation.Entry{}, false
+		return revocation.Entry{}, 0, false
 	}
 	r.exp, r.created = e.ExpiresAt, e.CreatedAt
 	if c >= codeSub {
 		r.before = e.Before
 	}
-	return e, true
+	return e, packedLen, true
 }
