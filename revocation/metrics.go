@@ -13,6 +13,9 @@ import (
 type Metrics struct {
 	revocations *prometheus.CounterVec
 	entries     *prometheus.GaugeVec
+	// entriesOf is entries' gauge per kind, in the order of kindList,
+	// resolved once: setEntries runs for every entry a replica applies.
+	entriesOf   [len(kindList)]prometheus.Gauge
 	setSessions prometheus.Gauge
 	storeUp     prometheus.Gauge
 	syncLag     prometheus.Histogram
@@ -83,9 +86,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.lastSync = promreg.Register(reg, m.lastSync)
 	m.failClosed = promreg.Register(reg, m.failClosed)
 	m.failing = promreg.Register(reg, m.failing)
-	for _, k := range Kinds() {
+	for i, k := range kindList {
 		m.revocations.WithLabelValues(string(k))
-		m.entries.WithLabelValues(string(k))
+		m.entriesOf[i] = m.entries.WithLabelValues(string(k))
 	}
 	for _, mode := range []string{syncIncremental, syncFull, syncRestore} {
 		for _, result := range []string{"success", "error"} {
@@ -94,6 +97,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	return m
 }
+
+// kindList is Kinds() without the allocation: the entry gauges' order.
+var kindList = [...]Kind{KindJTI, KindSID, KindSub, KindProvider, KindSIDSet}
 
 // Synchronisation modes, used as the "mode" label.
 const (
@@ -108,10 +114,12 @@ func (m *Metrics) revoked(k Kind) {
 	}
 }
 
+// setEntries sets the entry gauges from ix's counts: a few atomic loads
+// and stores, no allocation.
 func (m *Metrics) setEntries(ix *Index) {
 	if m != nil {
-		for _, k := range Kinds() {
-			m.entries.WithLabelValues(string(k)).Set(float64(ix.Len(k)))
+		for i, k := range kindList {
+			m.entriesOf[i].Set(float64(ix.Len(k)))
 		}
 		m.setSessions.Set(float64(ix.SetSessions()))
 	}

@@ -131,10 +131,7 @@ func (s *Service) watchStaleness(ctx context.Context) {
 // follow applies the revocations other replicas announce, and asks Run for
 // a full pull each time the subscription is (re)established.
 func (s *Service) follow(ctx context.Context) {
-	onEntry := func(e Entry) {
-		s.apply(e, s.now(), true)
-		s.metrics.setEntries(s.index)
-	}
+	onEntry := s.applyAnnounced
 	// A subscription that fails at once (the store refuses connections)
 	// would log every subscribeRetry.
 	failures := logthrottle.New(s.log, slog.LevelWarn, "revocation subscription failed; retrying")
@@ -177,6 +174,14 @@ func (s *Service) follow(ctx context.Context) {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// applyAnnounced applies e, delivered by the subscription. Every replica
+// does it for every entry any replica writes: it stays free of allocations
+// and of locks other than the index shard's and the ledger's.
+func (s *Service) applyAnnounced(e Entry) {
+	s.apply(e, s.now(), true)
+	s.metrics.setEntries(s.index)
 }
 
 // sweep drops expired entries from the index, the write-back ledger and the
