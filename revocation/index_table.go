@@ -93,19 +93,23 @@ func (t *table[V]) put(h uint64, v V) (V, bool) {
 	h = slotKey(h)
 	s := &t.shards[shardOf(h)]
 	// Most calls during a resync find the entry unchanged: check under the
-	// read lock first so they do not block readers.
-	s.mu.RLock()
-	cur, ok := s.m.get(h)
-	s.mu.RUnlock()
-	if ok {
-		if _, changed := cur.merge(v); !changed {
-			return cur, false
+	// read lock first so they do not block readers. A key the filter has
+	// never seen is new (most announced entries are): it goes straight to
+	// the write lock, one lookup instead of two.
+	if t.filter.Load().mayContain(h) {
+		s.mu.RLock()
+		cur, ok := s.m.get(h)
+		s.mu.RUnlock()
+		if ok {
+			if _, changed := cur.merge(v); !changed {
+				return cur, false
+			}
 		}
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, ok = s.m.get(h)
+	cur, ok := s.m.get(h)
 	if ok {
 		merged, changed := cur.merge(v)
 		if !changed {
