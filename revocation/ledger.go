@@ -28,11 +28,6 @@ type ledger struct {
 // overhead is nil, small enough that the unused tail of the last one is.
 const ledgerChunkBytes = 256 << 10
 
-// kindCodes maps kinds to the byte stored in a record and back.
-// A KindSIDSet record holds no content: the index keeps it, and the
-// write-back takes it from there.
-var kindCodes = map[Kind]byte{KindJTI: 1, KindSID: 2, KindSub: 3, KindProvider: 4, KindSIDSet: 5}
-
 // scopedFlag, set in a record's kind byte, says that the entry's provider
 // follows the kind byte (its length as a uvarint, then its bytes).
 const scopedFlag = 0x20
@@ -78,39 +73,38 @@ func unpackValue(flag byte, u [16]byte) string {
 // packUUID returns the 16 bytes of s when s is a UUID in canonical form
 // with lowercase hex digits, the only form that formatUUID gives back.
 func packUUID(s string) (u [16]byte, ok bool) {
-	if len(s) != 36 {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return u, false
 	}
-	j := 0
-	for i := 0; i < 36; i++ {
-		switch i {
-		case 8, 13, 18, 23:
-			if s[i] != '-' {
-				return u, false
-			}
-			continue
-		}
-		hi, ok1 := lowerHex(s[i])
-		lo, ok2 := lowerHex(s[i+1])
-		if !ok1 || !ok2 {
-			return u, false
-		}
+	// bad collects the high bit that lowerHexValue sets for every byte
+	// that is not a lowercase hex digit.
+	var bad byte
+	for j, i := range uuidHexAt {
+		hi, lo := lowerHexValue[s[i]], lowerHexValue[s[i+1]]
+		bad |= hi | lo
 		u[j] = hi<<4 | lo
-		j++
-		i++
 	}
-	return u, true
+	return u, bad&0x80 == 0
 }
 
-func lowerHex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
+// uuidHexAt is where each byte's two hex digits start in a canonical UUID.
+var uuidHexAt = [16]int{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
+// lowerHexValue is the value of each lowercase hex digit, and 0x80 for
+// every other byte.
+var lowerHexValue = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] = byte(c - '0')
+		case 'a' <= c && c <= 'f':
+			t[c] = byte(c - 'a' + 10)
+		default:
+			t[c] = 0x80
+		}
 	}
-	return 0, false
-}
+	return t
+}()
 
 // formatUUID is the canonical lowercase form of u.
 func formatUUID(u [16]byte) string {
@@ -125,6 +119,25 @@ func formatUUID(u [16]byte) string {
 	b[23] = '-'
 	hex.Encode(b[24:36], u[10:16])
 	return string(b[:])
+}
+
+// kindCode is the byte stored in a record for kind k, and kindOfCode
+// the kind back. A KindSIDSet record holds no content: the index keeps
+// it, and the write-back takes it from there.
+func kindCode(k Kind) byte {
+	switch k {
+	case KindJTI:
+		return 1
+	case KindSID:
+		return 2
+	case KindSub:
+		return 3
+	case KindProvider:
+		return 4
+	case KindSIDSet:
+		return 5
+	}
+	return 0
 }
 
 func kindOfCode(c byte) (Kind, bool) {
@@ -145,7 +158,7 @@ func kindOfCode(c byte) (Kind, bool) {
 
 // appendRecord encodes e after dst.
 func appendRecord(dst []byte, e Entry) []byte {
-	code := kindCodes[e.Kind]
+	code := kindCode(e.Kind)
 	if e.Provider != "" {
 		code |= scopedFlag
 	}
