@@ -37,8 +37,11 @@ var (
 // answer: the node's run_id (Sentinel), or its Cluster node id and the
 // slot of the key written.
 type nodeIdentity struct {
-	addr   string // in the Cluster client's slot map
-	runID  string
+	addr  string // in the Cluster client's slot map
+	runID string
+	// replID is the node's replication id (master_replid), which a
+	// replica promoted out of following it keeps as its master_replid2.
+	replID string
 	nodeID string
 	slot   int
 }
@@ -74,13 +77,14 @@ func (s *Store) identify(ctx context.Context, conn *goredis.Conn, node *goredis.
 		}
 		id.nodeID, id.slot = myID, int(slot.Val())
 	case s.opts.Sentinel != nil:
-		info, err := conn.Info(ctx, "server").Result()
+		info, err := conn.Info(ctx, "server", "replication").Result()
 		if err != nil {
 			return nil, err
 		}
 		if id.runID = infoField(info, "run_id"); id.runID == "" {
 			return nil, fmt.Errorf("%w: the node reported no run_id", errUnconfirmed)
 		}
+		id.replID = infoField(info, "master_replid")
 	default:
 		return nil, nil
 	}
@@ -100,7 +104,7 @@ func (s *Store) confirmPrimary(parent context.Context, id nodeIdentity) error {
 	if s.cluster != nil {
 		err = confirmSlotOwner(ctx, s.cluster, id)
 	} else {
-		err = s.opts.Sentinel.confirm(ctx, id.runID, storeProber{s})
+		err = s.opts.Sentinel.confirm(ctx, id, storeProber{s})
 	}
 	switch {
 	case err == nil:
@@ -131,7 +135,8 @@ func (s *Store) confirmPrimary(parent context.Context, id nodeIdentity) error {
 // primary killed in a failover as a replica of the promoted one until it
 // returns (or SENTINEL RESET), so that rule would stop every rotation
 // after an ordinary failover. Those replicas are asked instead.
-func (sn *Sentinel) confirm(ctx context.Context, runID string, p prober) error {
+func (sn *Sentinel) confirm(ctx context.Context, self nodeIdentity, p prober) error {
+	runID := self.runID
 	type answer struct {
 		master      map[string]string
 		replicas    []map[string]string
@@ -213,7 +218,7 @@ func (sn *Sentinel) confirm(ctx context.Context, runID string, p prober) error {
 			replicas = append(replicas, *known[addr])
 		}
 	}
-	return checkReplicas(ctx, replicas, named, p)
+	return checkReplicas(ctx, replicas, named, self.replID, p)
 }
 
 // knownReplica is what the sentinels that confirmed the node list about
@@ -232,6 +237,11 @@ type knownReplica struct {
 type nodeRole struct {
 	role   string // "master", "slave"
 	master string // host:port, the primary a replica follows
+	// replID2 is a primary's master_replid2: the replication id of the
+	// primary it followed before it was promoted ("" when unknown; forty
+	// zeros for one that never followed any, such as a node restarted
+	// without its data).
+	replID2 string
 }
 
 // checkReplicas asks every replica the sentinels know of the node, in
@@ -246,7 +256,15 @@ type nodeRole struct {
 // cannot reach it either, so no failover they take part in promotes it);
 // otherwise the write is refused, as errNotPrimary when a sentinel last
 // saw it report the master role, as errUnconfirmed when none did.
-func checkReplicas(ctx context.Context, replicas []knownReplica, named map[string]bool, p prober) error {
+//
+// A replica that answers that it is a primary refuses the write only if it
+// was promoted out of following the node: its master_replid2 is the node's
+// replication id (selfReplID). One with another history, such as the old
+// primary of an earlier failover restarted without its data and not yet
+// turned into a replica by the sentinels, is no rival: no sentinel names it
+// and it holds none of the node's writes. Refusing for it would stop every
+// session write after each such failover until the sentinels reconfigure it.
+func checkReplicas(ctx context.Context, replicas []knownReplica, named map[string]bool, selfReplID string, p prober) error {
 	type answer struct {
 		role nodeRole
 		err  error
@@ -259,7 +277,7 @@ func checkReplicas(ctx context.Context, replicas []knownReplica, named map[strin
 	wg.Wait()
 	var unconfirmed []string
 	for i, r := range replicas {
-		contra, unsure := replicaVerdict(ctx, r, answers[i].role, answers[i].err, named)
+		contra, unsure := replicaVerdict(ctx, r, answers[i].role, answers[i].err, named, selfReplID)
 		if contra != "" {
 			return fmt.Errorf("%w: the replica %s %s", errNotPrimary, r.addr, contra)
 		}
@@ -277,8 +295,10 @@ func checkReplicas(ctx context.Context, replicas []knownReplica, named map[strin
 // err when it could not be asked): why it contradicts the node (it is a
 // primary, or follows another node), or why it leaves the node
 // unconfirmed, or neither when it follows the node (see checkReplicas).
-func replicaVerdict(ctx context.Context, r knownReplica, role nodeRole, err error, named map[string]bool) (contra, unsure string) {
+func replicaVerdict(ctx context.Context, r knownReplica, role nodeRole, err error, named map[string]bool, selfReplID string) (contra, unsure string) {
 	switch {
+	case err == nil && role.role == "master" && selfReplID != "" && role.replID2 != "" && role.replID2 != selfReplID:
+		return "", "" // a primary with another history: not promoted from the node
 	case err == nil && role.role == "slave":
 		if followsNode(ctx, role.master, named) {
 			return "", ""
@@ -357,7 +377,16 @@ func (p storeProber) role(ctx context.Context, addr string) (nodeRole, error) {
 	if err != nil {
 		return nodeRole{}, err
 	}
-	return parseRole(v)
+	r, err := parseRole(v)
+	if err != nil || r.role != "master" {
+		return r, err
+	}
+	// A primary: whose replica was it? Without the answer it counts as
+	// promoted from the node (replID2 stays "").
+	if info, err := node.Info(ctx, "replication").Result(); err == nil {
+		r.replID2 = infoField(info, "master_replid2")
+	}
+	return r, nil
 }
 
 // parseRole reads a ROLE answer: a primary's ("master", offset,

@@ -141,15 +141,16 @@ func testStalePrimary(t *testing.T, x *redisserver.TLS) {
 	}
 
 	// At the new primary, itself without a replica: the old one cannot
-	// follow it. While the old one is up, a primary too, the sentinel
-	// lists it as a replica of the new one, and the new one refuses
-	// (probed with an unknown session, so that the sessions above stay
-	// untouched there). Once it is gone, its address refuses connections
-	// and the new one is confirmed. The sentinel may not know the new
-	// one's run_id yet: the store then asks the address the sentinel names.
+	// follow it. The old one is up, a primary too, and the sentinel lists
+	// it as a replica of the new one; but the new one was promoted out of
+	// following it (its master_replid2 is the old one's replication id),
+	// not the other way round, so the new one is confirmed (probed with an
+	// unknown session, so that the sessions above stay untouched there).
+	// The sentinel may not know the new one's run_id yet: the store then
+	// asks the address the sentinel names.
 	current := replicatedStore(t, newClient(t, st.Replica.Addr()), sn)
-	if _, err := current.Rotate(ctx, "stale-probe", "j1", next("j2"), now); !errors.Is(err, session.ErrUnavailable) || !strings.Contains(err.Error(), notPrimary) {
-		t.Fatalf("rotation at the new primary while the old one is a primary too = %v, want ErrUnavailable (%s)", err, notPrimary)
+	if out, err := current.Rotate(ctx, "stale-probe", "j1", next("j2"), now); err != nil || out.Result != session.NotFound {
+		t.Fatalf("rotation at the new primary while the old one is a primary too = %v %v, want confirmed (not found)", out.Result, err)
 	}
 	st.Primary.Stop()
 	out, err = current.Rotate(ctx, "stale-checked", "j1", next("j2-new"), now)
@@ -245,6 +246,51 @@ func TestSentinelPromotedReplicaFailsClosed(t *testing.T) {
 	}
 	if got, err := direct.Get(ctx, "promoted-bind"); err != nil || got.JKT != "" {
 		t.Errorf("promoted-bind at the promoted node: JKT %q, %v; want unbound", got.JKT, err)
+	}
+}
+
+// TestSentinelStrayPrimaryDoesNotStopWrites: a known replica that is a
+// primary with another node's history (here it followed an unrelated
+// server and was promoted from it; in a failover, the old primary restarted
+// without its data before the sentinels turn it into a replica) does not
+// refuse the writes of the primary every sentinel names: it was not
+// promoted out of following it and holds none of its writes.
+func TestSentinelStrayPrimaryDoesNotStopWrites(t *testing.T) {
+	const replicaOf = "jwt-authz-test-replicaof"
+	st := redisserver.NewSentinelPrimaryArgs(t, nil, nil,
+		"--rename-command", "REPLICAOF", replicaOf, "--rename-command", "SLAVEOF", "")
+	ctx, cancel := context.WithTimeout(t.Context(), readyTimeout)
+	defer cancel()
+	primary := newClient(t, st.Primary.Addr())
+	s, err := sessionredis.NewWithOptions(primary, sessionredis.Options{WaitForReplica: true, ReplicaTimeout: readyTimeout, Sentinel: sentinelOf(t, st)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := s.Create(ctx, session.Session{ID: "stray", Subject: "u", RefreshJTI: "j0", CreatedAt: now, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+
+	other := redisserver.New(t)
+	host, port, _ := net.SplitHostPort(other.Addr())
+	stray := newClient(t, st.Replica.Addr())
+	if err := stray.Do(ctx, replicaOf, host, port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, readyTimeout, 5*time.Millisecond, "the replica to follow the other server", func() bool {
+		info, err := stray.Info(ctx, "replication").Result()
+		return err == nil && strings.Contains(info, "master_link_status:up")
+	})
+	if err := stray.Do(ctx, replicaOf, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitNoReplica(t, primary)
+
+	if out, err := s.Rotate(ctx, "stray", "j0", session.Rotation{JTI: "j1", RetainUntil: now.Add(time.Hour)}, now); err != nil || out.Result != session.Rotated {
+		t.Fatalf("rotation at the primary the sentinels name, beside a stray primary: %v %v, want rotated", out.Result, err)
+	}
+	if err := s.Create(ctx, session.Session{ID: "stray-2", Subject: "u", RefreshJTI: "j0", CreatedAt: now, ExpiresAt: now.Add(time.Hour), RetainUntil: now.Add(time.Hour)}); err != nil {
+		t.Fatalf("creation beside a stray primary: %v", err)
 	}
 }
 
