@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/jwt-authz/jwt-authz/internal/logthrottle"
 	"github.com/jwt-authz/jwt-authz/revocation"
 )
 
@@ -102,6 +104,19 @@ type setCache struct {
 	mu     sync.Mutex
 	sets   map[string]cachedSet
 	flight singleflight.Group
+	// fails logs sets that could not be loaded: the first failure of a
+	// run, then a count now and then, since every pull retries.
+	fails *logthrottle.Throttle
+}
+
+// failures returns the Store's throttle of load failures.
+func (s *Store) setFailures() *logthrottle.Throttle {
+	s.sets.mu.Lock()
+	defer s.sets.mu.Unlock()
+	if s.sets.fails == nil {
+		s.sets.fails = logthrottle.New(s.log, slog.LevelWarn, "session set not loaded; every pull tries again")
+	}
+	return s.sets.fails
 }
 
 type cachedSet struct {
@@ -207,6 +222,7 @@ func (s *Store) loadSet(ctx context.Context, e *revocation.Entry) error {
 	key := m + ":" + h.sum
 	if set := s.sets.get(key); set != nil {
 		e.Set = set
+		s.setLoaded()
 		return nil
 	}
 	got, err, _ := s.sets.flight.Do(key, func() (any, error) {
@@ -218,11 +234,22 @@ func (s *Store) loadSet(ctx context.Context, e *revocation.Entry) error {
 		return set, nil
 	})
 	if err != nil {
-		s.log.Warn("session set not loaded; retrying with the next pull", "set_id", e.Value, "err", err)
-		return fmt.Errorf("load session set %s: %w", e.Value, err)
+		err = fmt.Errorf("load session set %s: %w", e.Value, err)
+		if ctx.Err() == nil {
+			s.setFailures().Error(err)
+		}
+		return err
 	}
 	e.Set = got.(*revocation.SIDSet)
+	s.setLoaded()
 	return nil
+}
+
+// setLoaded ends a run of load failures, logging the recovery once.
+func (s *Store) setLoaded() {
+	if n, lasted := s.setFailures().Resolve(); n > 0 {
+		s.log.Info("session set loaded after failures", "failures", n, "failing_for", lasted.Round(time.Second).String())
+	}
 }
 
 // fetchSet reads the chunks of the set stored under member m and checks

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/jwt-authz/jwt-authz/internal/testkit"
 	"github.com/jwt-authz/jwt-authz/internal/testkit/redisserver"
 	"github.com/jwt-authz/jwt-authz/revocation"
@@ -93,8 +95,9 @@ func TestSessionSetCorruptChunkNotApplied(t *testing.T) {
 	store := uniqueOptions(t)
 	var logs testkit.LogBuffer
 	replicaStore := store
-	replicaStore.Logger = logs.Logger(slog.LevelWarn)
-	replica := startReplica(t, addr, replicaStore, revocation.Options{ProbeInterval: 20 * time.Millisecond})
+	replicaStore.Logger = logs.Logger(slog.LevelInfo)
+	reg := prometheus.NewPedanticRegistry()
+	replica := startReplica(t, addr, replicaStore, revocation.Options{ProbeInterval: 20 * time.Millisecond, Metrics: revocation.NewMetrics(reg)})
 
 	w := newStore(t, addr, store)
 	e := bigSet("bad", n)
@@ -116,8 +119,12 @@ func TestSessionSetCorruptChunkNotApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The announcement, then pulls, each fail to load it.
-	eventually(t, "repeated load failures", func() bool { return logs.Count("session set not loaded") >= 3 })
+	// The announcement, then pulls, each fail to load it: the pulls fail,
+	// and the failures are logged once, not once a pull.
+	eventually(t, "repeated failed pulls", func() bool { return failedPulls(t, reg) >= 3 })
+	if n, failed := logs.Count("session set not loaded"), failedPulls(t, reg); n < 1 || float64(n) >= failed {
+		t.Fatalf("load failure logged %d times for %v failed pulls, want once and then now and then:\n%s", n, failed, logs.String())
+	}
 	if got := replica.Index().Len(revocation.KindSIDSet); got != 0 {
 		t.Fatalf("a set with a corrupt chunk was applied (%d sets)", got)
 	}
@@ -129,6 +136,30 @@ func TestSessionSetCorruptChunkNotApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the set applied once its content is right", func() bool { return enforcesSet(replica, "bad", n) })
+	eventually(t, "the recovery logged", func() bool { return logs.Count("session set loaded after failures") == 1 })
+}
+
+// failedPulls is the count of failed synchronisations (any mode) in reg.
+func failedPulls(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, f := range families {
+		if f.GetName() != "jwt_authz_revocation_syncs_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == "error" {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return n
 }
 
 // TestSessionSetContentKeys checks the stored layout: the header and each
