@@ -86,7 +86,7 @@ func TestCLIErrors(t *testing.T) {
 		"issue without sub":      {[]string{"token", "issue"}, 2, "--sub is required"},
 		"issue bad output":       {[]string{"token", "issue", "--sub", "a", "-o", "yaml"}, 2, `--output must be json or env, not "yaml"`},
 		"issue bad claims":       {[]string{"token", "issue", "--sub", "a", "--claims", "{"}, 2, "--claims:"},
-		"revoke nothing":         {[]string{"revoke"}, 2, "give one of --jti, --sid, --sub, --token or --provider"},
+		"revoke nothing":         {[]string{"revoke"}, 2, "give one of --jti, --sid, --sub, --token, --provider or --sids-file"},
 		"revoke two forms":       {[]string{"revoke", "--sid", "s", "--token", "t"}, 2, "give only one of --jti, --sid, --sub or --token, not --sid and --token"},
 		"revoke jti no exp":      {[]string{"revoke", "--jti", "j"}, 2, "--jti needs --exp"},
 		"revoke past exp":        {[]string{"revoke", "--jti", "j", "--exp", "1767225600"}, 2, "--exp 1767225600 is in the past (2026-01-01T00:00:00Z)"},

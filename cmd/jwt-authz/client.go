@@ -275,7 +275,7 @@ func revokeBody(fs *pflag.FlagSet, f revokeFlags, now time.Time) (map[string]any
 	}
 	if len(forms) != 1 {
 		if len(forms) == 0 {
-			return nil, usageErrorf("give one of --jti, --sid, --sub, --token or --provider")
+			return nil, usageErrorf("give one of --jti, --sid, --sub, --token, --provider or --sids-file")
 		}
 		return nil, usageErrorf("give only one of --jti, --sid, --sub or --token, not %s", strings.Join(forms, " and "))
 	}
