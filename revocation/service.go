@@ -52,6 +52,10 @@ type Service struct {
 	blind bool
 	// nextFull is when the safety-net full listing is due regardless.
 	nextFull time.Time
+	// probedHead is the store's position the last probe or pull saw, and
+	// probedCursor the cursor then (see probe).
+	probedHead   Cursor
+	probedCursor uint64
 }
 
 // NewService builds a Service on store and loads every unexpired entry into

@@ -90,7 +90,7 @@ func (s *Service) Run(ctx context.Context) {
 		case <-maintain.C:
 			s.index.maintain()
 		case <-probe:
-			_ = s.pull(ctx, syncIncremental)
+			_ = s.probe(ctx)
 		case <-stale:
 			if s.index.unavailable.Load() && !s.isClosed.Load() {
 				_ = s.pull(ctx, syncIncremental)
@@ -135,16 +135,7 @@ func (s *Service) follow(ctx context.Context) {
 	// A subscription that fails at once (the store refuses connections)
 	// would log every subscribeRetry.
 	failures := logthrottle.New(s.log, slog.LevelWarn, "revocation subscription failed; retrying")
-	onCovered := func(after, through uint64) {
-		s.mu.Lock()
-		c := &s.cursor
-		if through == 0 {
-			s.lost = true
-		} else if !s.lost && c.Generation != "" && s.pulledOn == s.subscriptions && c.Seq >= after && through > c.Seq {
-			c.Seq = through
-		}
-		s.mu.Unlock()
-	}
+	onCovered := s.covered
 	onSubscribed := func() {
 		s.mu.Lock()
 		s.subscriptions++
@@ -174,6 +165,19 @@ func (s *Service) follow(ctx context.Context) {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// covered is the subscription's onCovered: the cursor follows the
+// announcements when they continue from it.
+func (s *Service) covered(after, through uint64) {
+	s.mu.Lock()
+	c := &s.cursor
+	if through == 0 {
+		s.lost = true
+	} else if !s.lost && c.Generation != "" && s.pulledOn == s.subscriptions && c.Seq >= after && through > c.Seq {
+		c.Seq = through
+	}
+	s.mu.Unlock()
 }
 
 // applyAnnounced applies e, delivered by the subscription. Every replica

@@ -33,6 +33,60 @@ func (s *Service) fullDue() bool {
 	return s.blind || !s.now().Before(s.nextFull)
 }
 
+// headReader is a Shared store that can tell its position (dataset and
+// last write's sequence number) without reading its change log.
+type headReader interface {
+	Head(ctx context.Context) (Cursor, error)
+}
+
+// probe is the incremental pull of every ProbeInterval, which reads the
+// change log only when the subscription may have missed a write. With a
+// store that tells its position (headReader), a subscription that brought
+// everything written before the previous probe and progressed since is
+// left to bring what was written since: the probe reads the position
+// only. Without that, a replica that processes its messages later than
+// they arrive (a busy process) would read from the change log, at every
+// probe, what its subscription has received and not yet applied, which
+// makes it busier still.
+//
+// The probe reads the log (an incremental pull) when the cursor has not
+// reached the position the previous probe saw (a write at least one
+// interval old is missing), when the subscription brought nothing since
+// the previous probe while the store has writes past the cursor, when the
+// dataset is not the cursor's, and whenever the cursor does not follow
+// the announcements (no successful pull since the subscription, lost
+// numbers, a failed pull, a write-back pending). A missed write with no
+// gap behind it is then read one probe later than a pull at every probe
+// would read it, at worst: within two ProbeIntervals, when its
+// announcement was the last the subscription lost while others arrived.
+// Gaps in the announcements' numbers are read at once by the
+// subscription, as before, and a resubscription still pulls at once.
+func (s *Service) probe(ctx context.Context) error {
+	hr, ok := s.shared.(headReader)
+	s.mu.Lock()
+	cur, seen, seenCursor := s.cursor, s.probedHead, s.probedCursor
+	follows := ok && s.synced && s.lastErr == nil && !s.restorePending && !s.lost &&
+		s.pulledOn == s.subscriptions && cur.Generation != "" && seen.Generation == cur.Generation
+	s.mu.Unlock()
+	if !follows {
+		return s.pull(ctx, syncIncremental)
+	}
+	head, err := hr.Head(ctx)
+	if err != nil {
+		s.failed(syncIncremental, fmt.Errorf("probe revocations: %w", err))
+		return err
+	}
+	missed := cur.Seq < seen.Seq || cur.Seq == seenCursor && head.Seq > cur.Seq
+	if head.Generation != cur.Generation || head.Seq < cur.Seq || missed {
+		return s.pull(ctx, syncIncremental)
+	}
+	s.mu.Lock()
+	s.probedHead, s.probedCursor = head, cur.Seq
+	s.mu.Unlock()
+	s.contacted(syncIncremental)
+	return nil
+}
+
 // pull brings the index up to date with the shared store: everything since
 // the last pull (incremental) or everything (full). When the store reports
 // that its dataset changed under us, pull writes back every entry this
@@ -74,6 +128,7 @@ func (s *Service) pull(ctx context.Context, mode string) error {
 	}
 	s.cursor = next
 	s.pulledOn = subs
+	s.probedHead, s.probedCursor = next, next.Seq
 	s.restorePending = restore
 	if mode == syncFull || reset {
 		s.blind = false
@@ -95,6 +150,13 @@ func (s *Service) pull(ctx context.Context, mode string) error {
 		s.mu.Unlock()
 	}
 
+	s.contacted(mode)
+	return nil
+}
+
+// contacted records a successful synchronisation: the store answered and
+// the index is in step with it (or, after a probe, on its way).
+func (s *Service) contacted(mode string) {
 	now := s.now()
 	s.mu.Lock()
 	recovered := !s.synced || s.lastErr != nil
@@ -111,7 +173,6 @@ func (s *Service) pull(ctx context.Context, mode string) error {
 	if recovered && s.opts.OnChange != nil {
 		s.opts.OnChange()
 	}
-	return nil
 }
 
 // failed records a failed synchronisation and fails the index closed if

@@ -25,6 +25,10 @@ type gatedStore struct {
 	covered    atomic.Uint64 // the highest sequence number onCovered was given
 }
 
+// Head shadows Store.Head, so that the replica's every probe is a pull
+// the test can hold.
+func (g *gatedStore) Head() {}
+
 func newGatedStore(s *Store) *gatedStore {
 	return &gatedStore{
 		Store:      s,
