@@ -54,6 +54,8 @@ type listener struct {
 	lost, blind             bool
 	subscriptions, pulledOn int
 	nextFull                time.Time
+	probedHead              revocation.Cursor
+	probedCursor            uint64
 	// What it delivered during the phase, in arrival order; through is the
 	// highest sequence number up to which it is past every number
 	// (delivered or not credited), ahead the ranges beyond a hole.
@@ -117,7 +119,7 @@ func (l *listener) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-probe.C:
-			_ = l.pull(ctx, false)
+			_ = l.probeStore(ctx)
 		case <-full.C:
 			l.mu.Lock()
 			due := l.blind || !time.Now().Before(l.nextFull)
@@ -188,6 +190,35 @@ func (l *listener) covered(after, through uint64) {
 	l.deliveredLocked(sp)
 }
 
+// probeStore is Service.probe: it reads the store's position, and the change
+// log only when the subscription may have missed a write.
+func (l *listener) probeStore(ctx context.Context) error {
+	l.mu.Lock()
+	cur, seen, seenCursor := l.cursor, l.probedHead, l.probedCursor
+	follows := !l.lost && l.pulledOn == l.subscriptions && cur.Generation != "" && seen.Generation == cur.Generation
+	l.mu.Unlock()
+	if !follows {
+		return l.pull(ctx, false)
+	}
+	head, err := l.store.Head(ctx)
+	if err != nil {
+		l.mu.Lock()
+		l.blind = true
+		l.pullErrors++
+		l.probedHead = revocation.Cursor{}
+		l.mu.Unlock()
+		return err
+	}
+	missed := cur.Seq < seen.Seq || cur.Seq == seenCursor && head.Seq > cur.Seq
+	if head.Generation != cur.Generation || head.Seq < cur.Seq || missed {
+		return l.pull(ctx, false)
+	}
+	l.mu.Lock()
+	l.probedHead, l.probedCursor = head, cur.Seq
+	l.mu.Unlock()
+	return nil
+}
+
 // pull is Service.pull without the index and the write-back: an
 // incremental pull from the cursor, or a full listing.
 func (l *listener) pull(ctx context.Context, full bool) error {
@@ -205,6 +236,7 @@ func (l *listener) pull(ctx context.Context, full bool) error {
 	if err != nil {
 		l.mu.Lock()
 		l.blind = true
+		l.probedHead = revocation.Cursor{} // the next probe pulls
 		l.pullErrors++
 		l.pullReads += read
 		l.mu.Unlock()
@@ -229,6 +261,7 @@ func (l *listener) pull(ctx context.Context, full bool) error {
 	}
 	l.cursor = next
 	l.pulledOn = subs
+	l.probedHead, l.probedCursor = next, next.Seq
 	if subs > 0 {
 		l.readyOnce.Do(func() { close(l.ready) })
 	}
