@@ -37,7 +37,9 @@ const maintainInterval = time.Second
 // when a batch continues from it. An incremental pull every ProbeInterval
 // and after every reconnect reads what was written after the cursor: with
 // announcements flowing that is nothing, one command comparing sequence
-// numbers; after a lost message, the entries it carried. A store that lost
+// numbers; after a lost message, the entries it carried. The probe leaves
+// to a progressing subscription the writes it is still delivering (see
+// probe). A store that lost
 // data (new dataset marker or server run_id, counter behind the cursor)
 // makes the pull read everything and write back.
 //
