@@ -136,6 +136,11 @@ func (s *Service) pull(ctx context.Context, mode string) error {
 	}
 	s.mu.Unlock()
 
+	// The index holds everything the store does (and what this replica
+	// holds besides): it is trusted again at once, before the write-back,
+	// which only the other replicas need.
+	s.contacted(mode)
+
 	if restore {
 		n, err := s.restore(ctx)
 		s.metrics.restoredEntries(n)
@@ -149,8 +154,6 @@ func (s *Service) pull(ctx context.Context, mode string) error {
 		s.restorePending = false
 		s.mu.Unlock()
 	}
-
-	s.contacted(mode)
 	return nil
 }
 

@@ -51,3 +51,39 @@ func TestSharedFailingClosedRecoversBeforeNextProbe(t *testing.T) {
 			svc.Index().Check("", "old", "", "", 0) == revocation.ErrRevoked
 	})
 }
+
+// restoreFailing is a fakeShared whose write-back fails.
+type restoreFailing struct{ *fakeShared }
+
+func (restoreFailing) Restore(context.Context, []revocation.Entry) error { return errDown }
+
+// A replica failing closed is trusted again as soon as a pull succeeds,
+// before its write-back: the index holds everything the store does, and
+// the write-back is for the other replicas. Here the write-back keeps
+// failing, and the replica serves all the same, revoked entries denied.
+func TestSharedInStepBeforeWriteBack(t *testing.T) {
+	clock := testkit.NewClock(clockStart)
+	fake := newFakeShared()
+	store := restoreFailing{fake}
+	const maxStale = time.Minute
+	a := newReplica(t, store, clock, revocation.Options{MaxStaleness: maxStale})
+	if err := a.svc.Revoke(t.Context(), jtiEntry(clock, "revoked")); err != nil {
+		t.Fatal(err)
+	}
+	fake.setDown(true)
+	clock.Advance(2 * maxStale)
+	eventually(t, "Check fails closed past max_staleness", func() bool {
+		return a.svc.Index().Check("", "fresh", "", "", 0) == revocation.ErrUnavailable
+	})
+	fake.wipe() // back without its data: the pull starts over and writes back
+	fake.setDown(false)
+	eventually(t, "serves again although the write-back fails", func() bool {
+		return a.svc.Index().Check("", "fresh", "", "", 0) == nil
+	})
+	if got := a.svc.Index().Check("", "revoked", "", "", 0); got != revocation.ErrRevoked {
+		t.Fatalf("after the pull: Check(revoked) = %v, want ErrRevoked", got)
+	}
+	if restored := metricValue(t, a.reg, "jwt_authz_revocation_syncs_total", "restore", "error"); restored == 0 {
+		t.Fatalf("no failed write-back counted; the test did not exercise it")
+	}
+}
