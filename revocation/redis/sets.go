@@ -289,6 +289,18 @@ func (s *Store) fetchSet(ctx context.Context, m string, h setHeader) (*revocatio
 	return b.Set(), nil
 }
 
+// setHeaderCheck is the start of the two scripts that write a session
+// set: a stored header (KEYS[1]) that names other content than ARGV[SUM]
+// refuses the write, and one that expires later moves exp to its expiry.
+const setHeaderCheck = `local h = redis.call('GET', KEYS[1])
+if h then
+  local sum, hexp = string.match(h, '^%d+:%d+:(%x+):(%d+)$')
+  if sum ~= ARGV[SUM] then
+    return redis.error_reply('ERR session set id already names other content')
+  end
+  if tonumber(hexp) > tonumber(exp) then exp = hexp end
+end`
+
 // setChunksScript writes chunks of a session set, expiring at the later
 // of the given expiry and the stored header's, and refuses when a stored
 // header names other content.
@@ -296,15 +308,8 @@ func (s *Store) fetchSet(ctx context.Context, m string, h setHeader) (*revocatio
 // KEYS: header, then the chunk keys. ARGV: expiry, sha256 hex, then the
 // chunks.
 var setChunksScript = goredis.NewScript(`
-local exp = ARGV[1]
-local h = redis.call('GET', KEYS[1])
-if h then
-  local sum, hexp = string.match(h, '^%d+:%d+:(%x+):(%d+)$')
-  if sum ~= ARGV[2] then
-    return redis.error_reply('ERR session set id already names other content')
-  end
-  if tonumber(hexp) > tonumber(exp) then exp = hexp end
-end
+local exp, SUM = ARGV[1], 2
+` + setHeaderCheck + `
 for i = 2, #KEYS do
   redis.call('SET', KEYS[i], ARGV[i + 1], 'EXAT', exp)
 end
@@ -318,15 +323,8 @@ return #KEYS - 1
 // KEYS: header, then every chunk key. ARGV: expiry, count, chunks, sha256
 // hex.
 var setHeaderScript = goredis.NewScript(`
-local exp = ARGV[1]
-local h = redis.call('GET', KEYS[1])
-if h then
-  local sum, hexp = string.match(h, '^%d+:%d+:(%x+):(%d+)$')
-  if sum ~= ARGV[4] then
-    return redis.error_reply('ERR session set id already names other content')
-  end
-  if tonumber(hexp) > tonumber(exp) then exp = hexp end
-end
+local exp, SUM = ARGV[1], 4
+` + setHeaderCheck + `
 for i = 2, #KEYS do
   if redis.call('EXPIREAT', KEYS[i], exp) == 0 then
     return redis.error_reply('ERR session set chunk missing')

@@ -140,6 +140,18 @@ func (h *harness) waitClusterHealthy(ctx context.Context) error {
 	}, func() string { return "the Cluster to be healthy (last: " + last + ")" })
 }
 
+// clusterView asks the Cluster node at addr for its CLUSTER INFO and
+// CLUSTER NODES, on a connection of its own.
+func clusterView(ctx context.Context, addr string) (info, nodes string, err error) {
+	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, PoolSize: 1, DialTimeout: time.Second})
+	defer c.Close()
+	if info, err = c.ClusterInfo(ctx).Result(); err != nil {
+		return "", "", err
+	}
+	nodes, err = c.ClusterNodes(ctx).Result()
+	return info, nodes, err
+}
+
 // clusterProblem returns what keeps the Cluster from being whole, or ""
 // when it is: every node reports cluster_state:ok, sees every other node
 // connected and none failing (so no failover is about to start), and names
@@ -148,13 +160,7 @@ func (h *harness) waitClusterHealthy(ctx context.Context) error {
 func (h *harness) clusterProblem(ctx context.Context) string {
 	var primaries []string
 	for i, addr := range h.cluster.Addrs() {
-		c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, PoolSize: 1, DialTimeout: time.Second})
-		info, err := c.ClusterInfo(ctx).Result()
-		var nodes string
-		if err == nil {
-			nodes, err = c.ClusterNodes(ctx).Result()
-		}
-		_ = c.Close()
+		info, nodes, err := clusterView(ctx, addr)
 		if err != nil {
 			return addr + ": " + err.Error()
 		}

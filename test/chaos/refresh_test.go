@@ -309,13 +309,7 @@ func (h *harness) sentinelServing(ctx context.Context) bool {
 func (h *harness) clusterServing(ctx context.Context) bool {
 	var named []string
 	for _, addr := range h.cluster.Addrs() {
-		c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, PoolSize: 1, DialTimeout: time.Second})
-		info, err := c.ClusterInfo(ctx).Result()
-		var nodes string
-		if err == nil {
-			nodes, err = c.ClusterNodes(ctx).Result()
-		}
-		_ = c.Close()
+		info, nodes, err := clusterView(ctx, addr)
 		if err != nil {
 			continue // down: judged by what the others name
 		}
