@@ -11,6 +11,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 
 	"github.com/jwt-authz/jwt-authz/internal/testkit/redisserver"
 	"github.com/jwt-authz/jwt-authz/revocation"
@@ -38,7 +39,7 @@ func benchEnv(name string, def int) int {
 func BenchmarkWriters(b *testing.B) {
 	writers := benchEnv("SPACING_WRITERS", 8)
 	subscribers := benchEnv("SPACING_SUBSCRIBERS", 100)
-	rate := benchEnv("SPACING_RATE", 2000)
+	perSecond := benchEnv("SPACING_RATE", 2000)
 	total := benchEnv("SPACING_ENTRIES", 4000)
 	addr := redisserver.Shared(b)
 	opts := uniqueOptions(b)
@@ -48,6 +49,10 @@ func BenchmarkWriters(b *testing.B) {
 	var mu sync.Mutex
 	arrived := map[string]time.Time{}
 	var messages int64
+	// allIn is closed once arrived holds want values: every entry of the
+	// round being written.
+	var want int
+	var allIn chan struct{}
 	counting := newClient(b, addr).Subscribe(b.Context(), opts.Channel)
 	if _, err := counting.Receive(b.Context()); err != nil {
 		b.Fatal(err)
@@ -65,6 +70,10 @@ func BenchmarkWriters(b *testing.B) {
 			messages++
 			for _, e := range a.entries {
 				arrived[e.Value] = now
+			}
+			if allIn != nil && len(arrived) >= want {
+				close(allIn)
+				allIn = nil
 			}
 			mu.Unlock()
 		}
@@ -92,18 +101,23 @@ func BenchmarkWriters(b *testing.B) {
 	for b.Loop() {
 		mu.Lock()
 		msgs0 := messages
+		want, allIn = len(arrived)+total, make(chan struct{})
+		done := allIn
 		mu.Unlock()
 		calls0, cpu0 := redisCalls(b, admin), redisCPU(b, admin)
 		returned := make([]time.Time, total)
 		values := make([]string, total)
 		var wg sync.WaitGroup
-		start := time.Now()
+		// The writers share one pace: perSecond entries a second in all.
+		pace := rate.NewLimiter(rate.Limit(perSecond), 1)
 		for w, s := range stores {
 			wg.Go(func() {
-				// Writer w writes entries w, w+writers, ... each at its
-				// time in the total rate.
+				// Writer w writes entries w, w+writers, ...
 				for i := w; i < total; i += writers {
-					time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))))
+					if err := pace.Wait(b.Context()); err != nil {
+						b.Error(err)
+						return
+					}
 					values[i] = fmt.Sprintf("%08d-%04d-4000-8000-%012d", round, w, i)
 					e := revocation.Entry{Kind: revocation.KindJTI, Value: values[i], ExpiresAt: exp, CreatedAt: time.Now().UnixMilli()}
 					if err := s.Put(b.Context(), e); err != nil {
@@ -115,23 +129,13 @@ func BenchmarkWriters(b *testing.B) {
 			})
 		}
 		wg.Wait()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
 			mu.Lock()
-			n := 0
-			for _, v := range values {
-				if _, ok := arrived[v]; ok {
-					n++
-				}
-			}
+			n := len(arrived) - (want - total)
 			mu.Unlock()
-			if n == total {
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatalf("%d of %d entries arrived", n, total)
-			}
-			time.Sleep(10 * time.Millisecond)
+			b.Fatalf("%d of %d entries arrived", n, total)
 		}
 		mu.Lock()
 		msgs += float64(messages - msgs0)
