@@ -174,6 +174,7 @@ func TestProbeReadsWhenCursorDoesNotFollow(t *testing.T) {
 		"new dataset":    func(_ *Service, l *logStore) { l.generation = "g2" },
 		"resubscribed":   func(s *Service, _ *logStore) { s.subscriptions++ },
 		"numbers backed": func(s *Service, _ *logStore) { s.covered(0, 0) },
+		"failing closed": func(s *Service, _ *logStore) { s.index.unavailable.Store(true) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			l := &logStore{generation: "g1"}

@@ -55,7 +55,8 @@ type headReader interface {
 // the previous probe while the store has writes past the cursor, when the
 // dataset is not the cursor's, and whenever the cursor does not follow
 // the announcements (no successful pull since the subscription, lost
-// numbers, a failed pull, a write-back pending). A missed write with no
+// numbers, a failed pull, a write-back pending), and while Check fails
+// closed: only a pull makes the copy trusted again. A missed write with no
 // gap behind it is then read one probe later than a pull at every probe
 // would read it, at worst: within two ProbeIntervals, when its
 // announcement was the last the subscription lost while others arrived.
@@ -66,7 +67,8 @@ func (s *Service) probe(ctx context.Context) error {
 	s.mu.Lock()
 	cur, seen, seenCursor := s.cursor, s.probedHead, s.probedCursor
 	follows := ok && s.synced && s.lastErr == nil && !s.restorePending && !s.lost &&
-		s.pulledOn == s.subscriptions && cur.Generation != "" && seen.Generation == cur.Generation
+		s.pulledOn == s.subscriptions && cur.Generation != "" && seen.Generation == cur.Generation &&
+		!s.index.unavailable.Load()
 	s.mu.Unlock()
 	if !follows {
 		return s.pull(ctx, syncIncremental)
