@@ -168,18 +168,5 @@ func benchSIDSet(b *testing.B, n int) {
 	if n > 0 {
 		ix.add(Entry{Kind: KindSIDSet, Value: NewSetID(), Set: NewSIDSet(uuidLike(rand.New(rand.NewPCG(7, 8)), n)), ExpiresAt: exp})
 	}
-	probes := probeSet(3, 1<<18)
-	mask := len(probes) - 1
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := startCPU(b)
-	defer cpu.stop()
-	i := 0
-	for b.Loop() {
-		p := probes[i&mask]
-		if err := ix.Check("corp", p, p, "", 0); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
+	benchMisses(b, func(p string) error { return ix.Check("corp", p, p, "", 0) })
 }
