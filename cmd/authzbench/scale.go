@@ -35,6 +35,9 @@ func runScaleCmd(ctx context.Context, logger *slog.Logger, args []string, stdout
 	fs.IntVar(&cfg.Replicas, "replicas", 10, "replicas, each on its own connections and subscription")
 	fs.IntVar(&cfg.FullReplicas, "full-replicas", 0, "of those, how many run the product's revocation service, timed per (replica, entry); "+
 		"the others are listeners: the same subscription and pulls, so the same Redis work, without the index (0: all full)")
+	fs.BoolVar(&cfg.RawListeners, "raw-listeners", false, "make the replicas that are not full raw listeners: each receives every message on "+
+		"its own subscription (read up to its header's first sequence number) and probes the store's position, without decoding entries, "+
+		"pulling or sweeping; for runs whose listeners would need more CPU than the machine has")
 	fs.IntVar(&cfg.Revocations, "revocations", 10_000, "single jti revocations, written at --rate")
 	fs.Float64Var(&cfg.Rate, "rate", 1000, "single revocations per second")
 	fs.IntVar(&cfg.Sessions, "sessions", 0, "sessions of one mass logout written as sid entries (0: none)")

@@ -39,6 +39,24 @@ func TestScaleWithListeners(t *testing.T) {
 	}
 }
 
+// TestScaleWithRawListeners runs a full replica among raw listeners, as
+// the 1,000-replica run's command does: every raw listener receives
+// every message.
+func TestScaleWithRawListeners(t *testing.T) {
+	addr := redisserver.Shared(t)
+	code, out, errs := runCmd(t.Context(), "scale", "--redis", addr, "--prefix", "authzbench-test:"+t.Name()+":",
+		"--replicas", "4", "--full-replicas", "1", "--raw-listeners", "--revocations", "20", "--rate", "100000", "--writers", "4",
+		"--provider-logout=false")
+	for _, want := range []string{"Replicas: 4: 1 full", "3 raw listeners", "| single jti | full (1) | 20 | 0 |", "| single jti | raw (3) |"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("scale: exit %d, no %q\n%s\n%s", code, want, out, errs)
+		}
+	}
+	if strings.Contains(out, "listeners (3)") || !strings.Contains(out, " | 0 | 60 | ") {
+		t.Errorf("scale: a message missed, or raw listeners reported as listeners\n%s", out)
+	}
+}
+
 func TestScaleRejectsBadTopology(t *testing.T) {
 	for name, args := range map[string][]string{
 		"neither":        {"scale"},

@@ -28,6 +28,12 @@ type Config struct {
 	// Redis work, without the index. They subscribe interleaved, a full
 	// replica at every Replicas/FullReplicas-th place. Zero: all are full.
 	FullReplicas int
+	// RawListeners makes the replicas that are not full raw listeners
+	// (see rawListener) instead of listeners: each receives every message
+	// on its own subscription and probes the store, without decoding the
+	// entries, pulling or sweeping; the simulation then costs this process
+	// a few µs per message and listener rather than per entry.
+	RawListeners bool
 	// Revocations is how many single jti revocations are written, at Rate
 	// per second.
 	Revocations int
@@ -66,6 +72,9 @@ type Config struct {
 	// loseMessage, a test's hook, makes a listener withhold the credit of
 	// the message numbered (after, through] when it returns true.
 	loseMessage func(listener int, after, through uint64) bool
+	// withholdRaw, a test's hook, makes a raw listener drop the message
+	// whose header's first sequence number is first when it returns true.
+	withholdRaw func(listener int, first uint64) bool
 }
 
 // maxTracked bounds full replicas × entries: the engine keeps 4 bytes

@@ -1,7 +1,7 @@
 // Package scalesim measures how revocations reach many replicas through
 // one shared Redis: the engine of "authzbench scale".
 //
-// A simulated replica is either full or a listener; all of them live in
+// A simulated replica is full, a listener or a raw listener; all of them live in
 // one process, each on its own Redis client (its own connections and
 // subscription), and they subscribe one after the other, a full replica
 // at every Replicas/FullReplicas-th place, so that the full ones sit
@@ -27,6 +27,19 @@
 // number from the store's change log and so times every (listener, entry)
 // pair too; a message whose entries do not match its numbers is not
 // credited, so its entries show as lost unless a pull brought them.
+//
+// A raw listener (Config.RawListeners, in place of the listeners) asks of
+// Redis only the fan-out and the probe: its own client subscribed to the
+// channel as the product subscribes (SSUBSCRIBE in a Cluster of Redis 7
+// or later, SUBSCRIBE otherwise), receiving every message whole, and
+// Store.Head every ProbeInterval. It decodes no entry: per message it
+// keeps the arrival time and its header's first write sequence number,
+// and counts messages and bytes. It makes no pull, full listing or sweep
+// and reads no session set's content. After the phase the engine compares
+// each raw listener's messages with those Redis published (one not
+// received is a loss) and times each message's first entry from the
+// writer's return for it. It costs this process a few µs per message,
+// where a listener costs the decoding of every entry.
 //
 // Revocations are written through the product's write path
 // (revocation.Service.Revoke on a separate writer replica, what the admin

@@ -82,11 +82,7 @@ type span struct {
 }
 
 func newListener(id int, t *tracker, tn *turn, client goredis.UniversalClient, store *revredis.Store, cfg Config) *listener {
-	probe := cfg.ProbeInterval
-	if probe <= 0 {
-		probe = revocation.DefaultProbeInterval
-	}
-	probe = max(min(probe, revocation.DefaultMaxStaleness/4), time.Millisecond)
+	probe := probeInterval(cfg)
 	syncEvery := cfg.SyncInterval
 	if syncEvery <= 0 {
 		syncEvery = revocation.DefaultSyncInterval
@@ -96,6 +92,16 @@ func newListener(id int, t *tracker, tn *turn, client goredis.UniversalClient, s
 		probe: probe, syncEvery: syncEvery, sweep: revocation.DefaultSweepInterval,
 		ready: make(chan struct{}), resync: make(chan struct{}, 1),
 	}
+}
+
+// probeInterval is the replicas' probe period, as revocation.Service
+// sets it from cfg.ProbeInterval.
+func probeInterval(cfg Config) time.Duration {
+	probe := cfg.ProbeInterval
+	if probe <= 0 {
+		probe = revocation.DefaultProbeInterval
+	}
+	return max(min(probe, revocation.DefaultMaxStaleness/4), time.Millisecond)
 }
 
 // start makes the first full listing, as NewService does.

@@ -3,6 +3,8 @@ package scalesim
 import (
 	"context"
 	"fmt"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,13 +19,16 @@ type entryMaker func(i int, expires int64) revocation.Entry
 // all of them or the settle window ends, and measures.
 func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, mk entryMaker) (Phase, error) {
 	p := Phase{Name: name, Entries: hi - lo}
-	g := newGoal(lo, hi, len(s.replicas), len(s.listeners))
+	g := newGoal(lo, hi, len(s.replicas), len(s.listeners)+len(s.raws))
 	base, err := s.head(ctx)
 	if err != nil {
 		return p, err
 	}
 	for _, l := range s.listeners {
 		l.begin(base)
+	}
+	for _, l := range s.raws {
+		l.begin()
 	}
 	s.t.phase.Store(g)
 	defer s.t.phase.Store(nil)
@@ -49,9 +54,21 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 	for _, l := range s.listeners {
 		l.aim(g, last)
 	}
-	s.cfg.Progress("%s: written in %s (%.0f/s, %d errors); waiting for %d applies on %d full replicas and %d listeners",
+	if len(s.raws) > 0 {
+		// Every write has returned, so every message of the phase is
+		// published: each raw listener waits for as many.
+		now, err := readUsage(ctx, s.admin)
+		if err != nil {
+			return p, err
+		}
+		published, _ := now.sub(before)
+		for _, l := range s.raws {
+			l.aim(g, published.published)
+		}
+	}
+	s.cfg.Progress("%s: written in %s (%.0f/s, %d errors); waiting for %d applies on %d full replicas, %d listeners and %d raw listeners",
 		name, p.WriteTime.Round(time.Millisecond), p.Rate, p.WriteErrors, int64(p.Entries-p.WriteErrors)*int64(len(s.replicas)),
-		len(s.replicas), len(s.listeners))
+		len(s.replicas), len(s.listeners), len(s.raws))
 
 	settle := time.NewTimer(s.cfg.Settle)
 	defer settle.Stop()
@@ -75,6 +92,18 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 		// listeners' are missing rather than lose the run.
 		p.Listeners = Delivery{Unmeasured: err.Error()}
 		s.cfg.Progress("%s: listeners not measured: %v", name, err)
+	}
+	if err := s.measureRaw(ctx, &p, lo, hi, base, last, first); err != nil {
+		if ctx.Err() != nil {
+			return p, err
+		}
+		p.Raw.Unmeasured = err.Error()
+		s.cfg.Progress("%s: raw listeners' delays not measured: %v", name, err)
+	}
+	if len(s.raws) > 0 {
+		r := p.Raw
+		s.cfg.Progress("%s: raw listeners received %d to %d of %d messages (missed %d), first entry p50 %s p99 %s max %s",
+			name, r.MinReceived, r.MaxReceived, r.Published, r.Missed, r.P50, r.P99, r.Max)
 	}
 	s.cfg.Progress("%s: full replicas p50 %s p99 %s max %s, lost %d, complete in %s",
 		name, p.P50, p.P99, p.Max, p.Lost, p.Complete.Round(time.Millisecond))
@@ -237,6 +266,81 @@ func (s *sim) measureListeners(ctx context.Context, p *Phase, lo, hi int, base u
 	d.P50, d.P99, d.Max = h.quantile(0.5), h.quantile(0.99), h.max
 	if last > 0 {
 		d.Complete = s.t.start.Add(time.Duration(last-1) * time.Microsecond).Sub(first)
+	}
+	return nil
+}
+
+// measureRaw fills p.Raw: per raw listener, the messages received against
+// those published; and, from the change log, the delay from the writer's
+// return for each message's first entry (base < number <= last) to its
+// arrival, and the entries each message carried.
+func (s *sim) measureRaw(ctx context.Context, p *Phase, lo, hi int, base, last uint64, first time.Time) error {
+	if len(s.raws) == 0 {
+		return nil
+	}
+	r := &p.Raw
+	r.Published, r.MinReceived = p.RedisMessages, math.MaxInt64
+	var firsts []uint64
+	for _, l := range s.raws {
+		l.mu.Lock()
+		n := int64(len(l.arrivals))
+		r.Received += n
+		r.MinReceived, r.MaxReceived = min(r.MinReceived, n), max(r.MaxReceived, n)
+		r.Missed += max(0, r.Published-n)
+		r.Bytes += l.bytes
+		r.Probes += l.probes
+		r.ProbeErrors += l.probeErrors
+		for _, a := range l.arrivals {
+			if a.first > base && a.first <= last {
+				firsts = append(firsts, a.first)
+			}
+		}
+		l.mu.Unlock()
+	}
+	slices.Sort(firsts)
+	firsts = slices.Compact(firsts)
+	// entries[k]: how many entries the message starting at firsts[k] held.
+	entries := make(map[uint64]int64, len(firsts))
+	for k, f := range firsts {
+		next := last + 1
+		if k+1 < len(firsts) {
+			next = firsts[k+1]
+		}
+		entries[f] = int64(next - f)
+	}
+	seqOf, top, err := s.seqs(ctx, lo, hi, base)
+	if err != nil {
+		return err
+	}
+	var size uint64
+	if top > base {
+		size = top - base
+	}
+	writtenAt := make([]int64, size) // per number after base: the writer's return, or 0
+	for i, n := range seqOf {
+		if n != 0 && s.written[lo+i] > 0 {
+			writtenAt[n-base-1] = s.written[lo+i]
+		}
+	}
+	h := newHistogram()
+	var lastAt uint32
+	for _, l := range s.raws {
+		l.mu.Lock()
+		for _, a := range l.arrivals {
+			r.Delivered += entries[a.first]
+			lastAt = max(lastAt, a.at)
+			if a.first <= base || a.first > top {
+				continue
+			}
+			if w := writtenAt[a.first-base-1]; w > 0 {
+				h.add(time.Duration(int64(a.at-1)*1000 - w))
+			}
+		}
+		l.mu.Unlock()
+	}
+	r.P50, r.P99, r.Max = h.quantile(0.5), h.quantile(0.99), h.max
+	if lastAt > 0 {
+		r.Complete = s.t.start.Add(time.Duration(lastAt-1) * time.Microsecond).Sub(first)
 	}
 	return nil
 }

@@ -8,16 +8,20 @@ import (
 
 // WriteMarkdown writes r as Markdown: a line per idle phase, then two
 // tables with a row per phase (two when there are listeners): how the
-// entries reached the replicas, and what it cost Redis and this process,
+// entries reached the replicas (and a table of the raw listeners' messages
+// when there are some), and what it cost Redis and this process,
 // with the per-delivery costs that the scaling model is built from.
 func (r *Result) WriteMarkdown(w io.Writer) error {
-	listeners := r.Replicas - r.FullReplicas
+	listeners := r.Replicas - r.FullReplicas - r.RawListeners
 	if _, err := fmt.Fprintf(w, "Replicas: %d: %d full (the product's revocation.Service, each apply timed per (replica, entry)), "+
 		"%d listeners (the product's Store on its own client: the same subscription, pulls and sweeps, so the same Redis work, "+
-		"without the index; each delivery timed per (listener, entry) by the entry's write sequence number, per message, change-log read or pull). "+
+		"without the index; each delivery timed per (listener, entry) by the entry's write sequence number, per message, change-log read or pull), "+
+		"%d raw listeners (a client of their own subscribed to the channel as the product subscribes, receiving every message whole "+
+		"and reading its header's first sequence number only, and the probe's read of the store's position every probe interval; "+
+		"no entry decoded, no pull, full listing or sweep, no session set's content read). "+
 		"Started in %s; heap per replica %s idle, %s after the run (mean over all, the writer counted as one); "+
 		"index entries per full replica %.0f; resubscriptions %d\n\n",
-		r.Replicas, r.FullReplicas, listeners, r.StartTime.Round(time.Millisecond), kib(r.HeapIdle), kib(r.HeapPerReplica),
+		r.Replicas, r.FullReplicas, listeners, r.RawListeners, r.StartTime.Round(time.Millisecond), kib(r.HeapIdle), kib(r.HeapPerReplica),
 		r.IndexEntries, r.Resubscriptions); err != nil {
 		return err
 	}
@@ -70,9 +74,14 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 			return err
 		}
 	}
+	if r.RawListeners > 0 {
+		if err := r.writeRaw(w); err != nil {
+			return err
+		}
+	}
 	const costs = "\nCost over each phase (from its first write to its last delivery or the settle window's end); " +
 		"Redis CPU is `used_cpu_user + used_cpu_sys` (all nodes; the busiest in brackets), per delivery: per (replica, entry) " +
-		"delivered, full replicas and listeners together.\n\n" +
+		"delivered, full replicas and listeners (raw ones too) together.\n\n" +
 		"| phase | messages | entries/message | Redis cores (busiest node) | Redis µs/delivery | Redis out MB | Redis out B/delivery " +
 		"| Redis in MB | this process's cores | this process's µs/delivery |\n" +
 		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
@@ -87,6 +96,36 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 			p.Name, p.RedisMessages, p.EntriesPerMessage(), p.RedisCores(), p.RedisBusiestNodeCores(), p.RedisMicrosPerDelivery(),
 			float64(p.RedisOut)/1e6, p.BytesPerDelivery(), float64(p.RedisIn)/1e6,
 			p.ProcessCores(), p.ProcessMicrosPerDelivery()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeRaw writes the raw listeners' table.
+func (r *Result) writeRaw(w io.Writer) error {
+	const head = "\nRaw listeners: messages published (PUBLISH and SPUBLISH calls during the phase) and received per raw listener " +
+		"(fewest / most); missed: (raw listener, message) pairs published but not received, each a loss; entries: (raw listener, entry) " +
+		"pairs received, a message's entries numbered from its header's first sequence number to the next message's; delay: from the " +
+		"writer's return for a message's first entry to the message's arrival, per (raw listener, message).\n\n" +
+		"| phase | raw listeners | messages published | received (fewest / most) | missed | entries | p50 | p99 | max | complete " +
+		"| MB received | probes | probe errors |\n" +
+		"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+	if _, err := io.WriteString(w, head); err != nil {
+		return err
+	}
+	for _, p := range r.Phases {
+		if p.Entries == 0 {
+			continue
+		}
+		d := p.Raw
+		delays := fmt.Sprintf("%d | %s | %s | %s | %s", d.Delivered, ms(d.P50), ms(d.P99), ms(d.Max), ms(d.Complete))
+		if d.Unmeasured != "" {
+			delays = "not measured (" + d.Unmeasured + ") | – | – | – | –"
+		}
+		if _, err := fmt.Fprintf(w, "| %s | raw (%d) | %d | %d / %d | %d | %s | %.1f | %d | %d |\n",
+			p.Name, r.RawListeners, d.Published, d.MinReceived, d.MaxReceived, d.Missed, delays,
+			float64(d.Bytes)/1e6, d.Probes, d.ProbeErrors); err != nil {
 			return err
 		}
 	}

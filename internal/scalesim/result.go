@@ -7,6 +7,9 @@ type Result struct {
 	// Replicas is how many replicas followed the store; FullReplicas how
 	// many of them were revocation.Services (the others were listeners).
 	Replicas, FullReplicas int
+	// RawListeners is how many of the others were raw listeners (the rest
+	// were listeners).
+	RawListeners int
 	// StartTime is how long starting and subscribing every replica took.
 	StartTime time.Duration
 	// HeapIdle and HeapPerReplica are the live Go heap per replica (client,
@@ -50,6 +53,8 @@ type Phase struct {
 	Complete time.Duration
 	// Listeners is how the phase reached the listeners.
 	Listeners Delivery
+	// Raw is how the phase's messages reached the raw listeners.
+	Raw RawDelivery
 	// Wall is the span the usage figures cover: from the first write to
 	// the last apply (or the end of the settle window).
 	Wall time.Duration
@@ -100,9 +105,38 @@ type Delivery struct {
 	Unmeasured string
 }
 
-// Deliveries counts the (replica, entry) pairs delivered, full replicas'
-// and listeners'.
-func (p Phase) Deliveries() int64 { return p.Applied + p.Listeners.Delivered }
+// RawDelivery is how a phase's messages reached the raw listeners, which
+// read only each message's header.
+type RawDelivery struct {
+	// Published is how many messages the phase published (RedisMessages);
+	// Received how many the raw listeners received in all, MinReceived
+	// and MaxReceived the fewest and most one of them received. Missed
+	// sums, over the raw listeners, the messages published that one did
+	// not receive: each is a loss.
+	Published, Received, MinReceived, MaxReceived, Missed int64
+	// Delivered counts (raw listener, entry) pairs received: each
+	// message's entries are numbered from its header's first sequence
+	// number to the next message's (or the phase's last write), over the
+	// messages any raw listener received.
+	Delivered int64
+	// Bytes counts the payload bytes received, all raw listeners together.
+	Bytes int64
+	// P50, P99 and Max are the delays from the writer's return for the
+	// first entry of a message to its arrival, per (raw listener, message).
+	P50, P99, Max time.Duration
+	// Complete is from the first write's start to the last arrival.
+	Complete time.Duration
+	// Probes counts the raw listeners' reads of the store's position,
+	// ProbeErrors those that failed.
+	Probes, ProbeErrors int64
+	// Unmeasured, when set, says why the delays and deliveries could not
+	// be measured (the change log could not be read).
+	Unmeasured string
+}
+
+// Deliveries counts the (replica, entry) pairs delivered: full replicas',
+// listeners' and raw listeners'.
+func (p Phase) Deliveries() int64 { return p.Applied + p.Listeners.Delivered + p.Raw.Delivered }
 
 // RedisCores is the mean number of cores Redis used during the phase.
 func (p Phase) RedisCores() float64 { return perSecond(p.RedisCPU, p.Wall) }

@@ -30,8 +30,11 @@ type sim struct {
 	admin     goredis.UniversalClient
 	prefix    string // the store's key prefix
 	writer    *revocation.Service
-	replicas  []*replica  // the full replicas
-	listeners []*listener // the others
+	replicas  []*replica     // the full replicas
+	listeners []*listener    // the others, without RawListeners
+	raws      []*rawListener // the others, with RawListeners
+	// sharded says whether the raw listeners use sharded pub/sub.
+	sharded bool
 	// written holds, per entry, when the writer's Revoke returned (ns since
 	// the run's start), or -1 when it failed.
 	written []int64
@@ -72,6 +75,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer s.writer.Close()
+	if cfg.RawListeners {
+		if s.sharded, err = shardedPubSub(ctx, s.admin, cfg.Store, s.prefix); err != nil {
+			return nil, fmt.Errorf("scalesim: choose the pub/sub: %w", err)
+		}
+	}
 
 	heap0 := liveHeap()
 	runCtx, stop := context.WithCancel(ctx)
@@ -92,6 +100,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				_ = l.client.Close()
 			}
 		}
+		for _, l := range s.raws {
+			_ = l.client.Close()
+		}
 	}()
 	res := &Result{Replicas: cfg.Replicas, FullReplicas: cfg.FullReplicas}
 	started := time.Now()
@@ -100,8 +111,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.StartTime = time.Since(started)
 	res.HeapIdle = perReplica(liveHeap(), heap0, cfg.Replicas)
-	cfg.Progress("%d replicas (%d full, %d listeners) subscribed in %s; heap %d KiB each",
-		cfg.Replicas, len(s.replicas), len(s.listeners), res.StartTime.Round(time.Millisecond), res.HeapIdle>>10)
+	res.RawListeners = len(s.raws)
+	cfg.Progress("%d replicas (%d full, %d listeners, %d raw listeners) subscribed in %s; heap %d KiB each",
+		cfg.Replicas, len(s.replicas), len(s.listeners), len(s.raws), res.StartTime.Round(time.Millisecond), res.HeapIdle>>10)
 
 	if cfg.Idle > 0 {
 		p, err := s.idle(ctx, cfg.Idle)
@@ -160,6 +172,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Resubscriptions += int64(l.subscriptions - 1)
 		l.mu.Unlock()
 	}
+	for _, l := range s.raws {
+		l.mu.Lock()
+		res.Resubscriptions += int64(l.subscriptions - 1)
+		l.mu.Unlock()
+	}
 	res.IndexEntries = float64(entries) / float64(len(s.replicas))
 	return res, nil
 }
@@ -186,7 +203,7 @@ func fullPlaces(n, k int) []bool {
 }
 
 // startReplicas builds and runs every replica, full ones and listeners
-// at their places, and waits until each has subscribed, in the order of
+// (or raw listeners) at their places, and waits until each has subscribed, in the order of
 // their places.
 func (s *sim) startReplicas(ctx context.Context, running *sync.WaitGroup, entries int) error {
 	full := fullPlaces(s.cfg.Replicas, s.cfg.FullReplicas)
@@ -221,6 +238,15 @@ func (s *sim) startReplicas(ctx context.Context, running *sync.WaitGroup, entrie
 		if err != nil {
 			_ = client.Close()
 			return err
+		}
+		if s.cfg.RawListeners {
+			l := newRawListener(len(s.raws), s.t, ts[p], client, store, channelName(s.cfg.Store), s.sharded, s.cfg)
+			s.raws = append(s.raws, l)
+			starters[p] = starter{ready: l.ready, run: func(ctx context.Context) error {
+				running.Go(func() { l.run(ctx) })
+				return nil
+			}}
+			continue
 		}
 		l := newListener(len(s.listeners), s.t, ts[p], client, store, s.cfg)
 		s.listeners = append(s.listeners, l)

@@ -225,3 +225,105 @@ func TestReportUnmeasuredListeners(t *testing.T) {
 		}
 	}
 }
+
+// TestRunWithRawListeners runs a full replica among raw listeners and
+// makes one raw listener drop one message: it shows as missed on that
+// listener alone, and every other raw listener receives every message
+// published.
+func TestRunWithRawListeners(t *testing.T) {
+	addr := redisserver.Shared(t)
+	prefix := "scalesim-test:" + t.Name() + ":" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	const victim = 1
+	var (
+		mu      sync.Mutex
+		dropped uint64 // first sequence number of the message the victim dropped
+	)
+	cfg := Config{
+		NewClient:    func() goredis.UniversalClient { return goredis.NewClient(&goredis.Options{Addr: addr}) },
+		Store:        revredis.Options{KeyPrefix: prefix, Channel: prefix + "announce"},
+		Replicas:     5,
+		FullReplicas: 1,
+		RawListeners: true,
+		Revocations:  80,
+		Rate:         100_000,
+		Sessions:     50,
+		Writers:      4,
+		Progress:     t.Logf,
+		withholdRaw: func(listener int, first uint64) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if listener != victim || dropped != 0 || first == 0 {
+				return false
+			}
+			dropped = first
+			return true
+		},
+	}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RawListeners != 4 || len(res.Phases) != 2 {
+		t.Fatalf("%d raw listeners, %d phases; want 4 and 2", res.RawListeners, len(res.Phases))
+	}
+	mu.Lock()
+	if dropped == 0 {
+		t.Fatal("the victim dropped no message")
+	}
+	mu.Unlock()
+	for i, want := range []int64{80, 50} {
+		p := res.Phases[i]
+		if p.WriteErrors != 0 || p.Lost != 0 || p.Applied != want {
+			t.Errorf("%s: full replica applied %d, lost %d, %d write errors; want %d, 0, 0", p.Name, p.Applied, p.Lost, p.WriteErrors, want)
+		}
+		r := p.Raw
+		missed := int64(0)
+		if i == 0 {
+			missed = 1
+		}
+		if r.Published < 1 || r.Published > want || r.Published != p.RedisMessages {
+			t.Errorf("%s: %d messages published (Redis counted %d) for %d entries", p.Name, r.Published, p.RedisMessages, want)
+		}
+		if r.Missed != missed || r.MaxReceived != r.Published || r.MinReceived != r.Published-missed || r.Received != 4*r.Published-missed {
+			t.Errorf("%s: received %d (%d to %d) of %d, missed %d; want every one, %d missed", p.Name, r.Received, r.MinReceived, r.MaxReceived,
+				r.Published, r.Missed, missed)
+		}
+		// The dropped message's entries are missing; every other one
+		// counts once per raw listener.
+		if lacking := 4*want - r.Delivered; (missed == 0) != (lacking == 0) || lacking < 0 || lacking > want {
+			t.Errorf("%s: raw listeners got %d entries of %d", p.Name, r.Delivered, 4*want)
+		}
+		if r.Max < r.P99 || r.P99 < r.P50 || r.Complete <= 0 || r.Bytes <= 0 || r.Unmeasured != "" {
+			t.Errorf("%s: raw listeners %+v", p.Name, r)
+		}
+	}
+	var out strings.Builder
+	if err := res.WriteMarkdown(&out); err != nil {
+		t.Fatal(err)
+	}
+	p := res.Phases[0]
+	for _, want := range []string{"| single jti | full (1) | 80 | 0 |",
+		fmt.Sprintf("| single jti | raw (4) | %d | %d / %d | 1 |", p.Raw.Published, p.Raw.Published-1, p.Raw.Published)} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "listeners (0)") {
+		t.Errorf("report has a row for listeners there are none of:\n%s", out.String())
+	}
+}
+
+func TestFirstSeq(t *testing.T) {
+	for payload, want := range map[string]uint64{
+		"c:\x05\x01":       5,
+		"c:\x80\x01\x01":   128,
+		"b:42:1:0:0:3:j:x": 42,
+		"c:":               0,
+		"c:\x80":           0,
+		"1:0:0:j:x":        0,
+	} {
+		if got := firstSeq(payload); got != want {
+			t.Errorf("firstSeq(%q) = %d, want %d", payload, got, want)
+		}
+	}
+}
