@@ -1,6 +1,8 @@
 package scalesim
 
 import (
+	"encoding/binary"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,6 +60,23 @@ func BenchmarkListenerMessage(b *testing.B) {
 		seq += messageEntries
 		if len(l.spans) == 1<<16 {
 			l.begin(seq)
+		}
+	}
+}
+
+// BenchmarkRawListenerMessage is what a raw listener does with one
+// message go-redis has received: read the header's first sequence number,
+// take the clock, record the arrival.
+func BenchmarkRawListenerMessage(b *testing.B) {
+	t := &tracker{ids: newIDs(1), start: time.Now()}
+	l := newRawListener(0, t, nil, nil, nil, "", false, Config{})
+	// A 100-entry compact message: the header, then about 27 bytes an entry.
+	payload := string(binary.AppendUvarint([]byte("c:"), 1_000_000)) + strings.Repeat("x", 27*messageEntries)
+	b.ReportAllocs()
+	for b.Loop() {
+		l.received(payload, time.Now())
+		if len(l.arrivals) == 1<<16 {
+			l.begin()
 		}
 	}
 }
