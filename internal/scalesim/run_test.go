@@ -327,3 +327,36 @@ func TestFirstSeq(t *testing.T) {
 		}
 	}
 }
+
+// TestRunRawListenersOnCluster runs raw listeners on a Redis Cluster, where
+// the product announces with SPUBLISH: they subscribe as it does
+// (SSUBSCRIBE, or SUBSCRIBE with PlainPubSub) and receive every message.
+func TestRunRawListenersOnCluster(t *testing.T) {
+	cs := redisserver.NewCluster(t)
+	newClient := func() goredis.UniversalClient {
+		return revredis.NewClusterClient(revredis.ClusterOptions{Addrs: cs.Addrs()})
+	}
+	for _, plain := range []bool{false, true} {
+		tag := "{scalesim-test-" + strconv.FormatBool(plain) + "}:"
+		opts := revredis.Options{Cluster: true, PlainPubSub: plain, KeyPrefix: tag, Channel: tag + "announce"}
+		admin := newClient()
+		sharded, err := shardedPubSub(context.Background(), admin, opts, tag)
+		_ = admin.Close()
+		if err != nil || sharded == plain {
+			t.Fatalf("plain pub/sub %v: sharded %v, %v; want %v", plain, sharded, err, !plain)
+		}
+		res, err := Run(context.Background(), Config{
+			NewClient: newClient, Store: opts,
+			Replicas: 3, FullReplicas: 1, RawListeners: true,
+			Revocations: 30, Rate: 100_000, Writers: 4,
+			Progress: t.Logf,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := res.Phases[0]
+		if r := p.Raw; p.Lost != 0 || r.Published < 1 || r.MinReceived != r.Published || r.Missed != 0 || r.Delivered != 60 {
+			t.Errorf("plain pub/sub %v: full replica lost %d; raw listeners %+v", plain, p.Lost, r)
+		}
+	}
+}
