@@ -54,6 +54,23 @@ func sharded(src string) string { return strings.Replace(src, "'PUBLISH'", "'SPU
 // putArgs is how many ARGV putScript takes per entry.
 const putArgs = 6
 
+// luaVarints defines the Lua functions that write the compact form's
+// numbers: uvarint (unsigned LEB128) and zigzag (a signed difference).
+const luaVarints = `
+local function uvarint(n)
+  local s = ''
+  while n >= 128 do
+    s = s .. string.char(n % 128 + 128)
+    n = math.floor(n / 128)
+  end
+  return s .. string.char(n)
+end
+local function zigzag(d)
+  if d >= 0 then return uvarint(d * 2) end
+  return uvarint(-d * 2 - 1)
+end
+`
+
 // announceSource is the part putScript and flushScript share: the pending
 // list and the messages made of it.
 //
@@ -70,20 +87,7 @@ const putArgs = 6
 // message already sent: they are dropped rather than announced out of
 // order, and subscribers get them from the change log, where the gap that
 // message made sends them (or from their periodic pull).
-const announceSource = `
-local function uvarint(n)
-  local s = ''
-  while n >= 128 do
-    s = s .. string.char(n % 128 + 128)
-    n = math.floor(n / 128)
-  end
-  return s .. string.char(n)
-end
-local function zigzag(d)
-  if d >= 0 then return uvarint(d * 2) end
-  return uvarint(-d * 2 - 1)
-end
-
+const announceSource = luaVarints + `
 local channel = ARGV[1]
 local interval = tonumber(ARGV[2])
 local SEQ, PENDING, STATE, MARKER = 1, 2, 3, 4

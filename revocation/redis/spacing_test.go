@@ -254,20 +254,7 @@ func TestScriptAnnouncesPendingInCompactForm(t *testing.T) {
 
 // directPutSource is the write script of the version before spacing
 // across writers: each script call announces its own writes at once.
-const directPutSource = `
-local function uvarint(n)
-  local s = ''
-  while n >= 128 do
-    s = s .. string.char(n % 128 + 128)
-    n = math.floor(n / 128)
-  end
-  return s .. string.char(n)
-end
-local function zigzag(d)
-  if d >= 0 then return uvarint(d * 2) end
-  return uvarint(-d * 2 - 1)
-end
-local channel = ARGV[1]
+const directPutSource = luaVarints + `local channel = ARGV[1]
 local changed = {}
 for i = 4, #KEYS do
   local a = 2 + (i - 4) * 5
