@@ -29,11 +29,14 @@ import (
 // stores are the durable parts: the revocation store and the session store
 // share one bbolt file or one Redis client.
 type stores struct {
-	backend  string
-	db       *bbolt.DB
-	redis    goredis.UniversalClient
-	revStore revocation.Store
-	sessions session.Store
+	backend string
+	db      *bbolt.DB
+	redis   goredis.UniversalClient
+	// redisReader reads session sets' content from the primary and its
+	// replicas, with redis_sentinel or redis_cluster; nil otherwise.
+	redisReader goredis.UniversalClient
+	revStore    revocation.Store
+	sessions    session.Store
 	// replay remembers single-use ids (DPoP proof and logout token jti),
 	// on the same Redis as the revocation store when there is one.
 	replay replay.Cache
@@ -60,8 +63,20 @@ func openStores(cfg *config.Config, log *slog.Logger, tp *tracing.Provider, reg 
 			st.close()
 			return nil, err
 		}
+		reader, err := openRedisReader(cfg.Revocation)
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		st.redisReader = reader
+		if reader != nil {
+			if err := traceRedis(reader, tp); err != nil {
+				st.close()
+				return nil, err
+			}
+		}
 		rs, err := revredis.New(st.redis, revredis.Options{Logger: log, Cluster: cfg.Revocation.RedisCluster != nil,
-			Metrics: revredis.NewMetrics(reg)})
+			Metrics: revredis.NewMetrics(reg), SetReader: reader})
 		if err != nil {
 			st.close()
 			return nil, err
@@ -119,6 +134,9 @@ func openStores(cfg *config.Config, log *slog.Logger, tp *tracing.Provider, reg 
 func (st *stores) close() {
 	if st.redis != nil {
 		_ = st.redis.Close()
+	}
+	if st.redisReader != nil {
+		_ = st.redisReader.Close()
 	}
 	for _, c := range st.sentinels {
 		_ = c.Close()

@@ -55,14 +55,13 @@ func openRedis(r config.Revocation, log *slog.Logger) (goredis.UniversalClient, 
 		client = revredis.NewSentinelClient(o)
 		log.Info("revocation and session store", "backend", "redis", "topology", "sentinel", "master_name", s.MasterName, "sentinels", s.Addrs)
 	case r.RedisCluster != nil:
-		c := r.RedisCluster
 		key, pwKey, topo = "revocation.redis_cluster", "revocation.redis_cluster.password_file", revredis.Cluster
-		pw, err := readSecretFile(pwKey, c.PasswordFile)
+		o, err := clusterOptions(r)
 		if err != nil {
 			return nil, err
 		}
-		client = revredis.NewClusterClient(revredis.ClusterOptions{Addrs: c.Addrs, Username: r.RedisUsername, Password: pw, TLS: c.TLS})
-		log.Info("revocation and session store", "backend", "redis", "topology", "cluster", "seeds", c.Addrs)
+		client = revredis.NewClusterClient(o)
+		log.Info("revocation and session store", "backend", "redis", "topology", "cluster", "seeds", o.Addrs)
 	default:
 		key, pwKey, topo = "revocation.redis_url", "revocation.redis_url", revredis.Single
 		c, err := revredis.NewClientUser(r.RedisURL, r.RedisUsername)
@@ -91,6 +90,39 @@ func openRedis(r config.Revocation, log *slog.Logger) (goredis.UniversalClient, 
 		log.Info("redis server", "backend", "redis", "version", info.Version)
 	}
 	return client, nil
+}
+
+// openRedisReader returns, with redis_sentinel or redis_cluster, the client
+// that reads session sets' content from the primary and its replicas
+// alike (revredis.Options.SetReader), so that every replica reading a
+// mass logout at once spreads over the nodes; nil with redis_url.
+func openRedisReader(r config.Revocation) (goredis.UniversalClient, error) {
+	switch {
+	case r.RedisSentinel != nil:
+		o, err := sentinelOptions(r)
+		if err != nil {
+			return nil, err
+		}
+		return revredis.NewSentinelReadClient(o), nil
+	case r.RedisCluster != nil:
+		o, err := clusterOptions(r)
+		if err != nil {
+			return nil, err
+		}
+		return revredis.NewClusterReadClient(o), nil
+	}
+	return nil, nil
+}
+
+// clusterOptions are the options of revocation.redis_cluster, the
+// password read from its file.
+func clusterOptions(r config.Revocation) (revredis.ClusterOptions, error) {
+	c := r.RedisCluster
+	pw, err := readSecretFile("revocation.redis_cluster.password_file", c.PasswordFile)
+	if err != nil {
+		return revredis.ClusterOptions{}, err
+	}
+	return revredis.ClusterOptions{Addrs: c.Addrs, Username: r.RedisUsername, Password: pw, TLS: c.TLS}, nil
 }
 
 // sentinelOptions are the options of revocation.redis_sentinel, passwords

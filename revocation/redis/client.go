@@ -91,7 +91,12 @@ type SentinelOptions struct {
 // NewSentinelClient returns a client of the primary the sentinels name,
 // which follows it across failovers (go-redis's failover client).
 func NewSentinelClient(o SentinelOptions) *goredis.Client {
-	return goredis.NewFailoverClient(&goredis.FailoverOptions{
+	return goredis.NewFailoverClient(failoverOptions(o))
+}
+
+// failoverOptions are the go-redis options of o.
+func failoverOptions(o SentinelOptions) *goredis.FailoverOptions {
+	return &goredis.FailoverOptions{
 		MasterName:       o.MasterName,
 		SentinelAddrs:    o.Addrs,
 		SentinelPassword: o.SentinelPassword,
@@ -102,7 +107,18 @@ func NewSentinelClient(o SentinelOptions) *goredis.Client {
 		ReadTimeout:      ioTimeout,
 		WriteTimeout:     ioTimeout,
 		TLSConfig:        tlsConfig(o.TLS, o.TLSConfig),
-	})
+	}
+}
+
+// NewSentinelReadClient returns a client for Options.SetReader: it sends
+// each read command to a random node among the primary the sentinels name
+// and the replicas they know of it (go-redis's failover Cluster client,
+// routing randomly), and follows failovers and replicas coming and going.
+// Writes through it go to the primary.
+func NewSentinelReadClient(o SentinelOptions) *goredis.ClusterClient {
+	opts := failoverOptions(o)
+	opts.RouteRandomly = true
+	return goredis.NewFailoverClusterClient(opts)
 }
 
 // NewSentinelClients returns a client of each sentinel of o, for asking
@@ -137,7 +153,14 @@ type ClusterOptions struct {
 // NewClusterClient returns a Redis Cluster client, which learns the slot
 // map from the seeds and follows redirections and node failovers.
 func NewClusterClient(o ClusterOptions) *goredis.ClusterClient {
-	c := goredis.NewClusterClient(&goredis.ClusterOptions{
+	c := goredis.NewClusterClient(goClusterOptions(o))
+	c.AddHook(reloadOnConnError{c})
+	return c
+}
+
+// goClusterOptions are the go-redis options of o.
+func goClusterOptions(o ClusterOptions) *goredis.ClusterOptions {
+	return &goredis.ClusterOptions{
 		ClusterStateReloadInterval: clusterReloadInterval,
 		Addrs:                      o.Addrs,
 		Username:                   o.Username,
@@ -148,7 +171,16 @@ func NewClusterClient(o ClusterOptions) *goredis.ClusterClient {
 		WriteTimeout:               ioTimeout,
 		TLSConfig:                  tlsConfig(o.TLS, o.TLSConfig),
 		MaintNotificationsConfig:   noMaintNotifications(),
-	})
+	}
+}
+
+// NewClusterReadClient returns a Cluster client for Options.SetReader: it
+// sends each read command to a random node, primary or replica, among
+// those serving the key's slot (READONLY on replicas).
+func NewClusterReadClient(o ClusterOptions) *goredis.ClusterClient {
+	opts := goClusterOptions(o)
+	opts.RouteRandomly = true
+	c := goredis.NewClusterClient(opts)
 	c.AddHook(reloadOnConnError{c})
 	return c
 }

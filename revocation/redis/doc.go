@@ -35,7 +35,14 @@
 // normal write announces it, one entry of about 30 bytes. A replica that
 // receives the entry, by announcement, change log or full listing, reads
 // the header, then the chunks (MGET, 4 at a time), checks count and
-// SHA-256, and only then hands the entry to the Service; it remembers the
+// SHA-256, and only then hands the entry to the Service. The chunks are
+// read through Options.SetReader when there is one, a client that sends
+// each read to a random node among the primary and its replicas, so that
+// a mass logout read by every replica at once spreads over them; the
+// header always comes from the primary, and content that a replica lacks
+// or holds otherwise is read again from the primary. The writer waits
+// (WAIT, up to a second) until the primary's replicas have the content
+// before writing the entry. The replica remembers the
 // sets it loaded, so a set delivered again costs one GET. When the content
 // cannot be loaded, the entry is not applied: the batch announcing it is
 // not covered and a pull stops before it, so the Service's next pull

@@ -11,6 +11,7 @@ import (
 type Metrics struct {
 	batchEntries prometheus.Histogram
 	gaps         prometheus.Counter
+	setFallbacks prometheus.Counter
 }
 
 // NewMetrics creates the announcement metrics and registers them with reg
@@ -27,8 +28,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "jwt_authz_revocation_announce_gaps_total",
 			Help: "Announcements this replica missed (a gap in their sequence numbers) and read from the change log instead.",
 		}),
+		setFallbacks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jwt_authz_revocation_set_reads_from_primary_total",
+			Help: "Session set contents that the replica-spreading reader could not read whole or checked (a Redis replica behind or unreachable) and that were read again from the primary.",
+		}),
 	}
 	m.batchEntries = promreg.Register(reg, m.batchEntries)
+	m.setFallbacks = promreg.Register(reg, m.setFallbacks)
 	m.gaps = promreg.Register(reg, m.gaps)
 	return m
 }
@@ -42,5 +48,11 @@ func (s *Store) observeBatch(n int) {
 func (s *Store) observeGap() {
 	if s.metrics != nil {
 		s.metrics.gaps.Inc()
+	}
+}
+
+func (s *Store) observeSetFallback() {
+	if s.metrics != nil {
+		s.metrics.setFallbacks.Inc()
 	}
 }

@@ -252,43 +252,6 @@ func (s *Store) setLoaded() {
 	}
 }
 
-// fetchSet reads the chunks of the set stored under member m and checks
-// them against header h.
-func (s *Store) fetchSet(ctx context.Context, m string, h setHeader) (*revocation.SIDSet, error) {
-	b := revocation.NewSortedSIDSetBuilder(h.count)
-	sum := sha256.New()
-	for i := 0; i < h.chunks; i += setChunksPerCall {
-		j := min(i+setChunksPerCall, h.chunks)
-		keys := make([]string, 0, j-i)
-		for k := i; k < j; k++ {
-			keys = append(keys, s.setChunkKey(m, k))
-		}
-		vals, err := s.c.MGet(ctx, keys...).Result()
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range vals {
-			c, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("%w: session set chunk %d missing", errBadRecord, i+k)
-			}
-			n := setChunkHashes
-			if i+k == h.chunks-1 {
-				n = h.count - (h.chunks-1)*setChunkHashes
-			}
-			raw := []byte(c)
-			sum.Write(raw)
-			if err := decodeChunk(raw, n, b.Add); err != nil {
-				return nil, fmt.Errorf("%w: session set chunk %d: %w", errBadRecord, i+k, err)
-			}
-		}
-	}
-	if got := hex.EncodeToString(sum.Sum(nil)); got != h.sum {
-		return nil, fmt.Errorf("%w: session set content does not match its SHA-256", errBadRecord)
-	}
-	return b.Set(), nil
-}
-
 // setHeaderCheck is the start of the two scripts that write a session
 // set: a stored header (KEYS[1]) that names other content than ARGV[SUM]
 // refuses the write, and one that expires later moves exp to its expiry.

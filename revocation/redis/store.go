@@ -75,11 +75,21 @@ type Options struct {
 	// Metrics records batch sizes and announcement gaps; nil records
 	// nothing.
 	Metrics *Metrics
+	// SetReader, when set, is the client the content of session sets is
+	// read through: one that spreads reads over the primary and its
+	// replicas (NewSentinelReadClient, NewClusterReadClient), so that a
+	// mass logout read by every replica at once does not all leave one
+	// node. Content is checked against its header, read from the primary;
+	// a read that fails or does not match is made again through the main
+	// client. It stays the caller's to close. Nil: the main client.
+	SetReader goredis.UniversalClient
 }
 
 // Store is a revocation.Shared on Redis.
 type Store struct {
 	c       goredis.UniversalClient
+	reader  goredis.UniversalClient // session set content; nil: c
+	setWait time.Duration           // for a set's replicas (setReplicaWait)
 	prefix  string
 	channel string
 	log     *slog.Logger
@@ -129,6 +139,8 @@ func New(client goredis.UniversalClient, opts Options) (*Store, error) {
 	p := opts.KeyPrefix
 	s := &Store{
 		c:         client,
+		reader:    opts.SetReader,
+		setWait:   setReplicaWait,
 		prefix:    p,
 		channel:   opts.Channel,
 		shardable: opts.Cluster && !opts.PlainPubSub,
@@ -164,6 +176,7 @@ func (s *Store) Put(ctx context.Context, e revocation.Entry) error {
 		if err := s.writeSet(ctx, e); err != nil {
 			return fmt.Errorf("put revocation: %w", err)
 		}
+		s.waitSetReplicated(ctx, member(e.Kind, e.Provider, e.Value))
 	}
 	if err := s.batches.put(ctx, e); err != nil {
 		return fmt.Errorf("put revocation: %w", err)
@@ -182,6 +195,7 @@ func (s *Store) Restore(ctx context.Context, entries []revocation.Entry) error {
 			if err := s.writeSet(ctx, e); err != nil {
 				return fmt.Errorf("restore revocations: %w", err)
 			}
+			s.waitSetReplicated(ctx, member(e.Kind, e.Provider, e.Value))
 		}
 		valid = append(valid, e)
 	}
