@@ -19,6 +19,11 @@
 //	               the order of their sequence numbers
 //	pending-state  "<seq>:<bytes>": the counter as the last write left it,
 //	               and the size of what is pending
+//
+// These two expire (PX) a minute after the script call that last wrote
+// them (after the marker, while entries are pending), so they do not
+// outlive the writers.
+//
 //	announced      the spacing marker, set for the interval (PX) by every
 //	               message
 //	s:<member>:h   a session set's header, "count:chunks:sha256:exp"
@@ -93,7 +98,11 @@
 // Nothing is lost when writers die with entries pending: the entries are
 // stored and in the change log, the next write of any writer announces
 // them, and meanwhile every replica's pull (every second by default) reads
-// them. A Store's Close leaves its pending entries to those.
+// them. A Store's Close leaves its pending entries to those. When no writer
+// is left for a minute, the pending list and pending-state expire; the
+// scripts then drop what the list held (it is in the change log, and the
+// next message's gap or the pull delivers it) and start a new list, whose
+// writer flushes it.
 //
 // During a rolling upgrade, a writer of the version before this spacing
 // announces its writes at once. Its numbers then pass entries still

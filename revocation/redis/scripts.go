@@ -1,7 +1,9 @@
 package redis
 
 import (
+	"strconv"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -71,6 +73,18 @@ local function zigzag(d)
 end
 `
 
+// pendingTTL is how long the pending list and pending-state outlive the
+// last script call that wrote them; while entries are pending, counted
+// from when the marker expires (the scripts add its remaining time, which
+// an Options.AnnounceInterval longer than MaxAnnounceInterval may make
+// long). Every call that writes them sets it again. A live writer flushes
+// what it left pending when the marker expires, so the keys expire only
+// once every writer has stopped, or the deployment is gone. Entries the
+// expiry drops are stored and in the change log: the next message's gap
+// sends them to subscribers, or their next pull reads them (see
+// announceSource).
+const pendingTTL = 60 * time.Second
+
 // announceSource is the part putScript and flushScript share: the pending
 // list and the messages made of it.
 //
@@ -87,10 +101,18 @@ end
 // message already sent: they are dropped rather than announced out of
 // order, and subscribers get them from the change log, where the gap that
 // message made sends them (or from their periodic pull).
-const announceSource = luaVarints + `
+//
+// Both keys expire (see pendingTTL), and may be found expired apart:
+// without pending-state, the pending list is dropped as above; without
+// the pending list, nothing is pending, whatever pending-state says, and
+// the writer of the next pending entries flushes them. Either way the
+// dropped entries are older than any this call announces, and reach
+// subscribers as above.
+var announceSource = luaVarints + `
 local channel = ARGV[1]
 local interval = tonumber(ARGV[2])
 local SEQ, PENDING, STATE, MARKER = 1, 2, 3, 4
+local PENDING_TTL = ` + strconv.FormatInt(pendingTTL.Milliseconds(), 10) + `
 
 -- records parses a pending list.
 local function records(s)
@@ -163,8 +185,9 @@ local function due()
 end
 
 -- checkPending drops the pending list when the counter moved on without
--- these scripts (see announceSource in scripts.go), and returns the size of
--- what is pending: the bytes its entries take at most in a compact message.
+-- these scripts, or pending-state expired (see announceSource in
+-- scripts.go), and returns the size of what is pending: the bytes its
+-- entries take at most in a compact message (0 when the list expired).
 local function checkPending()
   local seq = redis.call('GET', KEYS[SEQ]) or '0'
   local state = redis.call('GET', KEYS[STATE]) or ''
@@ -173,12 +196,20 @@ local function checkPending()
     redis.call('DEL', KEYS[PENDING])
     return 0
   end
-  return tonumber(size)
+  size = tonumber(size)
+  if size > 0 and redis.call('EXISTS', KEYS[PENDING]) == 0 then return 0 end
+  return size
 end
 
--- setState records the counter and the pending size.
+-- setState records the counter and the pending size, and keeps
+-- pending-state and the pending list (if any) PENDING_TTL past the marker.
 local function setState(size)
-  redis.call('SET', KEYS[STATE], (redis.call('GET', KEYS[SEQ]) or '0') .. ':' .. size)
+  local ttl = PENDING_TTL
+  if size > 0 then
+    ttl = ttl + due()
+    redis.call('PEXPIRE', KEYS[PENDING], ttl)
+  end
+  redis.call('SET', KEYS[STATE], (redis.call('GET', KEYS[SEQ]) or '0') .. ':' .. size, 'PX', ttl)
 end
 `
 
@@ -250,7 +281,7 @@ return {changed, wait}
 `
 
 const flushSource = `
-if checkPending() == 0 or redis.call('EXISTS', KEYS[PENDING]) == 0 then return 0 end
+if checkPending() == 0 then return 0 end
 local wait = due()
 if wait > 0 then return wait end
 announce(redis.call('GET', KEYS[PENDING]) or '')
