@@ -28,6 +28,8 @@
 //	               message
 //	s:<member>:h   a session set's header, "count:chunks:sha256:exp"
 //	s:<member>:<i> chunk i of a session set's content (from 0)
+//	s:<member>:w   the claim of the one writer uploading a session set's
+//	               content, a random token (PX 30 s)
 //
 // A session set (revocation.KindSIDSet, member "sid_set:<id>" or
 // "sid_set@<provider>:<id>") is one entry like the others, announced like
@@ -54,9 +56,21 @@
 // tries again, and a store that keeps failing makes the replica stale
 // (fail closed past max_staleness) as any failed pull does. The
 // write-back (Restore) writes a set's content again, unless its header is
-// there already; replicas that find it missing at the same moment each
-// write it, so a Redis that lost its data takes a set's size times those
-// replicas once.
+// there already, and one writer at a time uploads it: the one that takes
+// the set's claim (SET NX PX 30 s, a random token, in the header's slot;
+// one script reads the header and takes the claim when there is none).
+// The others, every replica writing back at once after Redis lost its
+// data, wait for the header, polling every 20 ms doubling to 200 ms: when
+// it names the same content their write is done (at most they move its
+// expiry later), and when the claim is gone without it they take the
+// claim themselves. So a Redis that lost its data takes a set's size once,
+// not once per replica. The holder releases the claim (deleting it only
+// if it still holds its token) when done or failed; one that dies leaves
+// it to expire, and the others carry on then. A holder slower than the
+// claim's 30 s lets a second writer upload the same content again, a
+// duplicate and no loss. A writer whose context ends while it waits
+// fails, as a failed write does, and leaves no claim behind. A header
+// that names other content refuses the write, waiting or not.
 //
 // Upgrade every replica before revoking session sets. An earlier version
 // refuses a compact message holding a session set whole (an unknown kind

@@ -150,10 +150,12 @@ func (c *setCache) put(key string, set *revocation.SIDSet, expires int64) {
 
 // writeSet stores the content of e, a KindSIDSet entry, unless it is
 // stored already (the header names the same content and expires no
-// earlier). Chunks go first, in calls of setChunksPerCall; the header
-// last, in a call that checks every chunk is there and moves them all to
-// the header's expiry: the latest any writer of the set asked for. A
-// header that names other content is refused: a set id names one set.
+// earlier). One writer at a time uploads it, holding the set's claim (see
+// claimSet); the others wait for its header. Chunks go first, in calls of
+// setChunksPerCall; the header last, in a call that checks every chunk is
+// there and moves them all to the header's expiry: the latest any writer
+// of the set asked for. A header that names other content is refused: a
+// set id names one set.
 func (s *Store) writeSet(ctx context.Context, e revocation.Entry) error {
 	m := member(e.Kind, e.Provider, e.Value)
 	chunks, h := setContent(e.Set, e.ExpiresAt)
@@ -163,21 +165,21 @@ func (s *Store) writeSet(ctx context.Context, e revocation.Entry) error {
 	for i := range chunks {
 		keys = append(keys, s.setChunkKey(m, i))
 	}
-	cur, err := s.c.Get(ctx, hk).Result()
+	cur, release, err := s.claimSet(ctx, m, h)
 	switch {
-	case errors.Is(err, goredis.Nil):
 	case err != nil:
 		return fmt.Errorf("write session set: %w", err)
-	default:
+	case cur != nil:
 		// Stored already (a write-back, a set recorded again): at most
-		// the expiry moves, and the chunks stay.
-		if ch, err := parseSetHeader(cur); err == nil && ch.sum == h.sum {
-			if ch.expires >= e.ExpiresAt ||
-				setHeaderScript.Run(ctx, s.c, keys, e.ExpiresAt, h.count, h.chunks, h.sum).Err() == nil {
-				s.sets.put(m+":"+h.sum, e.Set, max(ch.expires, e.ExpiresAt))
-				return nil
-			}
+		// the expiry moves, and the chunks stay; a chunk missing under
+		// the header is written again.
+		if cur.expires >= e.ExpiresAt ||
+			setHeaderScript.Run(ctx, s.c, keys, e.ExpiresAt, h.count, h.chunks, h.sum).Err() == nil {
+			s.sets.put(m+":"+h.sum, e.Set, max(cur.expires, e.ExpiresAt))
+			return nil
 		}
+	default:
+		defer release()
 	}
 	for i := 0; i < len(chunks); i += setChunksPerCall {
 		j := min(i+setChunksPerCall, len(chunks))
