@@ -57,16 +57,38 @@ func TestScaleWithRawListeners(t *testing.T) {
 	}
 }
 
+// TestScaleOnSentinel logs out a session set on a Sentinel primary and
+// its replica with raw listeners, every replica reading the set through
+// its own reader: every raw listener reads it, and the usage of both
+// nodes is printed.
+func TestScaleOnSentinel(t *testing.T) {
+	st := redisserver.NewSentinel(t)
+	code, out, errs := runCmd(t.Context(), "scale", "--sentinel", st.MasterName+"@"+st.Sentinel.Addr(), "--prefix", "authzbench-test:"+t.Name()+":",
+		"--replicas", "4", "--full-replicas", "1", "--raw-listeners", "--raw-set-readers", "2", "--revocations", "0",
+		"--session-set", "20000", "--provider-logout=false")
+	for _, want := range []string{"Replicas: 4: 1 full", "| mass logout, one session set of 20000 | full (1) | 1 | 0 |",
+		"| master |", "| slave |", " | 3 | 0 | 0 | "} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("scale: exit %d, no %q\n%s\n%s", code, want, out, errs)
+		}
+	}
+}
+
 func TestScaleRejectsBadTopology(t *testing.T) {
 	for name, args := range map[string][]string{
-		"neither":        {"scale"},
-		"both":           {"scale", "--redis", "127.0.0.1:6379", "--cluster", "127.0.0.1:7000"},
-		"remote redis":   {"scale", "--redis", "10.0.0.1:6379"},
-		"remote seed":    {"scale", "--cluster", "127.0.0.1:7000,10.0.0.1:7001"},
-		"no port":        {"scale", "--redis", "127.0.0.1"},
-		"stray argument": {"scale", "--redis", "127.0.0.1:6379", "extra"},
-		"unknown flag":   {"scale", "--replica", "3"},
-		"full > all":     {"scale", "--redis", "127.0.0.1:6379", "--replicas", "2", "--full-replicas", "3"},
+		"neither":         {"scale"},
+		"both":            {"scale", "--redis", "127.0.0.1:6379", "--cluster", "127.0.0.1:7000"},
+		"remote redis":    {"scale", "--redis", "10.0.0.1:6379"},
+		"remote seed":     {"scale", "--cluster", "127.0.0.1:7000,10.0.0.1:7001"},
+		"no port":         {"scale", "--redis", "127.0.0.1"},
+		"stray argument":  {"scale", "--redis", "127.0.0.1:6379", "extra"},
+		"unknown flag":    {"scale", "--replica", "3"},
+		"full > all":      {"scale", "--redis", "127.0.0.1:6379", "--replicas", "2", "--full-replicas", "3"},
+		"redis+sentinel":  {"scale", "--redis", "127.0.0.1:6379", "--sentinel", "m@127.0.0.1:26379"},
+		"no master name":  {"scale", "--sentinel", "127.0.0.1:26379"},
+		"empty name":      {"scale", "--sentinel", "@127.0.0.1:26379"},
+		"remote sentinel": {"scale", "--sentinel", "m@127.0.0.1:26379,10.0.0.1:26379"},
+		"shared < 0":      {"scale", "--redis", "127.0.0.1:6379", "--raw-set-readers", "-1"},
 	} {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), args, &out, &errOut); code != 2 {

@@ -18,7 +18,28 @@ type Config struct {
 	NewClient func() goredis.UniversalClient
 	// Store configures every replica's and the writer's redis.Store.
 	// Simulations sharing a server use distinct key prefixes and channels.
+	// Its SetReader and Metrics are the engine's own (see NewSetReader).
 	Store revredis.Options
+	// NewSetReader, when set, returns a client that spreads reads over the
+	// primary and its replicas (revredis.NewSentinelReadClient,
+	// NewClusterReadClient): every replica's Store reads session sets'
+	// content through one of its own (Options.SetReader), or, for raw
+	// listeners with SharedSetReaders, through one of a few shared ones.
+	// The engine closes them. Nil: every set is read from the primary.
+	NewSetReader func() goredis.UniversalClient
+	// SharedSetReaders, when positive, makes the raw listeners share that
+	// many set readers, taken in turn, instead of one each: a reader of a
+	// Sentinel holds connections to the sentinels and to every node, which
+	// a thousand of cost this process more than the reads. Redis serves
+	// each raw listener the same reads (one of the whole content each),
+	// on fewer connections.
+	SharedSetReaders int
+	// NewNodesClient, when set, returns the client Redis's usage is read
+	// through: a Cluster client (ForEachShard), so that every primary and
+	// replica is read, as a Sentinel's read client reaches them. Nil: a
+	// client of NewClient (a Cluster client reaches every node; a single
+	// server's or a Sentinel's primary client only the primary).
+	NewNodesClient func() goredis.UniversalClient
 
 	// Replicas is how many replicas follow the store.
 	Replicas int
@@ -31,8 +52,9 @@ type Config struct {
 	// RawListeners makes the replicas that are not full raw listeners
 	// (see rawListener) instead of listeners: each receives every message
 	// on its own subscription and probes the store, without decoding the
-	// entries, pulling or sweeping; the simulation then costs this process
-	// a few µs per message and listener rather than per entry.
+	// entries, pulling or sweeping (in the session-set phase each reads the
+	// set's whole content, undecoded); the simulation then costs this
+	// process a few µs per message and listener rather than per entry.
 	RawListeners bool
 	// Revocations is how many single jti revocations are written, at Rate
 	// per second.
@@ -75,6 +97,9 @@ type Config struct {
 	// withholdRaw, a test's hook, makes a raw listener drop the message
 	// whose header's first sequence number is first when it returns true.
 	withholdRaw func(listener int, first uint64) bool
+	// failSetRead, a test's hook, makes a raw listener's read of the
+	// session set fail when it returns true.
+	failSetRead func(listener int) bool
 }
 
 // maxTracked bounds full replicas × entries: the engine keeps 4 bytes
@@ -93,6 +118,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("scalesim: negative revocation or session count")
 	case c.Revocations > 0 && c.Rate <= 0:
 		return c, fmt.Errorf("scalesim: rate %v: want a positive rate", c.Rate)
+	case c.SharedSetReaders < 0:
+		return c, fmt.Errorf("scalesim: shared set readers %d: want 0 (one each) or more", c.SharedSetReaders)
 	case c.SessionSet < 0 || c.SessionSet > revocation.MaxSetSessions:
 		return c, fmt.Errorf("scalesim: session set of %d: want 0 to %d sessions", c.SessionSet, revocation.MaxSetSessions)
 	case c.Revocations+c.Sessions+c.SessionSet == 0 && !c.ProviderLogout && c.Idle <= 0:

@@ -29,17 +29,41 @@
 // credited, so its entries show as lost unless a pull brought them.
 //
 // A raw listener (Config.RawListeners, in place of the listeners) asks of
-// Redis only the fan-out and the probe: its own client subscribed to the
-// channel as the product subscribes (SSUBSCRIBE in a Cluster of Redis 7
-// or later, SUBSCRIBE otherwise), receiving every message whole, and
-// Store.Head every ProbeInterval. It decodes no entry: per message it
-// keeps the arrival time and its header's first write sequence number,
-// and counts messages and bytes. It makes no pull, full listing or sweep
-// and reads no session set's content. After the phase the engine compares
-// each raw listener's messages with those Redis published (one not
-// received is a loss) and times each message's first entry from the
-// writer's return for it. It costs this process a few µs per message,
-// where a listener costs the decoding of every entry.
+// Redis the fan-out, the probe and the session sets' content: its own
+// client subscribed to the channel as the product subscribes (SSUBSCRIBE
+// in a Cluster of Redis 7 or later, SUBSCRIBE otherwise), receiving every
+// message whole, and Store.Head every ProbeInterval. It decodes no entry:
+// per message it keeps the arrival time and its header's first write
+// sequence number, and counts messages and bytes. It makes no pull, full
+// listing or sweep. In the session-set phase, the message announcing the
+// set (the first past the store's position before the phase, whose one
+// write is the set's entry) makes it read the set's whole content with
+// Store.ReadSetContent, as a replica's load reads it (the header from the
+// primary, the chunks through its set reader, again from the primary when
+// that fails), without checking or decoding it; a failed read is made
+// again until the settle window ends, and counted. Its delivery of the set
+// is the end of a successful read, never a failed one. After the phase
+// the engine compares each raw listener's messages with those Redis
+// published (one not received is a loss) and times each message's first
+// entry (the set: each read's end) from the writer's return for it. It
+// costs this process a few µs per message, where a listener costs the
+// decoding of every entry.
+//
+// Redis may be a single server, a Cluster or a Sentinel primary with its
+// replicas. With replicas, every replica's Store, raw listeners' too,
+// reads set content through a set reader (Config.NewSetReader:
+// revocation/redis's NewSentinelReadClient or NewClusterReadClient, each
+// read sent to a random node among the primary and its replicas), one of
+// its own, as each jwt-authz process has. Each reader is warmed when its
+// replica starts (its view of the nodes loaded, a connection to each), so
+// that the phase measures the reads, not a thousand readers' first
+// questions to the sentinels at once. A Sentinel's reader holds two
+// connections to a sentinel (its questions and the failover
+// announcements) besides one to each node; with Config.SharedSetReaders
+// the raw listeners share a few readers instead, taken in turn: Redis's
+// data nodes serve the same bytes and commands (one read of the whole
+// content per raw listener), on fewer connections, and the sentinels see
+// fewer clients.
 //
 // Revocations are written through the product's write path
 // (revocation.Service.Revoke on a separate writer replica, what the admin
@@ -47,7 +71,10 @@
 // listeners apart the engine reports the propagation delay from the
 // writer's return to the apply or delivery, the pairs not reached within
 // the settle window (lost); and for the phase the Redis server's CPU time
-// and bytes on the wire (INFO deltas), the messages published, this
+// and bytes on the wire (INFO deltas), all nodes together and per node
+// (every node of a Cluster; a Sentinel's primary and every replica,
+// through Config.NewNodesClient), with the busiest node's CPU, the
+// messages published (on primaries), the MGETs (set chunk reads), this
 // process's CPU and the Go heap per replica.
 //
 // All replicas share one process, so their CPU competes with Redis on the

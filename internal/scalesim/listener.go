@@ -81,14 +81,16 @@ type span struct {
 	pulled bool
 }
 
-func newListener(id int, t *tracker, tn *turn, client goredis.UniversalClient, store *revredis.Store, cfg Config) *listener {
+// newListener returns a listener on client; its store is set before it
+// starts.
+func newListener(id int, t *tracker, tn *turn, client goredis.UniversalClient, cfg Config) *listener {
 	probe := probeInterval(cfg)
 	syncEvery := cfg.SyncInterval
 	if syncEvery <= 0 {
 		syncEvery = revocation.DefaultSyncInterval
 	}
 	return &listener{
-		id: id, t: t, turn: tn, client: client, store: store, lose: cfg.loseMessage,
+		id: id, t: t, turn: tn, client: client, lose: cfg.loseMessage,
 		probe: probe, syncEvery: syncEvery, sweep: revocation.DefaultSweepInterval,
 		ready: make(chan struct{}), resync: make(chan struct{}, 1),
 	}

@@ -16,8 +16,9 @@ type entryMaker func(i int, expires int64) revocation.Entry
 
 // phase writes entries [lo, hi), made by mk, through the writer, rate per
 // second (0: as fast as the writers go), waits until every replica applied
-// all of them or the settle window ends, and measures.
-func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, mk entryMaker) (Phase, error) {
+// all of them or the settle window ends, and measures. With set, entry lo
+// is a session set, which every raw listener reads once announced.
+func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, mk entryMaker, set bool) (Phase, error) {
 	p := Phase{Name: name, Entries: hi - lo}
 	g := newGoal(lo, hi, len(s.replicas), len(s.listeners)+len(s.raws))
 	base, err := s.head(ctx)
@@ -27,14 +28,22 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 	for _, l := range s.listeners {
 		l.begin(base)
 	}
+	// The raw listeners' set reads last until the settle window ends.
+	setCtx, endSet := context.WithCancel(ctx)
+	defer endSet()
 	for _, l := range s.raws {
-		l.begin()
+		var sr *setRead
+		if set {
+			sr = &setRead{ctx: setCtx, base: base, id: s.t.ids.value(lo)}
+		}
+		l.begin(sr)
 	}
+	fallbacks0 := s.setFallbacks()
 	s.t.phase.Store(g)
 	defer s.t.phase.Store(nil)
 	s.cfg.Progress("%s: writing %d entries (rate %s)", name, hi-lo, rateText(rate))
 
-	before, err := readUsage(ctx, s.admin)
+	before, err := readUsage(ctx, s.nodes)
 	if err != nil {
 		return p, err
 	}
@@ -57,7 +66,7 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 	if len(s.raws) > 0 {
 		// Every write has returned, so every message of the phase is
 		// published: each raw listener waits for as many.
-		now, err := readUsage(ctx, s.admin)
+		now, err := readUsage(ctx, s.nodes)
 		if err != nil {
 			return p, err
 		}
@@ -83,6 +92,21 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 	if err := s.recordUsage(ctx, &p, before); err != nil {
 		return p, err
 	}
+	endSet()
+	var sets []*setRead
+	for _, l := range s.raws {
+		if sr := l.endSetReads(); sr != nil {
+			sets = append(sets, sr)
+		}
+	}
+	p.SetFallbacks = s.setFallbacks() - fallbacks0
+	if set {
+		n, err := s.wstore.ReadSetContent(ctx, "", s.t.ids.value(lo))
+		if err != nil {
+			return p, fmt.Errorf("scalesim: read the session set once more: %w", err)
+		}
+		p.SetContentBytes = n
+	}
 	s.measure(&p, lo, hi, first)
 	if err := s.measureListeners(ctx, &p, lo, hi, base, first); err != nil {
 		if ctx.Err() != nil {
@@ -93,7 +117,7 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 		p.Listeners = Delivery{Unmeasured: err.Error()}
 		s.cfg.Progress("%s: listeners not measured: %v", name, err)
 	}
-	if err := s.measureRaw(ctx, &p, lo, hi, base, last, first); err != nil {
+	if err := s.measureRaw(ctx, &p, lo, hi, base, last, first, sets); err != nil {
 		if ctx.Err() != nil {
 			return p, err
 		}
@@ -102,8 +126,20 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 	}
 	if len(s.raws) > 0 {
 		r := p.Raw
-		s.cfg.Progress("%s: raw listeners received %d to %d of %d messages (missed %d), first entry p50 %s p99 %s max %s",
-			name, r.MinReceived, r.MaxReceived, r.Published, r.Missed, r.P50, r.P99, r.Max)
+		if set {
+			s.cfg.Progress("%s: raw listeners received %d to %d of %d messages (missed %d); %d read the set (%d bytes, %d failed reads), %d never did; read p50 %s p99 %s max %s",
+				name, r.MinReceived, r.MaxReceived, r.Published, r.Missed, r.SetReads, r.SetBytes, r.SetReadErrors, r.SetUnread, r.P50, r.P99, r.Max)
+		} else {
+			s.cfg.Progress("%s: raw listeners received %d to %d of %d messages (missed %d), first entry p50 %s p99 %s max %s",
+				name, r.MinReceived, r.MaxReceived, r.Published, r.Missed, r.P50, r.P99, r.Max)
+		}
+	}
+	if set {
+		s.cfg.Progress("%s: content %d bytes; set reads made again from the primary: %d", name, p.SetContentBytes, p.SetFallbacks)
+	}
+	for _, n := range p.RedisNodes {
+		s.cfg.Progress("%s: Redis node %s (%s): %.3f s of CPU, %.1f MB out, %d commands, %d MGETs",
+			name, n.Addr, n.Role, n.CPU, float64(n.Out)/1e6, n.Commands, n.MGets)
 	}
 	s.cfg.Progress("%s: full replicas p50 %s p99 %s max %s, lost %d, complete in %s",
 		name, p.P50, p.P99, p.Max, p.Lost, p.Complete.Round(time.Millisecond))
@@ -119,7 +155,7 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 func (s *sim) idle(ctx context.Context, d time.Duration) (Phase, error) {
 	p := Phase{Name: "idle"}
 	s.cfg.Progress("idle: measuring for %s", d)
-	before, err := readUsage(ctx, s.admin)
+	before, err := readUsage(ctx, s.nodes)
 	if err != nil {
 		return p, err
 	}
@@ -273,8 +309,11 @@ func (s *sim) measureListeners(ctx context.Context, p *Phase, lo, hi int, base u
 // measureRaw fills p.Raw: per raw listener, the messages received against
 // those published; and, from the change log, the delay from the writer's
 // return for each message's first entry (base < number <= last) to its
-// arrival, and the entries each message carried.
-func (s *sim) measureRaw(ctx context.Context, p *Phase, lo, hi int, base, last uint64, first time.Time) error {
+// arrival, and the entries each message carried. In the session-set
+// phase (sets: the raw listeners' reads of it) a raw listener is
+// delivered the set when its read of the content ended, and the delays
+// run to then.
+func (s *sim) measureRaw(ctx context.Context, p *Phase, lo, hi int, base, last uint64, first time.Time, sets []*setRead) error {
 	if len(s.raws) == 0 {
 		return nil
 	}
@@ -296,6 +335,10 @@ func (s *sim) measureRaw(ctx context.Context, p *Phase, lo, hi int, base, last u
 			}
 		}
 		l.mu.Unlock()
+	}
+	if sets != nil {
+		s.measureSetReads(r, s.written[lo], first, sets)
+		return nil
 	}
 	slices.Sort(firsts)
 	firsts = slices.Compact(firsts)
@@ -368,13 +411,43 @@ func rateText(rate float64) string {
 // recordUsage reads Redis's usage now and records on p what it did since
 // before.
 func (s *sim) recordUsage(ctx context.Context, p *Phase, before serverUsage) error {
-	after, err := readUsage(ctx, s.admin)
+	after, err := readUsage(ctx, s.nodes)
 	if err != nil {
 		return err
 	}
 	u, busiest := after.sub(before)
 	p.RedisBusiestNodeCPU = busiest
+	p.RedisNodes = u.perNode()
 	p.RedisCPU, p.RedisIn, p.RedisOut, p.RedisCommands = u.cpuSeconds, u.netIn, u.netOut, u.commands
+	p.RedisMGets = u.mgets
 	p.RedisMessages = u.published
 	return nil
+}
+
+// measureSetReads fills r's set figures and delays from the raw
+// listeners' reads of the phase's set, written (the writer's return, ns
+// since the run's start; -1: failed) at written.
+func (s *sim) measureSetReads(r *RawDelivery, written int64, first time.Time, sets []*setRead) {
+	h := newHistogram()
+	var lastAt uint32
+	for _, sr := range sets {
+		r.SetReadErrors += sr.errors
+		if !sr.done {
+			if written >= 0 {
+				r.SetUnread++
+			}
+			continue
+		}
+		r.SetReads++
+		r.SetBytes += sr.bytes
+		lastAt = max(lastAt, sr.at)
+		if written > 0 {
+			h.add(time.Duration(int64(sr.at-1)*1000 - written))
+		}
+	}
+	r.Delivered = r.SetReads
+	r.P50, r.P99, r.Max = h.quantile(0.5), h.quantile(0.99), h.max
+	if lastAt > 0 {
+		r.Complete = s.t.start.Add(time.Duration(lastAt-1) * time.Microsecond).Sub(first)
+	}
 }

@@ -3,6 +3,7 @@ package scalesim
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,8 +22,9 @@ import (
 // position (Store.Head) every ProbeInterval, on the same client. It
 // decodes no entry: per message it keeps the arrival time and the first
 // write sequence number of the header, and counts the bytes. It makes no
-// pull, full listing or sweep, and reads no session set's content: with
-// raw listeners, only the full replicas do these.
+// pull, full listing or sweep: with raw listeners, only the full replicas
+// do these. In the session-set phase it reads the set's content as a
+// replica's load does (see setRead).
 type rawListener struct {
 	id      int
 	t       *tracker
@@ -34,6 +36,8 @@ type rawListener struct {
 	probe   time.Duration
 	// withhold, a test's hook, drops a message as if it never came.
 	withhold func(listener int, first uint64) bool
+	// failSetRead, a test's hook, fails a read of the set.
+	failSetRead func(listener int) bool
 
 	// ready is closed once the listener is subscribed.
 	ready chan struct{}
@@ -51,6 +55,31 @@ type rawListener struct {
 	subscriptions       int
 	target              int64 // messages to receive in the phase
 	goal                *goal
+	// set is the session set to read in this phase (nil: none).
+	set *setRead
+	// reading tracks the set reads under way.
+	reading sync.WaitGroup
+}
+
+// setRead is a raw listener's read of the session-set phase's set: the
+// first message whose header's first sequence number is past base (the
+// store's position before the phase, whose one write is the set's entry)
+// announces it, and the listener then reads its whole content with
+// Store.ReadSetContent, as a replica's load does (the header from the
+// primary, the chunks through its set reader), without checking or
+// decoding it. A failed read is made again until it succeeds or ctx (the
+// phase's settle window) ends; the set counts as delivered only once a
+// read succeeded.
+type setRead struct {
+	ctx     context.Context
+	base    uint64
+	id      string
+	started bool
+	// done is set once a read succeeded, at (tracker time) with bytes.
+	done   bool
+	at     uint32
+	bytes  int64
+	errors int64
 }
 
 // rawArrival is one message a raw listener received: the first write
@@ -60,10 +89,12 @@ type rawArrival struct {
 	at    uint32
 }
 
-func newRawListener(id int, t *tracker, tn *turn, client goredis.UniversalClient, store *revredis.Store, channel string, sharded bool, cfg Config) *rawListener {
+// newRawListener returns a raw listener on client; its store is set before
+// it runs.
+func newRawListener(id int, t *tracker, tn *turn, client goredis.UniversalClient, channel string, sharded bool, cfg Config) *rawListener {
 	return &rawListener{
-		id: id, t: t, turn: tn, client: client, store: store, channel: channel, sharded: sharded,
-		probe: probeInterval(cfg), withhold: cfg.withholdRaw, ready: make(chan struct{}),
+		id: id, t: t, turn: tn, client: client, channel: channel, sharded: sharded,
+		probe: probeInterval(cfg), withhold: cfg.withholdRaw, failSetRead: cfg.failSetRead, ready: make(chan struct{}),
 	}
 }
 
@@ -161,7 +192,48 @@ func (l *rawListener) received(payload string, now time.Time) {
 	}
 	l.arrivals = append(l.arrivals, rawArrival{first: first, at: at})
 	l.bytes += int64(len(payload))
+	if set := l.set; set != nil && !set.started && first > set.base {
+		set.started = true
+		l.reading.Go(func() { l.readSet(set) })
+	}
 	l.reachedLocked()
+}
+
+// setRetry is the pause between two failed reads of a set.
+const setRetry = 100 * time.Millisecond
+
+// readSet reads set's content until a read succeeds or set.ctx ends.
+func (l *rawListener) readSet(set *setRead) {
+	for {
+		var n int64
+		var err error
+		if l.failSetRead != nil && l.failSetRead(l.id) {
+			err = errors.New("failed by the test")
+		} else {
+			n, err = l.store.ReadSetContent(set.ctx, "", set.id)
+		}
+		now := time.Now()
+		l.mu.Lock()
+		if err == nil {
+			set.done, set.at, set.bytes = true, l.t.since(now), n
+			l.reachedLocked()
+			l.mu.Unlock()
+			return
+		}
+		if set.ctx.Err() != nil {
+			l.mu.Unlock()
+			return
+		}
+		set.errors++
+		l.mu.Unlock()
+		t := time.NewTimer(setRetry)
+		select {
+		case <-set.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // The headers of revocation/redis's announcements: the compact form,
@@ -195,18 +267,33 @@ func firstSeq(payload string) uint64 {
 }
 
 func (l *rawListener) reachedLocked() {
-	if l.goal != nil && l.seen >= l.target {
+	if l.goal != nil && l.seen >= l.target && (l.set == nil || l.set.done) {
 		l.goal.applied1()
 		l.goal = nil
 	}
 }
 
-// begin starts a phase.
-func (l *rawListener) begin() {
+// begin starts a phase; set, when not nil, is the session set it
+// announces.
+func (l *rawListener) begin(set *setRead) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.arrivals, l.bytes, l.seen = l.arrivals[:0], 0, 0
 	l.probes, l.probeErrors, l.target, l.goal = 0, 0, 0, nil
+	l.set = set
+}
+
+// endSetReads stops starting set reads, waits for those under way (their
+// context ended, or they succeeded) and returns the phase's set read (nil:
+// none).
+func (l *rawListener) endSetReads() *setRead {
+	l.mu.Lock()
+	set := l.set
+	l.set = nil
+	l.mu.Unlock()
+	// No read starts now (received starts them under l.mu, with l.set).
+	l.reading.Wait()
+	return set
 }
 
 // aim counts the listener towards g once it has received published

@@ -48,7 +48,7 @@ func BenchmarkFullReplicaMessage(b *testing.B) {
 // the cursor and one recorded range.
 func BenchmarkListenerMessage(b *testing.B) {
 	t := &tracker{ids: newIDs(1), start: time.Now()}
-	l := newListener(0, t, nil, nil, nil, Config{})
+	l := newListener(0, t, nil, nil, Config{})
 	l.cursor = revocation.Cursor{Generation: "g"}
 	b.ReportAllocs()
 	var seq uint64
@@ -69,14 +69,14 @@ func BenchmarkListenerMessage(b *testing.B) {
 // take the clock, record the arrival.
 func BenchmarkRawListenerMessage(b *testing.B) {
 	t := &tracker{ids: newIDs(1), start: time.Now()}
-	l := newRawListener(0, t, nil, nil, nil, "", false, Config{})
+	l := newRawListener(0, t, nil, nil, "", false, Config{})
 	// A 100-entry compact message: the header, then about 27 bytes an entry.
 	payload := string(binary.AppendUvarint([]byte("c:"), 1_000_000)) + strings.Repeat("x", 27*messageEntries)
 	b.ReportAllocs()
 	for b.Loop() {
 		l.received(payload, time.Now())
 		if len(l.arrivals) == 1<<16 {
-			l.begin()
+			l.begin(nil)
 		}
 	}
 }

@@ -3,6 +3,8 @@ package scalesim
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,39 +13,77 @@ import (
 )
 
 // serverUsage is what Redis reports about its own work so far, summed
-// over every node of a Cluster.
+// over every node it was read from (a Cluster's, or a Sentinel primary's
+// and its replicas').
 type serverUsage struct {
 	cpuSeconds    float64 // used_cpu_user + used_cpu_sys
 	netIn, netOut int64   // total_net_input_bytes, total_net_output_bytes
 	commands      int64   // total_commands_processed
-	// published counts PUBLISH and SPUBLISH calls (from scripts too): the
-	// messages, each sent to every subscriber.
+	// published counts PUBLISH and SPUBLISH calls (from scripts too) on
+	// primaries: the messages, each sent to every subscriber. (A replica
+	// runs again every PUBLISH its primary replicates to it; those are not
+	// counted.)
 	published int64
-	// nodeCPU is cpuSeconds per node address.
-	nodeCPU map[string]float64
+	// mgets counts MGET calls: the reads of session-set chunks.
+	mgets int64
+	// nodes is the usage per node address.
+	nodes map[string]NodeUsage
+}
+
+// NodeUsage is one Redis node's share of a phase's usage.
+type NodeUsage struct {
+	// Addr is the node's address; Role "master" or "slave", as INFO
+	// replication names it.
+	Addr, Role string
+	// CPU is its CPU seconds (used_cpu_user + used_cpu_sys); In and Out
+	// its bytes received and sent (total_net_input_bytes,
+	// total_net_output_bytes); Commands its commands processed; MGets its
+	// MGET calls (each a read of up to four session-set chunks).
+	CPU                      float64
+	In, Out, Commands, MGets int64
 }
 
 // sub returns u minus an earlier reading v; busiest is the largest CPU
 // delta of a single node (all of it on a single server).
 func (u serverUsage) sub(v serverUsage) (d serverUsage, busiest float64) {
-	for addr, cpu := range u.nodeCPU {
-		busiest = max(busiest, cpu-v.nodeCPU[addr])
-	}
-	return serverUsage{
+	d = serverUsage{
 		cpuSeconds: u.cpuSeconds - v.cpuSeconds,
 		netIn:      u.netIn - v.netIn,
 		netOut:     u.netOut - v.netOut,
 		commands:   u.commands - v.commands,
 		published:  u.published - v.published,
-	}, busiest
+		mgets:      u.mgets - v.mgets,
+		nodes:      make(map[string]NodeUsage, len(u.nodes)),
+	}
+	for addr, n := range u.nodes {
+		was := v.nodes[addr]
+		n.CPU -= was.CPU
+		n.In -= was.In
+		n.Out -= was.Out
+		n.Commands -= was.Commands
+		n.MGets -= was.MGets
+		d.nodes[addr] = n
+		busiest = max(busiest, n.CPU)
+	}
+	return d, busiest
 }
 
-// readUsage asks every node c talks to for INFO cpu, stats and
-// commandstats.
+// perNode returns the usage of every node, by address.
+func (u serverUsage) perNode() []NodeUsage {
+	out := make([]NodeUsage, 0, len(u.nodes))
+	for _, addr := range slices.Sorted(maps.Keys(u.nodes)) {
+		out = append(out, u.nodes[addr])
+	}
+	return out
+}
+
+// readUsage asks every node c talks to for INFO cpu, stats, replication
+// and commandstats: with a Cluster client (a Cluster's, or a Sentinel's
+// read client) every primary and replica it knows of.
 func readUsage(ctx context.Context, c goredis.UniversalClient) (serverUsage, error) {
 	var (
 		mu    sync.Mutex
-		total = serverUsage{nodeCPU: map[string]float64{}}
+		total = serverUsage{nodes: map[string]NodeUsage{}}
 	)
 	add := func(ctx context.Context, node *goredis.Client) error {
 		u, err := nodeUsage(ctx, node)
@@ -52,12 +92,16 @@ func readUsage(ctx context.Context, c goredis.UniversalClient) (serverUsage, err
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		total.cpuSeconds += u.cpuSeconds
-		total.netIn += u.netIn
-		total.netOut += u.netOut
-		total.commands += u.commands
-		total.published += u.published
-		total.nodeCPU[node.Options().Addr] += u.cpuSeconds
+		total.cpuSeconds += u.CPU
+		total.netIn += u.In
+		total.netOut += u.Out
+		total.commands += u.Commands
+		total.mgets += u.MGets
+		if u.Role != "slave" {
+			total.published += u.published
+		}
+		u.Addr = node.Options().Addr
+		total.nodes[u.Addr] = u.NodeUsage
 		return nil
 	}
 	var err error
@@ -72,9 +116,15 @@ func readUsage(ctx context.Context, c goredis.UniversalClient) (serverUsage, err
 	return total, err
 }
 
-func nodeUsage(ctx context.Context, c *goredis.Client) (serverUsage, error) {
-	var u serverUsage
-	for _, section := range []string{"cpu", "stats", "commandstats"} {
+// nodeReading is one node's INFO.
+type nodeReading struct {
+	NodeUsage
+	published int64
+}
+
+func nodeUsage(ctx context.Context, c *goredis.Client) (nodeReading, error) {
+	var u nodeReading
+	for _, section := range []string{"cpu", "stats", "replication", "commandstats"} {
 		info, err := c.Info(ctx, section).Result()
 		if err != nil {
 			return u, fmt.Errorf("INFO %s: %w", section, err)
@@ -87,15 +137,19 @@ func nodeUsage(ctx context.Context, c *goredis.Client) (serverUsage, error) {
 			switch k {
 			case "used_cpu_user", "used_cpu_sys":
 				f, _ := strconv.ParseFloat(v, 64)
-				u.cpuSeconds += f
+				u.CPU += f
 			case "total_net_input_bytes":
-				u.netIn, _ = strconv.ParseInt(v, 10, 64)
+				u.In, _ = strconv.ParseInt(v, 10, 64)
 			case "total_net_output_bytes":
-				u.netOut, _ = strconv.ParseInt(v, 10, 64)
+				u.Out, _ = strconv.ParseInt(v, 10, 64)
 			case "total_commands_processed":
-				u.commands, _ = strconv.ParseInt(v, 10, 64)
+				u.Commands, _ = strconv.ParseInt(v, 10, 64)
+			case "role":
+				u.Role = v
 			case "cmdstat_publish", "cmdstat_spublish":
 				u.published += commandCalls(v)
+			case "cmdstat_mget":
+				u.MGets = commandCalls(v)
 			}
 		}
 	}

@@ -18,7 +18,7 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 		"without the index; each delivery timed per (listener, entry) by the entry's write sequence number, per message, change-log read or pull), "+
 		"%d raw listeners (a client of their own subscribed to the channel as the product subscribes, receiving every message whole "+
 		"and reading its header's first sequence number only, and the probe's read of the store's position every probe interval; "+
-		"no entry decoded, no pull, full listing or sweep, no session set's content read). "+
+		"no entry decoded, no pull, full listing or sweep; a session set's content read whole, as a replica's load reads it, not decoded). "+
 		"Started in %s; heap per replica %s idle, %s after the run (mean over all, the writer counted as one); "+
 		"index entries per full replica %.0f; resubscriptions %d\n\n",
 		r.Replicas, r.FullReplicas, listeners, r.RawListeners, r.StartTime.Round(time.Millisecond), kib(r.HeapIdle), kib(r.HeapPerReplica),
@@ -79,6 +79,9 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 			return err
 		}
 	}
+	if err := r.writeSetReads(w); err != nil {
+		return err
+	}
 	const costs = "\nCost over each phase (from its first write to its last delivery or the settle window's end); " +
 		"Redis CPU is `used_cpu_user + used_cpu_sys` (all nodes; the busiest in brackets), per delivery: per (replica, entry) " +
 		"delivered, full replicas and listeners (raw ones too) together.\n\n" +
@@ -99,7 +102,7 @@ func (r *Result) WriteMarkdown(w io.Writer) error {
 			return err
 		}
 	}
-	return nil
+	return r.writeNodes(w)
 }
 
 // writeRaw writes the raw listeners' table.
@@ -107,7 +110,8 @@ func (r *Result) writeRaw(w io.Writer) error {
 	const head = "\nRaw listeners: messages published (PUBLISH and SPUBLISH calls during the phase) and received per raw listener " +
 		"(fewest / most); missed: (raw listener, message) pairs published but not received, each a loss; entries: (raw listener, entry) " +
 		"pairs received, a message's entries numbered from its header's first sequence number to the next message's; delay: from the " +
-		"writer's return for a message's first entry to the message's arrival, per (raw listener, message).\n\n" +
+		"writer's return for a message's first entry to the message's arrival, per (raw listener, message); in a session-set phase, " +
+		"entries are the raw listeners that read the set's content and the delay runs to the end of each one's read.\n\n" +
 		"| phase | raw listeners | messages published | received (fewest / most) | missed | entries | p50 | p99 | max | complete " +
 		"| MB received | probes | probe errors |\n" +
 		"|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
@@ -127,6 +131,63 @@ func (r *Result) writeRaw(w io.Writer) error {
 			p.Name, r.RawListeners, d.Published, d.MinReceived, d.MaxReceived, d.Missed, delays,
 			float64(d.Bytes)/1e6, d.Probes, d.ProbeErrors); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// writeSetReads writes, for the session-set phase, how its content was
+// read.
+func (r *Result) writeSetReads(w io.Writer) error {
+	wrote := false
+	for _, p := range r.Phases {
+		if p.SetContentBytes == 0 {
+			continue
+		}
+		if !wrote {
+			const head = "\nSession set content: its size as stored; the raw listeners that read it whole after the message announcing it " +
+				"(the header from the primary, the chunks through their set reader), those that never did within the settle window (each a loss), " +
+				"their failed reads (each made again) and the MB they read; the set contents read again from the primary by any replica " +
+				"(the product's `jwt_authz_revocation_set_reads_from_primary_total`); and the MGET calls of every node (each up to four chunks).\n\n" +
+				"| phase | content MB | raw listeners read | never read | failed reads | MB read by raw listeners | read again from the primary | MGETs |\n" +
+				"|---|---:|---:|---:|---:|---:|---:|---:|\n"
+			if _, err := io.WriteString(w, head); err != nil {
+				return err
+			}
+			wrote = true
+		}
+		d := p.Raw
+		if _, err := fmt.Fprintf(w, "| %s | %.2f | %d | %d | %d | %.1f | %d | %d |\n", p.Name, float64(p.SetContentBytes)/1e6,
+			d.SetReads, d.SetUnread, d.SetReadErrors, float64(d.SetBytes)/1e6, p.SetFallbacks, p.RedisMGets); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeNodes writes each Redis node's usage per phase, when more than one
+// node was read.
+func (r *Result) writeNodes(w io.Writer) error {
+	wrote := false
+	for _, p := range r.Phases {
+		if len(p.RedisNodes) < 2 {
+			continue
+		}
+		if !wrote {
+			const head = "\nRedis per node over each phase: CPU (`used_cpu_user + used_cpu_sys`) in seconds and as cores over the phase, " +
+				"bytes out (`total_net_output_bytes`) and in, commands processed and MGET calls (session-set chunk reads).\n\n" +
+				"| phase | node | role | CPU s | cores | MB out | MB in | commands | MGETs |\n" +
+				"|---|---|---|---:|---:|---:|---:|---:|---:|\n"
+			if _, err := io.WriteString(w, head); err != nil {
+				return err
+			}
+			wrote = true
+		}
+		for _, n := range p.RedisNodes {
+			if _, err := fmt.Fprintf(w, "| %s | %s | %s | %.3f | %.2f | %.1f | %.1f | %d | %d |\n", p.Name, n.Addr, n.Role,
+				n.CPU, perSecond(n.CPU, p.Wall), float64(n.Out)/1e6, float64(n.In)/1e6, n.Commands, n.MGets); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

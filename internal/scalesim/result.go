@@ -66,6 +66,19 @@ type Phase struct {
 	// Wall: in a Cluster, the one that bounds the fan-out.
 	RedisBusiestNodeCPU              float64
 	RedisIn, RedisOut, RedisCommands int64
+	// RedisMGets counts MGET calls, all nodes: the reads of session-set
+	// chunks (up to four a call).
+	RedisMGets int64
+	// RedisNodes is the usage of each node read (see Config.NewNodesClient),
+	// by address: primaries and replicas.
+	RedisNodes []NodeUsage
+	// SetContentBytes is the size of the session set's stored content
+	// (the session-set phase only), read once after the phase.
+	SetContentBytes int64
+	// SetFallbacks counts the set contents the replicas' set readers could
+	// not read and that were read again from the primary (the product's
+	// jwt_authz_revocation_set_reads_from_primary_total).
+	SetFallbacks int64
 	// RedisMessages counts the messages published (PUBLISH and SPUBLISH,
 	// from scripts too); each reaches every subscribed replica.
 	RedisMessages int64
@@ -129,6 +142,14 @@ type RawDelivery struct {
 	// Probes counts the raw listeners' reads of the store's position,
 	// ProbeErrors those that failed.
 	Probes, ProbeErrors int64
+	// SetReads counts, in the session-set phase, the raw listeners that
+	// read the set's whole content (Store.ReadSetContent) after the
+	// message announcing it; SetBytes the bytes they read; SetReadErrors
+	// the reads that failed and were made again; SetUnread the raw
+	// listeners that never read it within the settle window (each a
+	// loss). In that phase Delivered counts the reads, and the delays run
+	// from the writer's return to each read's end.
+	SetReads, SetBytes, SetReadErrors, SetUnread int64
 	// Unmeasured, when set, says why the delays and deliveries could not
 	// be measured (the change log could not be read).
 	Unmeasured string

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/jwt-authz/jwt-authz/revocation"
@@ -25,11 +26,20 @@ const entryLifetime = time.Hour
 
 // sim is one running simulation.
 type sim struct {
-	cfg       Config
-	t         *tracker
-	admin     goredis.UniversalClient
-	prefix    string // the store's key prefix
-	writer    *revocation.Service
+	cfg   Config
+	t     *tracker
+	admin goredis.UniversalClient
+	// nodes is the client Redis's usage is read through (see
+	// Config.NewNodesClient).
+	nodes  goredis.UniversalClient
+	prefix string // the store's key prefix
+	writer *revocation.Service
+	wstore *revredis.Store // the writer's
+	// readers are the replicas' set readers; metrics the replicas' Stores'
+	// (the set reads made again from the primary), registered on registry.
+	readers   readers
+	metrics   *revredis.Metrics
+	registry  *prometheus.Registry
 	replicas  []*replica     // the full replicas
 	listeners []*listener    // the others, without RawListeners
 	raws      []*rawListener // the others, with RawListeners
@@ -65,13 +75,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := s.admin.Ping(ctx).Err(); err != nil {
 		return nil, fmt.Errorf("scalesim: reach Redis: %w", err)
 	}
+	s.nodes = s.admin
+	if cfg.NewNodesClient != nil {
+		s.nodes = cfg.NewNodesClient()
+		defer s.nodes.Close()
+	}
+	s.registry = prometheus.NewRegistry()
+	s.metrics = revredis.NewMetrics(s.registry)
+	s.readers = readers{make: cfg.NewSetReader, shared: cfg.SharedSetReaders}
+	defer s.readers.close()
 	wclient := cfg.NewClient()
 	defer wclient.Close()
-	wstore, err := revredis.New(wclient, cfg.Store)
-	if err != nil {
+	wopts := cfg.Store
+	wopts.SetReader, wopts.Metrics = nil, nil
+	if s.wstore, err = revredis.New(wclient, wopts); err != nil {
 		return nil, err
 	}
-	if s.writer, err = revocation.NewService(wstore, s.opts); err != nil {
+	if s.writer, err = revocation.NewService(s.wstore, s.opts); err != nil {
 		return nil, err
 	}
 	defer s.writer.Close()
@@ -124,28 +144,28 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Phases = append(res.Phases, p)
 	}
 	if cfg.Revocations > 0 {
-		p, err := s.phase(ctx, "single jti", 0, cfg.Revocations, cfg.Rate, s.numbered(revocation.KindJTI))
+		p, err := s.phase(ctx, "single jti", 0, cfg.Revocations, cfg.Rate, s.numbered(revocation.KindJTI), false)
 		if err != nil {
 			return nil, err
 		}
 		res.Phases = append(res.Phases, p)
 	}
 	if cfg.Sessions > 0 {
-		p, err := s.phase(ctx, "mass logout, sid entries", cfg.Revocations, total-2, 0, s.numbered(revocation.KindSID))
+		p, err := s.phase(ctx, "mass logout, sid entries", cfg.Revocations, total-2, 0, s.numbered(revocation.KindSID), false)
 		if err != nil {
 			return nil, err
 		}
 		res.Phases = append(res.Phases, p)
 	}
 	if cfg.SessionSet > 0 {
-		p, err := s.phase(ctx, fmt.Sprintf("mass logout, one session set of %d", cfg.SessionSet), total-2, total-1, 0, s.sessionSet(cfg.SessionSet))
+		p, err := s.phase(ctx, fmt.Sprintf("mass logout, one session set of %d", cfg.SessionSet), total-2, total-1, 0, s.sessionSet(cfg.SessionSet), true)
 		if err != nil {
 			return nil, err
 		}
 		res.Phases = append(res.Phases, p)
 	}
 	if cfg.ProviderLogout {
-		p, err := s.phase(ctx, "mass logout, one provider entry", total-1, total, 0, s.providerCutoff)
+		p, err := s.phase(ctx, "mass logout, one provider entry", total-1, total, 0, s.providerCutoff, false)
 		if err != nil {
 			return nil, err
 		}
@@ -221,7 +241,11 @@ func (s *sim) startReplicas(ctx context.Context, running *sync.WaitGroup, entrie
 			s.replicas = append(s.replicas, r)
 			starters[p] = starter{ready: r.subscribed, run: func(ctx context.Context) error {
 				r.client = s.cfg.NewClient()
-				store, err := revredis.New(r.client, s.cfg.Store)
+				reader, err := s.readers.own(ctx)
+				if err != nil {
+					return err
+				}
+				store, err := revredis.New(r.client, s.storeOptions(reader))
 				if err == nil {
 					r.svc, err = revocation.NewService(recordingStore{Store: store, r: r}, s.opts)
 				}
@@ -233,24 +257,44 @@ func (s *sim) startReplicas(ctx context.Context, running *sync.WaitGroup, entrie
 			}}
 			continue
 		}
+		// A listener's Store is made when it starts, with its set reader
+		// (warming one takes a round trip to every node).
 		client := s.cfg.NewClient()
-		store, err := revredis.New(client, s.cfg.Store)
-		if err != nil {
-			_ = client.Close()
-			return err
+		newStore := func(ctx context.Context, raw bool) (*revredis.Store, error) {
+			var reader goredis.UniversalClient
+			var err error
+			if raw {
+				reader, err = s.readers.forRaw(ctx)
+			} else {
+				reader, err = s.readers.own(ctx)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return revredis.New(client, s.storeOptions(reader))
 		}
 		if s.cfg.RawListeners {
-			l := newRawListener(len(s.raws), s.t, ts[p], client, store, channelName(s.cfg.Store), s.sharded, s.cfg)
+			l := newRawListener(len(s.raws), s.t, ts[p], client, channelName(s.cfg.Store), s.sharded, s.cfg)
 			s.raws = append(s.raws, l)
 			starters[p] = starter{ready: l.ready, run: func(ctx context.Context) error {
+				store, err := newStore(ctx, true)
+				if err != nil {
+					return err
+				}
+				l.store = store
 				running.Go(func() { l.run(ctx) })
 				return nil
 			}}
 			continue
 		}
-		l := newListener(len(s.listeners), s.t, ts[p], client, store, s.cfg)
+		l := newListener(len(s.listeners), s.t, ts[p], client, s.cfg)
 		s.listeners = append(s.listeners, l)
 		starters[p] = starter{ready: l.ready, run: func(ctx context.Context) error {
+			store, err := newStore(ctx, false)
+			if err != nil {
+				return err
+			}
+			l.store = store
 			if err := l.start(ctx); err != nil {
 				return err
 			}
@@ -311,4 +355,12 @@ func perReplica(now, before uint64, replicas int) uint64 {
 		return 0
 	}
 	return (now - before) / uint64(replicas+1)
+}
+
+// storeOptions are a replica's Store options: the run's, with its set
+// reader (nil: none) and the engine's metrics.
+func (s *sim) storeOptions(reader goredis.UniversalClient) revredis.Options {
+	o := s.cfg.Store
+	o.SetReader, o.Metrics = reader, s.metrics
+	return o
 }
