@@ -74,7 +74,8 @@
 // and bytes on the wire (INFO deltas), all nodes together and per node
 // (every node of a Cluster; a Sentinel's primary and every replica,
 // through Config.NewNodesClient), with the busiest node's CPU, the
-// messages published (on primaries), the MGETs (set chunk reads), this
+// messages published (PUBLISH calls on primaries, without the sentinels'
+// hellos, told apart by a subscription of the engine's own), the MGETs (set chunk reads), this
 // process's CPU and the Go heap per replica.
 //
 // All replicas share one process, so their CPU competes with Redis on the

@@ -43,7 +43,7 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 	defer s.t.phase.Store(nil)
 	s.cfg.Progress("%s: writing %d entries (rate %s)", name, hi-lo, rateText(rate))
 
-	before, err := readUsage(ctx, s.nodes)
+	before, err := readUsage(ctx, s.nodes, s.pubs)
 	if err != nil {
 		return p, err
 	}
@@ -66,7 +66,7 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 	if len(s.raws) > 0 {
 		// Every write has returned, so every message of the phase is
 		// published: each raw listener waits for as many.
-		now, err := readUsage(ctx, s.nodes)
+		now, err := readUsage(ctx, s.nodes, s.pubs)
 		if err != nil {
 			return p, err
 		}
@@ -155,7 +155,7 @@ func (s *sim) phase(ctx context.Context, name string, lo, hi int, rate float64, 
 func (s *sim) idle(ctx context.Context, d time.Duration) (Phase, error) {
 	p := Phase{Name: "idle"}
 	s.cfg.Progress("idle: measuring for %s", d)
-	before, err := readUsage(ctx, s.nodes)
+	before, err := readUsage(ctx, s.nodes, s.pubs)
 	if err != nil {
 		return p, err
 	}
@@ -411,7 +411,7 @@ func rateText(rate float64) string {
 // recordUsage reads Redis's usage now and records on p what it did since
 // before.
 func (s *sim) recordUsage(ctx context.Context, p *Phase, before serverUsage) error {
-	after, err := readUsage(ctx, s.nodes)
+	after, err := readUsage(ctx, s.nodes, s.pubs)
 	if err != nil {
 		return err
 	}

@@ -79,14 +79,16 @@ func (u serverUsage) perNode() []NodeUsage {
 
 // readUsage asks every node c talks to for INFO cpu, stats, replication
 // and commandstats: with a Cluster client (a Cluster's, or a Sentinel's
-// read client) every primary and replica it knows of.
-func readUsage(ctx context.Context, c goredis.UniversalClient) (serverUsage, error) {
+// read client) every primary and replica it knows of. With pubs, a
+// primary's PUBLISH calls are counted without the sentinels' hellos (see
+// foreignPublishes).
+func readUsage(ctx context.Context, c goredis.UniversalClient, pubs *primaries) (serverUsage, error) {
 	var (
 		mu    sync.Mutex
 		total = serverUsage{nodes: map[string]NodeUsage{}}
 	)
 	add := func(ctx context.Context, node *goredis.Client) error {
-		u, err := nodeUsage(ctx, node)
+		u, err := nodeUsage(ctx, node, pubs)
 		if err != nil {
 			return err
 		}
@@ -122,12 +124,22 @@ type nodeReading struct {
 	published int64
 }
 
-func nodeUsage(ctx context.Context, c *goredis.Client) (nodeReading, error) {
+func nodeUsage(ctx context.Context, c *goredis.Client, pubs *primaries) (nodeReading, error) {
 	var u nodeReading
+	var foreign int64
 	for _, section := range []string{"cpu", "stats", "replication", "commandstats"} {
-		info, err := c.Info(ctx, section).Result()
+		var info string
+		var err error
+		if section == "commandstats" && pubs != nil && u.Role == "master" {
+			var f *foreignPublishes
+			if f, err = pubs.of(ctx, c.Options().Addr, c); err == nil {
+				info, foreign, err = f.publishes(ctx, c)
+			}
+		} else if info, err = c.Info(ctx, section).Result(); err != nil {
+			err = fmt.Errorf("INFO %s: %w", section, err)
+		}
 		if err != nil {
-			return u, fmt.Errorf("INFO %s: %w", section, err)
+			return u, err
 		}
 		for line := range strings.Lines(info) {
 			k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
@@ -153,6 +165,7 @@ func nodeUsage(ctx context.Context, c *goredis.Client) (nodeReading, error) {
 			}
 		}
 	}
+	u.published -= foreign
 	return u, nil
 }
 

@@ -80,7 +80,8 @@ type Phase struct {
 	// jwt_authz_revocation_set_reads_from_primary_total).
 	SetFallbacks int64
 	// RedisMessages counts the messages published (PUBLISH and SPUBLISH,
-	// from scripts too); each reaches every subscribed replica.
+	// from scripts too, on primaries; without a Sentinel's hellos); each
+	// reaches every subscribed replica.
 	RedisMessages int64
 	// ProcessCPU is the CPU seconds of this process (every replica and the
 	// writer) over Wall.

@@ -31,7 +31,9 @@ type sim struct {
 	admin goredis.UniversalClient
 	// nodes is the client Redis's usage is read through (see
 	// Config.NewNodesClient).
-	nodes  goredis.UniversalClient
+	nodes goredis.UniversalClient
+	// pubs tells the primaries' foreign PUBLISH calls (nil in a Cluster).
+	pubs   *primaries
 	prefix string // the store's key prefix
 	writer *revocation.Service
 	wstore *revredis.Store // the writer's
@@ -79,6 +81,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.NewNodesClient != nil {
 		s.nodes = cfg.NewNodesClient()
 		defer s.nodes.Close()
+	}
+	if !cfg.Store.Cluster {
+		s.pubs = &primaries{}
+		defer s.pubs.close()
 	}
 	s.registry = prometheus.NewRegistry()
 	s.metrics = revredis.NewMetrics(s.registry)

@@ -159,3 +159,44 @@ func TestRunRawSetReadsRetried(t *testing.T) {
 		t.Errorf("report lacks %q:\n%s", want, out.String())
 	}
 }
+
+// TestRunForeignPublishesNotCounted publishes hello messages as Redis
+// Sentinel does, on the store's server during a phase: they are not taken
+// for announcements, so every raw listener has received every message
+// published, none missed.
+func TestRunForeignPublishesNotCounted(t *testing.T) {
+	addr := redisserver.Shared(t)
+	prefix := "scalesim-test:" + t.Name() + ":" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	foreign := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer foreign.Close()
+	var hellos int
+	res, err := Run(context.Background(), Config{
+		NewClient:    func() goredis.UniversalClient { return goredis.NewClient(&goredis.Options{Addr: addr}) },
+		Store:        revredis.Options{KeyPrefix: prefix, Channel: prefix + "announce"},
+		Replicas:     3,
+		FullReplicas: 1,
+		RawListeners: true,
+		SessionSet:   1000,
+		Progress: func(format string, args ...any) {
+			t.Logf(format, args...)
+			if !strings.Contains(format, "written in") {
+				return
+			}
+			// Between the phase's first reading of the PUBLISH count and
+			// the one its raw listeners' goal is set from.
+			for range 3 {
+				if err := foreign.Publish(context.Background(), sentinelHello, "hello").Err(); err != nil {
+					t.Error(err)
+				}
+				hellos++
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Phases[0].Raw
+	if hellos != 3 || r.Published != 1 || r.MinReceived != 1 || r.Missed != 0 || r.SetReads != 2 {
+		t.Fatalf("%d hellos; raw listeners %+v; want 1 message published and received by both, the set read by both", hellos, r)
+	}
+}
