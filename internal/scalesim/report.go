@@ -1,8 +1,10 @@
 package scalesim
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -175,7 +177,8 @@ func (r *Result) writeNodes(w io.Writer) error {
 		}
 		if !wrote {
 			const head = "\nRedis per node over each phase: CPU (`used_cpu_user + used_cpu_sys`) in seconds and as cores over the phase, " +
-				"bytes out (`total_net_output_bytes`) and in, commands processed and MGET calls (session-set chunk reads).\n\n" +
+				"bytes out (`total_net_output_bytes`) and in, commands processed and MGET calls (session-set chunk reads); " +
+				"the busiest node (most CPU) is marked.\n\n" +
 				"| phase | node | role | CPU s | cores | MB out | MB in | commands | MGETs |\n" +
 				"|---|---|---|---:|---:|---:|---:|---:|---:|\n"
 			if _, err := io.WriteString(w, head); err != nil {
@@ -183,8 +186,13 @@ func (r *Result) writeNodes(w io.Writer) error {
 			}
 			wrote = true
 		}
+		busiest := slices.MaxFunc(p.RedisNodes, func(a, b NodeUsage) int { return cmp.Compare(a.CPU, b.CPU) })
 		for _, n := range p.RedisNodes {
-			if _, err := fmt.Fprintf(w, "| %s | %s | %s | %.3f | %.2f | %.1f | %.1f | %d | %d |\n", p.Name, n.Addr, n.Role,
+			role := n.Role
+			if n.Addr == busiest.Addr {
+				role += ", busiest"
+			}
+			if _, err := fmt.Fprintf(w, "| %s | %s | %s | %.3f | %.2f | %.1f | %.1f | %d | %d |\n", p.Name, n.Addr, role,
 				n.CPU, perSecond(n.CPU, p.Wall), float64(n.Out)/1e6, float64(n.In)/1e6, n.Commands, n.MGets); err != nil {
 				return err
 			}

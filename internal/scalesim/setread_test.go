@@ -88,7 +88,7 @@ func TestRunSessionSetOnSentinelReplicas(t *testing.T) {
 	if err := res.WriteMarkdown(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| " + p.Name + " | " + roles["master"].Addr + " | master |", "| " + p.Name + " | " + roles["slave"].Addr + " | slave |",
+	for _, want := range []string{"| " + p.Name + " | " + roles["master"].Addr + " | master", "| " + p.Name + " | " + roles["slave"].Addr + " | slave", ", busiest |",
 		"| " + p.Name + " | raw (10) | 1 | 1 / 1 | 0 | 10 |"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
@@ -198,5 +198,55 @@ func TestRunForeignPublishesNotCounted(t *testing.T) {
 	r := res.Phases[0].Raw
 	if hellos != 3 || r.Published != 1 || r.MinReceived != 1 || r.Missed != 0 || r.SetReads != 2 {
 		t.Fatalf("%d hellos; raw listeners %+v; want 1 message published and received by both, the set read by both", hellos, r)
+	}
+}
+
+// TestRunSessionSetOnClusterReplicas logs out a set of sessions in a
+// Cluster whose primaries have a replica each, every replica reading the
+// content through a Cluster reader that spreads reads over the primary
+// and the replica of the keys' slot: every raw listener reads it, the
+// announcement counts once (on the primary), and the nodes' usage is
+// reported, the set's reads on the keys' primary and replica alone.
+func TestRunSessionSetOnClusterReplicas(t *testing.T) {
+	cs := redisserver.NewClusterWithReplicas(t)
+	o := revredis.ClusterOptions{Addrs: cs.Addrs()}
+	const (
+		n        = 50_000 // two MGETs a read
+		replicas = 5
+		raws     = replicas - 1
+	)
+	tag := "{scalesim-test-replicas}:"
+	res, err := Run(context.Background(), Config{
+		NewClient:    func() goredis.UniversalClient { return revredis.NewClusterClient(o) },
+		NewSetReader: func() goredis.UniversalClient { return revredis.NewClusterReadClient(o) },
+		Store:        revredis.Options{Cluster: true, KeyPrefix: tag, Channel: tag + "announce"},
+		Replicas:     replicas,
+		FullReplicas: 1,
+		RawListeners: true,
+		SessionSet:   n,
+		Progress:     t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Phases[0]
+	r := p.Raw
+	if p.Applied != 1 || p.Lost != 0 || r.Published != 1 || r.Missed != 0 || r.SetReads != raws || r.SetBytes != raws*p.SetContentBytes {
+		t.Fatalf("%s: full replica applied %d, lost %d; raw listeners %+v", p.Name, p.Applied, p.Lost, r)
+	}
+	// The replicas show in the Cluster's view once they have synced: the
+	// primaries are there, and the reads on at most the keys' primary and
+	// its replica.
+	var primaries, reading int
+	for _, node := range p.RedisNodes {
+		if node.Role == "master" {
+			primaries++
+		}
+		if node.MGets > 0 {
+			reading++
+		}
+	}
+	if primaries != 3 || reading == 0 || reading > 2 {
+		t.Errorf("usage of %+v; want 3 primaries, the reads on the keys' primary and replica", p.RedisNodes)
 	}
 }
