@@ -67,7 +67,7 @@ func TestScaleOnSentinel(t *testing.T) {
 		"--replicas", "4", "--full-replicas", "1", "--raw-listeners", "--raw-set-readers", "2", "--revocations", "0",
 		"--session-set", "20000", "--provider-logout=false")
 	for _, want := range []string{"Replicas: 4: 1 full", "| mass logout, one session set of 20000 | full (1) | 1 | 0 |",
-		"| master |", "| slave |", " | 3 | 0 | 0 | "} {
+		"| master", "| slave", ", busiest |", " | 3 | 0 | 0 | "} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Fatalf("scale: exit %d, no %q\n%s\n%s", code, want, out, errs)
 		}
