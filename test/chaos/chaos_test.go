@@ -80,6 +80,9 @@ type harness struct {
 	stopServing func()
 	// spares are sessions minted ahead for refreshChain (mintSpares).
 	spares chan sessionTok
+	// sets are the session sets answered 201 (setRevoker), for sweepSets.
+	setsMu sync.Mutex
+	sets   []ackedSet
 }
 
 func TestChaos(t *testing.T) {
@@ -179,6 +182,7 @@ func runChaos(t *testing.T, topo string, duration time.Duration) {
 	wg.Go(func() { h.refreshChain(trafficCtx, mathrand.New(mathrand.NewPCG(seed, 4)), 250*time.Millisecond) })
 	wg.Go(func() { h.mintSpares(trafficCtx, mathrand.New(mathrand.NewPCG(seed, 5)), 100*time.Millisecond) })
 	wg.Go(func() { h.watchFailClosed(trafficCtx) })
+	wg.Go(func() { h.setRevoker(trafficCtx, mathrand.New(mathrand.NewPCG(seed, 6))) })
 
 	h.waitRequests(ctx, 400)
 	before := h.sample(ctx)
@@ -384,11 +388,21 @@ func (h *harness) addExtValid() {
 // newExtToken signs a token of the external provider with the current
 // key; the caller holds keyMu.
 func (h *harness) newExtToken(c class, iat time.Time, ttl time.Duration) *tok {
+	return h.newExtSessionToken(c, iat, ttl, "")
+}
+
+// newExtSessionToken is newExtToken with a sid claim (none when sid is
+// ""); the caller holds keyMu.
+func (h *harness) newExtSessionToken(c class, iat time.Time, ttl time.Duration, sid string) *tok {
 	k := h.extKey
-	s := k.sign(k.kid, map[string]any{"iss": extIssuer, "aud": extAudience, "sub": "user-" + randomID()[:6],
-		"iat": iat.Unix(), "exp": iat.Add(ttl).Unix(), "jti": randomID(), "scope": "read"})
-	t := newTok(s, "ext", c)
+	claims := map[string]any{"iss": extIssuer, "aud": extAudience, "sub": "user-" + randomID()[:6],
+		"iat": iat.Unix(), "exp": iat.Add(ttl).Unix(), "jti": randomID(), "scope": "read"}
+	if sid != "" {
+		claims["sid"] = sid
+	}
+	t := newTok(k.sign(k.kid, claims), "ext", c)
 	t.kid = k.kid
+	t.sid = sid
 	return t
 }
 

@@ -542,7 +542,8 @@ func (h *harness) reload(ctx context.Context, result string, cfg func(*replica) 
 // sweep checks that every up replica denies every token revoked with a
 // 201 so far (all: also those it was already seen denying). A replica is
 // given 30 s to apply them (the contract is within a second); what is
-// still allowed then is lost.
+// still allowed then is lost. Then the store must still hold every session
+// set answered 201 (sweepSets).
 func (h *harness) sweep(ctx context.Context, all bool) error {
 	seq := h.pool.revSeq.Load()
 	toks := h.pool.revokedUpTo(seq)
@@ -582,8 +583,12 @@ func (h *harness) sweep(ctx context.Context, all bool) error {
 			case <-sctx.Done():
 				for _, t := range pending {
 					rec := t.rev.Load()
-					h.stats.revocationLost(fmt.Sprintf("%s token revoked (#%d, 201 at %s) answered %s %s by replica %d",
-						t.kind, rec.seq, rec.at.UTC().Format("15:04:05.000"), last[t].kind, last[t].reason, r.idx))
+					by := ""
+					if rec.set != "" {
+						by = fmt.Sprintf(" by its sid %s in session set %s", t.sid, rec.set)
+					}
+					h.stats.revocationLost(fmt.Sprintf("%s token revoked%s (#%d, 201 at %s) answered %s %s by replica %d",
+						t.kind, by, rec.seq, rec.at.UTC().Format("15:04:05.000"), last[t].kind, last[t].reason, r.idx))
 				}
 				pending = nil
 			case <-time.After(50 * time.Millisecond):
@@ -595,5 +600,6 @@ func (h *harness) sweep(ctx context.Context, all bool) error {
 			}
 		})
 	}
+	h.sweepSets(ctx)
 	return nil
 }

@@ -75,11 +75,18 @@ const (
 	colFailClosedStale = "fail-closed while stale (no fault): valid tokens store_unavailable"
 	// The same for refreshes: 503 "revocation state unavailable".
 	colRefreshStale = "fail-closed while stale (no fault): refreshes temporarily_unavailable"
-	progressEvery   = 50
-	maxExamples     = 10
+	// A session set answered 201 whose answer does not name it or counts
+	// other sessions than were sent.
+	colSetMisanswered = "session sets answered 201 with a wrong answer"
+	// Not must-be-0 columns: the session sets posted (setRevoker) and
+	// those answered 201, whose tokens are revoked from then on.
+	colSetsPosted = "session sets posted"
+	colSetsAcked  = "session sets answered 201"
+	progressEvery = 50
+	maxExamples   = 10
 )
 
-var mustZeroCols = []string{colWrongAllow, colRevLost, colDoubleWin, colWrongDeny, colLostReload, colWrongRefresh, colLateRefresh}
+var mustZeroCols = []string{colWrongAllow, colRevLost, colDoubleWin, colWrongDeny, colLostReload, colWrongRefresh, colLateRefresh, colSetMisanswered}
 
 func newStats() *stats {
 	s := &stats{byClass: map[string]*[5]int{}, counts: map[string]int{}, faults: map[string]*faultStat{},
@@ -89,6 +96,8 @@ func newStats() *stats {
 	}
 	s.counts[colFailClosedStale] = 0
 	s.counts[colRefreshStale] = 0
+	s.counts[colSetsPosted] = 0
+	s.counts[colSetsAcked] = 0
 	return s
 }
 
@@ -108,6 +117,9 @@ func (s *stats) record(v verdict) {
 		row[answerCol[v.answer.kind]]++
 	}
 	what := fmt.Sprintf("%s %s token (%s) on replica %d: %s %s", v.transport, v.class, v.tok.kind, v.replica, v.answer.kind, v.answer.reason)
+	if rec := v.tok.rev.Load(); rec != nil && rec.set != "" {
+		what += fmt.Sprintf(" (its sid %s in session set %s, 201 at %s)", v.tok.sid, rec.set, rec.at.UTC().Format("15:04:05.000"))
+	}
 	if v.stale {
 		what += " (past max_staleness)"
 		s.counts["requests to a replica past max_staleness (all must fail closed)"]++
@@ -165,6 +177,12 @@ func (s *stats) count(what string, n int) {
 func (s *stats) doubleWin(what string) {
 	s.mu.Lock()
 	s.bad(colDoubleWin, what)
+	s.mu.Unlock()
+}
+
+func (s *stats) setMisanswered(what string) {
+	s.mu.Lock()
+	s.bad(colSetMisanswered, what)
 	s.mu.Unlock()
 }
 

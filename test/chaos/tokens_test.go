@@ -41,6 +41,7 @@ type tok struct {
 	s     string
 	kind  string // ext, self, expired, bad_signature, unknown_kid, alg_none, garbage
 	kid   string // the signing key of an ext token
+	sid   string // its session, for those a session set may list
 	state atomic.Uint64
 	// rev is set when the token's revocation was answered 201.
 	rev atomic.Pointer[revRecord]
@@ -71,6 +72,9 @@ func (t *tok) setClass(c class) {
 type revRecord struct {
 	seq int64
 	at  time.Time
+	// set is the session set that revoked the token by its sid ("": its
+	// own revocation).
+	set string
 	// confirmed[i] is the incarnation of replica i that denied the token
 	// as revoked (0: none yet).
 	confirmed [maxReplicas]atomic.Int64
@@ -133,11 +137,48 @@ func (p *pool) takeValid(rng *rand.Rand, minLeft int) *tok {
 // markRevoked records a 201 for t from replica idx, incarnation inc,
 // which enforces it from then on.
 func (p *pool) markRevoked(t *tok, idx int, inc int64) {
-	r := &revRecord{seq: p.revSeq.Add(1), at: time.Now()}
+	p.markRevokedBy(t, idx, inc, "")
+}
+
+// markSetRevoked records the 201 of session set setID, from replica idx,
+// incarnation inc, for every token in toks (each carries a listed sid).
+func (p *pool) markSetRevoked(toks []*tok, idx int, inc int64, setID string) {
+	for _, t := range toks {
+		p.markRevokedBy(t, idx, inc, setID)
+	}
+}
+
+func (p *pool) markRevokedBy(t *tok, idx int, inc int64, setID string) {
+	r := &revRecord{seq: p.revSeq.Add(1), at: time.Now(), set: setID}
 	r.confirmed[idx].Store(inc)
 	t.rev.Store(r)
 	t.setClass(classRevoked)
 	p.add(t)
+}
+
+// takeThese removes from the valid set those of toks still in it and
+// marks them unknown, as takeValid does, and returns them; the others
+// were taken meanwhile (revoked on their own, or their key retired).
+func (p *pool) takeThese(toks []*tok) []*tok {
+	want := make(map[*tok]bool, len(toks))
+	for _, t := range toks {
+		want[t] = true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*tok
+	kept := p.valid[:0]
+	for _, t := range p.valid {
+		if want[t] {
+			t.setClass(classUnknown)
+			out = append(out, t)
+			continue
+		}
+		kept = append(kept, t)
+	}
+	clear(p.valid[len(kept):])
+	p.valid = kept
+	return out
 }
 
 // retire moves every valid token of kid to unknown and returns them.
