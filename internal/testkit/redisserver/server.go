@@ -3,10 +3,13 @@ package redisserver
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -112,8 +115,9 @@ func (s *Server) Addr() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 }
 
-// Start starts the server again on the same port, empty. It fails the test
-// if the server cannot start. Starting a running server does nothing.
+// Start starts the server again on the same port, empty (see start). It
+// fails the test if the server cannot start. Starting a running server
+// does nothing.
 func (s *Server) Start() {
 	s.t.Helper()
 	if err := s.start(); err != nil {
@@ -134,11 +138,20 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
+// start starts the server unless it runs. It starts empty: servers never
+// save (--save ""), but a replica writes the dataset its primary sends it
+// at a full resynchronisation to dump.rdb, which a restart would load
+// (a replica promoted and then "restarted empty" would come back with its
+// last copy); so the snapshots are removed first. A Cluster node keeps its
+// nodes.conf.
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
 		return nil
+	}
+	if err := removeSnapshots(s.dir); err != nil {
+		return err
 	}
 	out := &testkit.LogBuffer{} // the server's output, for error messages
 	args := []string{
@@ -176,6 +189,21 @@ func (s *Server) start() error {
 		return fmt.Errorf("%w; server output: %s", err, out.String())
 	}
 	s.cmd, s.exited = cmd, exited
+	return nil
+}
+
+// removeSnapshots removes the RDB files in dir: dump.rdb and the
+// temp-*.rdb of a transfer cut short.
+func removeSnapshots(dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.rdb"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove the snapshot %s: %w", f, err)
+		}
+	}
 	return nil
 }
 

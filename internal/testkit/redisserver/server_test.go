@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jwt-authz/jwt-authz/internal/testkit"
 )
 
 // do sends one inline command and returns the first line of the reply.
@@ -56,6 +60,31 @@ func TestStopStartEmptiesOnSamePort(t *testing.T) {
 		if s.Addr() != addr {
 			t.Fatalf("%s: address changed from %s to %s", st.name, addr, s.Addr())
 		}
+	}
+}
+
+// TestReplicaRestartsEmpty restarts a replica that received its primary's
+// dataset (written to dump.rdb at the full resynchronisation) while the
+// primary is down: it starts empty, not with that copy.
+func TestReplicaRestartsEmpty(t *testing.T) {
+	primary := New(t, "--repl-diskless-sync-delay", "0")
+	if got, err := do(primary.Addr(), "SET k v"); err != nil || got != "+OK" {
+		t.Fatalf("SET = %q, %v", got, err)
+	}
+	host, port, _ := net.SplitHostPort(primary.Addr())
+	replica := New(t, "--replicaof", host, port)
+	testkit.Eventually(t, startTimeout, 5*time.Millisecond, "the replica to receive the primary's dataset", func() bool {
+		got, _ := do(replica.Addr(), "GET k")
+		return got == "$1"
+	})
+	if _, err := os.Stat(filepath.Join(replica.dir, "dump.rdb")); err != nil {
+		t.Fatalf("the replica kept no snapshot of the dataset it received, so this test checks nothing: %v", err)
+	}
+	primary.Stop()
+	replica.Stop()
+	replica.Start()
+	if got, err := do(replica.Addr(), "GET k"); err != nil || got != "$-1" {
+		t.Fatalf("GET k after the restart = %q, %v; want nothing", got, err)
 	}
 }
 
