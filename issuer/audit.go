@@ -11,6 +11,7 @@ const (
 	eventRefreshed = "token_refreshed"
 	eventReplayed  = "refresh_replayed"
 	eventReuse     = "refresh_reuse_detected"
+	eventBehind    = "refresh_store_behind"
 	eventRevoked   = "session_revoked"
 )
 

@@ -24,12 +24,14 @@ const (
 type Metrics struct {
 	requests *prometheus.CounterVec
 	reuse    prometheus.Counter
+	behind   prometheus.Counter
 }
 
 // NewMetrics creates the token endpoint metrics and registers them with reg
 // (nil leaves them unregistered, for tests):
-// jwt_authz_token_requests_total{grant_type,result} and
-// jwt_authz_refresh_reuse_detected_total. Every label combination is
+// jwt_authz_token_requests_total{grant_type,result},
+// jwt_authz_refresh_reuse_detected_total and
+// jwt_authz_refresh_store_behind_total. Every label combination is
 // initialised to zero so dashboards see the series before the first event.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
@@ -41,6 +43,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "jwt_authz_refresh_reuse_detected_total",
 			Help: "Refresh tokens presented again after rotation; each revoked its session.",
 		}),
+		behind: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jwt_authz_refresh_store_behind_total",
+			Help: "Refresh tokens issued after their session's current one as the session store holds it: the store lost rotations (restored from an older copy); each ended its session without revoking its access tokens.",
+		}),
 	}
 	for _, g := range []string{grantRefresh, grantExchange, grantAdmin, grantUnsupported} {
 		for _, r := range []string{resultIssued, resultInvalidGrant, resultInvalidReq, resultError} {
@@ -48,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.reuse} {
+		for _, c := range []prometheus.Collector{m.requests, m.reuse, m.behind} {
 			if err := reg.Register(c); err != nil {
 				return nil, fmt.Errorf("register issuer metrics: %w", err)
 			}

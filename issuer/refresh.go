@@ -79,6 +79,9 @@ func (i *Issuer) refresh(ctx context.Context, raw, scope string, scopeGiven bool
 	// first refresh with a proof would hide the legitimate client's reuse
 	// behind its own key), and only a replay needs the key.
 	current := tok.ID == s.RefreshJTI
+	if !current && tok.Expiry.After(s.RetainUntil) {
+		return nil, i.storeBehind(ctx, s, tok, addr)
+	}
 	jkt, bind, keyFailure := sessionKey(s.JKT, proof)
 	if keyFailure != nil && current {
 		return nil, keyFailure
@@ -186,6 +189,25 @@ func (i *Issuer) revokeSession(ctx context.Context, sid string) {
 		i.log.ErrorContext(ctx, "record session revocation after refresh token reuse; its access tokens stay valid until they expire",
 			"err", err, "sid", sid)
 	}
+}
+
+// storeBehind answers a refresh token that expires later than its
+// session's current one, so was issued after it (every refresh token of a
+// session is issued for the same lifetime, capped by the session's end):
+// the session store lost the rotations since it was issued, restored from
+// an older snapshot or failed over to a replica that lacked them. That is
+// not reuse, and the session's access tokens are not revoked; but the
+// session ends in the store, so that neither this token, which the store
+// does not know, nor the older one it holds as current, whose holder
+// already rotated it, refreshes again: the client signs in again, as
+// after a store that lost the session whole.
+func (i *Issuer) storeBehind(ctx context.Context, s session.Session, tok ownToken, addr string) *failure {
+	i.metrics.behind.Inc()
+	i.audit(ctx, slog.LevelWarn, eventBehind, grantRefresh, s.Subject, s.ID, tok.ID, addr)
+	if err := i.sessions.Revoke(ctx, s.ID); err != nil {
+		return i.storeFailure(ctx, "end a session the store lost rotations of", err)
+	}
+	return invalidGrant("refresh token is newer than its session's stored state; sign in again")
 }
 
 // storeFailure maps a session store error to an answer.
