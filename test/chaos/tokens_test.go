@@ -164,31 +164,23 @@ func (p *pool) takeThese(toks []*tok) []*tok {
 	for _, t := range toks {
 		want[t] = true
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []*tok
-	kept := p.valid[:0]
-	for _, t := range p.valid {
-		if want[t] {
-			t.setClass(classUnknown)
-			out = append(out, t)
-			continue
-		}
-		kept = append(kept, t)
-	}
-	clear(p.valid[len(kept):])
-	p.valid = kept
-	return out
+	return p.takeWhere(func(t *tok) bool { return want[t] })
 }
 
 // retire moves every valid token of kid to unknown and returns them.
 func (p *pool) retire(kid string) []*tok {
+	return p.takeWhere(func(t *tok) bool { return t.kind == "ext" && t.kid == kid })
+}
+
+// takeWhere removes from the valid set the tokens match selects, marks
+// them unknown and returns them.
+func (p *pool) takeWhere(match func(*tok) bool) []*tok {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []*tok
 	kept := p.valid[:0]
 	for _, t := range p.valid {
-		if t.kind == "ext" && t.kid == kid {
+		if match(t) {
 			t.setClass(classUnknown)
 			out = append(out, t)
 			continue
